@@ -1,0 +1,43 @@
+/**
+ * Normalised options, after flags > env > defaults have been merged by the CLI (src/cli/parse-args.ts).
+ * Everything downstream takes these shapes, never raw argv or process.env.
+ */
+export interface UpstreamOptions {
+  /** The upstream MCP server URL as given (canonicalised by the auth core). */
+  url: string;
+  /** Pre-registered client credentials (--client-id/--client-secret). */
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+  /** Client ID Metadata Document URL (--client-metadata-url), used when the AS supports CIMD. */
+  clientMetadataUrl?: string | undefined;
+  /** Explicit scope to request (--scope); otherwise the spec's selection order. */
+  scope?: string | undefined;
+  /** Extra authorization request parameters (--authorize-param k=v). */
+  authorizeParams: Record<string, string>;
+  /** Static headers for every upstream request (--header "Name: value"). An Authorization header replaces OAuth. */
+  headers: Record<string, string>;
+  /** Send the RFC 8707 `resource` parameter (default true; --no-resource for ASes that reject it). */
+  sendResource: boolean;
+}
+
+export interface RuntimeOptions {
+  /** Token directory (--auth-dir, MCP_AUTH_DIR, default ~/.mcp/auth). */
+  authDir: string;
+  /** Loopback port of the OAuth callback (and of the HTTP face): --port, OAUTH_CALLBACK_PORT, default 8000. */
+  port: number;
+  /** Host name used in the redirect URI (default "localhost"; the listener binds loopback). */
+  callbackHost: string;
+  /** Open the browser (false with --no-browser: only print the URL). */
+  openBrowser: boolean;
+  /** --debug: debug logs to stderr and to a 0600 <hash>_debug.log. */
+  debug: boolean;
+  /** Allow http:// (non-loopback) OAuth and upstream URLs. Dangerous; for tests against mock servers. */
+  allowInsecureHttp: boolean;
+}
+
+export const DEFAULT_PORT = 8000;
+export const CALLBACK_PATH = "/oauth/callback";
+/** A sign-in the user does not finish in this time fails with a clear message. */
+export const SIGN_IN_TIMEOUT_MS = 5 * 60_000;
+/** Refresh this long before the access token expires. */
+export const REFRESH_SKEW_MS = 60_000;

@@ -1,0 +1,73 @@
+/**
+ * One error type for the whole proxy, with a stable `code` that callers branch on (never the message).
+ * `message` says what went wrong; `hint` says what to do next. The CLI maps codes to exit codes
+ * (src/cli/exit-codes.ts) and the HTTP face maps them to HTTP status and JSON-RPC errors.
+ */
+export type ErrorCode =
+  // The user gave us something we cannot use.
+  | "USAGE"
+  | "INVALID_URL"
+  | "UNSAFE_URL"
+  // Sign-in.
+  | "SIGN_IN_REQUIRED"
+  | "SIGN_IN_TIMEOUT"
+  | "SIGN_IN_DENIED"
+  | "SIGN_IN_IN_PROGRESS"
+  | "STATE_MISMATCH"
+  | "ISSUER_MISMATCH"
+  | "CALLBACK_PORT_IN_USE"
+  // The authorization server or its metadata.
+  | "DISCOVERY_FAILED"
+  | "RESOURCE_MISMATCH"
+  | "PKCE_UNSUPPORTED"
+  | "REGISTRATION_FAILED"
+  | "AS_ERROR"
+  | "INVALID_GRANT"
+  | "INSUFFICIENT_SCOPE"
+  // Transport.
+  | "NETWORK"
+  | "UPSTREAM_ERROR"
+  | "UPSTREAM_TIMEOUT"
+  | "UPSTREAM_SESSION_EXPIRED"
+  // Local state.
+  | "STORE_ERROR"
+  | "INTERNAL";
+
+export class ProxyError extends Error {
+  override readonly name = "ProxyError";
+  readonly code: ErrorCode;
+  /** What the user should do next, one sentence. */
+  readonly hint: string | undefined;
+  /** Extra machine-readable detail, e.g. the sign-in URL. Never secrets. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  /** "message. hint" on one line, for people. */
+  toLine(): string {
+    return this.hint ? `${this.message} ${this.hint}` : this.message;
+  }
+}
+
+export function isProxyError(value: unknown, code?: ErrorCode): value is ProxyError {
+  return value instanceof ProxyError && (code === undefined || value.code === code);
+}
+
+/** The message of any thrown value, for logs (callers redact before logging anything that came off the wire). */
+export function describeError(error: unknown): string {
+  if (error instanceof ProxyError) return error.toLine();
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}

@@ -1,0 +1,61 @@
+import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
+import { redact, redactText } from "./redact.ts";
+
+/**
+ * The one logger. Writes to stderr (stdout belongs to MCP messages in stdio mode) and, with --debug, also to a
+ * 0600 debug file. Every message and field goes through redaction first, at every level.
+ */
+export type LogLevel = "silent" | "error" | "warn" | "info" | "debug";
+
+export interface Logger {
+  error(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+  readonly level: LogLevel;
+}
+
+const RANK: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Where human-readable lines go; default stderr. */
+  write?: (line: string) => void;
+  /** Also append every line (at debug level) to this file, created 0600. */
+  debugFile?: string;
+  prefix?: string;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? "info";
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const prefix = options.prefix ?? "mcp-u2m-proxy";
+  let debugFd: number | undefined;
+  if (options.debugFile) {
+    debugFd = openSync(options.debugFile, "a", 0o600);
+    fchmodSync(debugFd, 0o600);
+    process.once("exit", () => {
+      if (debugFd !== undefined) closeSync(debugFd);
+    });
+  }
+
+  const emit = (at: Exclude<LogLevel, "silent">, message: string, fields?: Record<string, unknown>) => {
+    const wanted = RANK[at] <= RANK[level];
+    if (!wanted && debugFd === undefined) return;
+    const rest = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(redact(fields))}` : "";
+    const text = `${redactText(message)}${rest}`;
+    if (wanted) write(`${prefix}: ${at === "info" ? "" : `${at}: `}${text}\n`);
+    if (debugFd !== undefined) writeSync(debugFd, `${new Date().toISOString()} ${at} ${text}\n`);
+  };
+
+  return {
+    level,
+    error: (m, f) => emit("error", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    info: (m, f) => emit("info", m, f),
+    debug: (m, f) => emit("debug", m, f),
+  };
+}
+
+/** A logger that drops everything; the default for library use. */
+export const silentLogger: Logger = createLogger({ level: "silent", write: () => {} });

@@ -1,0 +1,91 @@
+/**
+ * What the auth core persists per upstream, and the interface every backend implements.
+ * The file backend (file-store.ts) keeps the original layout `~/.mcp/auth/<hash>_tokens.json`,
+ * `<hash>_client_info.json` (+ `<hash>_discovery.json`); see docs/storage.md.
+ * The store knows nothing of HTTP or OAuth flows: it keeps JSON records, atomically, and hands out locks.
+ */
+
+/** Stored layout version, independent of the package version (never sign people out on upgrade). */
+export const STORE_VERSION = 1;
+
+/** The record kinds kept per upstream key. */
+export type RecordKind = "tokens" | "client_info" | "discovery";
+
+export interface TokenSet {
+  access_token: string;
+  token_type: string;
+  refresh_token?: string;
+  id_token?: string;
+  /** Granted scope as returned by the AS (space separated), if it said. */
+  scope?: string;
+  expires_in?: number;
+}
+
+export interface TokensRecord {
+  version: number;
+  /** The canonical upstream MCP server URL these tokens are for. */
+  server_url: string;
+  /** The authorization server issuer that issued them (SEP-2352 binding). */
+  issuer: string;
+  tokens: TokenSet;
+  /** Epoch ms when the access token expires, if known. */
+  expires_at?: number;
+  /** Epoch ms when these tokens were obtained (sign-in or refresh). */
+  obtained_at: number;
+  /** Scopes we asked for in the last authorization (union over step-ups). */
+  requested_scope?: string;
+  /** Who signed in, when the AS told us (id_token claims or userinfo), for display only. */
+  account?: string;
+}
+
+export interface ClientInfoRecord {
+  version: number;
+  server_url: string;
+  /** The AS issuer this registration is bound to; never reused for another issuer. */
+  issuer: string;
+  /** How we got the client id. */
+  source: "pre-registered" | "cimd" | "dynamic";
+  /** The redirect URI registered with it; a different one means re-register. */
+  redirect_uri?: string;
+  /** The registration (RFC 7591 response, or the pre-registered id/secret). */
+  client: { client_id: string; client_secret?: string; [key: string]: unknown };
+}
+
+export interface DiscoveryRecord {
+  version: number;
+  server_url: string;
+  /** The SDK's OAuthDiscoveryState (PRM, AS URL, AS metadata), as JSON. */
+  state: Record<string, unknown>;
+  discovered_at: number;
+}
+
+export interface RecordTypes {
+  tokens: TokensRecord;
+  client_info: ClientInfoRecord;
+  discovery: DiscoveryRecord;
+}
+
+export interface TokenStore {
+  /** Where it keeps things, for people ("~/.mcp/auth", "memory"). */
+  readonly location: string;
+  /** Reads a record; undefined when absent. A corrupt record is reported via onCorrupt and treated as absent. */
+  read<K extends RecordKind>(key: string, kind: K): Promise<RecordTypes[K] | undefined>;
+  /** Writes a record atomically: readers see the old or the new one, never a mix, even across a crash. */
+  write<K extends RecordKind>(key: string, kind: K, value: RecordTypes[K]): Promise<void>;
+  /** Removes one kind, or every record of the key. */
+  remove(key: string, kind?: RecordKind): Promise<void>;
+  /** Every key that has at least one record. */
+  keys(): Promise<string[]>;
+  /**
+   * Runs fn while holding an exclusive lock on (key, name), across every process sharing this store.
+   * Waits up to `waitMs` for the lock, then throws ProxyError STORE_ERROR. Stale locks of dead processes are broken.
+   */
+  withLock<T>(
+    key: string,
+    name: "refresh" | "sign-in",
+    fn: () => Promise<T>,
+    options?: { waitMs?: number },
+  ): Promise<T>;
+  /** A 0600 file path next to the records for this key (debug log); undefined for backends without files. */
+  sidecarPath?(key: string, suffix: string): string | undefined;
+}
