@@ -1,0 +1,65 @@
+import { ProxyError } from "../lib/errors.ts";
+import type { AuthClient } from "./auth-client.ts";
+
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+export interface AuthorizedFetchOptions {
+  /** The fetch to wrap (default global fetch). */
+  fetch?: FetchLike;
+  /** Static headers added to every request (--header). */
+  headers?: Record<string, string>;
+  /** Most replays of one request after challenges (a 401 refresh plus step-ups). */
+  maxReplays?: number;
+}
+
+/**
+ * A fetch that puts the upstream token on every request and answers 401/403 challenges through the auth core:
+ * refresh or step-up, then replay the request (bodies here are strings, so replay is safe). When the user must
+ * sign in, or the auth core gives up, it rejects with the ProxyError that says why.
+ * Used by the stdio bridge and the SDK client transports; the HTTP face's pass-through relay does the same with undici.
+ */
+export function createAuthorizedFetch(auth: AuthClient | undefined, options: AuthorizedFetchOptions = {}): FetchLike {
+  const baseFetch = options.fetch ?? fetch;
+  const staticHeaders = options.headers ?? {};
+  const maxReplays = options.maxReplays ?? 4;
+
+  return async (input, init = {}) => {
+    for (let attempt = 0; ; attempt++) {
+      const headers = new Headers(init.headers);
+      for (const [name, value] of Object.entries(staticHeaders)) headers.set(name, value);
+      const token = auth ? await auth.getAccessToken() : undefined;
+      if (token) headers.set("authorization", `Bearer ${token}`);
+      const response = await baseFetch(input, { ...init, headers });
+      if (!auth || (response.status !== 401 && response.status !== 403)) return response;
+      if (response.status === 403 && !/insufficient_scope/i.test(response.headers.get("www-authenticate") ?? "")) {
+        return response;
+      }
+      if (attempt >= maxReplays) {
+        throw new ProxyError("INSUFFICIENT_SCOPE", `The upstream ${auth.serverUrl} kept refusing the request.`, {
+          hint: "Check that your account may use this server, then sign in again.",
+        });
+      }
+      const outcome = await auth.onChallenge({
+        status: response.status,
+        wwwAuthenticate: response.headers.get("www-authenticate"),
+        usedToken: token,
+        operation: operationOf(init),
+      });
+      await response.body?.cancel().catch(() => {});
+      if (outcome.action !== "retry") throw outcome.error;
+    }
+  };
+}
+
+/** "method:name" of a JSON-RPC request body, for per-operation step-up limits; undefined when not JSON-RPC. */
+export function operationOf(init: RequestInit): string | undefined {
+  if (typeof init.body !== "string" || init.body.length > 65_536) return undefined;
+  try {
+    const message = JSON.parse(init.body) as { method?: unknown; params?: { name?: unknown; uri?: unknown } };
+    if (typeof message.method !== "string") return undefined;
+    const target = message.params?.name ?? message.params?.uri;
+    return typeof target === "string" ? `${message.method}:${target}` : message.method;
+  } catch {
+    return undefined;
+  }
+}
