@@ -1,0 +1,141 @@
+import type {
+  OAuthClientInformationContext,
+  OAuthClientMetadata,
+  OAuthClientProvider,
+  OAuthDiscoveryState,
+  StoredOAuthClientInformation,
+  StoredOAuthTokens,
+} from "@modelcontextprotocol/client";
+import { checkResourceAllowed, resourceUrlFromServerUrl } from "@modelcontextprotocol/client";
+import { ProxyError } from "../lib/errors.ts";
+import type { ClientInfoRecord } from "../store/token-store.ts";
+
+/**
+ * What one sign-in attempt remembers between the redirect and the callback: its `state`, PKCE verifier,
+ * discovery result (with the AS issuer recorded before redirecting, RFC 9207) and the authorization URL.
+ * Kept in memory only, keyed by `state`: only the process that started the flow listens for its callback.
+ */
+export interface PendingFlow {
+  state: string;
+  redirectUri: string;
+  scope: string | undefined;
+  codeVerifier?: string;
+  discovery?: OAuthDiscoveryState;
+  authorizationUrl?: string;
+  startedAt: number;
+  expiresAt: number;
+}
+
+/** The storage side a flow provider needs from UpstreamAuth. */
+export interface FlowHost {
+  readonly serverUrl: string;
+  readonly clientMetadata: OAuthClientMetadata;
+  readonly clientMetadataUrl: string | undefined;
+  readonly sendResource: boolean;
+  readonly authorizeParams: Record<string, string>;
+  loadClientInfo(issuer: string | undefined): Promise<StoredOAuthClientInformation | undefined>;
+  saveClientInfo(info: StoredOAuthClientInformation, source: ClientInfoRecord["source"]): Promise<void>;
+  saveTokens(tokens: StoredOAuthTokens, requestedScope: string | undefined): Promise<void>;
+  saveDiscovery(state: OAuthDiscoveryState): Promise<void>;
+  invalidate(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): Promise<void>;
+}
+
+/**
+ * The SDK's OAuthClientProvider for one sign-in flow. The SDK's `auth()` does discovery, registration, PKCE,
+ * `state`/`iss` plumbing and the token request; this object answers its questions from the flow and the store,
+ * and captures the authorization URL instead of opening it (UpstreamAuth validates and opens it).
+ */
+export class FlowProvider implements OAuthClientProvider {
+  readonly clientMetadataUrl: string | undefined;
+  validateResourceURL?: (serverUrl: string | URL, resource?: string) => Promise<URL | undefined>;
+
+  constructor(
+    private readonly host: FlowHost,
+    readonly flow: PendingFlow,
+  ) {
+    this.clientMetadataUrl = host.clientMetadataUrl;
+    if (!host.sendResource) {
+      // Opt-out for authorization servers that reject RFC 8707 (e.g. Entra AADSTS9010010): still refuse a
+      // protected resource metadata document naming another resource, but send no `resource` parameter.
+      this.validateResourceURL = async (serverUrl, resource) => {
+        if (
+          resource &&
+          !checkResourceAllowed({
+            requestedResource: resourceUrlFromServerUrl(serverUrl),
+            configuredResource: resource,
+          })
+        ) {
+          throw new ProxyError(
+            "RESOURCE_MISMATCH",
+            `Protected resource ${resource} does not match expected ${String(serverUrl)}.`,
+            {
+              hint: "Check the server URL.",
+            },
+          );
+        }
+        return undefined;
+      };
+    }
+  }
+
+  get redirectUrl(): string {
+    return this.flow.redirectUri;
+  }
+
+  get clientMetadata(): OAuthClientMetadata {
+    return this.host.clientMetadata;
+  }
+
+  state(): string {
+    return this.flow.state;
+  }
+
+  clientInformation(ctx?: OAuthClientInformationContext): Promise<StoredOAuthClientInformation | undefined> {
+    return this.host.loadClientInfo(ctx?.issuer);
+  }
+
+  async saveClientInformation(info: StoredOAuthClientInformation): Promise<void> {
+    const source = this.clientMetadataUrl && info.client_id === this.clientMetadataUrl ? "cimd" : "dynamic";
+    await this.host.saveClientInfo(info, source);
+  }
+
+  // The SDK asks for tokens only to decide on a refresh; UpstreamAuth refreshes on its own path, and sign-ins
+  // always run with forceReauthorization, so nothing is handed back here.
+  tokens(): undefined {
+    return undefined;
+  }
+
+  async saveTokens(tokens: StoredOAuthTokens): Promise<void> {
+    await this.host.saveTokens(tokens, this.flow.scope);
+  }
+
+  redirectToAuthorization(authorizationUrl: URL): void {
+    for (const [name, value] of Object.entries(this.host.authorizeParams))
+      authorizationUrl.searchParams.set(name, value);
+    this.flow.authorizationUrl = authorizationUrl.href;
+  }
+
+  saveCodeVerifier(codeVerifier: string): void {
+    this.flow.codeVerifier = codeVerifier;
+  }
+
+  codeVerifier(): string {
+    if (!this.flow.codeVerifier) throw new ProxyError("STATE_MISMATCH", "This sign-in has no PKCE verifier.");
+    return this.flow.codeVerifier;
+  }
+
+  async saveDiscoveryState(state: OAuthDiscoveryState): Promise<void> {
+    this.flow.discovery = state;
+    await this.host.saveDiscovery(state);
+  }
+
+  discoveryState(): OAuthDiscoveryState | undefined {
+    return this.flow.discovery;
+  }
+
+  async invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): Promise<void> {
+    if (scope === "verifier" || scope === "all") delete this.flow.codeVerifier;
+    if (scope === "discovery" || scope === "all") delete this.flow.discovery;
+    await this.host.invalidate(scope);
+  }
+}

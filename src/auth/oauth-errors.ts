@@ -1,0 +1,113 @@
+import {
+  AuthorizationServerMismatchError,
+  InsecureTokenEndpointError,
+  IssuerMismatchError,
+  OAuthError,
+  RegistrationRejectedError,
+} from "@modelcontextprotocol/client";
+import { ProxyError } from "../lib/errors.ts";
+
+/** OAuth error codes that mean "try again later", not "your grant is gone" (RFC 6749 §5.2, §4.1.2.1). */
+const TRANSIENT_OAUTH_CODES = new Set(["temporarily_unavailable", "server_error"]);
+
+export function isTransientOAuthError(error: unknown): boolean {
+  if (error instanceof OAuthError) return TRANSIENT_OAUTH_CODES.has(error.code);
+  // fetch failures (connection refused, reset, DNS) surface as TypeError from undici.
+  return error instanceof TypeError || (error instanceof ProxyError && error.code === "NETWORK");
+}
+
+export function isInvalidGrant(error: unknown): boolean {
+  return error instanceof OAuthError && error.code === "invalid_grant";
+}
+
+/**
+ * Maps whatever the SDK's OAuth functions throw to a ProxyError that says what went wrong with which server and
+ * what to do. Never includes tokens or codes (SDK messages quote server error bodies, not our secrets).
+ */
+export function toProxyError(error: unknown, serverUrl: string): ProxyError {
+  if (error instanceof ProxyError) return error;
+  const retry = `Run \`mcp-u2m-proxy auth ${serverUrl}\` to sign in again.`;
+  if (error instanceof IssuerMismatchError) {
+    return new ProxyError(
+      "ISSUER_MISMATCH",
+      error.kind === "metadata"
+        ? `The authorization server metadata for ${serverUrl} names a different issuer than the one it was fetched for; refusing to use it.`
+        : "The authorization response came from a different issuer than the one the sign-in started with (possible mix-up attack); it was rejected.",
+      { hint: "Sign in again; if it repeats, the server's OAuth setup is wrong.", cause: error },
+    );
+  }
+  if (error instanceof AuthorizationServerMismatchError) {
+    return new ProxyError("ISSUER_MISMATCH", `The authorization server for ${serverUrl} changed during sign-in.`, {
+      hint: retry,
+      cause: error,
+    });
+  }
+  if (error instanceof InsecureTokenEndpointError) {
+    return new ProxyError("UNSAFE_URL", `The token endpoint of ${serverUrl}'s authorization server is not https.`, {
+      hint: "Only use this server over https (or loopback in development).",
+      cause: error,
+    });
+  }
+  if (error instanceof RegistrationRejectedError) {
+    return new ProxyError(
+      "REGISTRATION_FAILED",
+      `The authorization server rejected client registration (HTTP ${error.status}).`,
+      { hint: "Pass a pre-registered client with --client-id (and --client-secret).", cause: error },
+    );
+  }
+  if (error instanceof OAuthError) {
+    if (error.code === "invalid_grant") {
+      return new ProxyError(
+        "INVALID_GRANT",
+        `The authorization server no longer accepts the sign-in for ${serverUrl}.`,
+        {
+          hint: retry,
+          cause: error,
+        },
+      );
+    }
+    if (error.code === "access_denied") {
+      return new ProxyError("SIGN_IN_DENIED", `Sign-in to ${serverUrl} was denied.`, { hint: retry, cause: error });
+    }
+    return new ProxyError("AS_ERROR", `The authorization server answered ${error.code}: ${error.message}`, {
+      hint: isTransientOAuthError(error) ? "Try again in a moment." : retry,
+      cause: error,
+    });
+  }
+  if (error instanceof TypeError) {
+    return new ProxyError(
+      "NETWORK",
+      `Could not reach the authorization server for ${serverUrl}: ${causeText(error)}.`,
+      {
+        hint: "Check your network (and HTTPS_PROXY), then try again.",
+        cause: error,
+      },
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/does not match expected|Protected resource .* does not match/i.test(message)) {
+    return new ProxyError(
+      "RESOURCE_MISMATCH",
+      `The server's protected resource metadata names a different resource than ${serverUrl}; refusing to sign in.`,
+      { hint: "Check the server URL.", cause: error },
+    );
+  }
+  if (/PKCE|code_challenge/i.test(message)) {
+    return new ProxyError("PKCE_UNSUPPORTED", `The authorization server for ${serverUrl} does not support PKCE S256.`, {
+      hint: "This server cannot be used safely; ask its operator to enable PKCE.",
+      cause: error,
+    });
+  }
+  if (/metadata|discover/i.test(message)) {
+    return new ProxyError("DISCOVERY_FAILED", `Could not discover how to sign in to ${serverUrl}: ${message}`, {
+      hint: "Check the server URL; it must be an MCP endpoint that uses OAuth.",
+      cause: error,
+    });
+  }
+  return new ProxyError("AS_ERROR", `Sign-in to ${serverUrl} failed: ${message}`, { hint: retry, cause: error });
+}
+
+function causeText(error: Error): string {
+  const cause = error.cause as { code?: string; message?: string } | undefined;
+  return cause?.code ?? cause?.message ?? error.message;
+}

@@ -1,0 +1,782 @@
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import {
+  computeScopeUnion,
+  discoverOAuthServerInfo,
+  type OAuthClientMetadata,
+  type OAuthDiscoveryState,
+  refreshAuthorization,
+  type StoredOAuthClientInformation,
+  type StoredOAuthTokens,
+  auth as sdkAuth,
+  validateAuthorizationResponseIssuer,
+} from "@modelcontextprotocol/client";
+import {
+  CALLBACK_PATH,
+  REFRESH_SKEW_MS,
+  type RuntimeOptions,
+  SIGN_IN_TIMEOUT_MS,
+  type UpstreamOptions,
+} from "../config/options.ts";
+import { ProxyError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+import { assertSafeBrowserUrl, openUrl } from "../lib/open-url.ts";
+import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
+import { type ClientInfoRecord, STORE_VERSION, type TokenStore, type TokensRecord } from "../store/token-store.ts";
+import type {
+  AuthClient,
+  AuthStatus,
+  CallbackResult,
+  ChallengeOutcome,
+  SignInHandle,
+  UpstreamChallenge,
+} from "./auth-client.ts";
+import type { FetchLike } from "./authorized-fetch.ts";
+import { type CallbackListener, startCallbackListener } from "./callback-listener.ts";
+import { parseChallenge } from "./challenge.ts";
+import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
+import { isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
+import { accountOf } from "./token-claims.ts";
+
+export interface UpstreamAuthDeps {
+  store: TokenStore;
+  logger?: Logger;
+  /**
+   * "own-listener": sign-ins start a short-lived loopback listener on runtime.port (CLI, stdio face).
+   * "external": the caller routes `/oauth/callback` to handleCallback() (the HTTP face on the same port).
+   */
+  callback: "own-listener" | "external";
+  /** Opens a validated URL (default: BROWSER or the platform opener, unless runtime.openBrowser is false). */
+  openUrl?: (url: string) => Promise<void>;
+  /** Prints the sign-in URL for people (default: stderr). */
+  printSignInUrl?: (url: string, serverUrl: string) => void;
+  /** fetch for discovery, registration and token requests (default: global fetch). */
+  fetch?: FetchLike;
+  now?: () => number;
+  /** How long a request that needs a sign-in waits for it before failing (default 45 s). */
+  signInWaitMs?: number;
+}
+
+/** Step-ups for one operation before we give up (MCP authorization, "Step-Up Authorization Flow"). */
+const MAX_STEP_UPS = 2;
+/** Retries of a refresh that failed transiently (network, temporarily_unavailable). */
+const TRANSIENT_RETRIES = 2;
+
+type RefreshResult = "refreshed" | "replaced" | "no-refresh-token" | "invalid-grant";
+
+/**
+ * The OAuth client for one upstream MCP server: hands out a valid access token from memory, refreshes it before
+ * expiry and on 401 (single-flight in the process and, through the store's lock, across processes), steps up on
+ * 403 insufficient_scope, and runs sign-ins (one at a time, with `state` bound to the flow and `iss` checked).
+ * Discovery, registration, PKCE and token requests are the official SDK's (`auth()`, `refreshAuthorization()`).
+ */
+export class UpstreamAuth implements AuthClient {
+  readonly serverUrl: string;
+  readonly storeKey: string;
+
+  private readonly store: TokenStore;
+  private readonly log: Logger;
+  private readonly fetchFn: FetchLike;
+  private readonly now: () => number;
+  private readonly events = new EventEmitter();
+  private readonly flows = new Map<string, { flow: PendingFlow; settle: (error?: ProxyError) => void }>();
+  private readonly stepUps = new Map<string, number>();
+
+  private tokens: TokensRecord | undefined;
+  private loaded: Promise<void> | undefined;
+  private refreshing: Promise<RefreshResult> | undefined;
+  private signingIn: Promise<void> | undefined;
+  private current: SignInHandle | undefined;
+  private listener: CallbackListener | undefined;
+  private resourceMetadataUrl: string | undefined;
+  private challengedScope: string | undefined;
+
+  constructor(
+    private readonly upstream: UpstreamOptions,
+    private readonly runtime: RuntimeOptions,
+    private readonly deps: UpstreamAuthDeps,
+  ) {
+    this.serverUrl = canonicalServerUrl(upstream.url);
+    this.storeKey = storeKey(this.serverUrl, {
+      clientId: upstream.clientId,
+      clientMetadataUrl: upstream.clientMetadataUrl,
+    });
+    this.store = deps.store;
+    this.log = deps.logger ?? silentLogger;
+    this.fetchFn = deps.fetch ?? fetch;
+    this.now = deps.now ?? Date.now;
+  }
+
+  // ── Hot path ──────────────────────────────────────────────────────────────
+
+  async getAccessToken(): Promise<string | undefined> {
+    if (!this.tokens) {
+      await this.load();
+      if (!this.tokens) return undefined;
+    }
+    if (this.expiresSoon(this.tokens) && this.tokens.tokens.refresh_token) {
+      try {
+        await this.refreshTokens();
+      } catch (error) {
+        // Keep serving the old token; the upstream answers 401 if it is really dead, and onChallenge handles that.
+        this.log.warn(`Refresh for ${this.serverUrl} failed: ${toProxyError(error, this.serverUrl).toLine()}`);
+      }
+    }
+    return this.tokens?.tokens.access_token;
+  }
+
+  async onChallenge(challenge: UpstreamChallenge): Promise<ChallengeOutcome> {
+    const params = parseChallenge(challenge.wwwAuthenticate);
+    if (params.resourceMetadataUrl) this.resourceMetadataUrl = params.resourceMetadataUrl;
+
+    if (challenge.status === 403) {
+      if (params.error !== "insufficient_scope") {
+        return {
+          action: "fail",
+          error: new ProxyError("UPSTREAM_ERROR", `The upstream ${this.serverUrl} refused the request (403).`),
+        };
+      }
+      return this.stepUp(challenge, params.scope);
+    }
+
+    // 401. Another caller may already have replaced the token this request carried.
+    await this.load();
+    const current = this.tokens?.tokens.access_token;
+    if (current && current !== challenge.usedToken) return { action: "retry" };
+    if (params.scope) this.challengedScope = params.scope;
+
+    if (challenge.usedToken && this.tokens?.tokens.refresh_token) {
+      try {
+        const result = await this.refreshTokens({ rediscover: true });
+        if (result === "refreshed" || result === "replaced") return { action: "retry" };
+      } catch (error) {
+        const proxyError = toProxyError(error, this.serverUrl);
+        if (isTransientOAuthError(error)) return { action: "fail", error: proxyError };
+        this.log.warn(`Refresh for ${this.serverUrl} failed: ${proxyError.toLine()}`);
+      }
+    } else if (challenge.usedToken) {
+      // A held token without a refresh token was refused: it is dead.
+      await this.forgetTokens();
+    }
+    return this.signInForRequest({ scope: params.scope });
+  }
+
+  // ── Sign-in ───────────────────────────────────────────────────────────────
+
+  /**
+   * Interactive sign-in for the CLI and the stdio face: takes the store's sign-in lock so that several processes
+   * for the same upstream open one browser tab; a process that waited uses the winner's tokens.
+   * Resolves when tokens are stored; rejects with SIGN_IN_TIMEOUT, SIGN_IN_DENIED, … otherwise.
+   */
+  async signIn(options: { force?: boolean; scope?: string } = {}): Promise<void> {
+    if (!this.signingIn) {
+      this.signingIn = this.signInLocked(options).finally(() => {
+        this.signingIn = undefined;
+      });
+    }
+    return this.signingIn;
+  }
+
+  private async signInLocked({ force, scope }: { force?: boolean; scope?: string }): Promise<void> {
+    const before = this.tokens?.tokens.access_token;
+    await this.store.withLock(
+      this.storeKey,
+      "sign-in",
+      async () => {
+        // Someone (another process, or a refresh) may have produced tokens while we waited for the lock.
+        await this.reload();
+        const fresh = this.tokens && this.tokens.tokens.access_token !== before;
+        if (this.tokens && !this.isDead(this.tokens) && (!force || fresh)) return;
+        const handle = await this.startSignIn(scope === undefined ? {} : { scope });
+        await handle.completed;
+      },
+      { waitMs: SIGN_IN_TIMEOUT_MS + 30_000 },
+    );
+  }
+
+  async startSignIn(options: { scope?: string; reason?: string } = {}): Promise<SignInHandle> {
+    if (this.current && this.current.expiresAt > this.now()) return this.current;
+
+    if (this.deps.callback === "own-listener" && !this.listener) {
+      this.listener = await startCallbackListener(this.runtime.port, (query) => this.handleCallback(query));
+    }
+    const port = this.listener?.port ?? this.runtime.port;
+    const startedAt = this.now();
+    const flow: PendingFlow = {
+      state: randomBytes(32).toString("base64url"),
+      redirectUri: `http://${this.runtime.callbackHost}:${port}${CALLBACK_PATH}`,
+      scope: options.scope ?? this.upstream.scope ?? this.challengedScope,
+      startedAt,
+      expiresAt: startedAt + SIGN_IN_TIMEOUT_MS,
+    };
+
+    try {
+      const result = await sdkAuth(new FlowProvider(this.flowHost(flow), flow), {
+        serverUrl: this.serverUrl,
+        ...(flow.scope ? { scope: flow.scope } : {}),
+        ...(this.resourceMetadataUrl ? { resourceMetadataUrl: new URL(this.resourceMetadataUrl) } : {}),
+        fetchFn: this.fetchFn,
+        forceReauthorization: true,
+      });
+      if (result === "AUTHORIZED") {
+        // A non-interactive grant (no browser needed) already stored tokens.
+        return this.settledHandle(flow, startedAt);
+      }
+    } catch (error) {
+      await this.closeListenerIfIdle();
+      throw toProxyError(error, this.serverUrl);
+    }
+    if (!flow.authorizationUrl) throw new ProxyError("INTERNAL", "The SDK did not produce an authorization URL.");
+    const url = assertSafeBrowserUrl(flow.authorizationUrl).href;
+
+    let settle!: (error?: ProxyError) => void;
+    const completed = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error ? reject(error) : resolve());
+    });
+    completed.catch(() => {}); // Callers that never await it must not crash the process.
+    const timer = setTimeout(() => {
+      this.finishFlow(
+        flow.state,
+        new ProxyError("SIGN_IN_TIMEOUT", `Sign-in to ${this.serverUrl} was not completed within 5 minutes.`, {
+          hint: `Run \`mcp-u2m-proxy auth ${this.serverUrl}\` to try again.`,
+        }),
+      );
+    }, SIGN_IN_TIMEOUT_MS);
+    timer.unref();
+    this.flows.set(flow.state, {
+      flow,
+      settle: (error) => {
+        clearTimeout(timer);
+        settle(error);
+      },
+    });
+    const handle: SignInHandle = { url, startedAt, expiresAt: flow.expiresAt, completed };
+    this.current = handle;
+    this.emitState();
+
+    (this.deps.printSignInUrl ?? printToStderr)(url, this.serverUrl);
+    if (this.runtime.openBrowser) {
+      const open = this.deps.openUrl ?? ((u: string) => openUrl(u, { browserCommand: process.env.BROWSER }));
+      open(url).catch((error: unknown) => {
+        this.log.warn(
+          `Could not open a browser (${error instanceof Error ? error.message : String(error)}); open the URL above yourself.`,
+        );
+      });
+    }
+    return handle;
+  }
+
+  async handleCallback(query: URLSearchParams): Promise<CallbackResult> {
+    const state = query.get("state");
+    const entry = state ? this.flows.get(state) : undefined;
+    if (!state || !entry) {
+      // Unknown, missing, replayed or expired state: reject before any token request (RFC 6749 §10.12).
+      return {
+        ok: false,
+        error: new ProxyError(
+          "STATE_MISMATCH",
+          state
+            ? "This sign-in link is unknown, was already used, or has expired."
+            : "The authorization response carries no state parameter; it was rejected.",
+          { hint: `Start a new sign-in with \`mcp-u2m-proxy auth ${this.serverUrl}\`.` },
+        ),
+      };
+    }
+    this.flows.delete(state); // single use
+    const { flow } = entry;
+    if (flow.expiresAt <= this.now()) {
+      const error = new ProxyError("SIGN_IN_TIMEOUT", "This sign-in has expired.", {
+        hint: `Start a new one with \`mcp-u2m-proxy auth ${this.serverUrl}\`.`,
+      });
+      this.finishFlow(state, error, entry);
+      return { ok: false, error };
+    }
+
+    try {
+      // RFC 9207 before anything else, error responses included: a mix-up must not even show the AS's error text.
+      const metadata = flow.discovery?.authorizationServerMetadata;
+      validateAuthorizationResponseIssuer({
+        iss: query.get("iss") ?? undefined,
+        expectedIssuer: metadata?.issuer,
+        issParameterSupported: metadata?.authorization_response_iss_parameter_supported === true,
+      });
+      const asError = query.get("error");
+      if (asError) {
+        const description = query.get("error_description");
+        throw new ProxyError(
+          asError === "access_denied" ? "SIGN_IN_DENIED" : "AS_ERROR",
+          asError === "access_denied"
+            ? "Sign-in was denied at the authorization server."
+            : `The authorization server answered ${asError}${description ? `: ${description}` : ""}.`,
+          { hint: `Run \`mcp-u2m-proxy auth ${this.serverUrl}\` to try again.` },
+        );
+      }
+      const code = query.get("code");
+      if (!code) throw new ProxyError("AS_ERROR", "The authorization response carries no code.");
+      await sdkAuth(new FlowProvider(this.flowHost(flow), flow), {
+        serverUrl: this.serverUrl,
+        authorizationCode: code,
+        iss: query.get("iss") ?? undefined,
+        ...(flow.scope ? { scope: flow.scope } : {}),
+        fetchFn: this.fetchFn,
+      });
+    } catch (error) {
+      const proxyError = toProxyError(error, this.serverUrl);
+      this.log.warn(`Sign-in to ${this.serverUrl} failed: ${proxyError.toLine()}`);
+      this.finishFlow(state, proxyError, entry);
+      return { ok: false, error: proxyError };
+    }
+    this.finishFlow(state, undefined, entry);
+    this.log.info(`Signed in to ${this.serverUrl}${this.tokens?.account ? ` as ${this.tokens.account}` : ""}.`);
+    return { ok: true, serverUrl: this.serverUrl, account: this.tokens?.account };
+  }
+
+  pendingSignIn(): SignInHandle | undefined {
+    return this.current && this.current.expiresAt > this.now() ? this.current : undefined;
+  }
+
+  // ── Refresh ───────────────────────────────────────────────────────────────
+
+  /** Refreshes now (CLI `refresh`). Throws SIGN_IN_REQUIRED when there is nothing to refresh with. */
+  async refresh(): Promise<void> {
+    await this.load();
+    const result = await this.refreshTokens({ force: true });
+    if (result === "no-refresh-token" || result === "invalid-grant") {
+      throw new ProxyError(
+        result === "invalid-grant" ? "INVALID_GRANT" : "SIGN_IN_REQUIRED",
+        result === "invalid-grant"
+          ? `The authorization server no longer accepts the sign-in for ${this.serverUrl}; the tokens were removed.`
+          : `There is no refresh token for ${this.serverUrl}.`,
+        { hint: `Run \`mcp-u2m-proxy auth ${this.serverUrl}\` to sign in.` },
+      );
+    }
+  }
+
+  /**
+   * Single-flight refresh. Within the process, concurrent callers share one promise; across processes the store's
+   * lock serialises, and whoever gets the lock second finds the winner's tokens on disk and uses them, so a
+   * rotating refresh token is spent exactly once.
+   */
+  private refreshTokens(options: { force?: boolean; rediscover?: boolean } = {}): Promise<RefreshResult> {
+    if (!this.refreshing) {
+      const before = this.tokens?.tokens.access_token;
+      this.refreshing = this.store
+        .withLock(this.storeKey, "refresh", () => this.refreshUnderLock(before, options), { waitMs: 30_000 })
+        .finally(() => {
+          this.refreshing = undefined;
+        });
+    }
+    return this.refreshing;
+  }
+
+  private async refreshUnderLock(
+    before: string | undefined,
+    { force, rediscover }: { force?: boolean; rediscover?: boolean },
+  ): Promise<RefreshResult> {
+    const onDisk = await this.store.read(this.storeKey, "tokens");
+    if (onDisk && onDisk.tokens.access_token !== before && !this.expiresSoon(onDisk)) {
+      this.setTokens(onDisk);
+      return "replaced";
+    }
+    if (!onDisk) this.setTokens(undefined);
+    const refreshToken = onDisk?.tokens.refresh_token;
+    if (!onDisk || !refreshToken) return "no-refresh-token";
+    if (!force && !rediscover && !this.expiresSoon(onDisk)) {
+      this.setTokens(onDisk);
+      return "replaced";
+    }
+
+    const client = await this.store.read(this.storeKey, "client_info");
+    let discovery = rediscover ? undefined : await this.readDiscovery();
+    if (!discovery) discovery = await this.discover();
+    const issuer = discovery.authorizationServerMetadata?.issuer ?? discovery.authorizationServerUrl;
+    if (!client || client.issuer !== issuer || onDisk.issuer !== issuer) {
+      // The resource now points at another authorization server: nothing issued by the old one may be reused.
+      this.log.info(`${this.serverUrl} now uses authorization server ${issuer}; a new sign-in is needed.`);
+      await this.forgetTokens();
+      return "invalid-grant";
+    }
+
+    const resource = this.upstream.sendResource ? (discovery.resourceMetadata?.resource ?? this.serverUrl) : undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const tokens = await refreshAuthorization(discovery.authorizationServerUrl, {
+          ...(discovery.authorizationServerMetadata ? { metadata: discovery.authorizationServerMetadata } : {}),
+          clientInformation: client.client,
+          refreshToken,
+          ...(resource ? { resource } : {}),
+          fetchFn: this.fetchFn,
+        });
+        // RFC 6749 §6: the AS may keep the refresh token; keep the old one when it sends none.
+        await this.persistTokens(
+          { ...tokens, refresh_token: tokens.refresh_token ?? refreshToken },
+          issuer,
+          onDisk.requested_scope,
+          onDisk.account,
+        );
+        this.log.debug(`Refreshed tokens for ${this.serverUrl}.`);
+        return "refreshed";
+      } catch (error) {
+        if (isInvalidGrant(error)) {
+          this.log.warn(
+            `The refresh token for ${this.serverUrl} was refused (invalid_grant); a new sign-in is needed.`,
+          );
+          await this.forgetTokens();
+          return "invalid-grant";
+        }
+        if (!isTransientOAuthError(error) || attempt >= TRANSIENT_RETRIES) throw toProxyError(error, this.serverUrl);
+        await delay(250 * 2 ** attempt);
+      }
+    }
+  }
+
+  // ── Status, clear, close ──────────────────────────────────────────────────
+
+  async status(): Promise<AuthStatus> {
+    await this.load();
+    const record = this.tokens;
+    const client = await this.store.read(this.storeKey, "client_info");
+    const expiresAt = record?.expires_at;
+    return {
+      serverUrl: this.serverUrl,
+      signedIn: record !== undefined && !this.isDead(record),
+      expiresAt: expiresAt ? new Date(expiresAt).toISOString() : undefined,
+      expiresInSeconds: expiresAt ? Math.round((expiresAt - this.now()) / 1000) : undefined,
+      hasRefreshToken: Boolean(record?.tokens.refresh_token),
+      scopes: (record?.tokens.scope ?? record?.requested_scope ?? "").split(" ").filter(Boolean),
+      issuer: record?.issuer ?? client?.issuer,
+      account: record?.account,
+      clientId: client?.client.client_id,
+      clientSource: client?.source,
+      signInUrl: this.pendingSignIn()?.url,
+      storeKey: this.storeKey,
+    };
+  }
+
+  /** Signs out: revokes at the AS when it supports RFC 7009 (best effort), then deletes every stored record. */
+  async clear(): Promise<{ revoked: boolean }> {
+    const record = await this.store.read(this.storeKey, "tokens");
+    const client = await this.store.read(this.storeKey, "client_info");
+    const discovery = await this.readDiscovery();
+    let revoked = false;
+    const metadata = discovery?.authorizationServerMetadata as { revocation_endpoint?: string } | undefined;
+    const endpoint = metadata?.revocation_endpoint;
+    if (record && client && endpoint) {
+      revoked = await this.revoke(endpoint, client, record).catch((error: unknown) => {
+        this.log.warn(
+          `Could not revoke tokens at ${endpoint}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        return false;
+      });
+    }
+    await this.store.remove(this.storeKey);
+    this.setTokens(undefined);
+    return { revoked };
+  }
+
+  onStateChange(listener: (status: AuthStatus) => void): () => void {
+    const handler = () => {
+      void this.status().then(listener, () => {});
+    };
+    this.events.on("change", handler);
+    return () => this.events.off("change", handler);
+  }
+
+  async close(): Promise<void> {
+    for (const state of [...this.flows.keys()]) {
+      this.finishFlow(
+        state,
+        new ProxyError("SIGN_IN_TIMEOUT", "The proxy is shutting down; the sign-in was abandoned."),
+      );
+    }
+    await this.listener?.close();
+    this.listener = undefined;
+  }
+
+  // ── Internals ─────────────────────────────────────────────────────────────
+
+  private async signInForRequest({
+    scope,
+    force,
+  }: {
+    scope?: string | undefined;
+    force?: boolean;
+  }): Promise<ChallengeOutcome> {
+    const opts: { force?: boolean; scope?: string } = {};
+    if (scope) opts.scope = scope;
+    if (force) opts.force = true;
+    const signIn = this.signIn(opts);
+    const waitMs = this.deps.signInWaitMs ?? 45_000;
+    const outcome = await Promise.race([
+      signIn.then(
+        () => "done" as const,
+        (error: unknown) => toProxyError(error, this.serverUrl),
+      ),
+      delay(waitMs, "waiting" as const),
+    ]);
+    if (outcome === "done" && this.tokens) return { action: "retry" };
+    if (outcome instanceof ProxyError) return { action: "sign-in", error: outcome };
+    const url = this.pendingSignIn()?.url;
+    return {
+      action: "sign-in",
+      error: new ProxyError("SIGN_IN_REQUIRED", `Sign-in to ${this.serverUrl} is required.`, {
+        hint: url
+          ? `Open ${url} in a browser to sign in, then retry.`
+          : `Run \`mcp-u2m-proxy auth ${this.serverUrl}\`, then retry.`,
+        details: url ? { signInUrl: url } : {},
+      }),
+    };
+  }
+
+  private async stepUp(challenge: UpstreamChallenge, challengedScope: string | undefined): Promise<ChallengeOutcome> {
+    await this.load();
+    const previous = this.tokens?.requested_scope ?? this.tokens?.tokens.scope;
+    const union = computeScopeUnion(previous, challengedScope);
+    const key = `${challenge.operation ?? "*"}|${union ?? ""}`;
+    const attempts = (this.stepUps.get(key) ?? 0) + 1;
+    this.stepUps.set(key, attempts);
+    if (attempts > MAX_STEP_UPS) {
+      return {
+        action: "fail",
+        error: new ProxyError(
+          "INSUFFICIENT_SCOPE",
+          `The upstream ${this.serverUrl} still refuses ${challenge.operation ?? "the request"} after ${MAX_STEP_UPS} step-up sign-ins (scope ${challengedScope ?? "unknown"}).`,
+          { hint: "Your account may not be allowed this scope; ask the server's administrator." },
+        ),
+      };
+    }
+    this.log.info(
+      `${this.serverUrl} needs more scope (${challengedScope ?? "unspecified"}); asking for ${union ?? "it"}.`,
+    );
+    return this.signInForRequest({ scope: union, force: true });
+  }
+
+  private flowHost(flow: PendingFlow): FlowHost {
+    return {
+      serverUrl: this.serverUrl,
+      clientMetadata: this.clientMetadata(flow.redirectUri),
+      clientMetadataUrl: this.upstream.clientMetadataUrl,
+      sendResource: this.upstream.sendResource,
+      authorizeParams: this.upstream.authorizeParams,
+      loadClientInfo: (issuer) => this.loadClientInfo(issuer, flow.redirectUri),
+      saveClientInfo: (info, source) => this.saveClientInfo(info, source, flow.redirectUri),
+      saveTokens: async (tokens, requestedScope) => {
+        const issuer = tokens.issuer ?? flow.discovery?.authorizationServerMetadata?.issuer ?? "";
+        await this.persistTokens(tokens, issuer, requestedScope, accountOf(tokens.id_token));
+      },
+      saveDiscovery: (state) => this.saveDiscovery(state),
+      invalidate: async (scope) => {
+        if (scope === "client" || scope === "all") {
+          const client = await this.store.read(this.storeKey, "client_info");
+          if (client?.source !== "pre-registered") await this.store.remove(this.storeKey, "client_info");
+        }
+        if (scope === "tokens" || scope === "all") await this.forgetTokens();
+        if (scope === "discovery" || scope === "all") await this.store.remove(this.storeKey, "discovery");
+      },
+    };
+  }
+
+  private clientMetadata(redirectUri: string): OAuthClientMetadata {
+    return {
+      client_name: "mcp-u2m-proxy",
+      redirect_uris: [redirectUri],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: this.upstream.clientSecret ? "client_secret_basic" : "none",
+      application_type: "native",
+      software_id: "mcp-u2m-proxy",
+      ...(this.upstream.scope ? { scope: this.upstream.scope } : {}),
+    } as OAuthClientMetadata;
+  }
+
+  /** Pre-registered credentials first; then a stored registration bound to this issuer and redirect URI. */
+  private async loadClientInfo(
+    issuer: string | undefined,
+    redirectUri: string,
+  ): Promise<StoredOAuthClientInformation | undefined> {
+    if (this.upstream.clientId) {
+      return {
+        client_id: this.upstream.clientId,
+        ...(this.upstream.clientSecret ? { client_secret: this.upstream.clientSecret } : {}),
+        ...(issuer ? { issuer } : {}),
+      } as StoredOAuthClientInformation;
+    }
+    const stored = await this.store.read(this.storeKey, "client_info");
+    if (!stored) return undefined;
+    if (issuer && stored.issuer && stored.issuer !== issuer) return undefined; // SEP-2352: never across issuers
+    if (stored.source === "dynamic" && stored.redirect_uri && stored.redirect_uri !== redirectUri) return undefined;
+    return { ...stored.client, issuer: stored.issuer } as StoredOAuthClientInformation;
+  }
+
+  private async saveClientInfo(
+    info: StoredOAuthClientInformation,
+    source: ClientInfoRecord["source"],
+    redirectUri: string,
+  ): Promise<void> {
+    const { issuer, ...client } = info as StoredOAuthClientInformation & { issuer?: string };
+    await this.store.write(this.storeKey, "client_info", {
+      version: STORE_VERSION,
+      server_url: this.serverUrl,
+      issuer: issuer ?? "",
+      source: this.upstream.clientId ? "pre-registered" : source,
+      redirect_uri: redirectUri,
+      client: client as ClientInfoRecord["client"],
+    });
+  }
+
+  private async persistTokens(
+    tokens: StoredOAuthTokens,
+    issuer: string,
+    requestedScope: string | undefined,
+    account: string | undefined,
+  ): Promise<void> {
+    const obtainedAt = this.now();
+    const { issuer: _stamp, ...set } = tokens as StoredOAuthTokens & { issuer?: string };
+    const record: TokensRecord = {
+      version: STORE_VERSION,
+      server_url: this.serverUrl,
+      issuer,
+      tokens: set as TokensRecord["tokens"],
+      obtained_at: obtainedAt,
+      ...(typeof tokens.expires_in === "number" ? { expires_at: obtainedAt + tokens.expires_in * 1000 } : {}),
+      ...(requestedScope ? { requested_scope: requestedScope } : {}),
+      ...(account ? { account } : {}),
+    };
+    await this.store.write(this.storeKey, "tokens", record);
+    this.setTokens(record);
+  }
+
+  private async saveDiscovery(state: OAuthDiscoveryState): Promise<void> {
+    await this.store.write(this.storeKey, "discovery", {
+      version: STORE_VERSION,
+      server_url: this.serverUrl,
+      state: state as unknown as Record<string, unknown>,
+      discovered_at: this.now(),
+    });
+  }
+
+  private async readDiscovery(): Promise<OAuthDiscoveryState | undefined> {
+    const record = await this.store.read(this.storeKey, "discovery");
+    return record?.state as OAuthDiscoveryState | undefined;
+  }
+
+  private async discover(): Promise<OAuthDiscoveryState> {
+    try {
+      const info = await discoverOAuthServerInfo(this.serverUrl, {
+        ...(this.resourceMetadataUrl ? { resourceMetadataUrl: new URL(this.resourceMetadataUrl) } : {}),
+        fetchFn: this.fetchFn,
+      });
+      const state: OAuthDiscoveryState = {
+        ...info,
+        ...(this.resourceMetadataUrl ? { resourceMetadataUrl: this.resourceMetadataUrl } : {}),
+      };
+      await this.saveDiscovery(state);
+      return state;
+    } catch (error) {
+      throw toProxyError(error, this.serverUrl);
+    }
+  }
+
+  private async revoke(endpoint: string, client: ClientInfoRecord, record: TokensRecord): Promise<boolean> {
+    assertSafeBrowserUrl(endpoint); // https, or http on loopback
+    let ok = true;
+    for (const [token, hint] of [
+      [record.tokens.refresh_token, "refresh_token"],
+      [record.tokens.access_token, "access_token"],
+    ] as const) {
+      if (!token) continue;
+      const body = new URLSearchParams({ token, token_type_hint: hint });
+      const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
+      const { client_id, client_secret } = client.client;
+      if (client_secret) {
+        headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client_id)}:${encodeURIComponent(client_secret)}`).toString("base64")}`;
+      } else body.set("client_id", client_id);
+      const response = await this.fetchFn(endpoint, {
+        method: "POST",
+        headers,
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+      ok &&= response.ok;
+    }
+    return ok;
+  }
+
+  private load(): Promise<void> {
+    this.loaded ??= this.reload();
+    return this.loaded;
+  }
+
+  private async reload(): Promise<void> {
+    this.setTokens(await this.store.read(this.storeKey, "tokens"), { quiet: true });
+  }
+
+  private async forgetTokens(): Promise<void> {
+    await this.store.remove(this.storeKey, "tokens");
+    this.setTokens(undefined);
+  }
+
+  private setTokens(record: TokensRecord | undefined, { quiet = false } = {}): void {
+    const changed = record?.tokens.access_token !== this.tokens?.tokens.access_token;
+    this.tokens = record;
+    if (changed && !quiet) this.emitState();
+  }
+
+  private emitState(): void {
+    this.events.emit("change");
+  }
+
+  /** True within the refresh window: a minute before expiry, or a quarter of a short lifetime. */
+  private expiresSoon(record: TokensRecord): boolean {
+    if (record.expires_at === undefined) return false;
+    const lifetime = record.expires_at - record.obtained_at;
+    const skew = Math.min(REFRESH_SKEW_MS, Math.max(0, lifetime / 4));
+    return this.now() >= record.expires_at - skew;
+  }
+
+  /** Expired with no way to refresh: only a sign-in helps. */
+  private isDead(record: TokensRecord): boolean {
+    return record.expires_at !== undefined && record.expires_at <= this.now() && !record.tokens.refresh_token;
+  }
+
+  private settledHandle(flow: PendingFlow, startedAt: number): SignInHandle {
+    return {
+      url: flow.authorizationUrl ?? this.serverUrl,
+      startedAt,
+      expiresAt: flow.expiresAt,
+      completed: Promise.resolve(),
+    };
+  }
+
+  private finishFlow(state: string, error: ProxyError | undefined, entry = this.flows.get(state)): void {
+    this.flows.delete(state);
+    entry?.settle(error);
+    if (this.current && entry && this.current.url === entry.flow.authorizationUrl) this.current = undefined;
+    this.emitState();
+    void this.closeListenerIfIdle();
+  }
+
+  private async closeListenerIfIdle(): Promise<void> {
+    if (this.flows.size > 0 || !this.listener) return;
+    const listener = this.listener;
+    this.listener = undefined;
+    // Let the result page finish sending before the listener goes away.
+    setTimeout(() => void listener.close(), 200).unref();
+  }
+}
+
+export function createUpstreamAuth(
+  upstream: UpstreamOptions,
+  runtime: RuntimeOptions,
+  deps: UpstreamAuthDeps,
+): UpstreamAuth {
+  return new UpstreamAuth(upstream, runtime, deps);
+}
+
+function printToStderr(url: string, serverUrl: string): void {
+  process.stderr.write(`\nSign in to ${serverUrl} by opening this URL in a browser:\n\n  ${url}\n\n`);
+}
+
+function delay<T = void>(ms: number, value?: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value as T), ms).unref());
+}
