@@ -55,6 +55,8 @@ export interface UpstreamAuthDeps {
   now?: () => number;
   /** How long a request that needs a sign-in waits for it before failing (default 45 s). */
   signInWaitMs?: number;
+  /** Use this store key instead of deriving it (the CLI's `clear` of a listed entry). */
+  storeKey?: string;
 }
 
 /** Step-ups for one operation before we give up (MCP authorization, "Step-Up Authorization Flow"). */
@@ -97,10 +99,12 @@ export class UpstreamAuth implements AuthClient {
     private readonly deps: UpstreamAuthDeps,
   ) {
     this.serverUrl = canonicalServerUrl(upstream.url);
-    this.storeKey = storeKey(this.serverUrl, {
-      clientId: upstream.clientId,
-      clientMetadataUrl: upstream.clientMetadataUrl,
-    });
+    this.storeKey =
+      deps.storeKey ??
+      storeKey(this.serverUrl, {
+        clientId: upstream.clientId,
+        clientMetadataUrl: upstream.clientMetadataUrl,
+      });
     this.store = deps.store;
     this.log = deps.logger ?? silentLogger;
     this.fetchFn = deps.fetch ?? fetch;
