@@ -1,0 +1,99 @@
+import type { Readable, Writable } from "node:stream";
+import type { AuthClient } from "../auth/auth-client.ts";
+import { createAuthorizedFetch, type FetchLike } from "../auth/authorized-fetch.ts";
+import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
+import { describeError } from "../lib/errors.ts";
+import type { Logger } from "../lib/logger.ts";
+import { MessageBridge } from "../proxy/message-bridge.ts";
+import { StdioFaceTransport } from "../proxy/stdio-face.ts";
+import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
+
+/**
+ * The auth core as the stdio face uses it. `signIn()` (UpstreamAuth) is the interactive sign-in that takes the
+ * store's sign-in lock, so several stdio processes for one upstream open one browser tab.
+ */
+export type StdioAuth = AuthClient & { signIn?: () => Promise<void> };
+
+export interface RunStdioOptions {
+  upstream: UpstreamOptions;
+  runtime: RuntimeOptions;
+  /** The upstream's auth client; undefined when a static `Authorization` header (--header) replaces OAuth. */
+  auth: StdioAuth | undefined;
+  /** Must write to stderr (or a file): stdout carries MCP messages only. */
+  logger: Logger;
+  /** Default process.stdin / process.stdout. */
+  input?: Readable;
+  output?: Writable;
+  /** The upstream wire when known (skips detection). */
+  transport?: UpstreamTransportKind;
+  /** Base fetch under the authorized fetch (default global fetch). */
+  fetch?: FetchLike;
+  /** Aborting it closes the bridge as if stdin had ended. */
+  signal?: AbortSignal;
+}
+
+/**
+ * `mcp-u2m-proxy stdio <url>`: newline-delimited JSON-RPC on stdin/stdout ↔ the upstream over Streamable HTTP or
+ * legacy SSE (detected on the first message), with the token on every upstream request.
+ *
+ * If there is no usable token at start, the sign-in starts at once (browser or printed URL; one per upstream across
+ * processes). Meanwhile client requests wait inside the auth core for the sign-in (bounded); when it does not
+ * complete in time they are answered with a JSON-RPC error that carries the sign-in URL.
+ *
+ * Resolves when stdin ends (or `signal` aborts) and the upstream session has been ended (DELETE). The caller owns
+ * `auth` and closes it afterwards.
+ */
+export async function runStdio(options: RunStdioOptions): Promise<void> {
+  const { upstream, auth, logger } = options;
+  const fetch = createAuthorizedFetch(auth, {
+    headers: upstream.headers,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const connector = new UpstreamConnector({ url: upstream.url, fetch, logger, hint: options.transport });
+  const downstream = new StdioFaceTransport({
+    ...(options.input ? { input: options.input } : {}),
+    ...(options.output ? { output: options.output } : {}),
+    logger,
+  });
+  const bridge = new MessageBridge(downstream, connector.createTransport(), {
+    upstreamName: upstream.url,
+    logger,
+    reconnect: () => connector.createTransport(),
+  });
+
+  const stop = () => void bridge.close();
+  if (options.signal?.aborted) return;
+  options.signal?.addEventListener("abort", stop, { once: true });
+  const ownsProcessStdio = options.input === undefined;
+  if (ownsProcessStdio) {
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  }
+  try {
+    if (auth) void signInIfNeeded(auth, logger);
+    await bridge.start();
+    logger.debug(`stdio proxy for ${upstream.url} ready`);
+    await bridge.closed;
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+    if (ownsProcessStdio) {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+    }
+  }
+}
+
+/**
+ * Starts the sign-in right away when there is no token, so the browser opens while the host is still starting up
+ * rather than on its first request. Requests that arrive meanwhile join this sign-in through the auth core.
+ */
+async function signInIfNeeded(auth: StdioAuth, logger: Logger): Promise<void> {
+  try {
+    if (await auth.getAccessToken()) return;
+    logger.info(`Not signed in to ${auth.serverUrl}; starting the sign-in.`);
+    if (auth.signIn) await auth.signIn();
+    else await (await auth.startSignIn({ reason: "stdio start" })).completed;
+  } catch (error) {
+    logger.warn(`Sign-in to ${auth.serverUrl} did not complete: ${describeError(error)}`);
+  }
+}

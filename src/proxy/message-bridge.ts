@@ -1,0 +1,355 @@
+import type {
+  JSONRPCMessage,
+  JSONRPCNotification,
+  JSONRPCRequest,
+  JSONRPCResponse,
+  RequestId,
+  Transport,
+  TransportSendOptions,
+} from "@modelcontextprotocol/client";
+import { SdkHttpError } from "@modelcontextprotocol/client";
+import { describeError, ProxyError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+import { toJsonRpcError, toProxyError } from "./upstream-error.ts";
+
+export interface MessageBridgeOptions {
+  /** Names the upstream in errors and logs (its URL). */
+  upstreamName: string;
+  logger?: Logger;
+  /**
+   * Something client messages must wait for before they go upstream (a sign-in under way at start-up), or
+   * undefined when nothing is pending. Called once per client message, so keep it cheap; while it returns the same
+   * pending promise, waiting messages go out in arrival order once it settles (settling either way).
+   */
+  gate?: () => Promise<unknown> | undefined;
+  /**
+   * A client request could not be sent (e.g. sign-in needed): resolve true to send it once more (e.g. once the
+   * sign-in completed), false to answer it with the error. Undefined means "answer with the error now".
+   */
+  retryAfter?: (error: unknown) => Promise<boolean> | undefined;
+  /**
+   * A fresh, unstarted upstream transport. When given, a lost upstream session (HTTP 404 on `Mcp-Session-Id`,
+   * T25 §Session Management) is re-initialised transparently by replaying the client's `initialize` and
+   * `notifications/initialized`, and the failed message is sent again. Without it the client gets an error.
+   */
+  reconnect?: () => Transport | Promise<Transport>;
+  /** Longest wait for the upstream to answer the replayed `initialize` (default 30 s). */
+  reinitializeTimeoutMs?: number;
+  /** Longest wait for the session DELETE when closing (default 3 s). */
+  terminateTimeoutMs?: number;
+}
+
+/** The `_meta` key of a 2026-07-28 request's protocol-version claim (SH §Request metadata). */
+const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
+/** Ids of the proxy's own upstream requests (replayed `initialize`); never seen by the client. */
+const INTERNAL_ID_PREFIX = "mcp-u2m-proxy:";
+
+type Pending = { resolve: (message: JSONRPCResponse) => void; reject: (error: unknown) => void };
+
+/**
+ * Pipes JSON-RPC messages both ways between a downstream transport (the client's side: stdio, legacy SSE server
+ * transport, …) and an upstream client transport (Streamable HTTP or SSE to the real server).
+ *
+ * Everything passes through untouched and in arrival order: requests, responses, notifications (progress),
+ * server-to-client requests (sampling, elicitation, roots) and their answers, `notifications/cancelled`. The bridge
+ * only looks at what it must:
+ * - the client's `initialize` (to set the negotiated `MCP-Protocol-Version` on the upstream transport, T25
+ *   §Protocol Version Header, and to replay it when the upstream session is lost);
+ * - failures: a client request that cannot be sent is answered with a JSON-RPC error naming the upstream and the
+ *   next step (e.g. the sign-in URL), never dropped;
+ * - 2026-07-28 requests: cancellation closes that request's stream (SH §Cancellation) instead of being forwarded.
+ *
+ * Closing either side closes the other; closing ends the upstream session with DELETE when there is one.
+ */
+export class MessageBridge {
+  private upstream: Transport;
+  private readonly logger: Logger;
+  private initialize: JSONRPCRequest | undefined;
+  private initialized: JSONRPCNotification | undefined;
+  /** Id of the client's `initialize` until its answer passes by. */
+  private initializeId: RequestId | undefined;
+  private urlElicitation = false;
+  private reopening: Promise<void> | undefined;
+  private readonly internal = new Map<RequestId, Pending>();
+  private internalSeq = 0;
+  /** Abort controllers of in-flight 2026-07-28 requests, by id: closing the stream is their cancellation. */
+  private readonly perRequest = new Map<RequestId, AbortController>();
+  private closing: Promise<void> | undefined;
+  private resolveClosed!: () => void;
+  /** Settles when both sides are closed. */
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly downstream: Transport,
+    upstream: Transport,
+    private readonly options: MessageBridgeOptions,
+  ) {
+    this.upstream = upstream;
+    this.logger = options.logger ?? silentLogger;
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    downstream.onmessage = (message) => this.fromDownstream(message);
+    downstream.onerror = (error) => this.logger.debug(`client transport: ${describeError(error)}`);
+    downstream.onclose = () => void this.close();
+    this.attach(upstream);
+  }
+
+  /** Starts the upstream transport, then the downstream one (which may deliver messages at once). */
+  async start(): Promise<void> {
+    await this.upstream.start();
+    await this.downstream.start();
+  }
+
+  /** Closes both sides; ends the upstream session (DELETE) first when it has one. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const upstream = this.upstream;
+    for (const pending of this.internal.values()) pending.reject(new ProxyError("NETWORK", "The proxy is closing."));
+    this.internal.clear();
+    const terminate = (upstream as { terminateSession?: () => Promise<void> }).terminateSession;
+    if (typeof terminate === "function" && upstream.sessionId) {
+      const timeout = this.options.terminateTimeoutMs ?? 3_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        terminate.call(upstream).catch((error: unknown) => {
+          this.logger.debug(`ending the upstream session failed: ${describeError(error)}`);
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeout);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    upstream.onclose = undefined;
+    await upstream.close().catch(() => {});
+    this.downstream.onclose = undefined;
+    await this.downstream.close().catch(() => {});
+    this.resolveClosed();
+  }
+
+  private attach(upstream: Transport): void {
+    upstream.onmessage = (message) => this.fromUpstream(message);
+    upstream.onerror = (error) => this.logger.debug(`upstream transport: ${describeError(error)}`);
+    upstream.onclose = () => {
+      if (upstream === this.upstream) void this.close();
+    };
+  }
+
+  private fromDownstream(message: JSONRPCMessage): void {
+    if (this.closing) return;
+    if ("method" in message) {
+      const method = message.method;
+      if (method === "initialize" && "id" in message) {
+        this.initialize = message;
+        this.initializeId = message.id;
+        const elicitation = (message.params?.capabilities as { elicitation?: { url?: unknown } } | undefined)
+          ?.elicitation;
+        this.urlElicitation = elicitation?.url !== undefined;
+      } else if (method === "notifications/initialized") {
+        this.initialized = message as JSONRPCNotification;
+      } else if (method === "notifications/cancelled" && this.perRequest.size !== 0) {
+        const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+        const controller = id === undefined ? undefined : this.perRequest.get(id);
+        if (controller) {
+          this.perRequest.delete(id as RequestId);
+          controller.abort();
+          return;
+        }
+      }
+    }
+    const wait = this.reopening ?? this.options.gate?.();
+    if (wait === undefined) this.forward(message, 0);
+    else {
+      const go = () => this.forward(message, 0);
+      wait.then(go, go);
+    }
+  }
+
+  private forward(message: JSONRPCMessage, attempt: number): void {
+    if (this.closing) return;
+    const upstream = this.upstream;
+    let options: TransportSendOptions | undefined;
+    if ("id" in message && "method" in message) {
+      const version = (message.params?._meta as Record<string, unknown> | undefined)?.[PROTOCOL_VERSION_META_KEY];
+      if (typeof version === "string" && version >= "2026") options = this.perRequestOptions(message.id);
+    }
+    upstream.send(message, options).catch((error: unknown) => {
+      if (options?.requestSignal?.aborted) return; // the client cancelled it
+      this.onSendFailed(message, error, upstream, attempt);
+    });
+  }
+
+  private perRequestOptions(id: RequestId): TransportSendOptions {
+    const controller = new AbortController();
+    this.perRequest.set(id, controller);
+    return {
+      requestSignal: controller.signal,
+      onRequestStreamEnd: () => {
+        if (this.perRequest.get(id) === controller) this.perRequest.delete(id);
+      },
+    };
+  }
+
+  private onSendFailed(message: JSONRPCMessage, error: unknown, upstream: Transport, attempt: number): void {
+    if (this.closing) return;
+    const isRequest = "id" in message && "method" in message;
+    if (isRequest && this.perRequest.size !== 0) this.perRequest.delete(message.id);
+    if (
+      attempt === 0 &&
+      this.options.reconnect &&
+      this.initialize &&
+      !(isRequest && message.method === "initialize") &&
+      isSessionGone(error, upstream)
+    ) {
+      this.logger.warn(`the upstream ${this.options.upstreamName} lost the session; starting a new one`);
+      this.reinitialise(upstream).then(
+        () => {
+          // A client answer or notification meant for the lost session has no one to go to now.
+          if (isRequest) this.forward(message, attempt + 1);
+        },
+        (reinitError: unknown) => this.reject(message, reinitError),
+      );
+      return;
+    }
+    const retry = isRequest && attempt === 0 ? this.options.retryAfter?.(error) : undefined;
+    if (retry) {
+      retry.then(
+        (again) => (again ? this.forward(message, attempt + 1) : this.reject(message, error)),
+        () => this.reject(message, error),
+      );
+      return;
+    }
+    this.reject(message, error);
+  }
+
+  /** Answers a request that could not reach the upstream; other messages can only be logged. */
+  private reject(message: JSONRPCMessage, error: unknown): void {
+    if (this.closing) return;
+    const name = this.options.upstreamName;
+    if ("id" in message && "method" in message) {
+      const rpcError = toJsonRpcError(error, name, { urlElicitation: this.urlElicitation });
+      this.logger.warn(`${message.method} failed: ${rpcError.message}`);
+      this.toDownstream({ jsonrpc: "2.0", id: message.id, error: rpcError });
+    } else {
+      const what = "method" in message ? message.method : "a response";
+      this.logger.warn(`could not pass ${what} to the upstream: ${toProxyError(error, name).toLine()}`);
+    }
+  }
+
+  private fromUpstream(message: JSONRPCMessage): void {
+    if ("id" in message && !("method" in message) && message.id !== undefined) {
+      if (this.internal.size !== 0) {
+        const pending = this.internal.get(message.id);
+        if (pending) {
+          this.internal.delete(message.id);
+          pending.resolve(message as JSONRPCResponse);
+          return;
+        }
+      }
+      if (this.initializeId !== undefined && message.id === this.initializeId) {
+        this.initializeId = undefined;
+        const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
+        if (typeof version === "string") this.upstream.setProtocolVersion?.(version);
+      }
+    }
+    this.toDownstream(message);
+  }
+
+  private toDownstream(message: JSONRPCMessage): void {
+    if (this.closing) return;
+    this.downstream.send(message).catch((error: unknown) => {
+      this.logger.debug(`could not pass a message to the client: ${describeError(error)}`);
+    });
+  }
+
+  /** One re-initialisation at a time; client messages wait for it. */
+  private reinitialise(failed: Transport): Promise<void> {
+    if (this.reopening) return this.reopening;
+    if (failed !== this.upstream) return Promise.resolve(); // already replaced
+    this.reopening = this.reopen().finally(() => {
+      this.reopening = undefined;
+    });
+    return this.reopening;
+  }
+
+  private async reopen(): Promise<void> {
+    const name = this.options.upstreamName;
+    const initialize = this.initialize!;
+    const next = await this.options.reconnect!();
+    this.attach(next);
+    try {
+      await next.start();
+      const id = `${INTERNAL_ID_PREFIX}reinitialize-${++this.internalSeq}`;
+      const answer = await this.request(next, { ...initialize, id });
+      if ("error" in answer) {
+        throw new ProxyError(
+          "UPSTREAM_SESSION_EXPIRED",
+          `The upstream ${name} lost the session and refused a new one: ${answer.error.message}`,
+          {
+            hint: "Reconnect the MCP client.",
+          },
+        );
+      }
+      const version = (answer.result as { protocolVersion?: unknown }).protocolVersion;
+      if (typeof version === "string") next.setProtocolVersion?.(version);
+      if (this.initialized) await next.send(this.initialized);
+    } catch (error) {
+      next.onclose = undefined;
+      await next.close().catch(() => {});
+      if (error instanceof ProxyError) throw error;
+      throw new ProxyError(
+        "UPSTREAM_SESSION_EXPIRED",
+        `The upstream ${name} lost the session and a new one could not be started: ${toProxyError(error, name).message}`,
+        {
+          hint: "Reconnect the MCP client.",
+          cause: error,
+        },
+      );
+    }
+    const old = this.upstream;
+    this.upstream = next;
+    old.onclose = undefined;
+    void old.close().catch(() => {});
+    this.logger.info(`started a new session with ${name}`);
+  }
+
+  /** Sends one of the proxy's own requests and waits for its answer (bounded). */
+  private request(transport: Transport, message: JSONRPCRequest): Promise<JSONRPCResponse> {
+    const timeoutMs = this.options.reinitializeTimeoutMs ?? 30_000;
+    return new Promise<JSONRPCResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.internal.delete(message.id);
+        reject(
+          new ProxyError("UPSTREAM_TIMEOUT", `The upstream ${this.options.upstreamName} did not answer initialize.`),
+        );
+      }, timeoutMs);
+      this.internal.set(message.id, {
+        resolve: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      transport.send(message).catch((error: unknown) => {
+        const pending = this.internal.get(message.id);
+        this.internal.delete(message.id);
+        pending?.reject(error);
+      });
+    });
+  }
+}
+
+/** Whether a send failed because the upstream no longer knows the session (HTTP 404 on a session, T25). */
+export function isSessionGone(error: unknown, upstream: Transport): boolean {
+  if (error instanceof SdkHttpError) return error.status === 404 && upstream.sessionId !== undefined;
+  // The legacy SSE client transport reports a refused POST as a plain Error naming the status.
+  return error instanceof Error && !(error instanceof ProxyError) && /\(HTTP 404\)/.test(error.message);
+}

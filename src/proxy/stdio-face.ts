@@ -1,0 +1,156 @@
+import type { Readable, Writable } from "node:stream";
+import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
+import { describeError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+
+export interface StdioFaceOptions {
+  /** Where client messages come from (default process.stdin). */
+  input?: Readable;
+  /** Where messages for the client go (default process.stdout). Nothing else may write there. */
+  output?: Writable;
+  logger?: Logger;
+  /** Longest accepted line (one message), in bytes (default 64 MiB). */
+  maxMessageBytes?: number;
+}
+
+const NEWLINE = 0x0a;
+const DONE: Promise<void> = Promise.resolve();
+
+/**
+ * The server side of the MCP stdio transport (2025-11-25 `basic/transports` §stdio): newline-delimited JSON-RPC
+ * messages on stdin and stdout, UTF-8, no embedded newlines. Only MCP messages are written to the output.
+ *
+ * Unlike the SDK's stdio transports it does not schema-validate each message: the proxy passes messages on and the
+ * upstream validates them, so the hot path is one `JSON.parse` in and one `JSON.stringify` out. A line that is not
+ * JSON-RPC is answered with a JSON-RPC parse or invalid-request error (JSON-RPC 2.0 §5.1).
+ * End of input closes the transport.
+ */
+export class StdioFaceTransport implements Transport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: ((message: JSONRPCMessage) => void) | undefined;
+
+  private readonly input: Readable;
+  private readonly output: Writable;
+  private readonly logger: Logger;
+  private readonly maxMessageBytes: number;
+  /** Bytes of a line not yet ended by a newline. */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  private skipping = false;
+  private started = false;
+  private closed = false;
+
+  constructor(options: StdioFaceOptions = {}) {
+    this.input = options.input ?? process.stdin;
+    this.output = options.output ?? process.stdout;
+    this.logger = options.logger ?? silentLogger;
+    this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error("StdioFaceTransport already started");
+    this.started = true;
+    this.input.on("data", this.onData);
+    this.input.on("end", this.onEnd);
+    this.input.on("close", this.onEnd);
+    this.input.on("error", this.onInputError);
+    this.output.on("error", this.onOutputError);
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("stdio transport closed"));
+    // One write per message keeps messages whole and in order; pipes to a host are written synchronously on Linux.
+    this.output.write(`${JSON.stringify(message)}\n`);
+    return DONE;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.input.off("data", this.onData);
+    this.input.off("end", this.onEnd);
+    this.input.off("close", this.onEnd);
+    // Stop reading so the process can exit; the output stays open for writes already queued.
+    if (this.input === process.stdin) this.input.pause();
+    else this.input.destroy();
+    this.onclose?.();
+  }
+
+  private readonly onData = (chunk: Buffer | string): void => {
+    const data = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    let newline = data.indexOf(NEWLINE);
+    while (newline !== -1) {
+      if (this.partialBytes !== 0 || this.skipping) {
+        if (!this.skipping) {
+          this.partial.push(data.subarray(start, newline));
+          this.handleLine(Buffer.concat(this.partial).toString("utf8"));
+        }
+        this.partial = [];
+        this.partialBytes = 0;
+        this.skipping = false;
+      } else {
+        this.handleLine(data.toString("utf8", start, newline));
+      }
+      start = newline + 1;
+      newline = data.indexOf(NEWLINE, start);
+    }
+    if (start < data.length && !this.skipping) {
+      this.partial.push(start === 0 ? data : data.subarray(start));
+      this.partialBytes += data.length - start;
+      if (this.partialBytes > this.maxMessageBytes) {
+        this.logger.warn(`dropped a client message larger than ${this.maxMessageBytes} bytes`);
+        this.partial = [];
+        this.partialBytes = 0;
+        this.skipping = true;
+        this.replyError(null, -32600, "Message too large");
+      }
+    }
+  };
+
+  private handleLine(line: string): void {
+    let text = line;
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    if (text.trim().length === 0) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      this.logger.warn("the client sent a line that is not JSON");
+      this.replyError(null, -32700, "Parse error");
+      return;
+    }
+    // JSON-RPC batches (2025-03-26 only) are taken apart; upstreams since 2025-06-18 accept single messages only.
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    for (const message of messages) {
+      if (typeof message !== "object" || message === null || (message as { jsonrpc?: unknown }).jsonrpc !== "2.0") {
+        const id = (message as { id?: unknown } | null)?.id;
+        this.replyError(typeof id === "string" || typeof id === "number" ? id : null, -32600, "Invalid Request");
+        continue;
+      }
+      this.onmessage?.(message as JSONRPCMessage);
+    }
+  }
+
+  private replyError(id: string | number | null, code: number, message: string): void {
+    if (this.closed) return;
+    this.output.write(`${JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } })}\n`);
+  }
+
+  private readonly onEnd = (): void => {
+    void this.close();
+  };
+
+  private readonly onInputError = (error: Error): void => {
+    this.logger.debug(`stdin: ${describeError(error)}`);
+    void this.close();
+  };
+
+  private readonly onOutputError = (error: Error): void => {
+    // EPIPE: the host went away. Nothing more can reach it.
+    this.logger.debug(`stdout: ${describeError(error)}`);
+    this.onerror?.(error);
+    void this.close();
+  };
+}

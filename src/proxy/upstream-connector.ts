@@ -1,0 +1,277 @@
+import {
+  type JSONRPCMessage,
+  type MessageExtraInfo,
+  SdkHttpError,
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+  type Transport,
+  type TransportSendOptions,
+} from "@modelcontextprotocol/client";
+import type { FetchLike } from "../auth/authorized-fetch.ts";
+import { isProxyError, ProxyError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+
+/** The two upstream wires the proxy can speak as a client. */
+export type UpstreamTransportKind = "streamable-http" | "sse";
+
+export interface UpstreamConnectorOptions {
+  /** The upstream MCP endpoint. */
+  url: string | URL;
+  /** The fetch every upstream request goes through: the authorized fetch (token on every request, 401/403 handled). */
+  fetch: FetchLike;
+  logger?: Logger;
+  /** The wire, when already known (an earlier detection, or the user said so): skips the probe. */
+  hint?: UpstreamTransportKind | undefined;
+}
+
+/**
+ * A client-side SDK `Transport` to the upstream whose wire is decided by its first message (see
+ * {@link UpstreamConnector}). `start()` does no I/O, so a bridge can start before the user has signed in.
+ */
+export interface UpstreamTransport extends Transport {
+  /** The wire this transport speaks, once known. */
+  readonly kind: UpstreamTransportKind | undefined;
+  /** Ends the upstream session with DELETE when the wire has sessions (Streamable HTTP); a no-op otherwise. */
+  terminateSession(): Promise<void>;
+}
+
+/**
+ * Opens client transports to one upstream MCP server and detects its wire once.
+ *
+ * Detection (T25 §Backwards Compatibility, "Legacy detection" in the checklist A.3): the first message is POSTed as
+ * Streamable HTTP; if that POST is refused with 400, 404 or 405 and the body is not a modern (2026-07-28) JSON-RPC
+ * error, the legacy HTTP+SSE transport (T24) is tried: GET the URL, expect an `endpoint` event, and send the message
+ * there. A ProxyError from the authorized fetch (sign-in needed, scope refused) is never a transport signal. The
+ * result is remembered on the connector, so later transports (re-initialisation after a lost session) skip the probe.
+ */
+export class UpstreamConnector {
+  readonly url: URL;
+  private readonly fetch: FetchLike;
+  private readonly logger: Logger;
+  private detected: UpstreamTransportKind | undefined;
+
+  constructor(options: UpstreamConnectorOptions) {
+    this.url = new URL(options.url);
+    this.fetch = options.fetch;
+    this.logger = options.logger ?? silentLogger;
+    this.detected = options.hint;
+  }
+
+  /** The upstream wire, once a first message has gone through (or from the hint). */
+  get kind(): UpstreamTransportKind | undefined {
+    return this.detected;
+  }
+
+  /** A new, unstarted transport to the upstream. */
+  createTransport(): UpstreamTransport {
+    return new DetectingTransport(this);
+  }
+
+  /** @internal Records the detected wire. */
+  remember(kind: UpstreamTransportKind): void {
+    if (this.detected !== kind) this.logger.debug(`upstream ${this.url.href} speaks ${kind}`);
+    this.detected = kind;
+  }
+
+  /** @internal A Streamable HTTP client transport over the authorized fetch. */
+  openStreamableHttp(): StreamableHTTPClientTransport {
+    return new StreamableHTTPClientTransport(this.url, {
+      fetch: this.fetch,
+      // The GET stream carries server notifications for the whole session; keep retrying it a while.
+      reconnectionOptions: {
+        initialReconnectionDelay: 1_000,
+        maxReconnectionDelay: 30_000,
+        reconnectionDelayGrowFactor: 1.5,
+        maxRetries: 5,
+      },
+    });
+  }
+
+  /**
+   * @internal A started legacy SSE client transport. Its EventSource hides why a GET failed and keeps
+   * reconnecting after a fetch rejection, so the fetch is wrapped to keep the ProxyError, and the transport is
+   * closed when start fails.
+   */
+  async openSse(): Promise<SSEClientTransport> {
+    let authError: ProxyError | undefined;
+    const fetch: FetchLike = async (input, init) => {
+      try {
+        return await this.fetch(input, init);
+      } catch (error) {
+        if (isProxyError(error)) authError = error;
+        throw error;
+      }
+    };
+    const transport = new SSEClientTransport(this.url, { fetch });
+    try {
+      await transport.start();
+      return transport;
+    } catch (error) {
+      transport.onclose = undefined;
+      await transport.close().catch(() => {});
+      throw authError ?? error;
+    }
+  }
+
+  /** @internal */
+  get log(): Logger {
+    return this.logger;
+  }
+}
+
+/** HTTP statuses of an `initialize` POST that mean "not a Streamable HTTP endpoint" (T25 §Backwards Compatibility). */
+const LEGACY_STATUSES = new Set([400, 404, 405]);
+
+/** JSON-RPC error codes a 2026-07-28 server puts in a 400/404 body; such a server speaks Streamable HTTP. */
+const MODERN_ERROR_CODES = new Set([-32020, -32022, -32601, -32602, -32600]);
+
+/** Whether a failed first POST says the endpoint may be a legacy HTTP+SSE server. */
+export function isLegacyTransportSignal(error: unknown): boolean {
+  if (!(error instanceof SdkHttpError) || !LEGACY_STATUSES.has(error.status)) return false;
+  const text = (error.data as { text?: unknown }).text;
+  if (typeof text !== "string" || text.length === 0) return true;
+  try {
+    const body = JSON.parse(text) as { jsonrpc?: unknown; error?: { code?: unknown } };
+    return !(body.jsonrpc === "2.0" && MODERN_ERROR_CODES.has(body.error?.code as number));
+  } catch {
+    return true;
+  }
+}
+
+class DetectingTransport implements UpstreamTransport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
+
+  private inner: Transport | undefined;
+  private innerKind: UpstreamTransportKind | undefined;
+  /** Settles when the first message has decided the wire; later sends queue behind it, in order. */
+  private opening: Promise<void> | undefined;
+  private protocolVersion: string | undefined;
+  private closed = false;
+
+  constructor(private readonly connector: UpstreamConnector) {}
+
+  get kind(): UpstreamTransportKind | undefined {
+    return this.innerKind;
+  }
+
+  get sessionId(): string | undefined {
+    return this.inner?.sessionId;
+  }
+
+  async start(): Promise<void> {}
+
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.inner) return this.inner.send(message, options);
+    if (this.closed) return Promise.reject(new ProxyError("NETWORK", "The upstream connection is closed."));
+    if (this.opening) return this.opening.then(() => this.send(message, options));
+    if (this.connector.kind === "streamable-http") {
+      // Known wire: nothing to probe, so nothing to queue behind.
+      const http = this.connector.openStreamableHttp();
+      this.wire(http);
+      this.adopt(http, "streamable-http");
+      return http.start().then(() => http.send(message, options));
+    }
+    const opening = this.open(message, options);
+    // Queued sends go out once the wire is known, whether or not this first message got through.
+    this.opening = opening.then(
+      () => {
+        this.opening = undefined;
+      },
+      () => {
+        this.opening = undefined;
+      },
+    );
+    return opening;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
+    this.inner?.setProtocolVersion?.(version);
+  }
+
+  async terminateSession(): Promise<void> {
+    if (this.inner instanceof StreamableHTTPClientTransport && this.inner.sessionId) {
+      await this.inner.terminateSession();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const inner = this.inner;
+    if (inner) {
+      inner.onclose = undefined;
+      await inner.close().catch(() => {});
+    }
+    this.onclose?.();
+  }
+
+  private async open(first: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
+    if (this.connector.kind === "sse") return this.openSse(first);
+
+    const http = this.connector.openStreamableHttp();
+    this.wire(http);
+    await http.start();
+    try {
+      await http.send(first, options);
+    } catch (error) {
+      const fallback = "method" in first && "id" in first && isLegacyTransportSignal(error);
+      this.unwire(http);
+      await http.close().catch(() => {});
+      if (!fallback) throw error;
+      this.connector.log.debug("upstream refused a Streamable HTTP POST; trying the legacy SSE transport", {
+        status: (error as SdkHttpError).status,
+      });
+      try {
+        return await this.openSse(first);
+      } catch (sseError) {
+        if (isProxyError(sseError)) throw sseError;
+        throw new ProxyError(
+          "UPSTREAM_ERROR",
+          `The upstream ${this.connector.url.href} refused the request over Streamable HTTP (${describe(error)}) and is not a legacy SSE server either (${describe(sseError)}).`,
+          { hint: "Check the URL: it must be the server's MCP endpoint.", cause: error },
+        );
+      }
+    }
+    this.adopt(http, "streamable-http");
+  }
+
+  private async openSse(first: JSONRPCMessage): Promise<void> {
+    const sse = await this.connector.openSse();
+    if (this.closed) {
+      await sse.close().catch(() => {});
+      throw new ProxyError("NETWORK", "The upstream connection is closed.");
+    }
+    this.wire(sse);
+    this.adopt(sse, "sse");
+    await sse.send(first);
+  }
+
+  private adopt(transport: Transport, kind: UpstreamTransportKind): void {
+    this.inner = transport;
+    this.innerKind = kind;
+    this.connector.remember(kind);
+    if (this.protocolVersion) transport.setProtocolVersion?.(this.protocolVersion);
+  }
+
+  private wire(transport: Transport): void {
+    transport.onmessage = (message, extra) => this.onmessage?.(message, extra);
+    transport.onerror = (error) => this.onerror?.(error);
+    transport.onclose = () => {
+      if (this.inner === transport) void this.close();
+    };
+  }
+
+  private unwire(transport: Transport): void {
+    transport.onmessage = undefined;
+    transport.onerror = undefined;
+    transport.onclose = undefined;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof SdkHttpError) return `HTTP ${error.status}`;
+  return error instanceof Error ? error.message : String(error);
+}
