@@ -1,0 +1,53 @@
+import { EnvHttpProxyAgent, setGlobalDispatcher } from "undici";
+import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "../auth/upstream-auth.ts";
+import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
+import { createLogger, type Logger } from "../lib/logger.ts";
+import { FileTokenStore } from "../store/file-store.ts";
+import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
+import type { TokenStore } from "../store/token-store.ts";
+
+/** What every command needs for one upstream: the store, its auth client and a logger. */
+export interface UpstreamContext {
+  store: TokenStore;
+  /** Undefined when a static `Authorization` header replaces OAuth (--header). */
+  auth: UpstreamAuth | undefined;
+  logger: Logger;
+  upstream: UpstreamOptions;
+  runtime: RuntimeOptions;
+}
+
+/**
+ * Composition root for one upstream. Honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY for every outbound request made
+ * through fetch (discovery, registration, tokens, SDK transports).
+ */
+export function createUpstreamContext(
+  upstream: UpstreamOptions,
+  runtime: RuntimeOptions,
+  options: { callback: UpstreamAuthDeps["callback"]; logger?: Logger; storeKey?: string },
+): UpstreamContext {
+  useEnvProxy();
+  const key = options.storeKey ?? storeKey(canonicalServerUrl(upstream.url), upstream);
+  let logger = options.logger;
+  const store = createStore(runtime, (message) => logger?.warn(message));
+  logger ??= createLogger({
+    level: runtime.debug ? "debug" : "info",
+    ...(runtime.debug ? { debugFile: store.sidecarPath(key, "debug.log") } : {}),
+  });
+  const staticAuthorization = Object.keys(upstream.headers).some((name) => name.toLowerCase() === "authorization");
+  const auth = staticAuthorization
+    ? undefined
+    : createUpstreamAuth(upstream, runtime, { store, logger, callback: options.callback, storeKey: key });
+  return { store, auth, logger, upstream, runtime };
+}
+
+export function createStore(runtime: RuntimeOptions, onWarning?: (message: string) => void): FileTokenStore {
+  return new FileTokenStore({ dir: runtime.authDir, ...(onWarning ? { onWarning } : {}) });
+}
+
+let proxyInstalled = false;
+function useEnvProxy(): void {
+  const env = process.env;
+  if (proxyInstalled || !(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) return;
+  setGlobalDispatcher(new EnvHttpProxyAgent());
+  proxyInstalled = true;
+}

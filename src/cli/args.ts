@@ -1,0 +1,135 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
+import { ProxyError } from "../lib/errors.ts";
+
+export const COMMANDS = ["serve", "stdio", "auth", "status", "refresh", "clear", "list", "help"] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface CliArgs {
+  command: Command;
+  /** The upstream URL (positional or UPSTREAM_MCP_URL), when given. */
+  url: string | undefined;
+  /** The command `help` was asked about, or the command whose --help was asked for. */
+  helpTopic: string | undefined;
+  help: boolean;
+  version: boolean;
+  json: boolean;
+  force: boolean;
+  upstream: Omit<UpstreamOptions, "url">;
+  runtime: RuntimeOptions;
+  serve: { host: string; apiKey: string | undefined; allowOrigins: string[] };
+}
+
+const OPTIONS = {
+  "client-id": { type: "string" },
+  "client-secret": { type: "string" },
+  "client-metadata-url": { type: "string" },
+  scope: { type: "string" },
+  "authorize-param": { type: "string", multiple: true },
+  header: { type: "string", multiple: true, short: "H" },
+  "no-resource": { type: "boolean" },
+  "auth-dir": { type: "string" },
+  port: { type: "string", short: "p" },
+  "callback-host": { type: "string" },
+  "no-browser": { type: "boolean" },
+  "allow-insecure-http": { type: "boolean" },
+  debug: { type: "boolean" },
+  host: { type: "string" },
+  "api-key": { type: "string" },
+  "allow-origin": { type: "string", multiple: true },
+  json: { type: "boolean" },
+  force: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+} as const;
+
+/** Parses argv (without node and script) and env into normalised options. Flags win over env, env over defaults. */
+export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    // Node's messages are long-winded; keep the first sentence ("Unknown option '--x'").
+    throw usage(`${(error as Error).message.split(/\.\s/)[0]?.replace(/\.$/, "")}.`);
+  }
+  const { values, positionals } = parsed;
+  const [first, ...rest] = positionals;
+  const isCommand = first !== undefined && (COMMANDS as readonly string[]).includes(first);
+  const command: Command = isCommand ? (first as Command) : "serve";
+  const args = isCommand ? rest : positionals;
+  if (args.length > 1 && command !== "help") throw usage(`Unexpected argument "${args[1]}".`);
+  const url = command === "help" ? undefined : (args[0] ?? nonEmpty(env.UPSTREAM_MCP_URL));
+
+  return {
+    command,
+    url,
+    helpTopic: command === "help" ? args[0] : values.help && isCommand ? command : undefined,
+    help: command === "help" || values.help === true,
+    version: values.version === true,
+    json: values.json === true,
+    force: values.force === true,
+    upstream: {
+      clientId: values["client-id"],
+      clientSecret: values["client-secret"],
+      clientMetadataUrl: values["client-metadata-url"],
+      scope: values.scope,
+      authorizeParams: parsePairs(values["authorize-param"] ?? []),
+      headers: parseHeaders(values.header ?? []),
+      sendResource: values["no-resource"] !== true,
+    },
+    runtime: {
+      authDir: resolve(values["auth-dir"] ?? nonEmpty(env.MCP_AUTH_DIR) ?? join(homedir(), ".mcp", "auth")),
+      port: parsePort(values.port ?? nonEmpty(env.OAUTH_CALLBACK_PORT)),
+      callbackHost: values["callback-host"] ?? "localhost",
+      openBrowser: values["no-browser"] !== true,
+      debug: values.debug === true,
+      allowInsecureHttp: values["allow-insecure-http"] === true,
+    },
+    serve: {
+      host: values.host ?? "127.0.0.1",
+      apiKey: values["api-key"] ?? nonEmpty(env.MCP_PROXY_API_KEY),
+      allowOrigins: values["allow-origin"] ?? [],
+    },
+  };
+}
+
+function parsePort(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be a port number, not "${raw}".`);
+  return port;
+}
+
+function parsePairs(items: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const at = item.indexOf("=");
+    if (at <= 0) throw usage(`--authorize-param needs KEY=VALUE, not "${item}".`);
+    out[item.slice(0, at)] = item.slice(at + 1);
+  }
+  return out;
+}
+
+function parseHeaders(items: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const at = item.indexOf(":");
+    const name = item.slice(0, at).trim();
+    if (at <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+      throw usage(`--header needs "Name: value", not "${item}".`);
+    const value = item.slice(at + 1).trim();
+    if (/[\r\n]/.test(value)) throw usage(`--header ${name} has a line break in its value.`);
+    out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value?.trim() ? value.trim() : undefined;
+}
+
+function usage(message: string): ProxyError {
+  return new ProxyError("USAGE", message, { hint: 'Run "mcp-u2m-proxy --help" for usage.' });
+}

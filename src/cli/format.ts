@@ -1,0 +1,34 @@
+import type { AuthStatus } from "../auth/auth-client.ts";
+
+/** "in 58 min", "2 h 5 min ago": how long until (or since) expiry, for people. */
+export function describeIn(seconds: number | undefined): string {
+  if (seconds === undefined) return "no expiry given";
+  const abs = Math.abs(seconds);
+  const text =
+    abs < 90
+      ? `${abs} s`
+      : abs < 5400
+        ? `${Math.round(abs / 60)} min`
+        : `${Math.floor(abs / 3600)} h ${Math.round((abs % 3600) / 60)} min`;
+  return seconds >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** The multi-line status block printed by `status` and after `auth`. */
+export function formatStatus(status: AuthStatus, location: string): string {
+  const lines = [status.serverUrl];
+  const who = status.account ? ` (as ${status.account})` : "";
+  lines.push(`  signed in:            ${status.signedIn ? `yes${who}` : "no"}`);
+  if (status.expiresAt) {
+    const expired = (status.expiresInSeconds ?? 0) <= 0;
+    lines.push(
+      `  access token expires: ${status.expiresAt} (${expired ? "expired " : ""}${describeIn(status.expiresInSeconds)})`,
+    );
+  }
+  lines.push(`  refresh token:        ${status.hasRefreshToken ? "yes" : "no"}`);
+  if (status.scopes.length > 0) lines.push(`  scopes:               ${status.scopes.join(" ")}`);
+  if (status.issuer) lines.push(`  authorization server: ${status.issuer}`);
+  if (status.clientId) lines.push(`  client:               ${status.clientId} (${status.clientSource ?? "unknown"})`);
+  if (status.signInUrl) lines.push(`  sign-in under way:    ${status.signInUrl}`);
+  lines.push(`  stored in:            ${location}/${status.storeKey}_tokens.json`);
+  return lines.join("\n");
+}

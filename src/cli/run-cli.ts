@@ -1,0 +1,56 @@
+import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
+import { type CliArgs, parseCliArgs } from "./args.ts";
+import { authCommand } from "./commands/auth.ts";
+import { clearCommand } from "./commands/clear.ts";
+import { listCommand } from "./commands/list.ts";
+import { refreshCommand } from "./commands/refresh.ts";
+import { statusCommand } from "./commands/status.ts";
+import { EXIT, exitCodeFor } from "./exit-codes.ts";
+import { helpFor } from "./help.ts";
+
+type Output = (text: string) => void;
+
+const COMMANDS: Record<Exclude<CliArgs["command"], "help">, (args: CliArgs, out: Output) => Promise<number>> = {
+  auth: authCommand,
+  status: statusCommand,
+  refresh: refreshCommand,
+  clear: clearCommand,
+  list: listCommand,
+  // The proxy faces load their servers only when asked for (the auth commands start faster without them).
+  serve: async (args, out) => (await import("./commands/serve.ts")).serveCommand(args, out),
+  stdio: async (args) => (await import("./commands/stdio.ts")).stdioCommand(args),
+};
+
+/**
+ * Runs the CLI and returns the exit code. Results go to `out` (stdout); errors are one line on `err` (stderr):
+ * what is wrong and what to do next.
+ */
+export async function runCli(
+  argv: string[],
+  io: { out?: Output; err?: Output; version?: string } = {},
+): Promise<number> {
+  const out = io.out ?? ((text) => process.stdout.write(`${text}\n`));
+  const err = io.err ?? ((text) => process.stderr.write(`${text}\n`));
+  try {
+    const args = parseCliArgs(argv);
+    if (args.version) {
+      out(io.version ?? "unknown");
+      return EXIT.ok;
+    }
+    if (args.help) {
+      out(helpFor(args.helpTopic));
+      return EXIT.ok;
+    }
+    return await COMMANDS[args.command as Exclude<CliArgs["command"], "help">](args, out);
+  } catch (error) {
+    if (isProxyError(error)) {
+      err(`mcp-u2m-proxy: ${error.toLine()}`);
+      return exitCodeFor(error.code);
+    }
+    err(`mcp-u2m-proxy: unexpected error: ${describeError(error)}`);
+    if (process.env.MCP_U2M_PROXY_STACK) err(String((error as Error).stack));
+    return EXIT.internal;
+  }
+}
+
+export { ProxyError };
