@@ -1,0 +1,130 @@
+/**
+ * The shape of every stored record (zod), and the upgrade path from older layout versions.
+ * Reads go through {@link parseStoredRecord}: upgrade in code, then validate. Writes go through
+ * {@link assertWritableRecord}, so a bug cannot store a record that the next read would reject.
+ */
+import { z } from "zod";
+import { ProxyError } from "../lib/errors.ts";
+import { type RecordKind, type RecordTypes, STORE_VERSION } from "./token-store.ts";
+
+/** Every record kind, in the order they are listed and removed. */
+export const RECORD_KINDS: readonly RecordKind[] = ["tokens", "client_info", "discovery"];
+
+// Loose objects: fields added by a later 1.x keep their value through a read-modify-write by this version.
+const tokenSetSchema = z.looseObject({
+  access_token: z.string().min(1),
+  token_type: z.string(),
+  refresh_token: z.string().optional(),
+  id_token: z.string().optional(),
+  scope: z.string().optional(),
+  expires_in: z.number().optional(),
+});
+
+const versionSchema = z.number().int().min(1);
+
+const schemas = {
+  tokens: z.looseObject({
+    version: versionSchema,
+    server_url: z.string().min(1),
+    issuer: z.string(),
+    tokens: tokenSetSchema,
+    expires_at: z.number().optional(),
+    obtained_at: z.number(),
+    requested_scope: z.string().optional(),
+    account: z.string().optional(),
+  }),
+  client_info: z.looseObject({
+    version: versionSchema,
+    server_url: z.string().min(1),
+    issuer: z.string(),
+    source: z.enum(["pre-registered", "cimd", "dynamic"]),
+    redirect_uri: z.string().optional(),
+    client: z.looseObject({ client_id: z.string().min(1), client_secret: z.string().optional() }),
+  }),
+  discovery: z.looseObject({
+    version: versionSchema,
+    server_url: z.string().min(1),
+    state: z.record(z.string(), z.unknown()),
+    discovered_at: z.number(),
+  }),
+} satisfies { [K in RecordKind]: z.ZodType };
+
+/** Upgrades a record of version n to version n + 1. Gets a plain object whose `version` is n. */
+type Migration = (record: Record<string, unknown>) => Record<string, unknown>;
+
+/**
+ * MIGRATIONS[kind][n] turns a version-n record into a version-(n + 1) record. Empty while STORE_VERSION is 1.
+ * When a v2 arrives: bump STORE_VERSION, change the schema above, add `1: (r) => ({ ...r, <new shape> })` here.
+ * Never drop an entry: a file written years ago must still upgrade step by step.
+ */
+const MIGRATIONS: { [K in RecordKind]: Partial<Record<number, Migration>> } = {
+  tokens: {},
+  client_info: {},
+  discovery: {},
+};
+
+export type ParseResult<K extends RecordKind> =
+  | { ok: true; value: RecordTypes[K]; migratedFrom?: number }
+  /** `newer`: written by a later version of the layout; leave the file alone. Otherwise the record is corrupt. */
+  | { ok: false; reason: string; newer?: boolean };
+
+/** Upgrades (if older) and validates a parsed JSON value read from the store. Never throws. */
+export function parseStoredRecord<K extends RecordKind>(
+  kind: K,
+  raw: unknown,
+  migrations: { [P in RecordKind]: Partial<Record<number, Migration>> } = MIGRATIONS,
+  currentVersion: number = STORE_VERSION,
+): ParseResult<K> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return { ok: false, reason: "not a JSON object" };
+  }
+  let record = raw as Record<string, unknown>;
+  const version = record.version;
+  if (typeof version !== "number" || !Number.isInteger(version) || version < 1) {
+    return { ok: false, reason: "missing or invalid version field" };
+  }
+  if (version > currentVersion) {
+    return {
+      ok: false,
+      newer: true,
+      reason: `layout version ${version} is newer than this program's ${currentVersion}`,
+    };
+  }
+  for (let from = version; from < currentVersion; from++) {
+    const migrate = migrations[kind][from];
+    if (!migrate) return { ok: false, reason: `no upgrade from layout version ${from}` };
+    try {
+      record = { ...migrate(record), version: from + 1 };
+    } catch (error) {
+      return { ok: false, reason: `upgrade from layout version ${from} failed: ${(error as Error).message}` };
+    }
+  }
+  const parsed = schemas[kind].safeParse(record);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
+  const value = parsed.data as unknown as RecordTypes[K];
+  return version < currentVersion ? { ok: true, value, migratedFrom: version } : { ok: true, value };
+}
+
+/** Throws ProxyError STORE_ERROR unless `value` is a valid record of the current layout version. */
+export function assertWritableRecord(kind: RecordKind, value: unknown): void {
+  const parsed = schemas[kind].safeParse(value);
+  const version = (value as { version?: unknown } | null)?.version;
+  const problem = !parsed.success
+    ? describeIssues(parsed.error)
+    : version !== STORE_VERSION
+      ? `version must be ${STORE_VERSION}`
+      : undefined;
+  if (problem !== undefined) {
+    throw new ProxyError("STORE_ERROR", `Refusing to store an invalid ${kind} record: ${problem}.`, {
+      hint: "This is a bug in mcp-u2m-proxy; please report it.",
+    });
+  }
+}
+
+/** Field paths and zod's messages only: never the offending values (they may be secrets). */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(record)"}: ${issue.message}`)
+    .join("; ");
+}

@@ -1,0 +1,68 @@
+/** Valid records with fake values, shared by the store tests. */
+import {
+  type ClientInfoRecord,
+  type DiscoveryRecord,
+  type RecordKind,
+  type RecordTypes,
+  STORE_VERSION,
+  type TokensRecord,
+} from "../../../src/store/token-store.ts";
+
+export const SERVER_URL = "https://mcp.example.com/mcp";
+export const ISSUER = "https://auth.example.com";
+
+export function tokensRecord(accessToken = "fake-access-token-1", extra: Partial<TokensRecord> = {}): TokensRecord {
+  return {
+    version: STORE_VERSION,
+    server_url: SERVER_URL,
+    issuer: ISSUER,
+    tokens: {
+      access_token: accessToken,
+      token_type: "Bearer",
+      refresh_token: "fake-refresh-token-1",
+      scope: "mcp:read mcp:write",
+      expires_in: 3600,
+    },
+    expires_at: 1_900_000_000_000,
+    obtained_at: 1_899_996_400_000,
+    requested_scope: "mcp:read mcp:write",
+    account: "alice@example.com",
+    ...extra,
+  };
+}
+
+export function clientInfoRecord(): ClientInfoRecord {
+  return {
+    version: STORE_VERSION,
+    server_url: SERVER_URL,
+    issuer: ISSUER,
+    source: "dynamic",
+    redirect_uri: "http://localhost:8000/oauth/callback",
+    client: {
+      client_id: "fake-client-id",
+      client_secret: "fake-client-secret",
+      client_id_issued_at: 1_899_996_400,
+      redirect_uris: ["http://localhost:8000/oauth/callback"],
+      token_endpoint_auth_method: "client_secret_post",
+    },
+  };
+}
+
+export function discoveryRecord(): DiscoveryRecord {
+  return {
+    version: STORE_VERSION,
+    server_url: SERVER_URL,
+    state: {
+      authorizationServerUrl: ISSUER,
+      resourceMetadata: { resource: SERVER_URL, authorization_servers: [ISSUER] },
+      authorizationServerMetadata: { issuer: ISSUER, token_endpoint: `${ISSUER}/token` },
+    },
+    discovered_at: 1_899_996_400_000,
+  };
+}
+
+export const sampleRecords: { [K in RecordKind]: () => RecordTypes[K] } = {
+  tokens: () => tokensRecord(),
+  client_info: clientInfoRecord,
+  discovery: discoveryRecord,
+};
