@@ -134,6 +134,36 @@ describe("test authorization server", () => {
     assert.deepEqual([result.status, result.body.error], [400, "invalid_grant"]);
   });
 
+  test("RFC 7009 revocation of a refresh token, RFC 7662 introspection by a confidential client", async () => {
+    as.resetStats();
+    const { client, token } = await signIn(as, { resource: RESOURCE });
+    const refreshToken = tokensOf({ token }).refresh_token ?? "";
+    const revoked = await fetch(`${as.issuer}/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: refreshToken, token_type_hint: "refresh_token", client_id: client.client_id }),
+    });
+    assert.equal(revoked.status, 200);
+    assert.equal((await refreshTokens(as, client, refreshToken)).body.error, "invalid_grant");
+    assert.equal(as.stats.revocations, 1);
+
+    const confidential = await registerClient(as, ["http://127.0.0.1/oauth/callback"], {
+      token_endpoint_auth_method: "client_secret_basic",
+    });
+    const own = tokensOf(await signIn(as, { resource: RESOURCE, client: confidential }));
+    const introspected = await fetch(`${as.issuer}/introspect`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `Basic ${Buffer.from(`${confidential.client_id}:${confidential.client_secret}`).toString("base64")}`,
+      },
+      body: new URLSearchParams({ token: own.refresh_token ?? "" }),
+    });
+    const body = (await introspected.json()) as { active: boolean; client_id?: string; sub?: string };
+    assert.deepEqual([body.active, body.client_id, body.sub], [true, confidential.client_id, "alice"]);
+    assert.equal(as.stats.introspections, 1);
+  });
+
   test("deleteClients() forgets dynamically registered clients", async () => {
     const { client, token } = await signIn(as, { resource: RESOURCE });
     as.deleteClients();
@@ -357,6 +387,10 @@ describe("test MCP server", () => {
         assert.deepEqual(mcp.stats.cookies, []);
         assert.equal(mcp.stats.unauthorized, 0);
         assert.ok(mcp.stats.methods.includes("tools/call"));
+        const expectedRevision =
+          { "2026": "2026-07-28", dual: "2026-07-28", sse: undefined }[mode as string] ?? "2025-11-25";
+        if (expectedRevision)
+          assert.ok(mcp.stats.protocolVersions.includes(expectedRevision), mcp.stats.protocolVersions.join());
       });
 
       test("admin_action needs mcp:admin: 403 insufficient_scope, then works with the scope", async () => {
@@ -394,6 +428,31 @@ describe("test MCP server", () => {
       });
     });
   }
+
+  test("a 2025-only client is served by `dual` and refused by `2026`", async () => {
+    for (const mode of ["dual", "2026"] as const) {
+      const mcp = await startMcpServer({ authServer: as, transport: mode });
+      try {
+        const token = tokensOf(await signIn(as, { resource: mcp.resource })).access_token;
+        const client = new Client(
+          { name: "legacy-client", version: "1.0.0" },
+          { versionNegotiation: { mode: "legacy" } },
+        );
+        const connecting = client.connect(
+          new StreamableHTTPClientTransport(new URL(mcp.url), { fetch: bearerFetch(token) }),
+        );
+        if (mode === "2026") {
+          await assert.rejects(connecting);
+        } else {
+          await connecting;
+          assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "old" } })), "old");
+        }
+        await client.close();
+      } finally {
+        await mcp.close();
+      }
+    }
+  });
 
   test("403 insufficient_scope challenge carries scope and resource_metadata", async () => {
     const mcp = await startMcpServer({ authServer: as, transport: "streamable-stateless" });
