@@ -1,0 +1,214 @@
+import { createServer, type Server } from "node:http";
+import { type Dispatcher, EnvHttpProxyAgent } from "undici";
+import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
+import { describeError, ProxyError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+import { HttpRelay } from "../proxy/http-relay.ts";
+import { createRequestListener, type FaceAuthClient, type LegacyBridge } from "../server/http-face.ts";
+import { API_KEY_HEADER, RequestGuard } from "../server/request-guard.ts";
+
+/**
+ * `mcp-u2m-proxy [serve] [<url>]`: the HTTP face in front of one upstream MCP server.
+ * The CLI resolves flags and environment into these options; everything here is already validated input.
+ */
+export interface ServeOptions {
+  upstream: UpstreamOptions;
+  runtime: RuntimeOptions;
+  /** The OAuth core for the upstream, created with `callback: "external"`; undefined with a static Authorization header. */
+  auth?: FaceAuthClient | undefined;
+  logger?: Logger | undefined;
+  /** Address to bind (--host, default 127.0.0.1). A non-loopback address requires apiKey. */
+  host?: string | undefined;
+  /** Port (--port); defaults to runtime.port, which the OAuth redirect URI also uses. 0 picks a free one. */
+  port?: number | undefined;
+  /** Inbound secret (--api-key or MCP_PROXY_API_KEY), checked on every MCP request. */
+  apiKey?: string | undefined;
+  /** Browser origins allowed besides loopback ones (--allow-origin); "*" allows any. */
+  allowOrigins?: readonly string[] | undefined;
+  /** Host header names allowed besides loopback and the bound address (--allow-host), e.g. behind a reverse proxy. */
+  allowHosts?: readonly string[] | undefined;
+  /** How long an MCP request waits for a sign-in under way (default 45 s). */
+  signInWaitMs?: number | undefined;
+  /** Request body limit (default 4 MB; 413 above). */
+  maxBodyBytes?: number | undefined;
+  /** How long to wait for the upstream's response headers (default 120 s; then 504 / a JSON-RPC error). */
+  upstreamTimeoutMs?: number | undefined;
+  /** Connections kept to the upstream (default 128). */
+  upstreamConnections?: number | undefined;
+  /** Inbound timeouts: request headers (default 20 s), whole request (60 s), idle keep-alive (65 s). */
+  timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number } | undefined;
+  /** Outbound dispatcher for the relay (default: its own pool, or an env proxy agent when HTTP(S)_PROXY is set). */
+  dispatcher?: Dispatcher | undefined;
+  /** Bridges legacy SSE clients to a Streamable-HTTP-only upstream (from the message bridge). */
+  legacyBridge?: LegacyBridge | undefined;
+  legacyBridgeMessage?: LegacyBridge | undefined;
+  /** Start a sign-in at start-up when there are no valid tokens (default true). */
+  signInAtStart?: boolean | undefined;
+}
+
+export interface ServeHandle {
+  /** Base URL of the face, e.g. "http://127.0.0.1:8000" (MCP endpoint: `${url}/mcp`). */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening, ends open streams and closes upstream connections. Does not close `auth`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds and starts the HTTP face. Listens first (the OAuth callback is this server's `/oauth/callback`), then,
+ * without valid tokens, starts a sign-in (the core prints the URL) and serves meanwhile: MCP requests wait for
+ * it, bounded, then get a JSON-RPC error naming the sign-in URL.
+ * Refuses to start on a non-loopback address without an inbound API key.
+ */
+export async function startServe(options: ServeOptions): Promise<ServeHandle> {
+  const logger = options.logger ?? silentLogger;
+  const host = options.host ?? "127.0.0.1";
+  const guard = new RequestGuard({
+    bindHost: host,
+    allowOrigins: options.allowOrigins,
+    allowHosts: options.allowHosts,
+    apiKey: options.apiKey,
+  });
+  const requestedPort = options.port ?? options.runtime.port;
+  if (options.auth && requestedPort !== options.runtime.port) {
+    logger.warn(
+      `Serving on port ${requestedPort} but the OAuth redirect URI uses port ${options.runtime.port}; sign-ins will not come back here.`,
+    );
+  }
+
+  let dispatcher = options.dispatcher;
+  let ownDispatcher: Dispatcher | undefined;
+  const env = process.env;
+  if (!dispatcher && (env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) {
+    // Corporate proxies: honour HTTP(S)_PROXY and NO_PROXY on the hot path too.
+    ownDispatcher = new EnvHttpProxyAgent();
+    dispatcher = ownDispatcher;
+  }
+
+  const servers: Server[] = [];
+  const relay = new HttpRelay({
+    upstreamUrl: options.upstream.url,
+    auth: options.auth,
+    headers: options.upstream.headers,
+    logger,
+    maxBodyBytes: options.maxBodyBytes,
+    signInWaitMs: options.signInWaitMs,
+    upstreamTimeoutMs: options.upstreamTimeoutMs,
+    connections: options.upstreamConnections,
+    dispatcher,
+    dropRequestHeaders: [API_KEY_HEADER],
+  });
+  const listener = createRequestListener({
+    upstreamUrl: options.upstream.url,
+    auth: options.auth,
+    relay,
+    guard,
+    logger,
+    legacyBridge: options.legacyBridge,
+    legacyBridgeMessage: options.legacyBridgeMessage,
+  });
+
+  const makeServer = () => {
+    const server = createServer(
+      {
+        headersTimeout: options.timeouts?.headersMs ?? 20_000,
+        requestTimeout: options.timeouts?.requestMs ?? 60_000,
+        keepAliveTimeout: options.timeouts?.keepAliveMs ?? 65_000,
+        noDelay: true,
+      },
+      listener,
+    );
+    // Responses may stream for as long as the client listens (SSE): no socket inactivity timeout.
+    server.timeout = 0;
+    server.on("clientError", (error, socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      else socket.destroy(error);
+    });
+    return server;
+  };
+
+  const primary = makeServer();
+  let port: number;
+  try {
+    port = await listen(primary, requestedPort, host);
+  } catch (error) {
+    await relay.close();
+    await ownDispatcher?.close().catch(() => {});
+    throw error;
+  }
+  servers.push(primary);
+  // The redirect URI says "localhost": answer on ::1 as well, whichever address the browser resolves it to.
+  if ((host === "127.0.0.1" || host === "localhost") && options.runtime.callbackHost === "localhost") {
+    const v6 = makeServer();
+    try {
+      await listen(v6, port, "::1");
+      servers.push(v6);
+    } catch {
+      // No IPv6 loopback here: 127.0.0.1 is enough.
+    }
+  }
+  const baseUrl = `http://${urlHost(host)}:${port}`;
+  relay.signInPageUrl = `${baseUrl}/`;
+  logger.info(`Serving ${relay.upstream.href} at ${baseUrl}/mcp (legacy SSE: ${baseUrl}/sse; page: ${baseUrl}/)`);
+
+  if (options.auth && options.signInAtStart !== false) {
+    const auth = options.auth;
+    void (async () => {
+      try {
+        const status = await auth.status();
+        if (!status.signedIn && !auth.pendingSignIn()) await auth.startSignIn({ reason: "start-up" });
+      } catch (error) {
+        logger.warn(`Could not start the sign-in to ${auth.serverUrl}: ${describeError(error)}`);
+      }
+    })();
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: baseUrl,
+    port,
+    close: () => {
+      closing ??= (async () => {
+        await Promise.all(
+          servers.map(
+            (server) =>
+              new Promise<void>((resolve) => {
+                server.close(() => resolve());
+                server.closeAllConnections();
+              }),
+          ),
+        );
+        await relay.close();
+        await ownDispatcher?.close().catch(() => {});
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new ProxyError("CALLBACK_PORT_IN_USE", `Port ${port} on ${host} is already in use.`, {
+              hint: "Stop what uses it, or pick another with --port (or OAUTH_CALLBACK_PORT).",
+              cause: error,
+            })
+          : error,
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      const address = server.address();
+      resolve(typeof address === "object" && address ? address.port : port);
+    });
+  });
+}
+
+/** The host part of the face's URL: wildcard binds are reached on loopback; IPv6 literals get brackets. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::" || host === "") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}

@@ -1,0 +1,463 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { pipeline, type Readable, type Transform } from "node:stream";
+import { type Dispatcher, Pool } from "undici";
+import type { AuthClient } from "../auth/auth-client.ts";
+import { operationOf } from "../auth/authorized-fetch.ts";
+import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+import { filterRequestHeaders, filterResponseHeaders } from "./header-filter.ts";
+import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
+import { jsonRpcErrorOf, requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
+import { waitForSignIn } from "./sign-in-wait.ts";
+
+/**
+ * The pass-through relay of the HTTP face (architecture.md "Two relay paths", path 1): one downstream HTTP
+ * request becomes one upstream HTTP request with the upstream token injected, and the response streams back as
+ * it arrives. No JSON is parsed on the way through; bodies are read only on error paths.
+ *
+ * @see MCP 2025-11-25 basic/transports §Streamable HTTP, 2026-07-28 SH, 2024-11-05 §HTTP with SSE
+ * @see MCP 2026-07-28 basic/authorization §Token Requirements (token on every request), SEC §Token Passthrough
+ */
+export interface HttpRelayOptions {
+  /** The upstream MCP endpoint (Streamable HTTP endpoint, or the SSE URL of a legacy server). */
+  upstreamUrl: string;
+  /** The OAuth core for this upstream; undefined when a static Authorization header replaces OAuth. */
+  auth?: AuthClient | undefined;
+  /** Static headers for every upstream request (--header). */
+  headers?: Record<string, string> | undefined;
+  logger?: Logger | undefined;
+  /** Buffered request body limit (413 above it). */
+  maxBodyBytes?: number | undefined;
+  /** How long a request waits for a sign-in under way before it gets the sign-in error. */
+  signInWaitMs?: number | undefined;
+  /** How long to wait for the upstream's response headers (then 504). Bodies (streams) have no timeout. */
+  upstreamTimeoutMs?: number | undefined;
+  /** Connections kept to the upstream origin. */
+  connections?: number | undefined;
+  /** An undici dispatcher to use instead of the relay's own Pool (e.g. an EnvHttpProxyAgent). Not closed by us. */
+  dispatcher?: Dispatcher | undefined;
+  /** Extra request header names (any case) never forwarded, e.g. the inbound API-key header. */
+  dropRequestHeaders?: Iterable<string> | undefined;
+  /** Where people can start a sign-in on this proxy (its `/` page), named in sign-in errors. */
+  signInPageUrl?: string | undefined;
+}
+
+/** What the downstream request is, which decides the upstream path and how errors are shaped. */
+export type RelayKind =
+  /** Streamable HTTP `/mcp`: JSON-RPC errors for requests (HTTP 200 + id), status for the rest. */
+  | "mcp"
+  /** Legacy `POST /message`: errors by HTTP status (legacy clients read nothing else). */
+  | "legacy-message"
+  /** Legacy `GET /sse`: the endpoint event is rewritten. */
+  | "legacy-sse"
+  /** `ANY /{path}` on the upstream origin: upstream statuses pass through; proxy errors are 502/503/504. */
+  | "generic";
+
+export interface RelayTarget {
+  kind: RelayKind;
+  /** Path and query on the upstream origin. */
+  path: string;
+  /** Response transform (legacy endpoint rewrite); called once the response is known to be a 2xx SSE stream. */
+  transform?: (() => Transform) | undefined;
+  /** Request headers (flat) that replace any the client sent under the same names. */
+  setHeaders?: string[] | undefined;
+  /**
+   * Only a 2xx `text/event-stream` answer is wanted (legacy `GET /sse`): anything else is discarded unseen and
+   * relay() resolves "not-sse", leaving the response to the caller (e.g. to bridge to Streamable HTTP).
+   */
+  requireSse?: boolean | undefined;
+}
+
+/** How a relay() call ended. Only "not-sse" leaves the response unwritten. */
+export type RelayOutcome = "relayed" | "answered-error" | "client-gone" | "not-sse";
+
+/** Most replays of one request after challenges (a refresh, then a step-up or a completed sign-in). */
+const MAX_REPLAYS = 3;
+const DEFAULT_SIGN_IN_WAIT_MS = 45_000;
+const DEFAULT_UPSTREAM_TIMEOUT_MS = 120_000;
+const DEFAULT_CONNECTIONS = 128;
+const ERROR_SNIPPET_BYTES = 2048;
+
+export class HttpRelay {
+  /** The upstream MCP endpoint. */
+  readonly upstream: URL;
+  readonly maxBodyBytes: number;
+  private readonly auth: AuthClient | undefined;
+  private readonly logger: Logger;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly origin: string;
+  private readonly staticHeaders: string[];
+  private readonly staticAuthorization: boolean;
+  private readonly drop: Set<string>;
+  private readonly signInWaitMs: number;
+  private readonly upstreamTimeoutMs: number;
+  /** Where people can start a sign-in on this proxy; set once the face listens. */
+  signInPageUrl: string | undefined;
+  private lastToken: string | undefined;
+  private lastBearer = "";
+
+  constructor(options: HttpRelayOptions) {
+    this.upstream = new URL(options.upstreamUrl);
+    this.origin = this.upstream.origin;
+    this.auth = options.auth;
+    this.logger = options.logger ?? silentLogger;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.signInWaitMs = options.signInWaitMs ?? DEFAULT_SIGN_IN_WAIT_MS;
+    this.upstreamTimeoutMs = options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
+    this.signInPageUrl = options.signInPageUrl;
+    this.drop = new Set([...(options.dropRequestHeaders ?? [])].map((name) => name.toLowerCase()));
+    this.staticHeaders = [];
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      this.drop.add(name.toLowerCase());
+      this.staticHeaders.push(name, value);
+    }
+    this.staticAuthorization = this.drop.has("authorization") && "authorization" in lowerKeys(options.headers);
+    if (options.dispatcher) {
+      this.dispatcher = options.dispatcher;
+      this.ownsDispatcher = false;
+    } else {
+      // One pool per upstream origin: keep-alive connections, enough of them for 64+ requests in flight, and no
+      // pipelining (an MCP POST may stream for minutes and would block everything queued behind it).
+      this.dispatcher = new Pool(this.origin, {
+        connections: options.connections ?? DEFAULT_CONNECTIONS,
+        pipelining: 1,
+        keepAliveTimeout: 10_000,
+        keepAliveMaxTimeout: 60_000,
+        connect: { timeout: 10_000 },
+      });
+      this.ownsDispatcher = true;
+    }
+  }
+
+  /** The upstream MCP endpoint's path and query, with the downstream query (if any) appended. */
+  mcpPath(downstreamQuery: string): string {
+    const base = this.upstream.pathname + this.upstream.search;
+    if (!downstreamQuery) return base;
+    return `${base}${this.upstream.search ? "&" : "?"}${downstreamQuery}`;
+  }
+
+  /**
+   * Relays one downstream request to `target.path` on the upstream origin and streams the answer back.
+   * Never throws: every failure becomes an answer to the client (or, once streaming, a cut stream).
+   * Resolves when the response has been handed to the stream (not when the stream ends).
+   */
+  async relay(req: IncomingMessage, res: ServerResponse, target: RelayTarget): Promise<RelayOutcome> {
+    const abort = new AbortController();
+    const onClose = () => {
+      // A client that goes away cancels the upstream request, before or during the response.
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once("close", onClose);
+
+    const read = await readBody(req, this.maxBodyBytes);
+    if (!read.ok) {
+      if (read.reason === "too-large") {
+        writeErrorResponse(
+          res,
+          new ProxyError("USAGE", `The request body is larger than the proxy's limit of ${this.maxBodyBytes} bytes.`, {
+            hint: "Send a smaller message.",
+          }),
+          { status: 413, headers: ["connection", "close"] },
+        );
+        return "answered-error";
+      }
+      return "client-gone";
+    }
+    const body = read.body;
+    const headers = filterRequestHeaders(req.rawHeaders, { drop: this.drop });
+    if (this.staticHeaders.length > 0) headers.push(...this.staticHeaders);
+    if (target.setHeaders) {
+      for (let i = 0; i < target.setHeaders.length; i += 2) removeHeader(headers, target.setHeaders[i] as string);
+      headers.push(...target.setHeaders);
+    }
+    const method = req.method ?? "GET";
+    const statusOnly = target.kind === "legacy-message" || target.kind === "generic" || target.kind === "legacy-sse";
+    const fail = (error: ProxyError): RelayOutcome => {
+      writeErrorResponse(res, error, { ids: statusOnly ? undefined : requestIdsOf(body), statusOnly });
+      return "answered-error";
+    };
+
+    let waited = false;
+    let replays = 0;
+    for (;;) {
+      let token: string | undefined;
+      if (this.auth && !this.staticAuthorization) {
+        try {
+          token = await this.auth.getAccessToken();
+        } catch (error) {
+          return fail(this.signInError(error));
+        }
+        // Not signed in yet: wait (bounded, once) for a sign-in under way rather than provoking a 401.
+        const pending = token === undefined && !waited ? this.auth.pendingSignIn() : undefined;
+        if (pending) {
+          waited = true;
+          const result = await waitForSignIn(pending, this.signInWaitMs, abort.signal);
+          if (result.outcome === "aborted") return "client-gone";
+          if (result.outcome === "completed") continue;
+          return fail(this.signInError(result.outcome === "failed" ? result.error : undefined));
+        }
+      }
+      if (abort.signal.aborted) return "client-gone";
+
+      const upstreamHeaders = token ? [...headers, "authorization", this.bearer(token)] : headers;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.dispatcher.request({
+          origin: this.origin,
+          path: target.path,
+          method: method as Dispatcher.HttpMethod,
+          headers: upstreamHeaders,
+          body: body ?? null,
+          signal: abort.signal,
+          headersTimeout: this.upstreamTimeoutMs,
+          // Streams (SSE) may be quiet for minutes; a client disconnect is what ends them.
+          bodyTimeout: 0,
+        });
+      } catch (error) {
+        if (abort.signal.aborted) return "client-gone";
+        return fail(this.networkError(error));
+      }
+
+      const status = response.statusCode;
+      if (this.auth && !this.staticAuthorization && isChallenge(status, response.headers)) {
+        response.body.dump().catch(() => {});
+        if (replays >= MAX_REPLAYS) {
+          return fail(
+            new ProxyError("INSUFFICIENT_SCOPE", `The upstream ${this.upstream.href} kept refusing the request.`, {
+              hint: "Check that your account may use this server, then sign in again.",
+              details: { upstream: this.upstream.href, upstreamStatus: status },
+            }),
+          );
+        }
+        replays++;
+        // The core refreshes (401) or steps up (403 insufficient_scope), and waits for a sign-in it had to start.
+        const outcome = await this.auth.onChallenge({
+          status,
+          wwwAuthenticate: headerString(response.headers["www-authenticate"]),
+          usedToken: token,
+          operation: operationFor(req.headers, body),
+        });
+        if (abort.signal.aborted) return "client-gone";
+        if (outcome.action === "retry") continue;
+        this.logger.info("upstream request refused; sign-in needed or failed", {
+          upstream: this.upstream.href,
+          code: outcome.error.code,
+        });
+        return fail(this.signInError(outcome.error));
+      }
+
+      if (status >= 500 && target.kind !== "generic") {
+        const snippet = await readSnippet(response.body);
+        this.logger.warn("upstream answered with a server error", { upstream: this.upstream.href, status });
+        return fail(upstreamStatusError(this.upstream.href, status, snippet));
+      }
+      if (status === 404 && req.headers["mcp-session-id"] !== undefined) {
+        // The upstream forgot the session (restart, expiry): pass the 404 through so the client re-initialises
+        // (MCP 2025-11-25 transports §Session Management).
+        this.logger.info("upstream session expired; the client will re-initialise", { upstream: this.upstream.href });
+      }
+
+      if (target.requireSse && (status >= 300 || !isEventStream(response.headers))) {
+        response.body.dump().catch(() => {});
+        return "not-sse";
+      }
+      this.respond(res, response, target, body, abort);
+      return "relayed";
+    }
+  }
+
+  /** Writes status and filtered headers, then streams the body (through the target's transform, if any). */
+  private respond(
+    res: ServerResponse,
+    response: Dispatcher.ResponseData,
+    target: RelayTarget,
+    body: Buffer | undefined,
+    abort: AbortController,
+  ): void {
+    const status = response.statusCode;
+    const isSse = isEventStream(response.headers);
+    const transform = target.transform && status < 300 && isSse ? target.transform() : undefined;
+    const headers = filterResponseHeaders(response.headers);
+    if (transform) removeHeader(headers, "content-length");
+    rewriteLocation(headers, this.origin);
+    res.writeHead(status, headers);
+    // SSE must reach the client event by event; Node's server sockets already run with noDelay.
+    if (isSse) res.flushHeaders();
+
+    const source: Readable = transform ? response.body.pipe(transform) : response.body;
+    if (transform) {
+      transform.on("error", (error) => {
+        this.logger.warn("legacy SSE stream refused", { upstream: this.upstream.href, error: describeError(error) });
+        response.body.destroy();
+      });
+    }
+    const ids = isSse && target.kind === "mcp" && body ? requestIdsOf(body) : undefined;
+    if (!ids) {
+      pipeline(source, res, (error) => {
+        if (error && !abort.signal.aborted) {
+          this.logger.warn("upstream stream broke", { upstream: this.upstream.href, error: describeError(error) });
+        }
+      });
+      return;
+    }
+    // An SSE answer to a request: if the upstream dies mid-stream, end the stream with a JSON-RPC error for the
+    // request instead of a silent cut, so the client's pending call settles with a reason.
+    source.pipe(res, { end: false });
+    source.once("end", () => res.end());
+    source.once("error", (error) => {
+      if (abort.signal.aborted || res.destroyed) return;
+      this.logger.warn("upstream stream broke", { upstream: this.upstream.href, error: describeError(error) });
+      source.unpipe(res);
+      const rpcError = jsonRpcErrorOf(this.networkError(error, "broke off the response"));
+      let tail = "\n\n";
+      for (const id of ids)
+        tail += `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: rpcError })}\n\n`;
+      res.end(tail);
+    });
+    res.once("close", () => {
+      if (!source.destroyed) source.destroy();
+    });
+  }
+
+  private bearer(token: string): string {
+    if (token !== this.lastToken) {
+      this.lastToken = token;
+      this.lastBearer = `Bearer ${token}`;
+    }
+    return this.lastBearer;
+  }
+
+  /** A sign-in error that names where to sign in: the authorization URL under way and this proxy's page. */
+  private signInError(error: unknown): ProxyError {
+    const signInUrl = this.auth?.pendingSignIn()?.url;
+    const where: Record<string, unknown> = {};
+    if (signInUrl) where.signInUrl = signInUrl;
+    if (this.signInPageUrl) where.signInPage = this.signInPageUrl;
+    if (isProxyError(error)) {
+      const needsSignIn = error.code.startsWith("SIGN_IN") || error.code === "INVALID_GRANT";
+      if (!needsSignIn || Object.keys(where).length === 0) return error;
+      return new ProxyError(error.code, error.message, {
+        hint: error.hint,
+        cause: error.cause,
+        details: { upstream: this.upstream.href, ...where, ...error.details },
+      });
+    }
+    return new ProxyError(
+      "SIGN_IN_REQUIRED",
+      `Sign-in to ${this.upstream.href} is required${signInUrl ? " and not finished yet" : ""}.`,
+      {
+        hint: signInUrl
+          ? `Open ${signInUrl} in a browser, then try again.`
+          : `Open ${this.signInPageUrl ?? "the proxy's page"} and sign in, then try again.`,
+        cause: error,
+        details: { upstream: this.upstream.href, ...where },
+      },
+    );
+  }
+
+  /** Maps an undici failure (before or during the response) to a ProxyError naming the upstream. */
+  networkError(error: unknown, what = "could not be reached"): ProxyError {
+    const code = (error as { code?: unknown })?.code;
+    const upstream = this.upstream.href;
+    if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") {
+      return new ProxyError("UPSTREAM_TIMEOUT", `The upstream MCP server ${upstream} did not answer in time.`, {
+        hint: "The proxy is fine; try again, or check the upstream server.",
+        cause: error,
+        details: { upstream },
+      });
+    }
+    const cause = describeNetworkCause(error);
+    return new ProxyError("NETWORK", `The upstream MCP server ${upstream} ${what}: ${cause}.`, {
+      hint: "The proxy is fine; check that the server is up and reachable, then try again.",
+      cause: error,
+      details: { upstream },
+    });
+  }
+
+  /** Closes the upstream connections (if the pool is ours). */
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {});
+  }
+}
+
+function isChallenge(status: number, headers: IncomingHttpHeaders): boolean {
+  if (status === 401) return true;
+  return status === 403 && /insufficient_scope/i.test(headerString(headers["www-authenticate"]) ?? "");
+}
+
+function isEventStream(headers: IncomingHttpHeaders): boolean {
+  const type = headers["content-type"];
+  return typeof type === "string" && type.startsWith("text/event-stream");
+}
+
+function headerString(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function lowerKeys(record: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(record ?? {})) out[key.toLowerCase()] = value;
+  return out;
+}
+
+/** "method:name" for per-operation step-up limits: from the 2026 headers when present, else from the body. */
+function operationFor(headers: IncomingHttpHeaders, body: Buffer | undefined): string | undefined {
+  const method = headers["mcp-method"];
+  if (typeof method === "string") {
+    const name = headers["mcp-name"];
+    return typeof name === "string" ? `${method}:${name}` : method;
+  }
+  if (!body) return undefined;
+  return operationOf({ body: body.toString("utf8") });
+}
+
+/** The first bytes of an error body as text; the rest is discarded. */
+async function readSnippet(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  let text = "";
+  try {
+    for await (const chunk of body) {
+      text += (chunk as Buffer).toString("utf8");
+      if (text.length >= ERROR_SNIPPET_BYTES) break;
+    }
+  } catch {
+    // a broken error body still leaves the status to report
+  }
+  if (!body.destroyed) body.destroy();
+  return text.slice(0, ERROR_SNIPPET_BYTES);
+}
+
+function describeNetworkCause(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  const cause = (error as { cause?: { code?: unknown } })?.cause;
+  const errno = typeof cause?.code === "string" ? cause.code : typeof code === "string" ? code : undefined;
+  switch (errno) {
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "host name not found";
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return "the connection was closed";
+    case "UND_ERR_ABORTED":
+      return "the request was aborted";
+    default:
+      return describeError(error);
+  }
+}
+
+function removeHeader(flat: string[], name: string): void {
+  for (let i = flat.length - 2; i >= 0; i -= 2) {
+    if ((flat[i] as string).toLowerCase() === name) flat.splice(i, 2);
+  }
+}
+
+/** An absolute redirect to the upstream origin becomes a path on the proxy (which relays it back there). */
+function rewriteLocation(flat: string[], origin: string): void {
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] !== "location") continue;
+    const value = flat[i + 1] as string;
+    if (value.startsWith(`${origin}/`)) flat[i + 1] = value.slice(origin.length);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Copy-paste configuration for the MCP clients people use, pointing at this proxy (or, for hosts that only
+ * launch commands, at the stdio face, which shares the same token store and sign-in).
+ */
+export interface ClientConfigInput {
+  /** The upstream MCP server URL. */
+  upstreamUrl: string;
+  /** This proxy's base URL as the browser reached it, e.g. "http://127.0.0.1:8000". */
+  proxyBaseUrl: string;
+  /** Whether clients must send the inbound API key. */
+  apiKeyRequired: boolean;
+}
+
+export interface ClientConfig {
+  id: string;
+  title: string;
+  /** Where it goes (a file, a command line). */
+  where: string;
+  text: string;
+}
+
+const KEY_PLACEHOLDER = "<your MCP_PROXY_API_KEY>";
+
+/** A short server name for client configs, from the upstream host ("mcp.example.com" → "example"). */
+export function serverNameOf(upstreamUrl: string): string {
+  let host: string;
+  try {
+    host = new URL(upstreamUrl).hostname.toLowerCase();
+  } catch {
+    return "upstream";
+  }
+  if (host === "localhost" || /^[\d.]+$/.test(host) || host.includes(":")) return "upstream";
+  const labels = host.split(".").filter((label) => !["mcp", "api", "www"].includes(label));
+  const name = (labels.length > 1 ? labels[labels.length - 2] : labels[0]) ?? "upstream";
+  return name.replace(/[^a-z0-9-]/g, "-") || "upstream";
+}
+
+export function clientConfigs(input: ClientConfigInput): ClientConfig[] {
+  const name = serverNameOf(input.upstreamUrl);
+  const mcpUrl = `${input.proxyBaseUrl}/mcp`;
+  const sseUrl = `${input.proxyBaseUrl}/sse`;
+  const headers = input.apiKeyRequired ? { headers: { Authorization: `Bearer ${KEY_PLACEHOLDER}` } } : {};
+  const json = (value: unknown) => JSON.stringify(value, null, 2);
+  const stdioArgs = ["-y", "mcp-u2m-proxy", "stdio", input.upstreamUrl];
+  return [
+    {
+      id: "vscode",
+      title: "VS Code",
+      where: ".vscode/mcp.json (or the user mcp.json)",
+      text: json({ servers: { [name]: { type: "http", url: mcpUrl, ...headers } } }),
+    },
+    {
+      id: "cursor",
+      title: "Cursor",
+      where: "~/.cursor/mcp.json",
+      text: json({ mcpServers: { [name]: { url: mcpUrl, ...headers } } }),
+    },
+    {
+      id: "claude-code",
+      title: "Claude Code",
+      where: "a terminal",
+      text: `claude mcp add --transport http ${name} ${mcpUrl}${
+        input.apiKeyRequired ? ` --header "Authorization: Bearer ${KEY_PLACEHOLDER}"` : ""
+      }`,
+    },
+    {
+      id: "claude-desktop",
+      title: "Claude Desktop",
+      where: "claude_desktop_config.json (it launches the stdio face, which shares this proxy's sign-in)",
+      text: json({ mcpServers: { [name]: { command: "npx", args: stdioArgs } } }),
+    },
+    {
+      id: "stdio",
+      title: "Any host that launches a command (stdio)",
+      where: "the host's command setting",
+      text: `npx ${stdioArgs.map(shellQuote).join(" ")}`,
+    },
+    {
+      id: "legacy-sse",
+      title: "Clients that only speak the legacy HTTP+SSE transport",
+      where: "the client's server URL",
+      text: sseUrl,
+    },
+  ];
+}
+
+/** Quotes a shell word when it holds anything beyond the characters every shell leaves alone. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}

@@ -1,0 +1,345 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { AuthClient, AuthStatus } from "../auth/auth-client.ts";
+import { CALLBACK_PATH } from "../config/options.ts";
+import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+import type { HttpRelay } from "../proxy/http-relay.ts";
+import { LegacySseSessions } from "../proxy/legacy-sse-sessions.ts";
+import { readBody } from "../proxy/read-body.ts";
+import { JSON_RPC_ERROR, writeErrorResponse } from "../proxy/relay-errors.ts";
+import { SseEndpointRewrite } from "../proxy/sse-endpoint-rewrite.ts";
+import { renderCallbackResult, renderHomePage } from "./home-page.ts";
+import { sendPage } from "./html-page.ts";
+import type { RequestGuard } from "./request-guard.ts";
+import { type RouteContext, Router, splitTarget } from "./router.ts";
+
+/** The auth core as the face uses it: the relay interface plus sign-out (UpstreamAuth.clear()). */
+export interface FaceAuthClient extends AuthClient {
+  clear?(): Promise<unknown>;
+}
+
+/**
+ * Answers a legacy SSE client (`GET /sse`) when the upstream does not speak legacy SSE, by bridging messages to
+ * the upstream's Streamable HTTP. Without it such a client gets a 502 that says to use `/mcp`.
+ */
+export type LegacyBridge = (req: IncomingMessage, res: ServerResponse, context: RouteContext) => Promise<void>;
+
+export interface HttpFaceOptions {
+  upstreamUrl: string;
+  auth?: FaceAuthClient | undefined;
+  relay: HttpRelay;
+  guard: RequestGuard;
+  logger?: Logger | undefined;
+  legacyBridge?: LegacyBridge | undefined;
+  /** Routes to the bridge's own message endpoint when the bridge handles a `POST /message`. */
+  legacyBridgeMessage?: LegacyBridge | undefined;
+}
+
+/** Route names whose requests need the inbound API key (when one is configured). */
+const KEYED_ROUTES = new Set(["mcp", "sse", "message", "relay", "home", "sign-in", "sign-out"]);
+/** Routes for people: a missing key gets a Basic challenge so the browser asks for it. */
+const PAGE_ROUTES = new Set(["home", "sign-in", "sign-out"]);
+/** Routes that speak to MCP clients, which may be browser apps on an allowed origin (CORS). */
+const CORS_ROUTES = new Set(["mcp", "sse", "message", "relay"]);
+/**
+ * Discovery documents the generic relay never serves: a client that found the upstream's OAuth metadata through
+ * the proxy would try to sign in itself and send its own token, which the proxy drops.
+ */
+const NOT_RELAYED =
+  /^\/(?:\.well-known\/(?:oauth-protected-resource|oauth-authorization-server|openid-configuration)|favicon\.ico$)/;
+
+/**
+ * The HTTP face's request listener: security checks (Host, Origin, API key), then a tiny router:
+ * `/mcp` (Streamable HTTP pass-through), `/sse` + `/message` (legacy HTTP+SSE), `/oauth/callback`, `/`, `/healthz`,
+ * sign-in/out forms, and a generic authenticated relay for every other path on the upstream origin.
+ *
+ * @see MCP 2025-11-25 basic/transports §Security Warning (Origin validation, 403)
+ */
+export function createRequestListener(options: HttpFaceOptions): RequestListener {
+  const { relay, guard, auth } = options;
+  const logger = options.logger ?? silentLogger;
+  const sessions = new LegacySseSessions(relay.upstream);
+  const csrf = randomBytes(32).toString("base64url");
+  const router = new Router();
+
+  router.add(["GET", "POST", "DELETE"], "/mcp", "mcp", (req, res, { query }) =>
+    relay.relay(req, res, { kind: "mcp", path: relay.mcpPath(query) }),
+  );
+
+  router.add("GET", "/sse", "sse", async (req, res, context) => {
+    const outcome = await relay.relay(req, res, {
+      kind: "legacy-sse",
+      path: relay.mcpPath(context.query),
+      requireSse: true,
+      // The endpoint event is read (and rewritten) on the way through: no compression.
+      setHeaders: ["accept-encoding", "identity"],
+      transform: () =>
+        new SseEndpointRewrite({
+          rewrite: (data) => {
+            const { proxyEndpoint, key } = sessions.register(data);
+            res.once("close", () => sessions.remove(key));
+            return proxyEndpoint;
+          },
+        }),
+    });
+    if (outcome !== "not-sse") return;
+    if (options.legacyBridge) {
+      await options.legacyBridge(req, res, context);
+      return;
+    }
+    writeErrorResponse(
+      res,
+      new ProxyError(
+        "UPSTREAM_ERROR",
+        `The upstream ${relay.upstream.href} does not speak the legacy HTTP+SSE transport (no event stream on GET).`,
+        { hint: "Connect your client to the proxy's /mcp endpoint (Streamable HTTP) instead of /sse." },
+      ),
+      { statusOnly: true },
+    );
+  });
+
+  router.add("POST", "/message", "message", async (req, res, context) => {
+    const path = sessions.resolve(context.query);
+    if (path === undefined) {
+      if (options.legacyBridgeMessage) {
+        await options.legacyBridgeMessage(req, res, context);
+        return;
+      }
+      writeJsonError(res, 404, "Unknown legacy SSE session: open the event stream at /sse first.");
+      return;
+    }
+    await relay.relay(req, res, { kind: "legacy-message", path });
+  });
+
+  router.add("GET", CALLBACK_PATH, "callback", async (_req, res, { query }) => {
+    if (!auth) {
+      writeJsonError(res, 404, "This proxy does not use OAuth for its upstream (static Authorization header).");
+      return;
+    }
+    const result = await auth.handleCallback(new URLSearchParams(query));
+    const { status, page } = renderCallbackResult(result, csrf);
+    sendPage(res, status, page);
+  });
+
+  router.add("GET", "/", "home", async (req, res) => {
+    await sendHome(req, res, 200);
+  });
+
+  router.add("POST", "/oauth/sign-in", "sign-in", async (req, res) => {
+    if (!auth || !(await checkForm(req, res))) return;
+    try {
+      const handle = await auth.startSignIn({ reason: "page" });
+      res.writeHead(303, { location: handle.url, "cache-control": "no-store", "referrer-policy": "no-referrer" });
+      res.end();
+    } catch (error) {
+      logger.warn("sign-in could not start", { error: describeError(error) });
+      await sendHome(req, res, 502, asProxyError(error));
+    }
+  });
+
+  router.add("POST", "/oauth/sign-out", "sign-out", async (req, res) => {
+    if (!auth?.clear || !(await checkForm(req, res))) return;
+    try {
+      await auth.clear();
+      logger.info(`Signed out of ${auth.serverUrl}.`);
+      res.writeHead(303, { location: "/", "cache-control": "no-store" });
+      res.end();
+    } catch (error) {
+      await sendHome(req, res, 500, asProxyError(error));
+    }
+  });
+
+  router.add("GET", "/healthz", "healthz", async (req, res) => {
+    const full = guard.hasValidKey(req.headers);
+    const body: Record<string, unknown> = { ok: true };
+    if (auth) {
+      let status: AuthStatus | undefined;
+      try {
+        status = await auth.status();
+      } catch (error) {
+        body.authError = describeError(error);
+      }
+      body.signedIn = status?.signedIn ?? false;
+      if (full && status) {
+        body.expiresAt = status.expiresAt ?? null;
+        if (status.signInUrl) body.signInUrl = status.signInUrl;
+      }
+    } else {
+      body.signedIn = true;
+      body.staticAuthorization = true;
+    }
+    if (full) body.upstream = relay.upstream.href;
+    writeJson(res, 200, body);
+  });
+
+  router.fallback("relay", (req, res, { path, query }) => {
+    if (NOT_RELAYED.test(path)) return writeJsonError(res, 404, "Not found.");
+    return relay.relay(req, res, { kind: "generic", path: query ? `${path}?${query}` : path });
+  });
+
+  async function sendHome(req: IncomingMessage, res: ServerResponse, status: number, error?: ProxyError) {
+    let authStatus: AuthStatus | undefined;
+    if (auth) {
+      try {
+        authStatus = await auth.status();
+      } catch (statusError) {
+        error ??= asProxyError(statusError);
+      }
+    }
+    const page = renderHomePage({
+      upstreamUrl: relay.upstream.href,
+      proxyBaseUrl: `http://${req.headers.host ?? "127.0.0.1"}`,
+      status:
+        authStatus ??
+        (auth
+          ? { serverUrl: auth.serverUrl, signedIn: false, hasRefreshToken: false, scopes: [], storeKey: "" }
+          : undefined),
+      csrf,
+      apiKeyRequired: guard.requiresKey,
+      canSignOut: typeof auth?.clear === "function",
+      error,
+    });
+    sendPage(res, status, page);
+  }
+
+  /** Same-origin form posts only: the Origin (when sent) must be this very host, and the CSRF token must match. */
+  async function checkForm(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+      writeJsonError(res, 403, "Cross-origin form posts are refused.");
+      return false;
+    }
+    const read = await readBody(req, 4096);
+    const presented = read.ok ? new URLSearchParams(read.body?.toString("utf8") ?? "").get("csrf") : null;
+    if (!presented || !sameSecret(presented, csrf)) {
+      writeJsonError(res, 403, "The form is stale or forged; reload the page and try again.");
+      return false;
+    }
+    return true;
+  }
+
+  return (req, res) => {
+    const method = req.method ?? "GET";
+    const context = splitTarget(req.url);
+    if (!context.path.startsWith("/")) {
+      writeJsonError(res, 400, "Only origin-form request targets are served.");
+      return;
+    }
+    // DNS rebinding and cross-site requests are refused before anything else runs.
+    if (!guard.isHostAllowed(req.headers.host)) {
+      logger.warn("refused a request with a foreign Host header", { host: req.headers.host });
+      writeJsonError(res, 403, "Invalid Host header.");
+      return;
+    }
+    const origin = req.headers.origin;
+    if (!guard.isOriginAllowed(origin)) {
+      logger.warn("refused a request from a foreign Origin", { origin });
+      writeJsonError(res, 403, "Origin not allowed.");
+      return;
+    }
+    if (method === "OPTIONS" && origin !== undefined && req.headers["access-control-request-method"]) {
+      answerPreflight(req, res, origin);
+      return;
+    }
+    const route = router.match(method, context.path);
+    if (!route) {
+      writeJsonError(res, 404, "Not found.");
+      return;
+    }
+    if ("allow" in route) {
+      writeJsonError(res, 405, "Method not allowed.", ["allow", route.allow.join(", ")]);
+      return;
+    }
+    if (KEYED_ROUTES.has(route.name) && guard.requiresKey && !guard.hasValidKey(req.headers)) {
+      refuseWithoutKey(res, PAGE_ROUTES.has(route.name));
+      return;
+    }
+    if (origin !== undefined && CORS_ROUTES.has(route.name)) {
+      res.setHeader("access-control-allow-origin", origin);
+      res.setHeader("access-control-expose-headers", "Mcp-Session-Id, MCP-Protocol-Version");
+      res.setHeader("vary", "Origin");
+    }
+    try {
+      const result = route.handler(req, res, context);
+      if (result instanceof Promise) result.catch((error: unknown) => internalError(res, error, logger));
+    } catch (error) {
+      internalError(res, error, logger);
+    }
+  };
+}
+
+function answerPreflight(req: IncomingMessage, res: ServerResponse, origin: string): void {
+  const requested = req.headers["access-control-request-headers"];
+  const headers = [
+    "access-control-allow-origin",
+    origin,
+    "access-control-allow-methods",
+    "GET, POST, DELETE, OPTIONS",
+    "access-control-max-age",
+    "600",
+    "vary",
+    "Origin",
+  ];
+  // Echo only well-formed header names.
+  if (typeof requested === "string" && /^[\w\s,-]*$/.test(requested)) {
+    headers.push("access-control-allow-headers", requested);
+  }
+  res.writeHead(204, headers);
+  res.end();
+}
+
+function refuseWithoutKey(res: ServerResponse, page: boolean): void {
+  const message = "This proxy requires its API key: send Authorization: Bearer <key> or X-API-Key: <key>.";
+  if (page) {
+    // Browsers ask for credentials on a Basic challenge; the key goes in the password field.
+    writeJsonError(res, 401, message, ["www-authenticate", 'Basic realm="mcp-u2m-proxy", charset="UTF-8"']);
+    return;
+  }
+  // 403, not 401: a 401 makes MCP clients start OAuth discovery against the proxy.
+  writeJsonError(res, 403, message);
+}
+
+function internalError(res: ServerResponse, error: unknown, logger: Logger): void {
+  logger.error("request failed inside the proxy", { error: describeError(error) });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  writeErrorResponse(res, new ProxyError("INTERNAL", "The proxy failed to handle the request.", { cause: error }), {
+    statusOnly: true,
+  });
+}
+
+function asProxyError(error: unknown): ProxyError {
+  return isProxyError(error) ? error : new ProxyError("INTERNAL", describeError(error), { cause: error });
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function writeJson(res: ServerResponse, status: number, value: unknown, extra: string[] = []): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, [
+    "content-type",
+    "application/json",
+    "content-length",
+    String(Buffer.byteLength(body)),
+    "cache-control",
+    "no-store",
+    ...extra,
+  ]);
+  res.end(res.req?.method === "HEAD" ? undefined : body);
+}
+
+/** A JSON-RPC-shaped error (id null) for refusals that happen before any relaying. */
+function writeJsonError(res: ServerResponse, status: number, message: string, extra: string[] = []): void {
+  writeJson(res, status, { jsonrpc: "2.0", id: null, error: { code: JSON_RPC_ERROR.INVALID_REQUEST, message } }, [
+    "x-content-type-options",
+    "nosniff",
+    ...extra,
+  ]);
+}

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { hostname } from "node:os";
+import { describe, test } from "node:test";
+import { isProxyError } from "../../src/lib/errors.ts";
+import { assertBindAllowed, hostnameOf, RequestGuard } from "../../src/server/request-guard.ts";
+
+describe("hostnameOf", () => {
+  test("strips ports and brackets, lower-cases", () => {
+    assert.equal(hostnameOf("LocalHost:8000"), "localhost");
+    assert.equal(hostnameOf("[::1]:8000"), "::1");
+    assert.equal(hostnameOf("[::1]"), "::1");
+    assert.equal(hostnameOf("127.0.0.1"), "127.0.0.1");
+    assert.equal(hostnameOf("evil.example:80"), "evil.example");
+  });
+});
+
+describe("Host validation (DNS rebinding)", () => {
+  const guard = new RequestGuard({ bindHost: "127.0.0.1" });
+
+  test("accepts loopback names on any port", () => {
+    for (const host of [
+      "127.0.0.1:8000",
+      "localhost:8000",
+      "localhost",
+      "[::1]:8000",
+      "127.0.0.2:1",
+      "app.localhost",
+    ]) {
+      assert.equal(guard.isHostAllowed(host), true, host);
+    }
+  });
+
+  test("refuses foreign and missing Host headers", () => {
+    for (const host of ["evil.example:8000", "evil.example", "192.168.1.10:8000", "127.0.0.1.evil.example", ""]) {
+      assert.equal(guard.isHostAllowed(host), false, host);
+    }
+    assert.equal(guard.isHostAllowed(undefined), false);
+  });
+
+  test("accepts configured hosts and the bound address", () => {
+    const bound = new RequestGuard({ bindHost: "10.1.2.3", apiKey: "k", allowHosts: ["proxy.example.com"] });
+    assert.equal(bound.isHostAllowed("10.1.2.3:8000"), true);
+    assert.equal(bound.isHostAllowed("PROXY.example.com"), true);
+    assert.equal(bound.isHostAllowed("other.example.com"), false);
+  });
+
+  test("bound to all interfaces, accepts this machine's own name", () => {
+    const all = new RequestGuard({ bindHost: "0.0.0.0", apiKey: "k" });
+    assert.equal(all.isHostAllowed(`${hostname()}:8000`), true);
+    assert.equal(all.isHostAllowed("evil.example"), false);
+  });
+});
+
+describe("Origin validation", () => {
+  const guard = new RequestGuard({ bindHost: "127.0.0.1", allowOrigins: ["https://app.example.com/"] });
+
+  test("no Origin (non-browser clients) is fine", () => {
+    assert.equal(guard.isOriginAllowed(undefined), true);
+  });
+
+  test("loopback origins on any port and scheme are fine", () => {
+    for (const origin of ["http://localhost:6274", "http://127.0.0.1:8000", "https://localhost", "http://[::1]:3000"]) {
+      assert.equal(guard.isOriginAllowed(origin), true, origin);
+    }
+  });
+
+  test("configured origins match exactly (scheme, host, port)", () => {
+    assert.equal(guard.isOriginAllowed("https://app.example.com"), true);
+    assert.equal(guard.isOriginAllowed("http://app.example.com"), false);
+    assert.equal(guard.isOriginAllowed("https://app.example.com:8443"), false);
+  });
+
+  test("foreign, opaque and malformed origins are refused", () => {
+    for (const origin of ["https://evil.example", "null", "file://", "not a url", "http://localhost.evil.example"]) {
+      assert.equal(guard.isOriginAllowed(origin), false, origin);
+    }
+  });
+
+  test('"*" allows every origin', () => {
+    assert.equal(new RequestGuard({ bindHost: "127.0.0.1", allowOrigins: ["*"] }).isOriginAllowed("https://x.y"), true);
+  });
+});
+
+describe("inbound API key", () => {
+  test("a non-loopback bind without a key is refused at construction", () => {
+    assert.throws(
+      () => new RequestGuard({ bindHost: "0.0.0.0" }),
+      (error) => isProxyError(error, "USAGE"),
+    );
+    assert.throws(
+      () => assertBindAllowed("192.168.1.5", ""),
+      (error) => isProxyError(error, "USAGE"),
+    );
+    assert.doesNotThrow(() => assertBindAllowed("127.0.0.1", undefined));
+    assert.doesNotThrow(() => assertBindAllowed("::1", undefined));
+    assert.doesNotThrow(() => assertBindAllowed("0.0.0.0", "secret"));
+  });
+
+  test("without a configured key every request passes", () => {
+    const guard = new RequestGuard({ bindHost: "127.0.0.1" });
+    assert.equal(guard.requiresKey, false);
+    assert.equal(guard.hasValidKey({}), true);
+  });
+
+  test("accepts the key as Bearer, X-API-Key or a Basic password; refuses anything else", () => {
+    const guard = new RequestGuard({ bindHost: "127.0.0.1", apiKey: "s3cret-key" });
+    assert.equal(guard.requiresKey, true);
+    assert.equal(guard.hasValidKey({ authorization: "Bearer s3cret-key" }), true);
+    assert.equal(guard.hasValidKey({ authorization: "bearer s3cret-key" }), true);
+    assert.equal(guard.hasValidKey({ "x-api-key": "s3cret-key" }), true);
+    const basic = `Basic ${Buffer.from("me:s3cret-key").toString("base64")}`;
+    assert.equal(guard.hasValidKey({ authorization: basic }), true);
+    assert.equal(guard.hasValidKey({}), false);
+    assert.equal(guard.hasValidKey({ authorization: "Bearer s3cret-keyX" }), false);
+    assert.equal(guard.hasValidKey({ authorization: "Bearer s3cret" }), false);
+    assert.equal(guard.hasValidKey({ "x-api-key": "" }), false);
+    assert.equal(guard.hasValidKey({ authorization: `Basic ${Buffer.from("s3cret-key").toString("base64")}` }), false);
+  });
+});
