@@ -66,3 +66,15 @@ export const sampleRecords: { [K in RecordKind]: () => RecordTypes[K] } = {
   client_info: clientInfoRecord,
   discovery: discoveryRecord,
 };
+
+/**
+ * The two payloads the crash test's writer alternates: different lengths and contents, ~150 kB each, so a torn or
+ * mixed write could never parse as either.
+ */
+export function crashPayload(which: "a" | "b"): TokensRecord {
+  const size = which === "a" ? 150_000 : 120_000;
+  return tokensRecord(`${which}-`.padEnd(size, which), {
+    obtained_at: which === "a" ? 1 : 2,
+    account: which.repeat(1000),
+  });
+}
