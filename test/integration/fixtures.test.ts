@@ -90,6 +90,15 @@ describe("test authorization server", () => {
     assert.equal(authz?.resource, undefined);
   });
 
+  test("openid email scopes add an id_token with sub and email", async () => {
+    const tokens = tokensOf(
+      await signIn(as, { resource: RESOURCE, scope: "openid email mcp:read", browser: { login: "carol" } }),
+    );
+    const idToken = decodeJwt(tokens.id_token ?? "");
+    assert.deepEqual([idToken.sub, idToken.email, idToken.iss], ["carol", "carol@example.test", as.issuer]);
+    assert.equal(decodeJwt(tokens.access_token).aud, RESOURCE);
+  });
+
   test("an unknown resource is refused with invalid_target", async () => {
     const result = await signIn(as, { resource: "http://127.0.0.1:2/other" });
     assert.equal(result.callback.get("error"), "invalid_target");
