@@ -12,13 +12,19 @@ import {
   writeErrorResponse,
 } from "../../src/proxy/relay-errors.ts";
 
+interface WireError {
+  jsonrpc: string;
+  id: unknown;
+  error: { code: number; message: string };
+}
+
 /** Runs `write` as a real server's answer and returns what a client receives. */
 async function answer(write: (res: ServerResponse) => void) {
   const server = createServer((_req, res) => write(res));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
     const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    return { status: response.status, headers: response.headers, body: await response.json() };
+    return { status: response.status, headers: response.headers, body: (await response.json()) as WireError };
   } finally {
     server.close();
   }
