@@ -566,7 +566,7 @@ export class UpstreamAuth implements AuthClient {
       saveClientInfo: (info, source) => this.saveClientInfo(info, source, flow.redirectUri),
       saveTokens: async (tokens, requestedScope) => {
         const issuer = tokens.issuer ?? flow.discovery?.authorizationServerMetadata?.issuer ?? "";
-        await this.persistTokens(tokens, issuer, requestedScope, accountOf(tokens.id_token));
+        await this.persistTokens(tokens, issuer, requestedScope, accountOf(tokens.id_token, tokens.access_token));
       },
       saveDiscovery: (state) => this.saveDiscovery(state),
       invalidate: async (scope) => {
@@ -681,29 +681,31 @@ export class UpstreamAuth implements AuthClient {
     }
   }
 
+  /**
+   * RFC 7009: revoking the refresh token also ends the access tokens of the same grant (§2.1), and many servers
+   * cannot revoke self-contained JWT access tokens at all, so the access token is revoked only when it is alone.
+   */
   private async revoke(endpoint: string, client: ClientInfoRecord, record: TokensRecord): Promise<boolean> {
     assertSafeBrowserUrl(endpoint); // https, or http on loopback
-    let ok = true;
-    for (const [token, hint] of [
-      [record.tokens.refresh_token, "refresh_token"],
-      [record.tokens.access_token, "access_token"],
-    ] as const) {
-      if (!token) continue;
-      const body = new URLSearchParams({ token, token_type_hint: hint });
-      const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
-      const { client_id, client_secret } = client.client;
-      if (client_secret) {
-        headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client_id)}:${encodeURIComponent(client_secret)}`).toString("base64")}`;
-      } else body.set("client_id", client_id);
-      const response = await this.fetchFn(endpoint, {
-        method: "POST",
-        headers,
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      ok &&= response.ok;
-    }
-    return ok;
+    const refreshToken = record.tokens.refresh_token;
+    const body = new URLSearchParams(
+      refreshToken
+        ? { token: refreshToken, token_type_hint: "refresh_token" }
+        : { token: record.tokens.access_token, token_type_hint: "access_token" },
+    );
+    const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
+    const { client_id, client_secret } = client.client;
+    if (client_secret) {
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client_id)}:${encodeURIComponent(client_secret)}`).toString("base64")}`;
+    } else body.set("client_id", client_id);
+    const response = await this.fetchFn(endpoint, {
+      method: "POST",
+      headers,
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    await response.body?.cancel();
+    return response.ok;
   }
 
   private load(): Promise<void> {
