@@ -88,6 +88,17 @@ describe("test authorization server", () => {
     const authz = as.stats.requests.find((r) => r.endpoint === "authorization");
     assert.equal(authz?.scope, undefined, "the stats record what was sent, not the default");
     assert.equal(authz?.resource, undefined);
+
+    as.resetStats();
+    tokensOf(await signIn(as, { scope: "mcp:read" }));
+    assert.deepEqual(
+      as.stats.requests.map((r) => [r.endpoint, r.scope, r.resource]),
+      [
+        ["registration", undefined, undefined],
+        ["authorization", "mcp:read", undefined],
+        ["token", undefined, undefined],
+      ],
+    );
   });
 
   test("openid email scopes add an id_token with sub and email", async () => {
