@@ -59,6 +59,7 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     upstreamName: upstream.url,
     logger,
     reconnect: () => connector.createTransport(),
+    progressBarrier: true,
   });
 
   const stop = () => void bridge.close();

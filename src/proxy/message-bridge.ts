@@ -37,7 +37,21 @@ export interface MessageBridgeOptions {
   reinitializeTimeoutMs?: number;
   /** Longest wait for the session DELETE when closing (default 3 s). */
   terminateTimeoutMs?: number;
+  /**
+   * Ping the client before passing on a response that followed progress notifications, and pass it on once the
+   * client answered (or after `progressBarrierTimeoutMs`). For clients that read messages in bursts (stdio, SSE):
+   * the SDK clients (v1 and v2) run notification handlers a microtask late but settle responses at once, so a
+   * response read in the same chunk as the last progress notifications would overtake them and those would be
+   * dropped ("unknown progress token"). The ping's answer proves the client has handled everything before it.
+   */
+  progressBarrier?: boolean;
+  /** Longest wait for the client's answer to that ping (default 1 s); a client that never answers turns it off. */
+  progressBarrierTimeoutMs?: number;
 }
+
+type ProgressToken = string | number;
+/** A client request that asked for progress, and whether progress notifications went to the client for it. */
+type ProgressState = { id: RequestId; token: ProgressToken; notified: boolean };
 
 /** The `_meta` key of a 2026-07-28 request's protocol-version claim (SH §Request metadata). */
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
@@ -72,6 +86,11 @@ export class MessageBridge {
   private reopening: Promise<void> | undefined;
   private readonly internal = new Map<RequestId, Pending>();
   private internalSeq = 0;
+  /** The proxy's own requests to the client (pings), by id. */
+  private readonly clientPending = new Map<RequestId, () => void>();
+  private readonly progressById = new Map<RequestId, ProgressState>();
+  private readonly progressByToken = new Map<ProgressToken, ProgressState>();
+  private progressBarrier: boolean;
   /** Abort controllers of in-flight 2026-07-28 requests, by id: closing the stream is their cancellation. */
   private readonly perRequest = new Map<RequestId, AbortController>();
   private closing: Promise<void> | undefined;
@@ -86,6 +105,7 @@ export class MessageBridge {
   ) {
     this.upstream = upstream;
     this.logger = options.logger ?? silentLogger;
+    this.progressBarrier = options.progressBarrier === true;
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -111,6 +131,8 @@ export class MessageBridge {
     const upstream = this.upstream;
     for (const pending of this.internal.values()) pending.reject(new ProxyError("NETWORK", "The proxy is closing."));
     this.internal.clear();
+    for (const release of this.clientPending.values()) release();
+    this.clientPending.clear();
     const terminate = (upstream as { terminateSession?: () => Promise<void> }).terminateSession;
     if (typeof terminate === "function" && upstream.sessionId) {
       const timeout = this.options.terminateTimeoutMs ?? 3_000;
@@ -144,6 +166,14 @@ export class MessageBridge {
     if (this.closing) return;
     if ("method" in message) {
       const method = message.method;
+      if (this.progressBarrier && "id" in message) {
+        const token = (message.params?._meta as { progressToken?: ProgressToken } | undefined)?.progressToken;
+        if (token !== undefined) {
+          const state: ProgressState = { id: message.id, token, notified: false };
+          this.progressById.set(message.id, state);
+          this.progressByToken.set(token, state);
+        }
+      }
       if (method === "initialize" && "id" in message) {
         this.initialize = message;
         this.initializeId = message.id;
@@ -160,6 +190,12 @@ export class MessageBridge {
           controller.abort();
           return;
         }
+      }
+    } else if (this.clientPending.size !== 0 && message.id !== undefined) {
+      const release = this.clientPending.get(message.id);
+      if (release) {
+        release();
+        return;
       }
     }
     const wait = this.reopening ?? this.options.gate?.();
@@ -232,6 +268,7 @@ export class MessageBridge {
     if (this.closing) return;
     const name = this.options.upstreamName;
     if ("id" in message && "method" in message) {
+      this.forgetProgress(message.id);
       const rpcError = toJsonRpcError(error, name, { urlElicitation: this.urlElicitation });
       this.logger.warn(`${message.method} failed: ${rpcError.message}`);
       this.toDownstream({ jsonrpc: "2.0", id: message.id, error: rpcError });
@@ -256,8 +293,46 @@ export class MessageBridge {
         const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
         if (typeof version === "string") this.upstream.setProtocolVersion?.(version);
       }
+      if (this.progressById.size !== 0) {
+        const state = this.forgetProgress(message.id);
+        if (state?.notified && this.progressBarrier) {
+          this.afterClientCaughtUp(() => this.toDownstream(message));
+          return;
+        }
+      }
+    } else if (this.progressByToken.size !== 0 && "method" in message && message.method === "notifications/progress") {
+      const token = (message.params as { progressToken?: ProgressToken } | undefined)?.progressToken;
+      const state = token === undefined ? undefined : this.progressByToken.get(token);
+      if (state) state.notified = true;
     }
     this.toDownstream(message);
+  }
+
+  private forgetProgress(id: RequestId): ProgressState | undefined {
+    const state = this.progressById.get(id);
+    if (state) {
+      this.progressById.delete(id);
+      if (this.progressByToken.get(state.token) === state) this.progressByToken.delete(state.token);
+    }
+    return state;
+  }
+
+  /** Runs `then` once the client has answered a ping sent now, i.e. has handled everything sent before it. */
+  private afterClientCaughtUp(then: () => void): void {
+    const id = `${INTERNAL_ID_PREFIX}ping-${++this.internalSeq}`;
+    const timeoutMs = this.options.progressBarrierTimeoutMs ?? 1_000;
+    const timer = setTimeout(() => {
+      this.logger.debug("the client did not answer ping; passing responses on without waiting from now on");
+      this.progressBarrier = false;
+      release();
+    }, timeoutMs);
+    const release = () => {
+      clearTimeout(timer);
+      this.clientPending.delete(id);
+      then();
+    };
+    this.clientPending.set(id, release);
+    this.toDownstream({ jsonrpc: "2.0", id, method: "ping" });
   }
 
   private toDownstream(message: JSONRPCMessage): void {

@@ -219,3 +219,56 @@ describe("message bridge: failures become JSON-RPC errors", () => {
     assert.equal(answer.error.code, JSON_RPC_ERROR.SIGN_IN_REQUIRED);
   });
 });
+
+describe("message bridge: progress barrier", () => {
+  test("a response that followed progress waits until the client answered a ping sent after the progress", async () => {
+    const [client, down] = InMemoryTransport.createLinkedPair();
+    const [up, server] = InMemoryTransport.createLinkedPair();
+    const bridge = new MessageBridge(down, up, { upstreamName: "memory://upstream", progressBarrier: true });
+    await bridge.start();
+    const toClient: JSONRPCMessage[] = [];
+    let onClientMessage: (message: JSONRPCMessage) => void = () => {};
+    client.onmessage = (message) => {
+      toClient.push(message);
+      onClientMessage(message);
+    };
+    await client.start();
+    const upstreamSaw: JSONRPCMessage[] = [];
+    server.onmessage = (message) => upstreamSaw.push(message);
+    await server.start();
+
+    // Without a progress token nothing is held back.
+    await client.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo" } });
+    await server.send({ jsonrpc: "2.0", id: 1, result: { content: [] } });
+    assert.deepEqual(toClient.at(-1), { jsonrpc: "2.0", id: 1, result: { content: [] } });
+
+    const ping = new Promise<JSONRPCMessage>((resolve) => {
+      onClientMessage = (message) => {
+        if ("method" in message && message.method === "ping") resolve(message);
+      };
+    });
+    await client.send({
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: { name: "slow_progress", _meta: { progressToken: "t" } },
+    });
+    for (let progress = 1; progress <= 3; progress++) {
+      await server.send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "t", progress } });
+    }
+    await server.send({ jsonrpc: "2.0", id: 2, result: { content: [] } });
+    const pingMessage = (await ping) as { id: string };
+    assert.match(pingMessage.id, /^mcp-u2m-proxy:ping-/);
+    assert.ok(!toClient.some((message) => "id" in message && message.id === 2), "response held until the pong");
+    const beforePong = toClient.length;
+    await client.send({ jsonrpc: "2.0", id: pingMessage.id, result: {} });
+    assert.deepEqual(toClient.slice(beforePong), [{ jsonrpc: "2.0", id: 2, result: { content: [] } }]);
+    // The pong is the proxy's own business: it never reaches the upstream.
+    assert.deepEqual(
+      upstreamSaw.map((message) => ("id" in message ? message.id : undefined)),
+      [1, 2],
+    );
+    await client.close();
+    await bridge.closed;
+  });
+});
