@@ -19,6 +19,14 @@ const INIT = {
 };
 const ACCEPT_BOTH = "application/json, text/event-stream";
 
+interface Health {
+  ok: boolean;
+  upstream?: string;
+  signedIn?: boolean;
+  expiresAt?: string;
+  signInUrl?: string;
+}
+
 function textOf(result: { content?: unknown }): string {
   const [block] = (result.content ?? []) as { type: string; text?: string }[];
   return block?.text ?? "";
@@ -261,7 +269,7 @@ describe("HTTP face in front of a stateful Streamable HTTP server", () => {
 
     const health = await fetch(`${h.face.url}/healthz`);
     assert.equal(health.status, 200);
-    assert.equal((await health.json()).ok, true);
+    assert.equal(((await health.json()) as Health).ok, true);
   });
 
   test("200 parallel clients' calls all succeed", async () => {
@@ -283,7 +291,7 @@ describe("HTTP face in front of a stateful Streamable HTTP server", () => {
   test("/healthz reports sign-in state without secrets", async () => {
     const response = await fetch(`${h.face.url}/healthz`);
     assert.equal(response.headers.get("cache-control"), "no-store");
-    const body = await response.json();
+    const body = (await response.json()) as Health;
     assert.equal(body.ok, true);
     assert.equal(body.signedIn, true);
     assert.equal(body.upstream, h.mcp.url);
@@ -454,12 +462,12 @@ describe("HTTP face: inbound API key and bind address", () => {
       assert.equal(page.status, 401);
       assert.match(page.headers.get("www-authenticate") ?? "", /^Basic/);
       await page.text();
-      const health = await (await fetch(`${h.face.url}/healthz`)).json();
+      const health = (await (await fetch(`${h.face.url}/healthz`)).json()) as Health;
       assert.equal(health.ok, true);
       assert.equal(health.upstream, undefined);
-      const fullHealth = await (
+      const fullHealth = (await (
         await fetch(`${h.face.url}/healthz`, { headers: { "x-api-key": "inbound-secret" } })
-      ).json();
+      ).json()) as Health;
       assert.equal(fullHealth.upstream, h.mcp.url);
     } finally {
       await h.close();
