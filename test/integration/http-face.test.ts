@@ -295,7 +295,7 @@ describe("HTTP face in front of a stateful Streamable HTTP server", () => {
     assert.equal(body.ok, true);
     assert.equal(body.signedIn, true);
     assert.equal(body.upstream, h.mcp.url);
-    assert.match(body.expiresAt, /^\d{4}-/);
+    assert.match(body.expiresAt ?? "", /^\d{4}-/);
     assert.equal(body.signInUrl, undefined);
   });
 
