@@ -3,7 +3,7 @@
  * broken, a long-held lock is kept fresh (not broken), and a busy lock times out with STORE_ERROR.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -90,6 +90,55 @@ describe("file store lock across processes", { concurrency: true }, () => {
     // Staleness is judged by the lock's mtime, refreshed every 5 s: broken 5-10 s after the kill, plus scheduling.
     assert.ok(brokenAfter < 30_000, `broken ${brokenAfter} ms after the kill`);
     t.diagnostic(`holder killed; first waiter in ${brokenAfter} ms after the kill; 4 waiters × 5 increments = 20`);
+  });
+
+  test("a stale lock and breaker left by a crashed run are broken at once; 6 processes finding them together enter one at a time", async (t) => {
+    const dir = join(root, "leftover");
+    const key = "00000000000000000000000000000005";
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const name of [`${key}.refresh.lock`, `${key}.refresh.lock.break`]) {
+      mkdirSync(join(dir, name));
+      utimesSync(join(dir, name), hourAgo, hourAgo);
+    }
+    const workers = await Promise.all(Array.from({ length: 6 }, () => worker("count", dir, key, "3")));
+    const started = Date.now();
+    for (const w of workers) w.go();
+    for (const w of workers) {
+      await w.waitForLine((line) => line === "done", 60_000);
+      assert.equal(await w.exited, 0, w.stderr());
+    }
+    assert.equal(await counterOf(new FileTokenStore({ dir }), key), 18);
+    assert.deepEqual(leftovers(dir), []);
+    t.diagnostic(`6 processes × 3 increments after a leftover lock: 18 in ${Date.now() - started} ms`);
+  });
+
+  test("6 processes racing to break a stale lock, 25 times: never two inside (proper-lockfile alone lets two in)", async (t) => {
+    const dir = join(root, "race");
+    const key = "00000000000000000000000000000006";
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const ROUNDS = "25";
+    const PERIOD = "200";
+    const workers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => worker("race", dir, key, ROUNDS, PERIOD, i === 0 ? "1" : "0")),
+    );
+    const t0 = Date.now() + 400;
+    for (const w of workers) w.process.stdin!.write(`go ${t0}\n`);
+    let wins = 0;
+    let overlaps = 0;
+    let planted = 0;
+    for (const w of workers) {
+      const line = await w.waitForLine((l) => l.startsWith("race "), 60_000);
+      const [won, overlapped, plants] = line.split(" ").slice(1).map(Number);
+      wins += won!;
+      overlaps += overlapped!;
+      planted += plants!;
+      assert.equal(await w.exited, 0, w.stderr());
+    }
+    assert.equal(overlaps, 0);
+    assert.ok(planted > 0 && wins >= planted, `${wins} entries, ${planted} stale locks planted`);
+    assert.deepEqual(leftovers(dir), []);
+    t.diagnostic(`${planted} stale locks planted and raced for, ${wins} entries, ${overlaps} overlaps`);
   });
 
   test("a lock held longer than the staleness period is kept fresh and not broken; others time out", async (t) => {

@@ -22,3 +22,15 @@ export async function incrementUnderLock(store: TokenStore, key: string, insideM
     return true;
   });
 }
+
+/** Marks "inside" for 20 ms; false if someone else was inside (mkdir of the marker failed). */
+export async function enter(insideMarker: string): Promise<boolean> {
+  try {
+    await mkdir(insideMarker);
+  } catch {
+    return false;
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await rmdir(insideMarker);
+  return true;
+}
