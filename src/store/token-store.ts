@@ -68,9 +68,16 @@ export interface RecordTypes {
 export interface TokenStore {
   /** Where it keeps things, for people ("~/.mcp/auth", "memory"). */
   readonly location: string;
-  /** Reads a record; undefined when absent. A corrupt record is reported via onCorrupt and treated as absent. */
+  /**
+   * Reads a record (from the backend on every call; callers cache). Undefined when absent. A corrupt record is moved
+   * aside, reported through the backend's warning callback (FileTokenStore `onWarning`) and treated as absent; an
+   * older layout version is upgraded in code. Never throws for a bad record.
+   */
   read<K extends RecordKind>(key: string, kind: K): Promise<RecordTypes[K] | undefined>;
-  /** Writes a record atomically: readers see the old or the new one, never a mix, even across a crash. */
+  /**
+   * Writes a record atomically: readers see the old or the new one, never a mix, even across a crash.
+   * The record must have `version: STORE_VERSION` and the documented shape, else ProxyError STORE_ERROR.
+   */
   write<K extends RecordKind>(key: string, kind: K, value: RecordTypes[K]): Promise<void>;
   /** Removes one kind, or every record of the key. */
   remove(key: string, kind?: RecordKind): Promise<void>;
@@ -78,7 +85,9 @@ export interface TokenStore {
   keys(): Promise<string[]>;
   /**
    * Runs fn while holding an exclusive lock on (key, name), across every process sharing this store.
-   * Waits up to `waitMs` for the lock, then throws ProxyError STORE_ERROR. Stale locks of dead processes are broken.
+   * Waits up to `waitMs` (default 30 s) for the lock, then throws ProxyError STORE_ERROR. Stale locks of dead
+   * processes are broken (file store: ~10 s after the holder died). fn's result and errors pass through; the lock is
+   * released either way. Not re-entrant: a nested call for the same (key, name) waits for itself until waitMs.
    */
   withLock<T>(
     key: string,
@@ -86,6 +95,9 @@ export interface TokenStore {
     fn: () => Promise<T>,
     options?: { waitMs?: number },
   ): Promise<T>;
-  /** A 0600 file path next to the records for this key (debug log); undefined for backends without files. */
+  /**
+   * A file path next to the records for this key (`<dir>/<key>_<suffix>`, e.g. the debug log); the caller creates
+   * it with mode 0600. Undefined for backends without files.
+   */
   sidecarPath?(key: string, suffix: string): string | undefined;
 }
