@@ -1,4 +1,5 @@
 import { EnvHttpProxyAgent, setGlobalDispatcher } from "undici";
+import { assertSecureUrl } from "../auth/secure-fetch.ts";
 import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "../auth/upstream-auth.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
@@ -26,6 +27,7 @@ export function createUpstreamContext(
   options: { callback: UpstreamAuthDeps["callback"]; logger?: Logger; storeKey?: string },
 ): UpstreamContext {
   useEnvProxy();
+  assertSecureUrl(upstream.url, runtime.allowInsecureHttp);
   const key = options.storeKey ?? storeKey(canonicalServerUrl(upstream.url), upstream);
   let logger = options.logger;
   const store = createStore(runtime, (message) => logger?.warn(message));

@@ -36,6 +36,7 @@ import { type CallbackListener, startCallbackListener } from "./callback-listene
 import { parseChallenge } from "./challenge.ts";
 import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
 import { isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
+import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { accountOf } from "./token-claims.ts";
 
 export interface UpstreamAuthDeps {
@@ -107,7 +108,8 @@ export class UpstreamAuth implements AuthClient {
       });
     this.store = deps.store;
     this.log = deps.logger ?? silentLogger;
-    this.fetchFn = deps.fetch ?? fetch;
+    assertSecureUrl(this.serverUrl, runtime.allowInsecureHttp);
+    this.fetchFn = secureFetch(deps.fetch ?? fetch, runtime.allowInsecureHttp);
     this.now = deps.now ?? Date.now;
   }
 

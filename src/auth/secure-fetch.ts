@@ -1,0 +1,29 @@
+import { ProxyError } from "../lib/errors.ts";
+import { isLoopbackHost } from "../lib/loopback.ts";
+import type { FetchLike } from "./authorized-fetch.ts";
+
+/**
+ * OAuth and MCP traffic must use https; plain http only to loopback hosts (local servers, tests), unless the user
+ * passed --allow-insecure-http (SEC §Communication Security; BP §SSRF "Enforce HTTPS").
+ */
+export function assertSecureUrl(raw: string | URL, allowInsecureHttp: boolean): URL {
+  const url = new URL(String(raw));
+  if (url.protocol === "https:" || (url.protocol === "http:" && (allowInsecureHttp || isLoopbackHost(url.hostname)))) {
+    return url;
+  }
+  throw new ProxyError(
+    "UNSAFE_URL",
+    `Refusing ${url.protocol}// to ${url.host}: OAuth and MCP traffic must use https.`,
+    {
+      hint: "Use the server's https URL (plain http is allowed only on loopback, or with --allow-insecure-http).",
+    },
+  );
+}
+
+/** A fetch that refuses insecure URLs before sending anything (discovery and AS endpoints come from the network). */
+export function secureFetch(fetchFn: FetchLike, allowInsecureHttp: boolean): FetchLike {
+  return (input, init) => {
+    assertSecureUrl(input, allowInsecureHttp);
+    return fetchFn(input, init);
+  };
+}
