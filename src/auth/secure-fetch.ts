@@ -22,7 +22,7 @@ export function assertSecureUrl(raw: string | URL, allowInsecureHttp: boolean): 
 
 /** A fetch that refuses insecure URLs before sending anything (discovery and AS endpoints come from the network). */
 export function secureFetch(fetchFn: FetchLike, allowInsecureHttp: boolean): FetchLike {
-  return (input, init) => {
+  return async (input, init) => {
     assertSecureUrl(input, allowInsecureHttp);
     return fetchFn(input, init);
   };
