@@ -1,5 +1,34 @@
+import { createUpstreamContext } from "../../app/context.ts";
+import { startServe } from "../../app/serve.ts";
 import type { CliArgs } from "../args.ts";
+import { EXIT } from "../exit-codes.ts";
+import { requireUrl } from "./require.ts";
 
-export async function serveCommand(_args: CliArgs, _out: (text: string) => void): Promise<number> {
-  throw new Error("serve is wired when src/app/serve.ts lands");
+/** `[serve] <url>`: the HTTP face until SIGINT/SIGTERM. */
+export async function serveCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
+  const url = requireUrl(args, "serve");
+  const ctx = createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "external" });
+  const handle = await startServe({
+    upstream: ctx.upstream,
+    runtime: ctx.runtime,
+    auth: ctx.auth,
+    logger: ctx.logger,
+    host: args.serve.host,
+    port: args.runtime.port,
+    apiKey: args.serve.apiKey,
+    allowOrigins: args.serve.allowOrigins,
+  });
+  out(`mcp-u2m-proxy ${url} is ready:
+  Streamable HTTP  ${handle.url}/mcp
+  legacy SSE       ${handle.url}/sse
+  status page      ${handle.url}/
+Press Ctrl+C to stop.`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  ctx.logger.info("Shutting down.");
+  await handle.close();
+  await ctx.auth?.close();
+  return EXIT.ok;
 }
