@@ -39,10 +39,11 @@ export async function acquireFileLock(lockPath: string, options: FileLockOptions
   const releaseLocal = await inProcess.acquire(lockPath, options.waitMs);
   if (!releaseLocal) return { ok: false, reason: "timeout" };
   try {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, retriesNow = 0; ; attempt++) {
       const release = await tryLock(lockPath, staleMs, options.onCompromised);
       if (release) return { ok: true, release: releaser(release, releaseLocal) };
-      if (await breakIfStale(lockPath, staleMs)) continue;
+      // Gone (broken here or released meanwhile): try again at once, even past the deadline, but not forever.
+      if ((await breakIfStale(lockPath, staleMs)) && retriesNow++ < 3) continue;
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         releaseLocal();
