@@ -156,7 +156,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     void (async () => {
       try {
         const status = await auth.status();
-        if (!status.signedIn && !auth.pendingSignIn()) await auth.startSignIn({ reason: "start-up" });
+        if (status.signedIn || auth.pendingSignIn()) return;
+        // signIn() is single-flight with the sign-ins that early requests' 401s start: one browser tab.
+        if (auth.signIn) await auth.signIn();
+        else await auth.startSignIn({ reason: "start-up" });
       } catch (error) {
         logger.warn(`Could not start the sign-in to ${auth.serverUrl}: ${describeError(error)}`);
       }

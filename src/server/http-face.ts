@@ -14,8 +14,10 @@ import { sendPage } from "./html-page.ts";
 import type { RequestGuard } from "./request-guard.ts";
 import { type RouteContext, Router, splitTarget } from "./router.ts";
 
-/** The auth core as the face uses it: the relay interface plus sign-out (UpstreamAuth.clear()). */
+/** The auth core as the face uses it: the relay interface plus sign-in and sign-out (UpstreamAuth). */
 export interface FaceAuthClient extends AuthClient {
+  /** Single-flight interactive sign-in (resolves when tokens are stored); preferred at start-up. */
+  signIn?(): Promise<void>;
   clear?(): Promise<unknown>;
 }
 

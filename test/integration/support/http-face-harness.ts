@@ -20,6 +20,8 @@ export interface FaceHarness {
   opened: string[];
   /** Log lines of the proxy (to check nothing secret is printed). */
   logs: string[];
+  /** What the "browser" does with the next authorization URLs (can be changed mid-test). */
+  browser: "login" | "ignore";
   /** The proxy's MCP endpoint. */
   mcpUrl: string;
   /** Resolves once the core reports signed in. */
@@ -78,6 +80,7 @@ export async function startFaceHarness(options: FaceHarnessOptions = {}): Promis
   const logger: Logger = createLogger({ level: "debug", write: (line) => void logs.push(line) });
   const store = new MemoryTokenStore();
   const opened: string[] = [];
+  const control = { browser: options.browser ?? "login" };
   const auth = new UpstreamAuth(upstream, runtime, {
     store,
     logger,
@@ -85,7 +88,7 @@ export async function startFaceHarness(options: FaceHarnessOptions = {}): Promis
     printSignInUrl: () => {},
     openUrl: async (url) => {
       opened.push(url);
-      if (options.browser !== "ignore") {
+      if (control.browser !== "ignore") {
         void completeLoginInBrowser(url, options.login).catch((error: unknown) => {
           logs.push(`headless login failed: ${String(error)}`);
         });
@@ -110,6 +113,12 @@ export async function startFaceHarness(options: FaceHarnessOptions = {}): Promis
     store,
     opened,
     logs,
+    get browser() {
+      return control.browser;
+    },
+    set browser(mode) {
+      control.browser = mode;
+    },
     mcpUrl: `${face.url}/mcp`,
     signedIn,
     close: async () => {
