@@ -20,6 +20,11 @@ export function isInvalidGrant(error: unknown): boolean {
   return error instanceof OAuthError && error.code === "invalid_grant";
 }
 
+/** The AS does not know (or no longer accepts) our client registration (RFC 6749 §5.2). */
+export function isInvalidClient(error: unknown): boolean {
+  return error instanceof OAuthError && (error.code === "invalid_client" || error.code === "unauthorized_client");
+}
+
 /**
  * Maps whatever the SDK's OAuth functions throw to a ProxyError that says what went wrong with which server and
  * what to do. Never includes tokens or codes (SDK messages quote server error bodies, not our secrets).

@@ -35,7 +35,7 @@ import type { FetchLike } from "./authorized-fetch.ts";
 import { type CallbackListener, startCallbackListener } from "./callback-listener.ts";
 import { parseChallenge } from "./challenge.ts";
 import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
-import { isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
+import { isInvalidClient, isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { accountOf } from "./token-claims.ts";
 
@@ -184,6 +184,7 @@ export class UpstreamAuth implements AuthClient {
   }
 
   private async signInLocked({ force, scope }: { force?: boolean; scope?: string }): Promise<void> {
+    await this.load();
     const before = this.tokens?.tokens.access_token;
     await this.store.withLock(
       this.storeKey,
@@ -427,6 +428,15 @@ export class UpstreamAuth implements AuthClient {
           this.log.warn(
             `The refresh token for ${this.serverUrl} was refused (invalid_grant); a new sign-in is needed.`,
           );
+          await this.forgetTokens();
+          return "invalid-grant";
+        }
+        if (isInvalidClient(error)) {
+          // The AS forgot our registration: register again at the next sign-in (a pre-registered client stays).
+          this.log.warn(
+            `The authorization server no longer knows this client for ${this.serverUrl}; a new sign-in is needed.`,
+          );
+          if (client.source !== "pre-registered") await this.store.remove(this.storeKey, "client_info");
           await this.forgetTokens();
           return "invalid-grant";
         }

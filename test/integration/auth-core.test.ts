@@ -197,6 +197,32 @@ describe("UpstreamAuth against oidc-provider and an SDK MCP server", () => {
     await auth.close();
   });
 
+  test("registers again when the AS forgot the client or the redirect URI changed", async () => {
+    const { auth, store, authDir } = await signedInAuth(mcp);
+    await auth.signIn();
+    const clientId = (await auth.status()).clientId;
+    as.deleteClients();
+    const registrations = as.stats.registrations;
+    // The refresh meets invalid_client: the registration is dropped with the tokens, and a sign-in is needed.
+    await assert.rejects(auth.refresh(), (error: { code?: string }) => error.code === "INVALID_GRANT");
+    const result = await callTool(auth, mcp, "echo", { text: "re-registered" });
+    assert.match(JSON.stringify(result.content), /re-registered/);
+    assert.equal(as.stats.registrations, registrations + 1, "the next sign-in registered again");
+    assert.notEqual((await auth.status()).clientId, clientId);
+    await auth.close();
+
+    // Same store, another callback port: the registered redirect URI no longer fits, so register again.
+    const moved = new UpstreamAuth(upstreamOf(mcp.url), runtime(authDir), {
+      store,
+      callback: "own-listener",
+      printSignInUrl: () => {},
+      openUrl: async (url) => void completeLoginInBrowser(url),
+    });
+    await moved.signIn({ force: true });
+    assert.equal(as.stats.registrations, registrations + 2);
+    await moved.close();
+  });
+
   test("steps up on 403 insufficient_scope with the union of scopes, within a retry limit", async () => {
     const scoped = await startMcpServer({ authServer: as, unauthorizedScope: "mcp:read" });
     const { auth, opened } = await signedInAuth(scoped);
