@@ -45,8 +45,13 @@ export interface MessageBridgeOptions {
    * dropped ("unknown progress token"). The ping's answer proves the client has handled everything before it.
    */
   progressBarrier?: boolean;
-  /** Longest wait for the client's answer to that ping (default 1 s); a client that never answers turns it off. */
+  /**
+   * Longest wait for the client's answer to that ping (default 1 s). A client that does not answer (and a
+   * 2026-07-28 client, which sends no JSON-RPC responses) gets the best-effort fallback instead: the response is
+   * passed on `progressBarrierDelayMs` (default 25 ms) after the progress left, so it most likely lands in a later read.
+   */
   progressBarrierTimeoutMs?: number;
+  progressBarrierDelayMs?: number;
 }
 
 type ProgressToken = string | number;
@@ -90,7 +95,9 @@ export class MessageBridge {
   private readonly clientPending = new Map<RequestId, () => void>();
   private readonly progressById = new Map<RequestId, ProgressState>();
   private readonly progressByToken = new Map<ProgressToken, ProgressState>();
-  private progressBarrier: boolean;
+  private barrier: "ping" | "delay" | "off";
+  /** Settles when the last message to the client has left (as far as the downstream transport can tell). */
+  private lastSent: Promise<void> = Promise.resolve();
   /** Abort controllers of in-flight 2026-07-28 requests, by id: closing the stream is their cancellation. */
   private readonly perRequest = new Map<RequestId, AbortController>();
   private closing: Promise<void> | undefined;
@@ -105,7 +112,7 @@ export class MessageBridge {
   ) {
     this.upstream = upstream;
     this.logger = options.logger ?? silentLogger;
-    this.progressBarrier = options.progressBarrier === true;
+    this.barrier = options.progressBarrier === true ? "ping" : "off";
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -166,7 +173,7 @@ export class MessageBridge {
     if (this.closing) return;
     if ("method" in message) {
       const method = message.method;
-      if (this.progressBarrier && "id" in message) {
+      if (this.barrier !== "off" && "id" in message) {
         const token = (message.params?._meta as { progressToken?: ProgressToken } | undefined)?.progressToken;
         if (token !== undefined) {
           const state: ProgressState = { id: message.id, token, notified: false };
@@ -212,7 +219,11 @@ export class MessageBridge {
     let options: TransportSendOptions | undefined;
     if ("id" in message && "method" in message) {
       const version = (message.params?._meta as Record<string, unknown> | undefined)?.[PROTOCOL_VERSION_META_KEY];
-      if (typeof version === "string" && version >= "2026") options = this.perRequestOptions(message.id);
+      if (typeof version === "string" && version >= "2026") {
+        options = this.perRequestOptions(message.id);
+        // A 2026-07-28 client sends no JSON-RPC responses (SH), so it cannot answer the barrier's ping.
+        if (this.barrier === "ping") this.barrier = "delay";
+      }
     }
     upstream.send(message, options).catch((error: unknown) => {
       if (options?.requestSignal?.aborted) return; // the client cancelled it
@@ -295,7 +306,7 @@ export class MessageBridge {
       }
       if (this.progressById.size !== 0) {
         const state = this.forgetProgress(message.id);
-        if (state?.notified && this.progressBarrier) {
+        if (state?.notified && this.barrier !== "off") {
           this.afterClientCaughtUp(() => this.toDownstream(message));
           return;
         }
@@ -317,13 +328,21 @@ export class MessageBridge {
     return state;
   }
 
-  /** Runs `then` once the client has answered a ping sent now, i.e. has handled everything sent before it. */
+  /**
+   * Runs `then` once the client has answered a ping sent now, i.e. has handled everything sent before it; or, for a
+   * client that cannot answer, a short while later.
+   */
   private afterClientCaughtUp(then: () => void): void {
+    if (this.barrier === "delay") {
+      const delay = () => void setTimeout(then, this.options.progressBarrierDelayMs ?? 25);
+      this.lastSent.then(delay, delay);
+      return;
+    }
     const id = `${INTERNAL_ID_PREFIX}ping-${++this.internalSeq}`;
     const timeoutMs = this.options.progressBarrierTimeoutMs ?? 1_000;
     const timer = setTimeout(() => {
-      this.logger.debug("the client did not answer ping; passing responses on without waiting from now on");
-      this.progressBarrier = false;
+      this.logger.debug("the client did not answer ping; no more pings before responses");
+      if (this.barrier === "ping") this.barrier = "delay";
       release();
     }, timeoutMs);
     const release = () => {
@@ -337,7 +356,8 @@ export class MessageBridge {
 
   private toDownstream(message: JSONRPCMessage): void {
     if (this.closing) return;
-    this.downstream.send(message).catch((error: unknown) => {
+    this.lastSent = this.downstream.send(message);
+    this.lastSent.catch((error: unknown) => {
       this.logger.debug(`could not pass a message to the client: ${describeError(error)}`);
     });
   }

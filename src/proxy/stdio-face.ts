@@ -14,7 +14,6 @@ export interface StdioFaceOptions {
 }
 
 const NEWLINE = 0x0a;
-const DONE: Promise<void> = Promise.resolve();
 
 /**
  * The server side of the MCP stdio transport (2025-11-25 `basic/transports` §stdio): newline-delimited JSON-RPC
@@ -58,11 +57,13 @@ export class StdioFaceTransport implements Transport {
     this.output.on("error", this.onOutputError);
   }
 
+  /** Resolves once the message has been handed to the operating system (the client may be slower than us). */
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return Promise.reject(new Error("stdio transport closed"));
-    // One write per message keeps messages whole and in order; pipes to a host are written synchronously on Linux.
-    this.output.write(`${JSON.stringify(message)}\n`);
-    return DONE;
+    // One write per message keeps messages whole and in order.
+    return new Promise((resolve, reject) => {
+      this.output.write(`${JSON.stringify(message)}\n`, (error) => (error ? reject(error) : resolve()));
+    });
   }
 
   async close(): Promise<void> {

@@ -272,3 +272,34 @@ describe("message bridge: progress barrier", () => {
     await bridge.closed;
   });
 });
+
+test("progress barrier: a client that does not answer ping still gets the response, and no more pings", async () => {
+  const [client, down] = InMemoryTransport.createLinkedPair();
+  const [up, server] = InMemoryTransport.createLinkedPair();
+  const bridge = new MessageBridge(down, up, {
+    upstreamName: "memory://upstream",
+    progressBarrier: true,
+    progressBarrierTimeoutMs: 50,
+    progressBarrierDelayMs: 1,
+  });
+  await bridge.start();
+  const toClient: JSONRPCMessage[] = [];
+  const arrived = new Map<unknown, () => void>();
+  client.onmessage = (message) => {
+    toClient.push(message);
+    if ("id" in message && !("method" in message)) arrived.get(message.id)?.();
+  };
+  await client.start();
+  await server.start();
+  for (const id of [1, 2]) {
+    const answered = new Promise<void>((resolve) => arrived.set(id, resolve));
+    await client.send({ jsonrpc: "2.0", id, method: "tools/call", params: { _meta: { progressToken: id } } });
+    await server.send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: id, progress: 1 } });
+    await server.send({ jsonrpc: "2.0", id, result: {} });
+    await answered;
+  }
+  const pings = toClient.filter((message) => "method" in message && message.method === "ping");
+  assert.equal(pings.length, 1, "one unanswered ping, then the delay fallback");
+  await client.close();
+  await bridge.closed;
+});
