@@ -65,7 +65,8 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
   const stop = () => void bridge.close();
   if (options.signal?.aborted) return;
   options.signal?.addEventListener("abort", stop, { once: true });
-  const ownsProcessStdio = options.input === undefined;
+  // The CLI passes `signal` and owns the signals; a bare call on the process's own stdio handles them here.
+  const ownsProcessStdio = options.input === undefined && options.signal === undefined;
   if (ownsProcessStdio) {
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);

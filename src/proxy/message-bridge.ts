@@ -46,7 +46,7 @@ export interface MessageBridgeOptions {
    */
   progressBarrier?: boolean;
   /**
-   * Longest wait for the client's answer to that ping (default 1 s). A client that does not answer (and a
+   * Longest wait for the client's answer to that ping once it has left (default 5 s). A client that does not answer (and a
    * 2026-07-28 client, which sends no JSON-RPC responses) gets the best-effort fallback instead: the response is
    * passed on `progressBarrierDelayMs` (default 25 ms) after the progress left, so it most likely lands in a later read.
    */
@@ -96,6 +96,8 @@ export class MessageBridge {
   private readonly progressById = new Map<RequestId, ProgressState>();
   private readonly progressByToken = new Map<ProgressToken, ProgressState>();
   private barrier: "ping" | "delay" | "off";
+  /** The client speaks the 2026-07-28 wire. */
+  private modern = false;
   /** Settles when the last message to the client has left (as far as the downstream transport can tell). */
   private lastSent: Promise<void> = Promise.resolve();
   /** Abort controllers of in-flight 2026-07-28 requests, by id: closing the stream is their cancellation. */
@@ -222,6 +224,7 @@ export class MessageBridge {
       if (typeof version === "string" && version >= "2026") {
         options = this.perRequestOptions(message.id);
         // A 2026-07-28 client sends no JSON-RPC responses (SH), so it cannot answer the barrier's ping.
+        this.modern = true;
         if (this.barrier === "ping") this.barrier = "delay";
       }
     }
@@ -339,12 +342,7 @@ export class MessageBridge {
       return;
     }
     const id = `${INTERNAL_ID_PREFIX}ping-${++this.internalSeq}`;
-    const timeoutMs = this.options.progressBarrierTimeoutMs ?? 1_000;
-    const timer = setTimeout(() => {
-      this.logger.debug("the client did not answer ping; no more pings before responses");
-      if (this.barrier === "ping") this.barrier = "delay";
-      release();
-    }, timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
     const release = () => {
       clearTimeout(timer);
       this.clientPending.delete(id);
@@ -352,6 +350,21 @@ export class MessageBridge {
     };
     this.clientPending.set(id, release);
     this.toDownstream({ jsonrpc: "2.0", id, method: "ping" });
+    // The clock starts once the ping has left: megabytes may be queued before it when the client reads slowly.
+    const startClock = () => {
+      if (this.clientPending.get(id) !== release) return;
+      timer = setTimeout(() => {
+        this.logger.debug("the client did not answer ping in time; passing responses on after a short delay");
+        if (this.barrier === "ping") this.barrier = "delay";
+        then();
+        // A late answer shows the client does answer, only slowly: go back to pinging.
+        this.clientPending.set(id, () => {
+          this.clientPending.delete(id);
+          if (this.barrier === "delay" && !this.modern) this.barrier = "ping";
+        });
+      }, this.options.progressBarrierTimeoutMs ?? 5_000);
+    };
+    this.lastSent.then(startClock, startClock);
   }
 
   private toDownstream(message: JSONRPCMessage): void {

@@ -17,6 +17,8 @@ export interface StdioChildEnv {
   browserLog?: string;
   signInWaitMs?: number;
   logLevel?: "error" | "warn" | "info" | "debug";
+  /** Extra node options for the child (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 /** The command, arguments and environment that start one stdio face process for `url`. */
@@ -34,7 +36,12 @@ export function stdioCommand(
   else env.BROWSER = `${process.execPath} ${HEADLESS_BROWSER_PATH}`;
   if (options.browserLog) env.TEST_BROWSER_LOG = options.browserLog;
   if (options.signInWaitMs !== undefined) env.STDIO_TEST_SIGN_IN_WAIT_MS = String(options.signInWaitMs);
-  return { command: process.execPath, args: ["--import", "tsx", STDIO_ENTRY, url], env, cwd: REPO_ROOT };
+  return {
+    command: process.execPath,
+    args: [...(options.nodeArgs ?? []), "--import", "tsx", STDIO_ENTRY, url],
+    env,
+    cwd: REPO_ROOT,
+  };
 }
 
 /** A stdio face process driven line by line. Every stdout line is kept, JSON or not. */
@@ -55,15 +62,18 @@ export class RawStdioChild {
     this.exited = once(this.child, "exit").then(([code, signal]) => ({ code, signal }));
     this.child.stdout.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => {
-      this.buffered += chunk;
-      let newline = this.buffered.indexOf("\n");
+      // Search only the new chunk for line ends: a multi-megabyte line arrives in many chunks.
+      let start = 0;
+      let newline = chunk.indexOf("\n");
       while (newline !== -1) {
-        const line = this.buffered.slice(0, newline);
-        this.buffered = this.buffered.slice(newline + 1);
+        const line = this.buffered + chunk.slice(start, newline);
+        this.buffered = "";
         this.stdoutLines.push(line);
         this.deliver(line);
-        newline = this.buffered.indexOf("\n");
+        start = newline + 1;
+        newline = chunk.indexOf("\n", start);
       }
+      this.buffered += chunk.slice(start);
     });
     this.child.stderr.setEncoding("utf8");
     this.child.stderr.on("data", (chunk: string) => {
