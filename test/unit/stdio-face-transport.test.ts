@@ -1,0 +1,125 @@
+// Framing of the stdio face: newline-delimited JSON-RPC over real Node streams, and the legacy-transport signal of
+// the upstream connector.
+import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
+import { describe, test } from "node:test";
+import { type JSONRPCMessage, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
+import { StdioFaceTransport } from "../../src/proxy/stdio-face.ts";
+import { isLegacyTransportSignal } from "../../src/proxy/upstream-connector.ts";
+
+async function startFace(options: { maxMessageBytes?: number } = {}) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const face = new StdioFaceTransport({ input, output, ...options });
+  const received: JSONRPCMessage[] = [];
+  face.onmessage = (message) => received.push(message);
+  let closed = false;
+  face.onclose = () => {
+    closed = true;
+  };
+  await face.start();
+  let written = "";
+  output.setEncoding("utf8");
+  output.on("data", (chunk: string) => {
+    written += chunk;
+  });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  return { face, input, received, written: () => written, closed: () => closed, settle };
+}
+
+describe("stdio face transport", () => {
+  test("messages split across chunks, several per chunk, CRLF and blank lines", async () => {
+    const { input, received, settle } = await startFace();
+    const a = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
+    const b = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" });
+    input.write(a.slice(0, 10));
+    input.write(`${a.slice(10)}\n\n${b}\r\n${a.slice(0, 5)}`);
+    input.write(`${a.slice(5)}\n`);
+    await settle();
+    assert.deepEqual(received, [JSON.parse(a), JSON.parse(b), JSON.parse(a)]);
+  });
+
+  test("a multi-byte character split between chunks survives", async () => {
+    const { input, received, settle } = await startFace();
+    const line = Buffer.from(`${JSON.stringify({ jsonrpc: "2.0", id: "é€😀", method: "ping" })}\n`);
+    const cut = line.indexOf(Buffer.from("€")) + 1; // inside the euro sign
+    input.write(line.subarray(0, cut));
+    input.write(line.subarray(cut));
+    await settle();
+    assert.deepEqual(received, [{ jsonrpc: "2.0", id: "é€😀", method: "ping" }]);
+  });
+
+  test("not JSON → parse error; not JSON-RPC → invalid request; a batch is taken apart", async () => {
+    const { input, received, written, settle } = await startFace();
+    input.write("{oops\n");
+    input.write(`${JSON.stringify({ id: 4, method: "x" })}\n`);
+    input.write(
+      `${JSON.stringify([
+        { jsonrpc: "2.0", id: 5, method: "ping" },
+        { jsonrpc: "2.0", method: "n" },
+      ])}\n`,
+    );
+    await settle();
+    const replies = written()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(replies, [
+      { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } },
+      { jsonrpc: "2.0", id: 4, error: { code: -32600, message: "Invalid Request" } },
+    ]);
+    assert.deepEqual(received, [
+      { jsonrpc: "2.0", id: 5, method: "ping" },
+      { jsonrpc: "2.0", method: "n" },
+    ]);
+  });
+
+  test("an oversized message is refused and the next one still gets through", async () => {
+    const { input, received, written, settle } = await startFace({ maxMessageBytes: 100 });
+    input.write(`{"jsonrpc":"2.0","id":1,"method":"x","params":{"pad":"${"a".repeat(80)}`);
+    input.write(`${"a".repeat(80)}"}}\n`);
+    input.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "ping" })}\n`);
+    await settle();
+    assert.deepEqual(received, [{ jsonrpc: "2.0", id: 2, method: "ping" }]);
+    assert.match(written(), /"code":-32600,"message":"Message too large"/);
+  });
+
+  test("send writes one line per message; end of input closes", async () => {
+    const { face, input, written, closed, settle } = await startFace();
+    await face.send({ jsonrpc: "2.0", id: 1, result: { text: "line\nbreak" } });
+    await face.send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } });
+    await settle();
+    const lines = written().split("\n");
+    assert.equal(lines.length, 3);
+    assert.equal(lines[2], "");
+    assert.deepEqual(JSON.parse(lines[0] ?? ""), { jsonrpc: "2.0", id: 1, result: { text: "line\nbreak" } });
+    input.end();
+    await settle();
+    assert.equal(closed(), true);
+    await assert.rejects(face.send({ jsonrpc: "2.0", id: 2, result: {} }));
+  });
+});
+
+describe("upstream connector: legacy transport signal", () => {
+  const http = (status: number, text?: string) =>
+    new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, "Error POSTing to endpoint", {
+      status,
+      statusText: "",
+      ...(text === undefined ? {} : { text }),
+    });
+
+  test("400, 404 and 405 without a modern JSON-RPC error body mean: try legacy SSE", () => {
+    assert.equal(isLegacyTransportSignal(http(404, '{"error":"not_found"}')), true);
+    assert.equal(isLegacyTransportSignal(http(405, "")), true);
+    assert.equal(isLegacyTransportSignal(http(400, "Bad Request")), true);
+    assert.equal(isLegacyTransportSignal(http(400)), true);
+  });
+
+  test("other statuses, modern error bodies and non-HTTP errors do not", () => {
+    assert.equal(isLegacyTransportSignal(http(401)), false);
+    assert.equal(isLegacyTransportSignal(http(500)), false);
+    const modern = JSON.stringify({ jsonrpc: "2.0", id: 1, error: { code: -32022, message: "Unsupported version" } });
+    assert.equal(isLegacyTransportSignal(http(400, modern)), false);
+    assert.equal(isLegacyTransportSignal(new TypeError("fetch failed")), false);
+  });
+});
