@@ -2,7 +2,8 @@
  * The official MCP conformance suite's client auth scenarios, run against a small client built on the project's
  * OAuth core (conformance-client.ts): @modelcontextprotocol/conformance 0.1.16 `--suite auth` (14 scenarios,
  * 2025-11-25) and 0.2.0-alpha.12's 25 auth scenarios of `--requirements 2026-07-28` (at the 2026-07-28 wire), plus
- * the two 2025-03-26 backcompat scenarios, reported but not required. Needs the npm registry once per pinned
+ * the two 2025-03-26 backcompat scenarios, reported but not required. The first suite's client keeps tokens in
+ * memory, the second's in the FileTokenStore (the product's default). Needs the npm registry once per pinned
  * version (.ci/run pre-warms npx's cache); everything else is loopback. Results: test-results/conformance/.
  */
 import assert from "node:assert/strict";

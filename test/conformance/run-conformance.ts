@@ -69,10 +69,12 @@ export interface SuiteSpec {
   args: string[];
   /** `conformance list …` arguments whose auth/* client scenarios must equal `required` (checked before running). */
   requirementList?: string[];
+  /** The client's token store: in memory, or the FileTokenStore (the product's default) in a temporary directory. */
+  store: "memory" | "file";
 }
 
 export const SUITES: SuiteSpec[] = [
-  { version: "0.1.16", label: "0.1.16 auth", required: AUTH_2025_11_25, optional: [], args: [] },
+  { version: "0.1.16", label: "0.1.16 auth", required: AUTH_2025_11_25, optional: [], args: [], store: "memory" },
   {
     version: "0.2.0-alpha.12",
     label: "0.2.0-alpha.12 2026-07-28 auth",
@@ -82,6 +84,7 @@ export const SUITES: SuiteSpec[] = [
     // The optional 2025-03-26 scenarios run at their own default wire (2025-11-25).
     args: ["--spec-version", "2026-07-28", "--force"],
     requirementList: ["list", "--requirements", "2026-07-28"],
+    store: "file",
   },
 ];
 
@@ -180,13 +183,13 @@ async function verifyScenarioLists(suite: SuiteSpec, tool: Omit<SuiteTool, "clie
 }
 
 /**
- * Compiles the client and the src/ files it imports to JavaScript under `<outDir>/client/` (tsc, types not
+ * Compiles the client and the src/ files it imports to JavaScript under test-results/conformance/client/ (tsc, types not
  * checked: `npm run typecheck` does that). Started through tsx, the client spends seconds transpiling on a busy
  * 2-core machine, a real share of the suite's 30 s per scenario; compiled, it starts in well under one.
  * The output stays inside the repository so that Node finds node_modules.
  */
-async function buildClient(outDir: string): Promise<string> {
-  const buildDir = join(outDir, "client");
+async function buildClient(): Promise<string> {
+  const buildDir = join(REPO, "test-results", "conformance", "client");
   rmSync(buildDir, { recursive: true, force: true });
   const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
   await execFileAsync(
@@ -256,7 +259,7 @@ async function runScenarioOnce(
     const child = spawn(tool.node, args, {
       cwd: REPO,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, CONFORMANCE_TIMING: "1", NO_COLOR: "1" },
+      env: { ...process.env, CONFORMANCE_TIMING: "1", CONFORMANCE_STORE: suite.store, NO_COLOR: "1" },
     });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -365,7 +368,7 @@ export async function runSuites(suites: SuiteSpec[], options: RunOptions = {}): 
   const started = Date.now();
   const outDir = options.outDir ?? join(REPO, "test-results", "conformance");
   const [client, located] = await Promise.all([
-    buildClient(outDir).then(clientCommand),
+    buildClient().then(clientCommand),
     Promise.all(
       suites.map(async (suite) => {
         const tool = await locateSuite(suite.version);
@@ -416,7 +419,7 @@ export function formatSummary(summary: SuiteResult): string {
   const extra = optional.length
     ? `; not required: ${optional.filter((r) => r.passed).length}/${optional.length} (${optional.map((r) => `${r.scenario} ${r.passed ? "pass" : "FAIL"}`).join(", ")})`
     : "";
-  return `${summary.suite.label}: ${summary.requiredPassed}/${summary.requiredTotal}${extra}`;
+  return `${summary.suite.label}: ${summary.requiredPassed}/${summary.requiredTotal}${extra} (${summary.suite.store} store)`;
 }
 
 async function cli(argv: string[]): Promise<number> {
