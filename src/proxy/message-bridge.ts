@@ -64,6 +64,7 @@ const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 const INTERNAL_ID_PREFIX = "mcp-u2m-proxy:";
 
 type Pending = { resolve: (message: JSONRPCResponse) => void; reject: (error: unknown) => void };
+type InFlight = { upstream: Transport; method: string };
 
 /**
  * Pipes JSON-RPC messages both ways between a downstream transport (the client's side: stdio, legacy SSE server
@@ -102,6 +103,8 @@ export class MessageBridge {
   private lastSent: Promise<void> = Promise.resolve();
   /** Abort controllers of in-flight 2026-07-28 requests, by id: closing the stream is their cancellation. */
   private readonly perRequest = new Map<RequestId, AbortController>();
+  /** Client requests sent upstream and not answered yet: which transport carries them, and their method. */
+  private readonly inflight = new Map<RequestId, InFlight>();
   private closing: Promise<void> | undefined;
   private resolveClosed!: () => void;
   /** Settles when both sides are closed. */
@@ -191,13 +194,18 @@ export class MessageBridge {
         this.urlElicitation = elicitation?.url !== undefined;
       } else if (method === "notifications/initialized") {
         this.initialized = message as JSONRPCNotification;
-      } else if (method === "notifications/cancelled" && this.perRequest.size !== 0) {
+      } else if (method === "notifications/cancelled") {
         const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-        const controller = id === undefined ? undefined : this.perRequest.get(id);
-        if (controller) {
-          this.perRequest.delete(id as RequestId);
-          controller.abort();
-          return;
+        if (id !== undefined) {
+          // The upstream will not answer a cancelled request (2025) and nobody waits for the answer any more.
+          this.inflight.delete(id);
+          this.forgetProgress(id);
+          const controller = this.perRequest.get(id);
+          if (controller) {
+            this.perRequest.delete(id);
+            controller.abort();
+            return;
+          }
         }
       }
     } else if (this.clientPending.size !== 0 && message.id !== undefined) {
@@ -220,9 +228,16 @@ export class MessageBridge {
     const upstream = this.upstream;
     let options: TransportSendOptions | undefined;
     if ("id" in message && "method" in message) {
+      const id = message.id;
+      const entry: InFlight = { upstream, method: message.method };
+      this.inflight.set(id, entry);
+      // Called when the request's response stream ends (Streamable HTTP), answered or not.
+      options = { onRequestStreamEnd: () => this.onStreamEnd(id, entry) };
       const version = (message.params?._meta as Record<string, unknown> | undefined)?.[PROTOCOL_VERSION_META_KEY];
       if (typeof version === "string" && version >= "2026") {
-        options = this.perRequestOptions(message.id);
+        const controller = new AbortController();
+        this.perRequest.set(id, controller);
+        options.requestSignal = controller.signal;
         // A 2026-07-28 client sends no JSON-RPC responses (SH), so it cannot answer the barrier's ping.
         this.modern = true;
         if (this.barrier === "ping") this.barrier = "delay";
@@ -234,21 +249,32 @@ export class MessageBridge {
     });
   }
 
-  private perRequestOptions(id: RequestId): TransportSendOptions {
-    const controller = new AbortController();
-    this.perRequest.set(id, controller);
-    return {
-      requestSignal: controller.signal,
-      onRequestStreamEnd: () => {
-        if (this.perRequest.get(id) === controller) this.perRequest.delete(id);
-      },
-    };
+  /** A request's response stream ended: if no answer came (upstream died mid-stream), the client gets an error. */
+  private onStreamEnd(id: RequestId, entry: InFlight): void {
+    if (this.perRequest.size !== 0) this.perRequest.delete(id);
+    if (this.inflight.get(id) !== entry) return;
+    this.inflight.delete(id);
+    const name = this.options.upstreamName;
+    this.answerWithError(
+      id,
+      entry.method,
+      new ProxyError(
+        "UPSTREAM_ERROR",
+        `The upstream ${name} ended the response to ${entry.method} without an answer.`,
+        {
+          hint: "Try again; if it keeps happening, check the upstream server.",
+        },
+      ),
+    );
   }
 
   private onSendFailed(message: JSONRPCMessage, error: unknown, upstream: Transport, attempt: number): void {
     if (this.closing) return;
     const isRequest = "id" in message && "method" in message;
-    if (isRequest && this.perRequest.size !== 0) this.perRequest.delete(message.id);
+    if (isRequest) {
+      this.inflight.delete(message.id);
+      if (this.perRequest.size !== 0) this.perRequest.delete(message.id);
+    }
     if (
       attempt === 0 &&
       this.options.reconnect &&
@@ -280,20 +306,26 @@ export class MessageBridge {
   /** Answers a request that could not reach the upstream; other messages can only be logged. */
   private reject(message: JSONRPCMessage, error: unknown): void {
     if (this.closing) return;
-    const name = this.options.upstreamName;
     if ("id" in message && "method" in message) {
-      this.forgetProgress(message.id);
-      const rpcError = toJsonRpcError(error, name, { urlElicitation: this.urlElicitation });
-      this.logger.warn(`${message.method} failed: ${rpcError.message}`);
-      this.toDownstream({ jsonrpc: "2.0", id: message.id, error: rpcError });
+      this.answerWithError(message.id, message.method, error);
     } else {
       const what = "method" in message ? message.method : "a response";
-      this.logger.warn(`could not pass ${what} to the upstream: ${toProxyError(error, name).toLine()}`);
+      const reason = toProxyError(error, this.options.upstreamName).toLine();
+      this.logger.warn(`could not pass ${what} to the upstream: ${reason}`);
     }
+  }
+
+  private answerWithError(id: RequestId, method: string, error: unknown): void {
+    if (this.closing) return;
+    this.forgetProgress(id);
+    const rpcError = toJsonRpcError(error, this.options.upstreamName, { urlElicitation: this.urlElicitation });
+    this.logger.warn(`${method} failed: ${rpcError.message}`);
+    this.toDownstream({ jsonrpc: "2.0", id, error: rpcError });
   }
 
   private fromUpstream(message: JSONRPCMessage): void {
     if ("id" in message && !("method" in message) && message.id !== undefined) {
+      this.inflight.delete(message.id);
       if (this.internal.size !== 0) {
         const pending = this.internal.get(message.id);
         if (pending) {
@@ -424,6 +456,22 @@ export class MessageBridge {
     old.onclose = undefined;
     void old.close().catch(() => {});
     this.logger.info(`started a new session with ${name}`);
+    // Requests still running in the lost session will never be answered there.
+    for (const [id, entry] of this.inflight) {
+      if (entry.upstream !== old) continue;
+      this.inflight.delete(id);
+      this.answerWithError(
+        id,
+        entry.method,
+        new ProxyError(
+          "UPSTREAM_SESSION_EXPIRED",
+          `The upstream ${name} lost the session while ${entry.method} was running.`,
+          {
+            hint: "Try again.",
+          },
+        ),
+      );
+    }
   }
 
   /** Sends one of the proxy's own requests and waits for its answer (bounded). */

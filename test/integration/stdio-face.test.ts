@@ -238,6 +238,23 @@ describe("stdio face: process behaviour", () => {
     }
   });
 
+  test("an upstream killed mid-response: the running request gets an error instead of hanging", async () => {
+    const server = await startMcpServer({ authServer, transport: "streamable-stateless" });
+    const client = await connectV2(server.url, { authDir: tempDir() });
+    try {
+      const calls = () => server.stats.methods.filter((method) => method === "tools/call").length;
+      const call = client.callTool({ name: "sleep", arguments: { ms: 60_000 } });
+      await waitFor(() => calls() > 0, "the call to reach the upstream");
+      await server.close();
+      await assert.rejects(call, (error: Error) => {
+        assert.match(error.message, /ended the response to tools\/call without an answer/);
+        return true;
+      });
+    } finally {
+      await client.close();
+    }
+  });
+
   test("an upstream that lost the session (restart): a new session is started transparently", async () => {
     let server = await startMcpServer({ authServer, transport: "streamable-stateful" });
     const client = await connectV2(server.url, { authDir: tempDir() });
