@@ -12,7 +12,7 @@
  * Exits 0 when every required scenario of the selected suites passed.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -183,14 +183,12 @@ async function verifyScenarioLists(suite: SuiteSpec, tool: Omit<SuiteTool, "clie
 }
 
 /**
- * Compiles the client and the src/ files it imports to JavaScript under test-results/conformance/client/ (tsc, types not
+ * Compiles the client and the src/ files it imports to JavaScript in `buildDir` (tsc, types not
  * checked: `npm run typecheck` does that). Started through tsx, the client spends seconds transpiling on a busy
  * 2-core machine, a real share of the suite's 30 s per scenario; compiled, it starts in well under one.
  * The output stays inside the repository so that Node finds node_modules.
  */
-async function buildClient(): Promise<string> {
-  const buildDir = join(REPO, "test-results", "conformance", "client");
-  rmSync(buildDir, { recursive: true, force: true });
+async function buildClient(buildDir: string): Promise<string> {
   const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
   await execFileAsync(
     process.execPath,
@@ -367,41 +365,60 @@ export interface RunOptions {
 export async function runSuites(suites: SuiteSpec[], options: RunOptions = {}): Promise<SuiteResult[]> {
   const started = Date.now();
   const outDir = options.outDir ?? join(REPO, "test-results", "conformance");
-  const [client, located] = await Promise.all([
-    buildClient().then(clientCommand),
-    Promise.all(
-      suites.map(async (suite) => {
-        const tool = await locateSuite(suite.version);
-        await verifyScenarioLists(suite, tool);
-        return tool;
-      }),
-    ),
-  ]);
-  const tools: SuiteTool[] = located.map((tool) => ({ ...tool, client }));
-  const jobs = suites.flatMap((suite, index) => {
-    const all = [...suite.required, ...suite.optional];
-    const scenarios = options.scenarios ? all.filter((s) => options.scenarios?.includes(s)) : all;
-    return scenarios.map((scenario) => ({ suite, tool: tools[index] as SuiteTool, scenario }));
-  });
-  const results = await pool(jobs, options.concurrency ?? 3, async ({ suite, tool, scenario }) => {
-    const result = await runScenario(suite, tool, scenario, join(outDir, suite.version));
-    options.onResult?.(suite, result);
-    return { suite, result };
-  });
-  return suites.map((suite) => {
-    const own = results.filter((r) => r.suite === suite).map((r) => r.result);
-    const required = own.filter((r) => r.required);
-    const summary: SuiteResult = {
-      suite,
-      results: own,
-      requiredPassed: required.filter((r) => r.passed).length,
-      requiredTotal: required.length,
-      durationMs: Date.now() - started,
-    };
-    mkdirSync(join(outDir, suite.version), { recursive: true });
-    writeFileSync(join(outDir, suite.version, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-    return summary;
-  });
+  // Private directories for this run, so that two runs at once (say, two people's `npm test`) never clobber each
+  // other's client build or results; the results replace <outDir>/<version>/ when the run is complete.
+  const runId = `${process.pid}-${started}`;
+  const runDir = join(outDir, `.run-${runId}`);
+  const buildDir = join(REPO, "test-results", "conformance", `.client-${runId}`);
+  try {
+    const [client, located] = await Promise.all([
+      buildClient(buildDir).then(clientCommand),
+      Promise.all(
+        suites.map(async (suite) => {
+          const tool = await locateSuite(suite.version);
+          await verifyScenarioLists(suite, tool);
+          return tool;
+        }),
+      ),
+    ]);
+    const tools: SuiteTool[] = located.map((tool) => ({ ...tool, client }));
+    const jobs = suites.flatMap((suite, index) => {
+      const all = [...suite.required, ...suite.optional];
+      const scenarios = options.scenarios ? all.filter((s) => options.scenarios?.includes(s)) : all;
+      return scenarios.map((scenario) => ({ suite, tool: tools[index] as SuiteTool, scenario }));
+    });
+    const results = await pool(jobs, options.concurrency ?? 3, async ({ suite, tool, scenario }) => {
+      const result = await runScenario(suite, tool, scenario, join(runDir, suite.version));
+      options.onResult?.(suite, result);
+      return { suite, result };
+    });
+    return suites.map((suite) => {
+      const final = join(outDir, suite.version);
+      const own = results
+        .filter((r) => r.suite === suite)
+        .map(({ result }) => ({
+          ...result,
+          outputDir: join(final, relative(join(runDir, suite.version), result.outputDir)),
+        }));
+      const required = own.filter((r) => r.required);
+      const summary: SuiteResult = {
+        suite,
+        results: own,
+        requiredPassed: required.filter((r) => r.passed).length,
+        requiredTotal: required.length,
+        durationMs: Date.now() - started,
+      };
+      const staged = join(runDir, suite.version);
+      mkdirSync(staged, { recursive: true });
+      writeFileSync(join(staged, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+      rmSync(final, { recursive: true, force: true });
+      renameSync(staged, final);
+      return summary;
+    });
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+    rmSync(buildDir, { recursive: true, force: true });
+  }
 }
 
 export function formatResult(result: ScenarioResult): string {
