@@ -85,6 +85,8 @@ const DROP_RESPONSE = new Set([...HOP_BY_HOP, ...RESPONSE_ONLY_UPSTREAM]);
 /** Header names listed in a `Connection` value ("close" and "keep-alive" are options, harmless to include). */
 export function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  // The usual values name no other field: skip the parse (this runs for nearly every request and response).
+  if (value === "keep-alive" || value === "close" || value === "Keep-Alive" || value === "Close") return undefined;
   const text = Array.isArray(value) ? value.join(",") : value;
   const names = new Set<string>();
   for (const part of text.split(",")) {
@@ -110,7 +112,8 @@ export function filterRequestHeaders(rawHeaders: readonly string[], options: Req
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     if (name.length === 10 && name.toLowerCase() === "connection") {
-      listed = connectionListed(rawHeaders[i + 1]);
+      const named = connectionListed(rawHeaders[i + 1]);
+      if (named) listed = listed ? new Set([...listed, ...named]) : named;
     }
   }
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {

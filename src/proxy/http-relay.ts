@@ -1,10 +1,12 @@
+import type { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { pipeline, type Readable, type Transform } from "node:stream";
+import type { Readable, Transform } from "node:stream";
 import { type Dispatcher, Pool } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { operationOf } from "../auth/authorized-fetch.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
+import { ClientGone } from "./client-gone.ts";
 import { filterRequestHeaders, filterResponseHeaders } from "./header-filter.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
 import { jsonRpcErrorOf, requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
@@ -143,12 +145,11 @@ export class HttpRelay {
    * Resolves when the response has been handed to the stream (not when the stream ends).
    */
   async relay(req: IncomingMessage, res: ServerResponse, target: RelayTarget): Promise<RelayOutcome> {
-    const abort = new AbortController();
-    const onClose = () => {
+    const gone = new ClientGone();
+    res.once("close", () => {
       // A client that goes away cancels the upstream request, before or during the response.
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once("close", onClose);
+      if (!res.writableFinished) gone.fire();
+    });
 
     const read = await readBody(req, this.maxBodyBytes);
     if (!read.ok) {
@@ -192,13 +193,13 @@ export class HttpRelay {
         const pending = token === undefined && !waited ? this.auth.pendingSignIn() : undefined;
         if (pending) {
           waited = true;
-          const result = await waitForSignIn(pending, this.signInWaitMs, abort.signal);
+          const result = await waitForSignIn(pending, this.signInWaitMs, gone);
           if (result.outcome === "aborted") return "client-gone";
           if (result.outcome === "completed") continue;
           return fail(this.signInError(result.outcome === "failed" ? result.error : undefined));
         }
       }
-      if (abort.signal.aborted) return "client-gone";
+      if (gone.aborted) return "client-gone";
 
       const upstreamHeaders = token ? [...headers, "authorization", this.bearer(token)] : headers;
       let response: Dispatcher.ResponseData;
@@ -209,13 +210,13 @@ export class HttpRelay {
           method: method as Dispatcher.HttpMethod,
           headers: upstreamHeaders,
           body: body ?? null,
-          signal: abort.signal,
+          signal: gone as unknown as EventEmitter,
           headersTimeout: this.upstreamTimeoutMs,
           // Streams (SSE) may be quiet for minutes; a client disconnect is what ends them.
           bodyTimeout: 0,
         });
       } catch (error) {
-        if (abort.signal.aborted) return "client-gone";
+        if (gone.aborted) return "client-gone";
         return fail(this.networkError(error));
       }
 
@@ -238,7 +239,7 @@ export class HttpRelay {
           usedToken: token,
           operation: operationFor(req.headers, body),
         });
-        if (abort.signal.aborted) return "client-gone";
+        if (gone.aborted) return "client-gone";
         if (outcome.action === "retry") continue;
         this.logger.info("upstream request refused; sign-in needed or failed", {
           upstream: this.upstream.href,
@@ -262,7 +263,7 @@ export class HttpRelay {
         response.body.dump().catch(() => {});
         return "not-sse";
       }
-      this.respond(res, response, target, body, abort);
+      this.respond(res, response, target, body, gone);
       return "relayed";
     }
   }
@@ -273,7 +274,7 @@ export class HttpRelay {
     response: Dispatcher.ResponseData,
     target: RelayTarget,
     body: Buffer | undefined,
-    abort: AbortController,
+    gone: ClientGone,
   ): void {
     const status = response.statusCode;
     const isSse = isEventStream(response.headers);
@@ -292,27 +293,25 @@ export class HttpRelay {
         response.body.destroy();
       });
     }
-    const ids = isSse && target.kind === "mcp" && body ? requestIdsOf(body) : undefined;
-    if (!ids) {
-      pipeline(source, res, (error) => {
-        if (error && !abort.signal.aborted) {
-          this.logger.warn("upstream stream broke", { upstream: this.upstream.href, error: describeError(error) });
-        }
-      });
-      return;
-    }
-    // An SSE answer to a request: if the upstream dies mid-stream, end the stream with a JSON-RPC error for the
-    // request instead of a silent cut, so the client's pending call settles with a reason.
+    // pipe() rather than pipeline(): on an upstream failure the response may still be finished properly.
     source.pipe(res, { end: false });
     source.once("end", () => res.end());
     source.once("error", (error) => {
-      if (abort.signal.aborted || res.destroyed) return;
+      if (gone.aborted || res.destroyed) return;
       this.logger.warn("upstream stream broke", { upstream: this.upstream.href, error: describeError(error) });
       source.unpipe(res);
+      // An SSE answer to requests: end the stream with a JSON-RPC error per request instead of a silent cut, so
+      // the client's pending calls settle with a reason. (The body is parsed only now, on this error path.)
+      const ids = isSse && target.kind === "mcp" ? requestIdsOf(body) : undefined;
+      if (!ids) {
+        res.destroy();
+        return;
+      }
       const rpcError = jsonRpcErrorOf(this.networkError(error, "broke off the response"));
       let tail = "\n\n";
-      for (const id of ids)
+      for (const id of ids) {
         tail += `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: rpcError })}\n\n`;
+      }
       res.end(tail);
     });
     res.once("close", () => {

@@ -1,4 +1,5 @@
 import type { SignInHandle } from "../auth/auth-client.ts";
+import type { ClientGone } from "./client-gone.ts";
 
 export type SignInWaitResult =
   | { outcome: "completed" }
@@ -10,7 +11,7 @@ export type SignInWaitResult =
  * Waits for a sign-in under way to settle, at most `ms`, or until `signal` aborts (the client went away).
  * Requests that arrive while the user is still in the browser wait here instead of failing at once.
  */
-export function waitForSignIn(handle: SignInHandle, ms: number, signal: AbortSignal): Promise<SignInWaitResult> {
+export function waitForSignIn(handle: SignInHandle, ms: number, signal: ClientGone): Promise<SignInWaitResult> {
   if (signal.aborted) return Promise.resolve({ outcome: "aborted" });
   return new Promise((resolve) => {
     let settled = false;
@@ -18,7 +19,7 @@ export function waitForSignIn(handle: SignInHandle, ms: number, signal: AbortSig
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
+      signal.removeListener("abort", onAbort);
       resolve(result);
     };
     const onAbort = () => settle({ outcome: "aborted" });
@@ -26,7 +27,7 @@ export function waitForSignIn(handle: SignInHandle, ms: number, signal: AbortSig
       () => settle({ outcome: "timeout" }),
       Math.max(0, Math.min(ms, handle.expiresAt - Date.now())),
     );
-    signal.addEventListener("abort", onAbort, { once: true });
+    signal.once("abort", onAbort);
     handle.completed.then(
       () => settle({ outcome: "completed" }),
       (error: unknown) => settle({ outcome: "failed", error }),
