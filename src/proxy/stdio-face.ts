@@ -60,11 +60,23 @@ export class StdioFaceTransport implements Transport {
   /** Resolves once the message has been handed to the operating system (the client may be slower than us). */
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return Promise.reject(new Error("stdio transport closed"));
+    if (!this.corked) {
+      // Messages produced in the same burst (a chunk of upstream SSE events) leave in one system call.
+      this.corked = true;
+      this.output.cork();
+      process.nextTick(this.uncork);
+    }
     // One write per message keeps messages whole and in order.
     return new Promise((resolve, reject) => {
       this.output.write(`${JSON.stringify(message)}\n`, (error) => (error ? reject(error) : resolve()));
     });
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.output.uncork();
+  };
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -48,6 +48,8 @@ export function stdioCommand(
 export class RawStdioChild {
   readonly child: ChildProcessWithoutNullStreams;
   readonly stdoutLines: string[] = [];
+  /** Parsed stdout messages no waiter has taken yet. */
+  private readonly messages: Array<Record<string, unknown>> = [];
   stderr = "";
   private buffered = "";
   private waiters: Array<{
@@ -90,10 +92,10 @@ export class RawStdioChild {
     return this.next((message) => message.id === id && !("method" in message));
   }
 
+  /** The first message on stdout (already received or still to come) that matches. */
   next(match: (message: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-    for (const line of this.stdoutLines) {
-      const message = tryParse(line);
-      if (message && match(message)) return Promise.resolve(message);
+    for (const message of this.messages) {
+      if (match(message)) return Promise.resolve(message);
     }
     return new Promise((resolve) => this.waiters.push({ match, resolve }));
   }
@@ -110,11 +112,13 @@ export class RawStdioChild {
   private deliver(line: string): void {
     const message = tryParse(line);
     if (!message) return;
-    this.waiters = this.waiters.filter((waiter) => {
-      if (!waiter.match(message)) return true;
+    const waiter = this.waiters.find((candidate) => candidate.match(message));
+    if (waiter) {
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
       waiter.resolve(message);
-      return false;
-    });
+    } else {
+      this.messages.push(message);
+    }
   }
 }
 
