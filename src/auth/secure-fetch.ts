@@ -8,6 +8,11 @@ import type { FetchLike } from "./authorized-fetch.ts";
  */
 export function assertSecureUrl(raw: string | URL, allowInsecureHttp: boolean): URL {
   const url = new URL(String(raw));
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ProxyError("INVALID_URL", `${url.protocol}// URLs are not MCP server URLs.`, {
+      hint: "Give the server's https URL, e.g. https://mcp.example.com/mcp.",
+    });
+  }
   if (url.protocol === "https:" || (url.protocol === "http:" && (allowInsecureHttp || isLoopbackHost(url.hostname)))) {
     return url;
   }

@@ -574,7 +574,7 @@ export class UpstreamAuth implements AuthClient {
       clientMetadataUrl: this.upstream.clientMetadataUrl,
       sendResource: this.upstream.sendResource,
       authorizeParams: this.upstream.authorizeParams,
-      loadClientInfo: (issuer) => this.loadClientInfo(issuer, flow.redirectUri),
+      loadClientInfo: (issuer) => this.loadClientInfo(issuer, flow.redirectUri, flow.scope),
       saveClientInfo: (info, source) => this.saveClientInfo(info, source, flow.redirectUri),
       saveTokens: async (tokens, requestedScope) => {
         const issuer = tokens.issuer ?? flow.discovery?.authorizationServerMetadata?.issuer ?? "";
@@ -605,10 +605,15 @@ export class UpstreamAuth implements AuthClient {
     } as OAuthClientMetadata;
   }
 
-  /** Pre-registered credentials first; then a stored registration bound to this issuer and redirect URI. */
+  /**
+   * Pre-registered credentials first; then a stored registration bound to this issuer and redirect URI whose
+   * registered scope (if the AS recorded one) covers what this sign-in asks for: a step-up beyond it registers
+   * again, since ASes refuse scopes a client was not registered for (invalid_scope).
+   */
   private async loadClientInfo(
     issuer: string | undefined,
     redirectUri: string,
+    scope: string | undefined,
   ): Promise<StoredOAuthClientInformation | undefined> {
     if (this.upstream.clientId) {
       return {
@@ -621,6 +626,10 @@ export class UpstreamAuth implements AuthClient {
     if (!stored) return undefined;
     if (issuer && stored.issuer && stored.issuer !== issuer) return undefined; // SEP-2352: never across issuers
     if (stored.source === "dynamic" && stored.redirect_uri && stored.redirect_uri !== redirectUri) return undefined;
+    const registered = typeof stored.client.scope === "string" ? new Set(stored.client.scope.split(" ")) : undefined;
+    if (stored.source === "dynamic" && registered && scope?.split(" ").some((s) => s && !registered.has(s))) {
+      return undefined;
+    }
     return { ...stored.client, issuer: stored.issuer } as StoredOAuthClientInformation;
   }
 
