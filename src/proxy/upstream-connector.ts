@@ -250,6 +250,12 @@ class DetectingTransport implements UpstreamTransport {
   }
 
   private adopt(transport: Transport, kind: UpstreamTransportKind): void {
+    if (this.closed) {
+      // Closed while the first message was on its way: nothing may keep a connection open now.
+      this.unwire(transport);
+      void transport.close().catch(() => {});
+      return;
+    }
     this.inner = transport;
     this.innerKind = kind;
     this.connector.remember(kind);
