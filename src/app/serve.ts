@@ -4,8 +4,9 @@ import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { describeError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
-import { createRequestListener, type FaceAuthClient, type LegacyBridge } from "../server/http-face.ts";
+import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
 import { API_KEY_HEADER, RequestGuard } from "../server/request-guard.ts";
+import { TransportBridges } from "../server/transport-bridges.ts";
 
 /**
  * `mcp-u2m-proxy [serve] [<url>]`: the HTTP face in front of one upstream MCP server.
@@ -39,9 +40,10 @@ export interface ServeOptions {
   timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number } | undefined;
   /** Outbound dispatcher for the relay (default: its own pool, or an env proxy agent when HTTP(S)_PROXY is set). */
   dispatcher?: Dispatcher | undefined;
-  /** Bridges legacy SSE clients to a Streamable-HTTP-only upstream (from the message bridge). */
-  legacyBridge?: LegacyBridge | undefined;
-  legacyBridgeMessage?: LegacyBridge | undefined;
+  /** The upstream's transport when known (--transport); otherwise detected once and remembered. */
+  upstreamTransport?: "streamable-http" | "sse" | undefined;
+  /** Bridge clients whose transport the upstream does not speak (default true). */
+  bridging?: boolean | undefined;
   /** Start a sign-in at start-up when there are no valid tokens (default true). */
   signInAtStart?: boolean | undefined;
 }
@@ -98,14 +100,24 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     dispatcher,
     dropRequestHeaders: [API_KEY_HEADER],
   });
+  const bridges =
+    options.bridging === false
+      ? undefined
+      : new TransportBridges({
+          upstreamUrl: options.upstream.url,
+          auth: options.auth,
+          headers: options.upstream.headers,
+          logger,
+          maxBodyBytes: relay.maxBodyBytes,
+        });
   const listener = createRequestListener({
     upstreamUrl: options.upstream.url,
     auth: options.auth,
     relay,
     guard,
     logger,
-    legacyBridge: options.legacyBridge,
-    legacyBridgeMessage: options.legacyBridgeMessage,
+    bridges,
+    upstreamTransport: options.upstreamTransport,
   });
 
   const makeServer = () => {
@@ -181,6 +193,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
               }),
           ),
         );
+        await bridges?.close();
         await relay.close();
         await ownDispatcher?.close().catch(() => {});
       })();

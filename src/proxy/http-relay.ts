@@ -68,10 +68,16 @@ export interface RelayTarget {
    * relay() resolves "not-sse", leaving the response to the caller (e.g. to bridge to Streamable HTTP).
    */
   requireSse?: boolean | undefined;
+  /**
+   * Probing an upstream of unknown transport with a client's `initialize` POST: when the upstream refuses it the
+   * way a legacy HTTP+SSE server does (400/404/405 without a 2026-07-28 JSON-RPC error, T25 §Backwards
+   * Compatibility), this gets the buffered body to answer the client by bridging, and relay() resolves "bridged".
+   */
+  legacyFallback?: ((body: Buffer | undefined) => Promise<void>) | undefined;
 }
 
-/** How a relay() call ended. Only "not-sse" leaves the response unwritten. */
-export type RelayOutcome = "relayed" | "answered-error" | "client-gone" | "not-sse";
+/** How a relay() call ended. "not-sse" leaves the response unwritten; "bridged" left it to legacyFallback. */
+export type RelayOutcome = "relayed" | "answered-error" | "client-gone" | "not-sse" | "bridged";
 
 /** Most replays of one request after challenges (a refresh, then a step-up or a completed sign-in). */
 const MAX_REPLAYS = 3;
@@ -259,6 +265,21 @@ export class HttpRelay {
         this.logger.info("upstream session expired; the client will re-initialise", { upstream: this.upstream.href });
       }
 
+      if (target.legacyFallback && LEGACY_STATUSES.has(status) && isInitializeBody(body)) {
+        const text = await readSnippet(response.body, LEGACY_PROBE_BYTES);
+        if (isLegacyRefusal(text)) {
+          this.logger.info("the upstream refused a Streamable HTTP initialize; bridging to legacy HTTP+SSE", {
+            upstream: this.upstream.href,
+            status,
+          });
+          await target.legacyFallback(body);
+          return "bridged";
+        }
+        const headers = filterResponseHeaders(response.headers);
+        res.writeHead(status, headers);
+        res.end(text);
+        return "relayed";
+      }
       if (target.requireSse && (status >= 300 || !isEventStream(response.headers))) {
         response.body.dump().catch(() => {});
         return "not-sse";
@@ -412,18 +433,46 @@ function operationFor(headers: IncomingHttpHeaders, body: Buffer | undefined): s
 }
 
 /** The first bytes of an error body as text; the rest is discarded. */
-async function readSnippet(body: Dispatcher.ResponseData["body"]): Promise<string> {
+async function readSnippet(body: Dispatcher.ResponseData["body"], limit = ERROR_SNIPPET_BYTES): Promise<string> {
   let text = "";
   try {
     for await (const chunk of body) {
       text += (chunk as Buffer).toString("utf8");
-      if (text.length >= ERROR_SNIPPET_BYTES) break;
+      if (text.length >= limit) break;
     }
   } catch {
     // a broken error body still leaves the status to report
   }
   if (!body.destroyed) body.destroy();
-  return text.slice(0, ERROR_SNIPPET_BYTES);
+  return text.slice(0, limit);
+}
+
+/** Statuses of an `initialize` POST that may mean "a legacy HTTP+SSE endpoint" (T25 §Backwards Compatibility). */
+const LEGACY_STATUSES = new Set([400, 404, 405]);
+/** JSON-RPC error codes a Streamable HTTP (2026-07-28) server puts in such a refusal: then it is not legacy. */
+const MODERN_ERROR_CODES = new Set([-32020, -32022, -32601, -32602, -32600]);
+const LEGACY_PROBE_BYTES = 64 * 1024;
+
+/** Whether a buffered POST body is an `initialize` request (parsed only when probing, on a 4xx). */
+function isInitializeBody(body: Buffer | undefined): boolean {
+  if (!body || body.length > 1024 * 1024) return false;
+  try {
+    const message = JSON.parse(body.toString("utf8")) as { method?: unknown };
+    return message?.method === "initialize";
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the body of a refused `initialize` POST leaves the legacy transport possible. */
+function isLegacyRefusal(text: string): boolean {
+  if (!text.trim()) return true;
+  try {
+    const body = JSON.parse(text) as { jsonrpc?: unknown; error?: { code?: unknown } };
+    return !(body.jsonrpc === "2.0" && MODERN_ERROR_CODES.has(body.error?.code as number));
+  } catch {
+    return true;
+  }
 }
 
 function describeNetworkCause(error: unknown): string {

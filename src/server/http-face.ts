@@ -12,7 +12,8 @@ import { SseEndpointRewrite } from "../proxy/sse-endpoint-rewrite.ts";
 import { renderCallbackResult, renderHomePage } from "./home-page.ts";
 import { sendPage } from "./html-page.ts";
 import type { RequestGuard } from "./request-guard.ts";
-import { type RouteContext, Router, splitTarget } from "./router.ts";
+import { Router, splitTarget } from "./router.ts";
+import type { TransportBridges } from "./transport-bridges.ts";
 
 /** The auth core as the face uses it: the relay interface plus sign-in and sign-out (UpstreamAuth). */
 export interface FaceAuthClient extends AuthClient {
@@ -21,21 +22,20 @@ export interface FaceAuthClient extends AuthClient {
   clear?(): Promise<unknown>;
 }
 
-/**
- * Answers a legacy SSE client (`GET /sse`) when the upstream does not speak legacy SSE, by bridging messages to
- * the upstream's Streamable HTTP. Without it such a client gets a 502 that says to use `/mcp`.
- */
-export type LegacyBridge = (req: IncomingMessage, res: ServerResponse, context: RouteContext) => Promise<void>;
-
 export interface HttpFaceOptions {
   upstreamUrl: string;
   auth?: FaceAuthClient | undefined;
   relay: HttpRelay;
   guard: RequestGuard;
   logger?: Logger | undefined;
-  legacyBridge?: LegacyBridge | undefined;
-  /** Routes to the bridge's own message endpoint when the bridge handles a `POST /message`. */
-  legacyBridgeMessage?: LegacyBridge | undefined;
+  /**
+   * Message-level bridging when the client's transport is not the upstream's. Without it, a legacy SSE client in
+   * front of a Streamable HTTP upstream gets a 502 that says to use `/mcp`, and the reverse gets the upstream's
+   * refusal.
+   */
+  bridges?: TransportBridges | undefined;
+  /** The upstream's transport when known (else detected on the first `/sse` or `initialize` and remembered). */
+  upstreamTransport?: "streamable-http" | "sse" | undefined;
 }
 
 /** Route names whose requests need the inbound API key (when one is configured). */
@@ -65,11 +65,32 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   const csrf = randomBytes(32).toString("base64url");
   const router = new Router();
 
-  router.add(["GET", "POST", "DELETE"], "/mcp", "mcp", (req, res, { query }) =>
-    relay.relay(req, res, { kind: "mcp", path: relay.mcpPath(query) }),
-  );
+  const bridges = options.bridges;
+  let upstreamKind = options.upstreamTransport;
+
+  router.add(["GET", "POST", "DELETE"], "/mcp", "mcp", (req, res, { query }) => {
+    if (upstreamKind === "sse" && bridges) return bridges.handleStreamableClient(req, res);
+    if (upstreamKind === undefined && bridges && req.method === "POST" && req.headers["mcp-session-id"] === undefined) {
+      return probeStreamable(req, res, query, bridges);
+    }
+    return relay.relay(req, res, { kind: "mcp", path: relay.mcpPath(query) });
+  });
+
+  /** The first session-less POST to /mcp while the upstream's transport is unknown: relay it, and learn. */
+  async function probeStreamable(req: IncomingMessage, res: ServerResponse, query: string, via: TransportBridges) {
+    const outcome = await relay.relay(req, res, {
+      kind: "mcp",
+      path: relay.mcpPath(query),
+      legacyFallback: async (body) => {
+        upstreamKind = "sse";
+        await via.handleStreamableClient(req, res, body);
+      },
+    });
+    if (outcome === "relayed" && res.statusCode < 300) upstreamKind ??= "streamable-http";
+  }
 
   router.add("GET", "/sse", "sse", async (req, res, context) => {
+    if (upstreamKind === "streamable-http" && bridges) return bridges.openLegacyClient(req, res);
     const outcome = await relay.relay(req, res, {
       kind: "legacy-sse",
       path: relay.mcpPath(context.query),
@@ -85,11 +106,11 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
           },
         }),
     });
+    if (outcome === "relayed") upstreamKind ??= "sse";
     if (outcome !== "not-sse") return;
-    if (options.legacyBridge) {
-      await options.legacyBridge(req, res, context);
-      return;
-    }
+    // No event stream on GET: the upstream speaks Streamable HTTP (remembered), so bridge this client to it.
+    upstreamKind = "streamable-http";
+    if (bridges) return bridges.openLegacyClient(req, res);
     writeErrorResponse(
       res,
       new ProxyError(
@@ -102,12 +123,9 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   });
 
   router.add("POST", "/message", "message", async (req, res, context) => {
+    if (bridges?.hasLegacyClient(context.query)) return bridges.postLegacyMessage(req, res, context.query);
     const path = sessions.resolve(context.query);
     if (path === undefined) {
-      if (options.legacyBridgeMessage) {
-        await options.legacyBridgeMessage(req, res, context);
-        return;
-      }
       writeJsonError(res, 404, "Unknown legacy SSE session: open the event stream at /sse first.");
       return;
     }

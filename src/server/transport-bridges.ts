@@ -1,0 +1,181 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { JSONRPCMessage } from "@modelcontextprotocol/client";
+import { isInitializeRequest, parseJSONRPCMessage } from "@modelcontextprotocol/client";
+import type { AuthClient } from "../auth/auth-client.ts";
+import { createAuthorizedFetch } from "../auth/authorized-fetch.ts";
+import { describeError } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+import { LegacySseServerTransport } from "../proxy/legacy-sse-server-transport.ts";
+import { MessageBridge } from "../proxy/message-bridge.ts";
+import { readBody } from "../proxy/read-body.ts";
+import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
+import { StreamableHttpSessionTransport } from "../proxy/streamable-http-session-transport.ts";
+import { UpstreamConnector } from "../proxy/upstream-connector.ts";
+
+/**
+ * Message-level bridging for the HTTP face when a client speaks another transport than the upstream
+ * (architecture.md "Two relay paths", path 2): a legacy HTTP+SSE client in front of a Streamable-HTTP-only upstream,
+ * and a Streamable HTTP client in front of a legacy-SSE-only upstream. Each downstream session gets its own
+ * MessageBridge to a client transport over the authorized fetch (token on every request, 401/403 handled by the
+ * core). Not the hot path: the pass-through relay serves clients that speak the upstream's own transport.
+ */
+export interface TransportBridgesOptions {
+  upstreamUrl: string;
+  auth?: AuthClient | undefined;
+  /** Static headers for every upstream request (--header). */
+  headers?: Record<string, string> | undefined;
+  logger?: Logger | undefined;
+  maxBodyBytes: number;
+}
+
+export class TransportBridges {
+  private readonly logger: Logger;
+  private readonly toStreamable: UpstreamConnector;
+  private readonly toLegacy: UpstreamConnector;
+  private readonly legacyClients = new Map<string, LegacySseServerTransport>();
+  private readonly httpClients = new Map<string, StreamableHttpSessionTransport>();
+  private readonly bridges = new Set<MessageBridge>();
+
+  constructor(private readonly options: TransportBridgesOptions) {
+    this.logger = options.logger ?? silentLogger;
+    const fetch = createAuthorizedFetch(options.auth, { headers: options.headers ?? {} });
+    this.toStreamable = new UpstreamConnector({
+      url: options.upstreamUrl,
+      fetch,
+      logger: this.logger,
+      hint: "streamable-http",
+    });
+    this.toLegacy = new UpstreamConnector({ url: options.upstreamUrl, fetch, logger: this.logger, hint: "sse" });
+  }
+
+  /** `GET /sse` from a legacy client while the upstream speaks Streamable HTTP. */
+  async openLegacyClient(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const downstream = new LegacySseServerTransport(res, "/message");
+    this.legacyClients.set(downstream.sessionId, downstream);
+    const bridge = this.bridge(downstream, this.toStreamable);
+    void bridge.closed.then(() => this.legacyClients.delete(downstream.sessionId));
+    await bridge.start();
+  }
+
+  /** Whether `POST /message?sessionId=…` belongs to a bridged legacy client. */
+  hasLegacyClient(query: string): boolean {
+    return this.legacyClients.has(new URLSearchParams(query).get("sessionId") ?? "");
+  }
+
+  /** `POST /message?sessionId=…` of a bridged legacy client: 202 once handed over, as the legacy transport does. */
+  async postLegacyMessage(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    const downstream = this.legacyClients.get(new URLSearchParams(query).get("sessionId") ?? "");
+    if (!downstream) return writeRpcError(res, 404, "Unknown legacy SSE session: open the event stream at /sse first.");
+    const read = await readBody(req, this.options.maxBodyBytes);
+    if (!read.ok) {
+      if (read.reason === "too-large")
+        writeRpcError(res, 413, "The request body is too large.", ["connection", "close"]);
+      return;
+    }
+    const problem = downstream.receive(read.body);
+    if (problem) return writeRpcError(res, 400, problem);
+    res.writeHead(202, { "content-type": "text/plain" }).end("Accepted");
+  }
+
+  /**
+   * `/mcp` from a Streamable HTTP client while the upstream speaks only legacy SSE: sessions are the proxy's own
+   * (created on `initialize`, ended by DELETE), each bridged to one upstream SSE connection.
+   */
+  async handleStreamableClient(req: IncomingMessage, res: ServerResponse, body?: Buffer): Promise<void> {
+    const sessionId = req.headers["mcp-session-id"];
+    const method = req.method ?? "GET";
+    if (method === "POST") {
+      let payload = body;
+      if (payload === undefined) {
+        const read = await readBody(req, this.options.maxBodyBytes);
+        if (!read.ok) {
+          if (read.reason === "too-large")
+            writeRpcError(res, 413, "The request body is too large.", ["connection", "close"]);
+          return;
+        }
+        payload = read.body;
+      }
+      const messages = parseMessages(payload);
+      if (typeof messages === "string") return writeRpcError(res, 400, messages, [], -32700);
+      let session = typeof sessionId === "string" ? this.httpClients.get(sessionId) : undefined;
+      if (!session) {
+        if (typeof sessionId === "string") return writeRpcError(res, 404, "Session not found.");
+        if (!messages.some((message) => isInitializeRequest(message))) {
+          return writeRpcError(res, 400, "Bad Request: no session; send initialize first.");
+        }
+        session = new StreamableHttpSessionTransport();
+        const opened = session;
+        this.httpClients.set(opened.sessionId, opened);
+        const bridge = this.bridge(opened, this.toLegacy);
+        void bridge.closed.then(() => this.httpClients.delete(opened.sessionId));
+        await bridge.start();
+      }
+      session.handlePost(res, messages);
+      return;
+    }
+    const session = typeof sessionId === "string" ? this.httpClients.get(sessionId) : undefined;
+    if (!session) {
+      return writeRpcError(res, typeof sessionId === "string" ? 404 : 400, "Session not found.");
+    }
+    if (method === "GET") return session.handleGet(res);
+    // DELETE ends the session and its upstream connection.
+    await session.close();
+    res.writeHead(200).end();
+  }
+
+  /** Closes every bridged session. */
+  async close(): Promise<void> {
+    await Promise.all([...this.bridges].map((bridge) => bridge.close()));
+  }
+
+  private bridge(
+    downstream: LegacySseServerTransport | StreamableHttpSessionTransport,
+    connector: UpstreamConnector,
+  ): MessageBridge {
+    const bridge = new MessageBridge(downstream, connector.createTransport(), {
+      upstreamName: this.options.upstreamUrl,
+      logger: this.logger,
+      reconnect: () => connector.createTransport(),
+      // A legacy SSE client reads events in bursts: keep a response from overtaking the progress before it.
+      progressBarrier: downstream instanceof LegacySseServerTransport,
+    });
+    this.bridges.add(bridge);
+    void bridge.closed.then(() => this.bridges.delete(bridge));
+    this.logger.debug(
+      `bridging a ${downstream instanceof LegacySseServerTransport ? "legacy SSE" : "Streamable HTTP"} client to ${this.options.upstreamUrl}`,
+    );
+    return bridge;
+  }
+}
+
+function parseMessages(body: Buffer | undefined): JSONRPCMessage[] | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body?.toString("utf8") ?? "");
+  } catch {
+    return "Parse error: the body is not JSON.";
+  }
+  try {
+    return (Array.isArray(parsed) ? parsed : [parsed]).map((item) => parseJSONRPCMessage(item));
+  } catch (error) {
+    return `Invalid request: ${describeError(error).slice(0, 200)}`;
+  }
+}
+
+function writeRpcError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  extra: string[] = [],
+  code: number = JSON_RPC_ERROR.INVALID_REQUEST,
+): void {
+  const body = JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } });
+  res.writeHead(status, [
+    "content-type",
+    "application/json",
+    "content-length",
+    String(Buffer.byteLength(body)),
+    ...extra,
+  ]);
+  res.end(body);
+}
