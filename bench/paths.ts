@@ -1,0 +1,333 @@
+/**
+ * The paths the same SDK client code is measured on. Every `open()` starts from nothing (a new client and, for a
+ * proxy, a new process) and ends at the first tool result, so the time it takes is "start to first result".
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import {
+  Client,
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+  type Transport,
+} from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { echo } from "./workloads.ts";
+
+export type PathId =
+  | "direct"
+  | "http"
+  | "floor-undici"
+  | "floor-node-http"
+  | "stdio"
+  | "mcp-remote"
+  | "direct-sse"
+  | "http-sse";
+
+export interface PathSession {
+  client: Client;
+  /** The proxy process (undefined for direct paths). */
+  pid: number | undefined;
+  /** From the start (process spawn, or client creation for direct paths) to the first tool result, ms. */
+  startMs: number;
+  /** From the process spawn until it accepted connections (HTTP face only), ms. */
+  listeningMs?: number;
+  /** The proxy's stderr so far (for failure reports). */
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+export interface PathDef {
+  id: PathId;
+  label: string;
+  /** The direct path this one is compared with. */
+  baseline: PathId;
+  /** Which face's targets apply ("floor": the bare Node relay, for context only). */
+  face: "direct" | "http" | "stdio" | "reference" | "floor";
+  open(): Promise<PathSession>;
+}
+
+export interface PathContext {
+  mcpUrl: string;
+  sseUrl: string;
+  /** Bearer tokens from the test AS for the direct paths. */
+  tokens: { mcp: string; sse: string };
+  /** Token directory the proxy signed in to (its real OAuth path: `auth` through the headless browser). */
+  proxyAuthDir: string;
+  /** MCP_REMOTE_CONFIG_DIR with mcp-remote's store pre-seeded, and the callback port its client was registered for. */
+  mcpRemote: { configDir: string; callbackPort: number };
+  /** Node options for proxy processes, before the script (e.g. `--cpu-prof`, not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
+}
+
+export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
+const PROXY_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const MCP_REMOTE_MAIN = fileURLToPath(new URL("../node_modules/mcp-remote/dist/proxy.js", import.meta.url));
+const BARE_RELAY = fileURLToPath(new URL("./bare-relay.mjs", import.meta.url));
+
+const CLIENT_INFO = { name: "mcp-u2m-proxy-bench", version: "1.0.0" };
+
+/** The environment of proxy processes: ours, without proxy settings or a BROWSER (no sign-in should happen). */
+export function childEnvironment(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value === undefined) continue;
+    if (/^(https?_proxy|all_proxy|no_proxy|browser|node_options)$/i.test(name)) continue;
+    env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** A port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function definePaths(ctx: PathContext): PathDef[] {
+  const node = ctx.nodeArgs ?? [];
+  const bearer = (token: string) => ({ requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  return [
+    {
+      id: "direct",
+      label: "direct /mcp",
+      baseline: "direct",
+      face: "direct",
+      open: () => openDirect(new StreamableHTTPClientTransport(new URL(ctx.mcpUrl), bearer(ctx.tokens.mcp))),
+    },
+    {
+      id: "http",
+      label: "HTTP face /mcp",
+      baseline: "direct",
+      face: "http",
+      open: () =>
+        openHttpProcess(
+          (port) => [PROXY_MAIN, "serve", ctx.mcpUrl, ...proxyFlags(ctx, port)],
+          {},
+          ctx,
+          (base) => new StreamableHTTPClientTransport(new URL(`${base}/mcp`)),
+        ),
+    },
+    ...(["undici", "node-http"] as const).map(
+      (client): PathDef => ({
+        id: `floor-${client}`,
+        label: `bare relay, ${client === "undici" ? "undici" : "node:http"} (floor)`,
+        baseline: "direct",
+        face: "floor",
+        open: () =>
+          openHttpProcess(
+            (port) => [BARE_RELAY, client, ctx.mcpUrl, String(port)],
+            { BENCH_BEARER: ctx.tokens.mcp },
+            ctx,
+            (base) => new StreamableHTTPClientTransport(new URL(`${base}/mcp`)),
+          ),
+      }),
+    ),
+    {
+      id: "stdio",
+      label: "stdio face",
+      baseline: "direct",
+      face: "stdio",
+      open: () =>
+        openStdio(
+          new StdioClientTransport({
+            command: process.execPath,
+            args: [
+              ...node,
+              PROXY_MAIN,
+              "stdio",
+              ctx.mcpUrl,
+              "--auth-dir",
+              ctx.proxyAuthDir,
+              "--port",
+              "0",
+              "--no-browser",
+            ],
+            env: childEnvironment(),
+            cwd: REPO_ROOT,
+            stderr: "pipe",
+          }),
+        ),
+    },
+    {
+      id: "mcp-remote",
+      label: "mcp-remote 0.15.1",
+      baseline: "direct",
+      face: "reference",
+      open: () =>
+        openStdio(
+          new StdioClientTransport({
+            command: process.execPath,
+            args: [...node, MCP_REMOTE_MAIN, ctx.mcpUrl, String(ctx.mcpRemote.callbackPort)],
+            env: childEnvironment({ MCP_REMOTE_CONFIG_DIR: ctx.mcpRemote.configDir }),
+            cwd: REPO_ROOT,
+            stderr: "pipe",
+          }),
+        ),
+    },
+    {
+      id: "direct-sse",
+      label: "direct SSE",
+      baseline: "direct-sse",
+      face: "direct",
+      open: () => openDirect(new SSEClientTransport(new URL(ctx.sseUrl), bearer(ctx.tokens.sse))),
+    },
+    {
+      id: "http-sse",
+      label: "HTTP face /sse",
+      baseline: "direct-sse",
+      face: "http",
+      open: () =>
+        openHttpProcess(
+          (port) => [PROXY_MAIN, "serve", ctx.sseUrl, ...proxyFlags(ctx, port)],
+          {},
+          ctx,
+          (base) => new SSEClientTransport(new URL(`${base}/sse`)),
+        ),
+    },
+  ];
+}
+
+async function firstResult(client: Client, transport: Transport): Promise<void> {
+  await client.connect(transport);
+  await echo(client);
+}
+
+async function openDirect(transport: Transport): Promise<PathSession> {
+  const started = performance.now();
+  const client = new Client(CLIENT_INFO);
+  await firstResult(client, transport);
+  return {
+    client,
+    pid: undefined,
+    startMs: performance.now() - started,
+    stderr: () => "",
+    close: () => closeClient(client, transport),
+  };
+}
+
+async function openStdio(transport: StdioClientTransport): Promise<PathSession> {
+  let stderr = "";
+  const started = performance.now();
+  const client = new Client(CLIENT_INFO);
+  try {
+    // The transport spawns the process in start(), which connect() calls; stderr exists from then on.
+    const connecting = client.connect(transport);
+    transport.stderr?.on("data", (chunk: Buffer) => {
+      if (stderr.length < 64 * 1024) stderr += chunk.toString("utf8");
+    });
+    await connecting;
+    await echo(client);
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw new Error(`${describe(error)}; stderr:\n${stderr}`);
+  }
+  const startMs = performance.now() - started;
+  return {
+    client,
+    pid: transport.pid ?? undefined,
+    startMs,
+    stderr: () => stderr,
+    close: () => client.close(),
+  };
+}
+
+function proxyFlags(ctx: PathContext, port: number): string[] {
+  return ["--auth-dir", ctx.proxyAuthDir, "--port", String(port), "--no-browser"];
+}
+
+/** Spawns an HTTP proxy process (`args(port)` after node's own options), waits for "ready" on stdout, connects. */
+async function openHttpProcess(
+  args: (port: number) => string[],
+  env: Record<string, string>,
+  ctx: PathContext,
+  makeTransport: (base: string) => Transport,
+): Promise<PathSession> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [...(ctx.nodeArgs ?? []), ...args(port)], {
+    cwd: REPO_ROOT,
+    env: childEnvironment(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    if (stderr.length < 64 * 1024) stderr += chunk.toString("utf8");
+  });
+  const client = new Client(CLIENT_INFO);
+  try {
+    await waitForOutput(child, /ready/, 30_000);
+    const listeningMs = performance.now() - started;
+    const transport = makeTransport(`http://127.0.0.1:${port}`);
+    await firstResult(client, transport);
+    const startMs = performance.now() - started;
+    return {
+      client,
+      pid: child.pid,
+      startMs,
+      listeningMs,
+      stderr: () => stderr,
+      close: async () => {
+        await closeClient(client, transport).catch(() => {});
+        await stopProcess(child);
+      },
+    };
+  } catch (error) {
+    await client.close().catch(() => {});
+    await stopProcess(child);
+    throw new Error(`${describe(error)}; stderr:\n${stderr}`);
+  }
+}
+
+/**
+ * Ends the upstream session first (DELETE, MCP 2025-11-25 transports §Session Management): the fixture server keeps
+ * every event of a live session for resumability, so sessions left open would grow the upstream's memory run by run.
+ */
+async function closeClient(client: Client, transport: Transport): Promise<void> {
+  if (transport instanceof StreamableHTTPClientTransport) await transport.terminateSession().catch(() => {});
+  await client.close();
+}
+
+/** Resolves once the child's stdout matches; rejects when it exits first or the time is up. */
+function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => finish(new Error(`no ${pattern} on stdout after ${timeoutMs} ms`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString("utf8");
+      if (pattern.test(seen)) finish();
+    };
+    const onExit = (code: number | null) => finish(new Error(`the proxy exited (${code}) before it was ready`));
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.off("exit", onExit);
+      if (error) reject(error);
+      else resolve();
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", onExit);
+  });
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,264 @@
+/** Medians over rounds, ratios to direct, the targets of issue 4, and the Markdown tables printed and saved. */
+import type { DiskReadCheck } from "./disk-reads.ts";
+import type { PathDef, PathId } from "./paths.ts";
+import { median, type ProgressRun } from "./workloads.ts";
+
+/** One path measured once (one round). */
+export interface RoundResult {
+  round: number;
+  path: PathId;
+  /** Start (spawn, or client creation on direct paths) to the first tool result with a cached token, ms. */
+  startMs: number;
+  /** HTTP face: spawn until it listens, ms. */
+  listeningMs?: number | undefined;
+  /** Requests the upstream side saw from the start until the first result. */
+  startRequests: {
+    /** MCP endpoint requests (initialize, initialized, GET stream, the call). */
+    mcp: number;
+    /** Discovery (well-known metadata of the MCP server or the AS) and AS endpoint requests. */
+    discovery: number;
+  };
+  idleRssMiB?: number | undefined;
+  peakRssMiB?: number | undefined;
+  p50: number;
+  p90: number;
+  p99: number;
+  cps16: number;
+  cps64: number;
+  /** CPU time of the proxy process per call during the 64-in-flight run, ms. */
+  proxyCpuMsPerCall?: number | undefined;
+  /** Same for the upstream process and for the benchmark's client process (context: where the CPU goes). */
+  upstreamCpuMsPerCall: number;
+  clientCpuMsPerCall: number;
+  bigMs: number;
+  progress: ProgressRun;
+}
+
+export interface PathSummary {
+  id: PathId;
+  label: string;
+  baseline: PathId;
+  face: PathDef["face"];
+  rounds: number;
+  startMs: number;
+  listeningMs?: number | undefined;
+  startRequests: { mcp: number; discovery: number };
+  idleRssMiB?: number | undefined;
+  peakRssMiB?: number | undefined;
+  p50: number;
+  p90: number;
+  p99: number;
+  cps16: number;
+  cps64: number;
+  proxyCpuMsPerCall?: number | undefined;
+  upstreamCpuMsPerCall: number;
+  clientCpuMsPerCall: number;
+  bigMs: number;
+  progressPerSecond: number;
+  /** Fewest notifications received in any round, and whether every round got all of them in order. */
+  progressMinReceived: number;
+  progressAllInOrder: boolean;
+  disk?: DiskReadCheck | { error: string } | undefined;
+  errors: string[];
+}
+
+export interface TargetResult {
+  target: string;
+  path: PathId;
+  measured: string;
+  limit: string;
+  pass: boolean | undefined;
+}
+
+const optionalMedian = (values: (number | undefined)[]): number | undefined => {
+  const present = values.filter((value): value is number => value !== undefined);
+  return present.length ? median(present) : undefined;
+};
+
+export function summarize(path: PathDef, results: RoundResult[], errors: string[]): PathSummary {
+  const of = (pick: (result: RoundResult) => number) => median(results.map(pick));
+  return {
+    id: path.id,
+    label: path.label,
+    baseline: path.baseline,
+    face: path.face,
+    rounds: results.length,
+    startMs: of((r) => r.startMs),
+    listeningMs: optionalMedian(results.map((r) => r.listeningMs)),
+    startRequests: { mcp: of((r) => r.startRequests.mcp), discovery: of((r) => r.startRequests.discovery) },
+    idleRssMiB: optionalMedian(results.map((r) => r.idleRssMiB)),
+    peakRssMiB: optionalMedian(results.map((r) => r.peakRssMiB)),
+    p50: of((r) => r.p50),
+    p90: of((r) => r.p90),
+    p99: of((r) => r.p99),
+    cps16: of((r) => r.cps16),
+    cps64: of((r) => r.cps64),
+    proxyCpuMsPerCall: optionalMedian(results.map((r) => r.proxyCpuMsPerCall)),
+    upstreamCpuMsPerCall: of((r) => r.upstreamCpuMsPerCall),
+    clientCpuMsPerCall: of((r) => r.clientCpuMsPerCall),
+    bigMs: of((r) => r.bigMs),
+    progressPerSecond: of((r) => r.progress.perSecond),
+    progressMinReceived: results.length ? Math.min(...results.map((r) => r.progress.received)) : 0,
+    progressAllInOrder: results.length > 0 && results.every((r) => r.progress.inOrder),
+    errors,
+  };
+}
+
+const ratio = (value: number, base: number) => value / base;
+const fmt = (value: number | undefined, digits = 2) =>
+  value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
+const fmtRatio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : "–");
+
+/** The targets of issue 4, per face, evaluated on the summaries of one run. */
+export function evaluateTargets(summaries: Map<PathId, PathSummary>, steps: number, bigBytes: number): TargetResult[] {
+  const results: TargetResult[] = [];
+  const faces: Array<{ id: PathId; p50: number; big: number }> = [
+    { id: "http", p50: 1.2, big: 1.5 },
+    { id: "http-sse", p50: 1.2, big: 1.5 },
+    { id: "stdio", p50: 1.5, big: 2.5 },
+    { id: "mcp-remote", p50: 1.5, big: 2.5 },
+  ];
+  for (const face of faces) {
+    const s = summaries.get(face.id);
+    const base = s ? summaries.get(s.baseline) : undefined;
+    if (!s || !base || s.rounds === 0 || base.rounds === 0) continue;
+    const add = (target: string, measured: string, limit: string, pass: boolean | undefined) =>
+      results.push({ target, path: face.id, measured, limit, pass });
+
+    const p50 = ratio(s.p50, base.p50);
+    add("p50 latency", `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms)`, `≤ ${face.p50}×`, p50 <= face.p50);
+    if (face.id === "http" || face.id === "http-sse") {
+      const cps = ratio(s.cps64, base.cps64);
+      add("calls/s at 64 in flight", `${fmtRatio(cps)} (${fmt(s.cps64, 0)}/s)`, "≥ 0.9×", cps >= 0.9);
+    }
+    add(
+      "proxy CPU per call at 64 in flight",
+      `${fmt(s.proxyCpuMsPerCall, 3)} ms`,
+      "≤ 0.1 ms",
+      s.proxyCpuMsPerCall === undefined ? undefined : s.proxyCpuMsPerCall <= 0.1,
+    );
+    const big = ratio(s.bigMs, base.bigMs);
+    add(
+      `${(bigBytes / 1e6).toFixed(0)} MB result`,
+      `${fmtRatio(big)} (${fmt(s.bigMs, 0)} vs ${fmt(base.bigMs, 0)} ms)`,
+      `≤ ${face.big}×`,
+      big <= face.big,
+    );
+    const rate = ratio(s.progressPerSecond, base.progressPerSecond);
+    const all = s.progressMinReceived === steps && s.progressAllInOrder;
+    add(
+      `${steps} progress notifications`,
+      `${all ? "all, in order" : `${s.progressMinReceived}/${steps}${s.progressAllInOrder ? " in order" : ", out of order"}`}; rate ${fmtRatio(rate)}`,
+      "all in order, ≥ 0.9×",
+      all && rate >= 0.9,
+    );
+    add(
+      "idle RSS",
+      `${fmt(s.idleRssMiB, 1)} MiB`,
+      "≤ 60 MiB",
+      s.idleRssMiB === undefined ? undefined : s.idleRssMiB <= 60,
+    );
+    add(
+      "peak RSS after the 5 MB result",
+      `${fmt(s.peakRssMiB, 1)} MiB`,
+      "≤ 120 MiB",
+      s.peakRssMiB === undefined ? undefined : s.peakRssMiB <= 120,
+    );
+    const extra = s.startMs - base.startMs;
+    add(
+      "start to first result (cached token)",
+      `+${fmt(extra, 0)} ms (${fmt(s.startMs, 0)} vs ${fmt(base.startMs, 0)}); ${fmt(s.startRequests.discovery, 0)} discovery/AS requests`,
+      "≤ +150 ms, 0 discovery",
+      extra <= 150 && s.startRequests.discovery === 0,
+    );
+    const disk = s.disk;
+    if (disk && "error" in disk) add("no disk read per request", `not checked: ${disk.error}`, "0 per call", undefined);
+    else if (disk) {
+      add(
+        "no disk read per request",
+        `${disk.opens} opens, ${disk.fileReads} file reads in ${disk.calls} calls (strace)`,
+        "0 per call",
+        disk.opens === 0 && disk.fileReads === 0,
+      );
+    } else add("no disk read per request", "not checked (no strace)", "0 per call", undefined);
+  }
+  return results;
+}
+
+const LABEL_ORDER: PathId[] = [
+  "direct",
+  "http",
+  "floor-undici",
+  "floor-node-http",
+  "stdio",
+  "mcp-remote",
+  "direct-sse",
+  "http-sse",
+];
+
+/** The main table: one row per metric, one column per path, "value (ratio to its direct path)". */
+export function metricsTable(summaries: Map<PathId, PathSummary>, steps: number, bigBytes: number): string {
+  const paths = LABEL_ORDER.map((id) => summaries.get(id)).filter((s): s is PathSummary => !!s && s.rounds > 0);
+  const baseOf = (s: PathSummary) => summaries.get(s.baseline);
+  const cell = (s: PathSummary, pick: (x: PathSummary) => number | undefined, digits: number, withRatio: boolean) => {
+    const value = pick(s);
+    const base = baseOf(s);
+    if (value === undefined || !Number.isFinite(value)) return "–";
+    const baseValue = base ? pick(base) : undefined;
+    if (!withRatio || s.id === s.baseline || baseValue === undefined) return fmt(value, digits);
+    return `${fmt(value, digits)} (${fmtRatio(ratio(value, baseValue))})`;
+  };
+  const rows: Array<[string, (s: PathSummary) => string]> = [
+    ["p50 latency, sequential echo (ms)", (s) => cell(s, (x) => x.p50, 2, true)],
+    ["p90 latency (ms)", (s) => cell(s, (x) => x.p90, 2, true)],
+    ["p99 latency (ms)", (s) => cell(s, (x) => x.p99, 2, true)],
+    ["calls/s, 16 in flight", (s) => cell(s, (x) => x.cps16, 0, true)],
+    ["calls/s, 64 in flight", (s) => cell(s, (x) => x.cps64, 0, true)],
+    ["proxy CPU per call at 64 in flight (ms)", (s) => cell(s, (x) => x.proxyCpuMsPerCall, 3, false)],
+    ["upstream CPU per call at 64 (ms)", (s) => cell(s, (x) => x.upstreamCpuMsPerCall, 3, true)],
+    ["client CPU per call at 64 (ms)", (s) => cell(s, (x) => x.clientCpuMsPerCall, 3, true)],
+    [`${(bigBytes / 1e6).toFixed(0)} MB result (ms)`, (s) => cell(s, (x) => x.bigMs, 0, true)],
+    [`progress notifications/s (${steps})`, (s) => cell(s, (x) => x.progressPerSecond, 0, true)],
+    [
+      "progress delivered, in order",
+      (s) => `${s.progressMinReceived}/${steps}${s.progressAllInOrder ? "" : " (out of order)"}`,
+    ],
+    ["idle RSS (MiB)", (s) => cell(s, (x) => x.idleRssMiB, 1, false)],
+    ["peak RSS after 5 MB (MiB)", (s) => cell(s, (x) => x.peakRssMiB, 1, false)],
+    [
+      "start to first result, cached token (ms)",
+      (s) => {
+        const base = baseOf(s);
+        if (s.id === s.baseline || !base) return fmt(s.startMs, 0);
+        return `${fmt(s.startMs, 0)} (+${fmt(s.startMs - base.startMs, 0)})`;
+      },
+    ],
+    ["discovery/AS requests at start", (s) => fmt(s.startRequests.discovery, 0)],
+    ["MCP requests at start", (s) => fmt(s.startRequests.mcp, 0)],
+    [
+      "file opens / reads per call (strace)",
+      (s) => {
+        const disk = s.disk;
+        if (!disk) return "–";
+        if ("error" in disk) return "n/a";
+        return `${fmt(disk.opens / disk.calls, 2)} / ${fmt(disk.fileReads / disk.calls, 2)}`;
+      },
+    ],
+  ];
+  const header = `| metric | ${paths.map((s) => s.label).join(" | ")} |`;
+  const rule = `|---|${paths.map(() => "---:").join("|")}|`;
+  const lines = rows.map(([name, render]) => `| ${name} | ${paths.map(render).join(" | ")} |`);
+  return [header, rule, ...lines].join("\n");
+}
+
+export function targetsTable(targets: TargetResult[], summaries: Map<PathId, PathSummary>): string {
+  const lines = ["| path | target | measured | limit | result |", "|---|---|---|---|---|"];
+  for (const t of targets) {
+    const label = summaries.get(t.path)?.label ?? t.path;
+    const result = t.pass === undefined ? "n/a" : t.pass ? "PASS" : "MISS";
+    lines.push(
+      `| ${label}${t.path === "mcp-remote" ? " (reference)" : ""} | ${t.target} | ${t.measured} | ${t.limit} | ${result} |`,
+    );
+  }
+  return lines.join("\n");
+}
