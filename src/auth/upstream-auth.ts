@@ -2,27 +2,17 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   computeScopeUnion,
-  discoverOAuthServerInfo,
-  type OAuthClientMetadata,
-  type OAuthDiscoveryState,
   refreshAuthorization,
-  type StoredOAuthClientInformation,
   type StoredOAuthTokens,
   auth as sdkAuth,
   validateAuthorizationResponseIssuer,
 } from "@modelcontextprotocol/client";
-import {
-  CALLBACK_PATH,
-  REFRESH_SKEW_MS,
-  type RuntimeOptions,
-  SIGN_IN_TIMEOUT_MS,
-  type UpstreamOptions,
-} from "../config/options.ts";
+import { CALLBACK_PATH, type RuntimeOptions, SIGN_IN_TIMEOUT_MS, type UpstreamOptions } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { assertSafeBrowserUrl, openUrl } from "../lib/open-url.ts";
 import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
-import { type ClientInfoRecord, STORE_VERSION, type TokenStore, type TokensRecord } from "../store/token-store.ts";
+import { STORE_VERSION, type TokenStore, type TokensRecord } from "../store/token-store.ts";
 import type {
   AuthClient,
   AuthStatus,
@@ -34,10 +24,14 @@ import type {
 import type { FetchLike } from "./authorized-fetch.ts";
 import { type CallbackListener, startCallbackListener } from "./callback-listener.ts";
 import { parseChallenge } from "./challenge.ts";
+import { ClientRegistry } from "./client-registry.ts";
+import { DiscoveryCache } from "./discovery-cache.ts";
 import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
 import { isInvalidClient, isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
+import { revokeGrant } from "./revoke-grant.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { accountOf } from "./token-claims.ts";
+import { expiresSoon, isDead } from "./token-lifetime.ts";
 
 export interface UpstreamAuthDeps {
   store: TokenStore;
@@ -84,6 +78,8 @@ export class UpstreamAuth implements AuthClient {
   private readonly events = new EventEmitter();
   private readonly flows = new Map<string, { flow: PendingFlow; settle: (error?: ProxyError) => void }>();
   private readonly stepUps = new Map<string, number>();
+  private readonly clients: ClientRegistry;
+  private readonly discovery: DiscoveryCache;
 
   private tokens: TokensRecord | undefined;
   private loaded: Promise<void> | undefined;
@@ -111,6 +107,8 @@ export class UpstreamAuth implements AuthClient {
     assertSecureUrl(this.serverUrl, runtime.allowInsecureHttp);
     this.fetchFn = secureFetch(deps.fetch ?? fetch, runtime.allowInsecureHttp);
     this.now = deps.now ?? Date.now;
+    this.clients = new ClientRegistry(this.store, this.storeKey, this.serverUrl, upstream);
+    this.discovery = new DiscoveryCache(this.store, this.storeKey, this.serverUrl, this.fetchFn, this.now);
   }
 
   // ── Hot path ──────────────────────────────────────────────────────────────
@@ -120,7 +118,7 @@ export class UpstreamAuth implements AuthClient {
       await this.load();
       if (!this.tokens) return undefined;
     }
-    if (this.expiresSoon(this.tokens) && this.tokens.tokens.refresh_token) {
+    if (expiresSoon(this.tokens, this.now()) && this.tokens.tokens.refresh_token) {
       try {
         await this.refreshTokens();
       } catch (error) {
@@ -193,7 +191,7 @@ export class UpstreamAuth implements AuthClient {
         // Someone (another process, or a refresh) may have produced tokens while we waited for the lock.
         await this.reload();
         const fresh = this.tokens && this.tokens.tokens.access_token !== before;
-        if (this.tokens && !this.isDead(this.tokens) && (!force || fresh)) return;
+        if (this.tokens && !isDead(this.tokens, this.now()) && (!force || fresh)) return;
         const handle = await this.startSignIn(scope === undefined ? {} : { scope });
         await handle.completed;
       },
@@ -381,22 +379,22 @@ export class UpstreamAuth implements AuthClient {
     { force, rediscover }: { force?: boolean; rediscover?: boolean },
   ): Promise<RefreshResult> {
     const onDisk = await this.store.read(this.storeKey, "tokens");
-    if (onDisk && onDisk.tokens.access_token !== before && !this.expiresSoon(onDisk)) {
+    if (onDisk && onDisk.tokens.access_token !== before && !expiresSoon(onDisk, this.now())) {
       this.setTokens(onDisk);
       return "replaced";
     }
     if (!onDisk) this.setTokens(undefined);
     const refreshToken = onDisk?.tokens.refresh_token;
     if (!onDisk || !refreshToken) return "no-refresh-token";
-    if (!force && !rediscover && !this.expiresSoon(onDisk)) {
+    if (!force && !rediscover && !expiresSoon(onDisk, this.now())) {
       this.setTokens(onDisk);
       return "replaced";
     }
 
-    const client = await this.store.read(this.storeKey, "client_info");
-    let discovery = rediscover ? undefined : await this.readDiscovery();
-    if (!discovery) discovery = await this.discover();
-    const issuer = discovery.authorizationServerMetadata?.issuer ?? discovery.authorizationServerUrl;
+    const client = await this.clients.read();
+    let serverInfo = rediscover ? undefined : await this.discovery.read();
+    serverInfo ??= await this.discovery.discover(this.resourceMetadataUrl);
+    const issuer = serverInfo.authorizationServerMetadata?.issuer ?? serverInfo.authorizationServerUrl;
     if (!client || client.issuer !== issuer || onDisk.issuer !== issuer) {
       // The resource now points at another authorization server: nothing issued by the old one may be reused.
       this.log.info(`${this.serverUrl} now uses authorization server ${issuer}; a new sign-in is needed.`);
@@ -404,11 +402,11 @@ export class UpstreamAuth implements AuthClient {
       return "invalid-grant";
     }
 
-    const resource = this.upstream.sendResource ? (discovery.resourceMetadata?.resource ?? this.serverUrl) : undefined;
+    const resource = this.upstream.sendResource ? (serverInfo.resourceMetadata?.resource ?? this.serverUrl) : undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const tokens = await refreshAuthorization(discovery.authorizationServerUrl, {
-          ...(discovery.authorizationServerMetadata ? { metadata: discovery.authorizationServerMetadata } : {}),
+        const tokens = await refreshAuthorization(serverInfo.authorizationServerUrl, {
+          ...(serverInfo.authorizationServerMetadata ? { metadata: serverInfo.authorizationServerMetadata } : {}),
           clientInformation: client.client,
           refreshToken,
           ...(resource ? { resource } : {}),
@@ -436,7 +434,7 @@ export class UpstreamAuth implements AuthClient {
           this.log.warn(
             `The authorization server no longer knows this client for ${this.serverUrl}; a new sign-in is needed.`,
           );
-          if (client.source !== "pre-registered") await this.store.remove(this.storeKey, "client_info");
+          await this.clients.forget();
           await this.forgetTokens();
           return "invalid-grant";
         }
@@ -451,11 +449,11 @@ export class UpstreamAuth implements AuthClient {
   async status(): Promise<AuthStatus> {
     await this.load();
     const record = this.tokens;
-    const client = await this.store.read(this.storeKey, "client_info");
+    const client = await this.clients.read();
     const expiresAt = record?.expires_at;
     return {
       serverUrl: this.serverUrl,
-      signedIn: record !== undefined && !this.isDead(record),
+      signedIn: record !== undefined && !isDead(record, this.now()),
       expiresAt: expiresAt ? new Date(expiresAt).toISOString() : undefined,
       expiresInSeconds: expiresAt ? Math.round((expiresAt - this.now()) / 1000) : undefined,
       hasRefreshToken: Boolean(record?.tokens.refresh_token),
@@ -472,13 +470,13 @@ export class UpstreamAuth implements AuthClient {
   /** Signs out: revokes at the AS when it supports RFC 7009 (best effort), then deletes every stored record. */
   async clear(): Promise<{ revoked: boolean }> {
     const record = await this.store.read(this.storeKey, "tokens");
-    const client = await this.store.read(this.storeKey, "client_info");
-    const discovery = await this.readDiscovery();
+    const client = await this.clients.read();
+    const serverInfo = await this.discovery.read();
     let revoked = false;
-    const metadata = discovery?.authorizationServerMetadata as { revocation_endpoint?: string } | undefined;
+    const metadata = serverInfo?.authorizationServerMetadata as { revocation_endpoint?: string } | undefined;
     const endpoint = metadata?.revocation_endpoint;
     if (record && client && endpoint) {
-      revoked = await this.revoke(endpoint, client, record).catch((error: unknown) => {
+      revoked = await revokeGrant(this.fetchFn, endpoint, client, record).catch((error: unknown) => {
         this.log.warn(
           `Could not revoke tokens at ${endpoint}: ${error instanceof Error ? error.message : String(error)}`,
         );
@@ -570,83 +568,23 @@ export class UpstreamAuth implements AuthClient {
   private flowHost(flow: PendingFlow): FlowHost {
     return {
       serverUrl: this.serverUrl,
-      clientMetadata: this.clientMetadata(flow.redirectUri),
+      clientMetadata: this.clients.metadata(flow.redirectUri),
       clientMetadataUrl: this.upstream.clientMetadataUrl,
       sendResource: this.upstream.sendResource,
       authorizeParams: this.upstream.authorizeParams,
-      loadClientInfo: (issuer) => this.loadClientInfo(issuer, flow.redirectUri, flow.scope),
-      saveClientInfo: (info, source) => this.saveClientInfo(info, source, flow.redirectUri),
+      loadClientInfo: (issuer) => this.clients.load(issuer, flow.redirectUri, flow.scope),
+      saveClientInfo: (info, source) => this.clients.save(info, source, flow.redirectUri),
       saveTokens: async (tokens, requestedScope) => {
         const issuer = tokens.issuer ?? flow.discovery?.authorizationServerMetadata?.issuer ?? "";
         await this.persistTokens(tokens, issuer, requestedScope, accountOf(tokens.id_token, tokens.access_token));
       },
-      saveDiscovery: (state) => this.saveDiscovery(state),
+      saveDiscovery: (state) => this.discovery.save(state),
       invalidate: async (scope) => {
-        if (scope === "client" || scope === "all") {
-          const client = await this.store.read(this.storeKey, "client_info");
-          if (client?.source !== "pre-registered") await this.store.remove(this.storeKey, "client_info");
-        }
+        if (scope === "client" || scope === "all") await this.clients.forget();
         if (scope === "tokens" || scope === "all") await this.forgetTokens();
-        if (scope === "discovery" || scope === "all") await this.store.remove(this.storeKey, "discovery");
+        if (scope === "discovery" || scope === "all") await this.discovery.forget();
       },
     };
-  }
-
-  private clientMetadata(redirectUri: string): OAuthClientMetadata {
-    return {
-      client_name: "mcp-u2m-proxy",
-      redirect_uris: [redirectUri],
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: this.upstream.clientSecret ? "client_secret_basic" : "none",
-      application_type: "native",
-      software_id: "mcp-u2m-proxy",
-      ...(this.upstream.scope ? { scope: this.upstream.scope } : {}),
-    } as OAuthClientMetadata;
-  }
-
-  /**
-   * Pre-registered credentials first; then a stored registration bound to this issuer and redirect URI whose
-   * registered scope (if the AS recorded one) covers what this sign-in asks for: a step-up beyond it registers
-   * again, since ASes refuse scopes a client was not registered for (invalid_scope).
-   */
-  private async loadClientInfo(
-    issuer: string | undefined,
-    redirectUri: string,
-    scope: string | undefined,
-  ): Promise<StoredOAuthClientInformation | undefined> {
-    if (this.upstream.clientId) {
-      return {
-        client_id: this.upstream.clientId,
-        ...(this.upstream.clientSecret ? { client_secret: this.upstream.clientSecret } : {}),
-        ...(issuer ? { issuer } : {}),
-      } as StoredOAuthClientInformation;
-    }
-    const stored = await this.store.read(this.storeKey, "client_info");
-    if (!stored) return undefined;
-    if (issuer && stored.issuer && stored.issuer !== issuer) return undefined; // SEP-2352: never across issuers
-    if (stored.source === "dynamic" && stored.redirect_uri && stored.redirect_uri !== redirectUri) return undefined;
-    const registered = typeof stored.client.scope === "string" ? new Set(stored.client.scope.split(" ")) : undefined;
-    if (stored.source === "dynamic" && registered && scope?.split(" ").some((s) => s && !registered.has(s))) {
-      return undefined;
-    }
-    return { ...stored.client, issuer: stored.issuer } as StoredOAuthClientInformation;
-  }
-
-  private async saveClientInfo(
-    info: StoredOAuthClientInformation,
-    source: ClientInfoRecord["source"],
-    redirectUri: string,
-  ): Promise<void> {
-    const { issuer, ...client } = info as StoredOAuthClientInformation & { issuer?: string };
-    await this.store.write(this.storeKey, "client_info", {
-      version: STORE_VERSION,
-      server_url: this.serverUrl,
-      issuer: issuer ?? "",
-      source: this.upstream.clientId ? "pre-registered" : source,
-      redirect_uri: redirectUri,
-      client: client as ClientInfoRecord["client"],
-    });
   }
 
   private async persistTokens(
@@ -671,64 +609,6 @@ export class UpstreamAuth implements AuthClient {
     this.setTokens(record);
   }
 
-  private async saveDiscovery(state: OAuthDiscoveryState): Promise<void> {
-    await this.store.write(this.storeKey, "discovery", {
-      version: STORE_VERSION,
-      server_url: this.serverUrl,
-      state: state as unknown as Record<string, unknown>,
-      discovered_at: this.now(),
-    });
-  }
-
-  private async readDiscovery(): Promise<OAuthDiscoveryState | undefined> {
-    const record = await this.store.read(this.storeKey, "discovery");
-    return record?.state as OAuthDiscoveryState | undefined;
-  }
-
-  private async discover(): Promise<OAuthDiscoveryState> {
-    try {
-      const info = await discoverOAuthServerInfo(this.serverUrl, {
-        ...(this.resourceMetadataUrl ? { resourceMetadataUrl: new URL(this.resourceMetadataUrl) } : {}),
-        fetchFn: this.fetchFn,
-      });
-      const state: OAuthDiscoveryState = {
-        ...info,
-        ...(this.resourceMetadataUrl ? { resourceMetadataUrl: this.resourceMetadataUrl } : {}),
-      };
-      await this.saveDiscovery(state);
-      return state;
-    } catch (error) {
-      throw toProxyError(error, this.serverUrl);
-    }
-  }
-
-  /**
-   * RFC 7009: revoking the refresh token also ends the access tokens of the same grant (§2.1), and many servers
-   * cannot revoke self-contained JWT access tokens at all, so the access token is revoked only when it is alone.
-   */
-  private async revoke(endpoint: string, client: ClientInfoRecord, record: TokensRecord): Promise<boolean> {
-    assertSafeBrowserUrl(endpoint); // https, or http on loopback
-    const refreshToken = record.tokens.refresh_token;
-    const body = new URLSearchParams(
-      refreshToken
-        ? { token: refreshToken, token_type_hint: "refresh_token" }
-        : { token: record.tokens.access_token, token_type_hint: "access_token" },
-    );
-    const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
-    const { client_id, client_secret } = client.client;
-    if (client_secret) {
-      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client_id)}:${encodeURIComponent(client_secret)}`).toString("base64")}`;
-    } else body.set("client_id", client_id);
-    const response = await this.fetchFn(endpoint, {
-      method: "POST",
-      headers,
-      body,
-      signal: AbortSignal.timeout(10_000),
-    });
-    await response.body?.cancel();
-    return response.ok;
-  }
-
   private load(): Promise<void> {
     this.loaded ??= this.reload();
     return this.loaded;
@@ -751,19 +631,6 @@ export class UpstreamAuth implements AuthClient {
 
   private emitState(): void {
     this.events.emit("change");
-  }
-
-  /** True within the refresh window: a minute before expiry, or a quarter of a short lifetime. */
-  private expiresSoon(record: TokensRecord): boolean {
-    if (record.expires_at === undefined) return false;
-    const lifetime = record.expires_at - record.obtained_at;
-    const skew = Math.min(REFRESH_SKEW_MS, Math.max(0, lifetime / 4));
-    return this.now() >= record.expires_at - skew;
-  }
-
-  /** Expired with no way to refresh: only a sign-in helps. */
-  private isDead(record: TokensRecord): boolean {
-    return record.expires_at !== undefined && record.expires_at <= this.now() && !record.tokens.refresh_token;
   }
 
   private settledHandle(flow: PendingFlow, startedAt: number): SignInHandle {

@@ -1,0 +1,84 @@
+import type { OAuthClientMetadata, StoredOAuthClientInformation } from "@modelcontextprotocol/client";
+import type { UpstreamOptions } from "../config/options.ts";
+import { type ClientInfoRecord, STORE_VERSION, type TokenStore } from "../store/token-store.ts";
+
+/**
+ * The OAuth client this proxy is at one upstream's authorization server: pre-registered (--client-id), a Client ID
+ * Metadata Document, or a dynamic registration kept in the store — bound to the AS issuer and redirect URI.
+ */
+export class ClientRegistry {
+  constructor(
+    private readonly store: TokenStore,
+    private readonly key: string,
+    private readonly serverUrl: string,
+    private readonly upstream: UpstreamOptions,
+  ) {}
+
+  /** RFC 7591 metadata for a dynamic registration (MCP: `application_type: native` for a local client). */
+  metadata(redirectUri: string): OAuthClientMetadata {
+    return {
+      client_name: "mcp-u2m-proxy",
+      redirect_uris: [redirectUri],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: this.upstream.clientSecret ? "client_secret_basic" : "none",
+      application_type: "native",
+      software_id: "mcp-u2m-proxy",
+      ...(this.upstream.scope ? { scope: this.upstream.scope } : {}),
+    } as OAuthClientMetadata;
+  }
+
+  /**
+   * Pre-registered credentials first; then a stored registration bound to this issuer and redirect URI whose
+   * registered scope (if the AS recorded one) covers what this sign-in asks for: a step-up beyond it registers
+   * again, since ASes refuse scopes a client was not registered for (invalid_scope). Undefined: register anew.
+   */
+  async load(
+    issuer: string | undefined,
+    redirectUri: string,
+    scope: string | undefined,
+  ): Promise<StoredOAuthClientInformation | undefined> {
+    if (this.upstream.clientId) {
+      return {
+        client_id: this.upstream.clientId,
+        ...(this.upstream.clientSecret ? { client_secret: this.upstream.clientSecret } : {}),
+        ...(issuer ? { issuer } : {}),
+      } as StoredOAuthClientInformation;
+    }
+    const stored = await this.store.read(this.key, "client_info");
+    if (!stored) return undefined;
+    if (issuer && stored.issuer && stored.issuer !== issuer) return undefined; // SEP-2352: never across issuers
+    if (stored.source === "dynamic" && stored.redirect_uri && stored.redirect_uri !== redirectUri) return undefined;
+    const registered = typeof stored.client.scope === "string" ? new Set(stored.client.scope.split(" ")) : undefined;
+    if (stored.source === "dynamic" && registered && scope?.split(" ").some((s) => s && !registered.has(s))) {
+      return undefined;
+    }
+    return { ...stored.client, issuer: stored.issuer } as StoredOAuthClientInformation;
+  }
+
+  async save(
+    info: StoredOAuthClientInformation,
+    source: ClientInfoRecord["source"],
+    redirectUri: string,
+  ): Promise<void> {
+    const { issuer, ...client } = info as StoredOAuthClientInformation & { issuer?: string };
+    await this.store.write(this.key, "client_info", {
+      version: STORE_VERSION,
+      server_url: this.serverUrl,
+      issuer: issuer ?? "",
+      source: this.upstream.clientId ? "pre-registered" : source,
+      redirect_uri: redirectUri,
+      client: client as ClientInfoRecord["client"],
+    });
+  }
+
+  read(): Promise<ClientInfoRecord | undefined> {
+    return this.store.read(this.key, "client_info");
+  }
+
+  /** Drops a registration the AS no longer accepts; pre-registered credentials are the user's and stay. */
+  async forget(): Promise<void> {
+    const client = await this.read();
+    if (client?.source !== "pre-registered") await this.store.remove(this.key, "client_info");
+  }
+}

@@ -1,0 +1,51 @@
+import { discoverOAuthServerInfo, type OAuthDiscoveryState } from "@modelcontextprotocol/client";
+import { STORE_VERSION, type TokenStore } from "../store/token-store.ts";
+import type { FetchLike } from "./authorized-fetch.ts";
+import { toProxyError } from "./oauth-errors.ts";
+
+/**
+ * What discovery learned about an upstream (RFC 9728 resource metadata, the AS and its RFC 8414 metadata), kept in
+ * the store so a refresh at start-up needs no discovery requests. Dropped and redone when a held token is refused.
+ */
+export class DiscoveryCache {
+  constructor(
+    private readonly store: TokenStore,
+    private readonly key: string,
+    private readonly serverUrl: string,
+    private readonly fetchFn: FetchLike,
+    private readonly now: () => number,
+  ) {}
+
+  async read(): Promise<OAuthDiscoveryState | undefined> {
+    const record = await this.store.read(this.key, "discovery");
+    return record?.state as OAuthDiscoveryState | undefined;
+  }
+
+  async save(state: OAuthDiscoveryState): Promise<void> {
+    await this.store.write(this.key, "discovery", {
+      version: STORE_VERSION,
+      server_url: this.serverUrl,
+      state: state as unknown as Record<string, unknown>,
+      discovered_at: this.now(),
+    });
+  }
+
+  forget(): Promise<void> {
+    return this.store.remove(this.key, "discovery");
+  }
+
+  /** Runs discovery now (the SDK's order and checks) and keeps the result. */
+  async discover(resourceMetadataUrl: string | undefined): Promise<OAuthDiscoveryState> {
+    try {
+      const info = await discoverOAuthServerInfo(this.serverUrl, {
+        ...(resourceMetadataUrl ? { resourceMetadataUrl: new URL(resourceMetadataUrl) } : {}),
+        fetchFn: this.fetchFn,
+      });
+      const state: OAuthDiscoveryState = { ...info, ...(resourceMetadataUrl ? { resourceMetadataUrl } : {}) };
+      await this.save(state);
+      return state;
+    } catch (error) {
+      throw toProxyError(error, this.serverUrl);
+    }
+  }
+}
