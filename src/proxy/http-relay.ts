@@ -1,6 +1,5 @@
-import type { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Readable, Transform } from "node:stream";
+import type { Transform, Writable } from "node:stream";
 import { type Dispatcher, Pool } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { operationOf } from "../auth/authorized-fetch.ts";
@@ -11,6 +10,7 @@ import { filterRequestHeaders, filterResponseHeaders } from "./header-filter.ts"
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
 import { jsonRpcErrorOf, requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
 import { waitForSignIn } from "./sign-in-wait.ts";
+import { exchange } from "./upstream-exchange.ts";
 
 /**
  * The pass-through relay of the HTTP face (architecture.md "Two relay paths", path 1): one downstream HTTP
@@ -208,27 +208,51 @@ export class HttpRelay {
       if (gone.aborted) return "client-gone";
 
       const upstreamHeaders = token ? [...headers, "authorization", this.bearer(token)] : headers;
-      let response: Dispatcher.ResponseData;
-      try {
-        response = await this.dispatcher.request({
+      const challengeable = this.auth !== undefined && !this.staticAuthorization;
+      const probing = target.legacyFallback !== undefined && isInitializeBody(body);
+      let streamedSse = false;
+      const result = await exchange(this.dispatcher, {
+        request: {
           origin: this.origin,
           path: target.path,
           method: method as Dispatcher.HttpMethod,
           headers: upstreamHeaders,
           body: body ?? null,
-          signal: gone as unknown as EventEmitter,
           headersTimeout: this.upstreamTimeoutMs,
           // Streams (SSE) may be quiet for minutes; a client disconnect is what ends them.
           bodyTimeout: 0,
-        });
-      } catch (error) {
+        },
+        gone,
+        // Hold back what the relay must act on; stream everything else straight to the client.
+        decide: (status, responseHeaders) => {
+          if (challengeable && isChallenge(status, responseHeaders)) return "hold";
+          if (status >= 500 && target.kind !== "generic") return "hold";
+          if (probing && LEGACY_STATUSES.has(status)) return "hold";
+          if (target.requireSse && (status >= 300 || !isEventStream(responseHeaders))) return "hold";
+          return "stream";
+        },
+        open: (status, responseHeaders) => {
+          streamedSse = isEventStream(responseHeaders);
+          return this.openDownstream(res, status, responseHeaders, target, streamedSse);
+        },
+        onStreamError: (error) => this.streamBroke(res, error, streamedSse && target.kind === "mcp", body),
+      });
+
+      if (result.kind === "failed") {
         if (gone.aborted) return "client-gone";
-        return fail(this.networkError(error));
+        return fail(this.networkError(result.error));
+      }
+      if (result.kind === "streaming") {
+        if (res.statusCode === 404 && req.headers["mcp-session-id"] !== undefined) {
+          // The upstream forgot the session (restart, expiry): the 404 passes through so the client
+          // re-initialises (MCP 2025-11-25 transports §Session Management).
+          this.logger.info("upstream session expired; the client will re-initialise", { upstream: this.upstream.href });
+        }
+        return "relayed";
       }
 
-      const status = response.statusCode;
-      if (this.auth && !this.staticAuthorization && isChallenge(status, response.headers)) {
-        response.body.dump().catch(() => {});
+      const { status, headers: heldHeaders, body: heldBody } = result;
+      if (challengeable && this.auth && isChallenge(status, heldHeaders)) {
         if (replays >= MAX_REPLAYS) {
           return fail(
             new ProxyError("INSUFFICIENT_SCOPE", `The upstream ${this.upstream.href} kept refusing the request.`, {
@@ -241,7 +265,7 @@ export class HttpRelay {
         // The core refreshes (401) or steps up (403 insufficient_scope), and waits for a sign-in it had to start.
         const outcome = await this.auth.onChallenge({
           status,
-          wwwAuthenticate: headerString(response.headers["www-authenticate"]),
+          wwwAuthenticate: headerString(heldHeaders["www-authenticate"]),
           usedToken: token,
           operation: operationFor(req.headers, body),
         });
@@ -253,91 +277,73 @@ export class HttpRelay {
         });
         return fail(this.signInError(outcome.error));
       }
-
       if (status >= 500 && target.kind !== "generic") {
-        const snippet = await readSnippet(response.body);
         this.logger.warn("upstream answered with a server error", { upstream: this.upstream.href, status });
-        return fail(upstreamStatusError(this.upstream.href, status, snippet));
+        return fail(upstreamStatusError(this.upstream.href, status, heldBody.toString("utf8", 0, ERROR_SNIPPET_BYTES)));
       }
-      if (status === 404 && req.headers["mcp-session-id"] !== undefined) {
-        // The upstream forgot the session (restart, expiry): pass the 404 through so the client re-initialises
-        // (MCP 2025-11-25 transports §Session Management).
-        this.logger.info("upstream session expired; the client will re-initialise", { upstream: this.upstream.href });
+      if (probing && LEGACY_STATUSES.has(status) && isLegacyRefusal(heldBody.toString("utf8"))) {
+        this.logger.info("the upstream refused a Streamable HTTP initialize; bridging to legacy HTTP+SSE", {
+          upstream: this.upstream.href,
+          status,
+        });
+        await target.legacyFallback?.(body);
+        return "bridged";
       }
-
-      if (target.legacyFallback && LEGACY_STATUSES.has(status) && isInitializeBody(body)) {
-        const text = await readSnippet(response.body, LEGACY_PROBE_BYTES);
-        if (isLegacyRefusal(text)) {
-          this.logger.info("the upstream refused a Streamable HTTP initialize; bridging to legacy HTTP+SSE", {
-            upstream: this.upstream.href,
-            status,
-          });
-          await target.legacyFallback(body);
-          return "bridged";
-        }
-        const headers = filterResponseHeaders(response.headers);
-        res.writeHead(status, headers);
-        res.end(text);
-        return "relayed";
-      }
-      if (target.requireSse && (status >= 300 || !isEventStream(response.headers))) {
-        response.body.dump().catch(() => {});
-        return "not-sse";
-      }
-      this.respond(res, response, target, body, gone);
+      if (target.requireSse && (status >= 300 || !isEventStream(heldHeaders))) return "not-sse";
+      // A held answer that needs nothing after all (a probe that was not refused): pass it on as it is.
+      const passed = filterResponseHeaders(heldHeaders);
+      removeHeader(passed, "content-length");
+      passed.push("content-length", String(heldBody.length));
+      res.writeHead(status, passed);
+      res.end(heldBody);
       return "relayed";
     }
   }
 
-  /** Writes status and filtered headers, then streams the body (through the target's transform, if any). */
-  private respond(
+  /** Writes the filtered head and returns where the body goes: the response, or the target's transform to it. */
+  private openDownstream(
     res: ServerResponse,
-    response: Dispatcher.ResponseData,
+    status: number,
+    responseHeaders: IncomingHttpHeaders,
     target: RelayTarget,
-    body: Buffer | undefined,
-    gone: ClientGone,
-  ): void {
-    const status = response.statusCode;
-    const isSse = isEventStream(response.headers);
+    isSse: boolean,
+  ): Writable {
     const transform = target.transform && status < 300 && isSse ? target.transform() : undefined;
-    const headers = filterResponseHeaders(response.headers);
+    const headers = filterResponseHeaders(responseHeaders);
     if (transform) removeHeader(headers, "content-length");
     rewriteLocation(headers, this.origin);
     res.writeHead(status, headers);
-    // SSE must reach the client event by event; Node's server sockets already run with noDelay.
-    if (isSse) res.flushHeaders();
+    // A GET stream may stay quiet for long: its head goes out now. A POST's head leaves with its first event, in
+    // the same write (one syscall less per call); every event is then written as it arrives (noDelay sockets).
+    if (isSse && res.req?.method === "GET") res.flushHeaders();
+    if (!transform) return res;
+    transform.on("error", (error) => {
+      this.logger.warn("legacy SSE stream refused", { upstream: this.upstream.href, error: describeError(error) });
+      res.destroy();
+    });
+    transform.pipe(res);
+    return transform;
+  }
 
-    const source: Readable = transform ? response.body.pipe(transform) : response.body;
-    if (transform) {
-      transform.on("error", (error) => {
-        this.logger.warn("legacy SSE stream refused", { upstream: this.upstream.href, error: describeError(error) });
-        response.body.destroy();
-      });
+  /**
+   * The upstream broke off a response that was streaming. For an SSE answer to requests, end the stream with a
+   * JSON-RPC error per request instead of a silent cut, so the client's pending calls settle with a reason (the
+   * request body is parsed only now, on this error path); otherwise cut the client's response too.
+   */
+  private streamBroke(res: ServerResponse, error: Error, sseForRequests: boolean, body: Buffer | undefined): void {
+    if (res.destroyed || res.writableEnded) return;
+    this.logger.warn("upstream stream broke", { upstream: this.upstream.href, error: describeError(error) });
+    const ids = sseForRequests ? requestIdsOf(body) : undefined;
+    if (!ids) {
+      res.destroy();
+      return;
     }
-    // pipe() rather than pipeline(): on an upstream failure the response may still be finished properly.
-    source.pipe(res, { end: false });
-    source.once("end", () => res.end());
-    source.once("error", (error) => {
-      if (gone.aborted || res.destroyed) return;
-      this.logger.warn("upstream stream broke", { upstream: this.upstream.href, error: describeError(error) });
-      source.unpipe(res);
-      // An SSE answer to requests: end the stream with a JSON-RPC error per request instead of a silent cut, so
-      // the client's pending calls settle with a reason. (The body is parsed only now, on this error path.)
-      const ids = isSse && target.kind === "mcp" ? requestIdsOf(body) : undefined;
-      if (!ids) {
-        res.destroy();
-        return;
-      }
-      const rpcError = jsonRpcErrorOf(this.networkError(error, "broke off the response"));
-      let tail = "\n\n";
-      for (const id of ids) {
-        tail += `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: rpcError })}\n\n`;
-      }
-      res.end(tail);
-    });
-    res.once("close", () => {
-      if (!source.destroyed) source.destroy();
-    });
+    const rpcError = jsonRpcErrorOf(this.networkError(error, "broke off the response"));
+    let tail = "\n\n";
+    for (const id of ids) {
+      tail += `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: rpcError })}\n\n`;
+    }
+    res.end(tail);
   }
 
   private bearer(token: string): string {
@@ -432,26 +438,10 @@ function operationFor(headers: IncomingHttpHeaders, body: Buffer | undefined): s
   return operationOf({ body: body.toString("utf8") });
 }
 
-/** The first bytes of an error body as text; the rest is discarded. */
-async function readSnippet(body: Dispatcher.ResponseData["body"], limit = ERROR_SNIPPET_BYTES): Promise<string> {
-  let text = "";
-  try {
-    for await (const chunk of body) {
-      text += (chunk as Buffer).toString("utf8");
-      if (text.length >= limit) break;
-    }
-  } catch {
-    // a broken error body still leaves the status to report
-  }
-  if (!body.destroyed) body.destroy();
-  return text.slice(0, limit);
-}
-
 /** Statuses of an `initialize` POST that may mean "a legacy HTTP+SSE endpoint" (T25 §Backwards Compatibility). */
 const LEGACY_STATUSES = new Set([400, 404, 405]);
 /** JSON-RPC error codes a Streamable HTTP (2026-07-28) server puts in such a refusal: then it is not legacy. */
 const MODERN_ERROR_CODES = new Set([-32020, -32022, -32601, -32602, -32600]);
-const LEGACY_PROBE_BYTES = 64 * 1024;
 
 /** Whether a buffered POST body is an `initialize` request (parsed only when probing, on a 4xx). */
 function isInitializeBody(body: Buffer | undefined): boolean {
