@@ -140,9 +140,11 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   };
 
   const primary = makeServer();
+  // "localhost" may resolve to ::1 first; bind 127.0.0.1 explicitly and add ::1 below.
+  const bindHost = host === "localhost" ? "127.0.0.1" : host;
   let port: number;
   try {
-    port = await listen(primary, requestedPort, host);
+    port = await listen(primary, requestedPort, bindHost);
   } catch (error) {
     await relay.close();
     await ownDispatcher?.close().catch(() => {});

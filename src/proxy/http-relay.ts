@@ -95,6 +95,7 @@ export class HttpRelay {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly origin: string;
+  private readonly basePath: string;
   private readonly staticHeaders: string[];
   private readonly staticAuthorization: boolean;
   private readonly drop: Set<string>;
@@ -108,6 +109,7 @@ export class HttpRelay {
   constructor(options: HttpRelayOptions) {
     this.upstream = new URL(options.upstreamUrl);
     this.origin = this.upstream.origin;
+    this.basePath = this.upstream.pathname + this.upstream.search;
     this.auth = options.auth;
     this.logger = options.logger ?? silentLogger;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -140,9 +142,8 @@ export class HttpRelay {
 
   /** The upstream MCP endpoint's path and query, with the downstream query (if any) appended. */
   mcpPath(downstreamQuery: string): string {
-    const base = this.upstream.pathname + this.upstream.search;
-    if (!downstreamQuery) return base;
-    return `${base}${this.upstream.search ? "&" : "?"}${downstreamQuery}`;
+    if (!downstreamQuery) return this.basePath;
+    return `${this.basePath}${this.upstream.search ? "&" : "?"}${downstreamQuery}`;
   }
 
   /**

@@ -99,7 +99,7 @@ export interface ErrorResponseOptions {
 /** Writes `error` as a JSON answer. When headers are already out, the best left to do is to cut the stream. */
 export function writeErrorResponse(res: ServerResponse, error: ProxyError, options: ErrorResponseOptions = {}): void {
   if (res.headersSent) {
-    res.destroy(error);
+    res.destroy();
     return;
   }
   const rpcError = jsonRpcErrorOf(error);
