@@ -163,7 +163,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   }
   const baseUrl = `http://${urlHost(host)}:${port}`;
   relay.signInPageUrl = `${baseUrl}/`;
-  logger.info(`Serving ${relay.upstream.href} at ${baseUrl}/mcp (legacy SSE: ${baseUrl}/sse; page: ${baseUrl}/)`);
+  logger.debug(`Serving ${relay.upstream.href} at ${baseUrl}/mcp (legacy SSE: ${baseUrl}/sse; page: ${baseUrl}/)`);
 
   if (options.auth && options.signInAtStart !== false) {
     const auth = options.auth;
