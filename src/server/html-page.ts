@@ -28,6 +28,7 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;p
 code,pre{font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 code{background:var(--bg);border:1px solid var(--line);border-radius:5px;padding:.05rem .3rem;word-break:break-all}
 pre{background:var(--bg);border:1px solid var(--line);border-radius:8px;padding:.7rem .8rem;overflow-x:auto;margin:.3rem 0;white-space:pre}
+pre code{border:0;padding:0;background:none;word-break:normal}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:.6rem 0}dt{color:var(--muted)}dd{margin:0;word-break:break-word}
 .badge{display:inline-block;border-radius:999px;padding:.05rem .6rem;font-size:.85rem;font-weight:600;border:1px solid currentColor}
 .ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}
