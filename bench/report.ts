@@ -262,3 +262,39 @@ export function targetsTable(targets: TargetResult[], summaries: Map<PathId, Pat
   }
   return lines.join("\n");
 }
+
+/**
+ * What the ratios to direct cannot show: the proxy next to the least any Node relay costs here (the bare relays,
+ * measured in the same rounds), and the stdio face next to mcp-remote.
+ */
+export function contextLines(summaries: Map<PathId, PathSummary>): string[] {
+  const lines: string[] = [];
+  const get = (id: PathId) => {
+    const s = summaries.get(id);
+    return s && s.rounds > 0 ? s : undefined;
+  };
+  const times = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? "–" : fmtRatio(a / b);
+  const plus = (a: number | undefined, b: number | undefined, digits: number) =>
+    a === undefined || b === undefined ? "–" : `${a - b >= 0 ? "+" : ""}${(a - b).toFixed(digits)}`;
+  const http = get("http");
+  for (const floor of [get("floor-undici"), get("floor-node-http")]) {
+    if (!http || !floor) continue;
+    lines.push(
+      `- HTTP face /mcp vs ${floor.label}: CPU per call ${times(http.proxyCpuMsPerCall, floor.proxyCpuMsPerCall)}, ` +
+        `p50 ${times(http.p50, floor.p50)}, calls/s at 64 ${times(http.cps64, floor.cps64)}, ` +
+        `idle RSS ${plus(http.idleRssMiB, floor.idleRssMiB, 1)} MiB, start ${plus(http.startMs, floor.startMs, 0)} ms.`,
+    );
+  }
+  const stdio = get("stdio");
+  const remote = get("mcp-remote");
+  if (stdio && remote) {
+    lines.push(
+      `- stdio face vs mcp-remote: p50 ${times(stdio.p50, remote.p50)}, CPU per call ` +
+        `${times(stdio.proxyCpuMsPerCall, remote.proxyCpuMsPerCall)}, 5 MB ${times(stdio.bigMs, remote.bigMs)}, ` +
+        `progress rate ${times(stdio.progressPerSecond, remote.progressPerSecond)}, peak RSS ` +
+        `${times(stdio.peakRssMiB, remote.peakRssMiB)}, start ${plus(stdio.startMs, remote.startMs, 0)} ms.`,
+    );
+  }
+  return lines;
+}

@@ -23,6 +23,7 @@ import { seedMcpRemoteStore } from "./mcp-remote-store.ts";
 import { childEnvironment, definePaths, freePort, type PathDef, type PathId, REPO_ROOT } from "./paths.ts";
 import { cpuTimeMs, memoryStats } from "./proc-stats.ts";
 import {
+  contextLines,
   evaluateTargets,
   metricsTable,
   type PathSummary,
@@ -385,6 +386,7 @@ function renderMarkdown(
   summaries: Map<PathId, PathSummary>,
 ): string {
   const errors = [...summaries.values()].flatMap((s) => s.errors.map((e) => `- ${s.label}: ${e.split("\n")[0]}`));
+  const context = contextLines(summaries);
   return [
     `## Benchmark ${meta.date} (${meta.mode}, ${meta.plan.rounds} rounds, medians)`,
     "",
@@ -398,6 +400,7 @@ function renderMarkdown(
     "### Targets (issue 4)",
     "",
     targets,
+    ...(context.length ? ["", "### Context", "", ...context] : []),
     ...(errors.length ? ["", "### Failed rounds", "", ...errors] : []),
     "",
   ].join("\n");
