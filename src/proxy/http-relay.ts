@@ -272,9 +272,10 @@ export class HttpRelay {
         });
         if (gone.aborted) return "client-gone";
         if (outcome.action === "retry") continue;
+        // (Not "code": the logger masks that key, which usually holds an authorization code.)
         this.logger.info("upstream request refused; sign-in needed or failed", {
           upstream: this.upstream.href,
-          code: outcome.error.code,
+          reason: outcome.error.code,
         });
         return fail(this.signInError(outcome.error));
       }
