@@ -1,4 +1,3 @@
-import { EnvHttpProxyAgent, setGlobalDispatcher } from "undici";
 import { assertSecureUrl } from "../auth/secure-fetch.ts";
 import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "../auth/upstream-auth.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
@@ -21,12 +20,12 @@ export interface UpstreamContext {
  * Composition root for one upstream. Honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY for every outbound request made
  * through fetch (discovery, registration, tokens, SDK transports).
  */
-export function createUpstreamContext(
+export async function createUpstreamContext(
   upstream: UpstreamOptions,
   runtime: RuntimeOptions,
   options: { callback: UpstreamAuthDeps["callback"]; logger?: Logger; storeKey?: string },
-): UpstreamContext {
-  useEnvProxy();
+): Promise<UpstreamContext> {
+  await useEnvProxy();
   assertSecureUrl(upstream.url, runtime.allowInsecureHttp);
   const key = options.storeKey ?? storeKey(canonicalServerUrl(upstream.url), upstream);
   let logger = options.logger;
@@ -46,10 +45,13 @@ export function createStore(runtime: RuntimeOptions, onWarning?: (message: strin
   return new FileTokenStore({ dir: runtime.authDir, ...(onWarning ? { onWarning } : {}) });
 }
 
-let proxyInstalled = false;
-function useEnvProxy(): void {
+let proxyInstalled: Promise<void> | undefined;
+/** undici is loaded only when a proxy is configured (it is heavy, and the CLI commands need it for nothing else). */
+function useEnvProxy(): Promise<void> {
   const env = process.env;
-  if (proxyInstalled || !(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) return;
-  setGlobalDispatcher(new EnvHttpProxyAgent());
-  proxyInstalled = true;
+  if (!(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) return Promise.resolve();
+  proxyInstalled ??= import("undici").then(({ EnvHttpProxyAgent, setGlobalDispatcher }) => {
+    setGlobalDispatcher(new EnvHttpProxyAgent());
+  });
+  return proxyInstalled;
 }

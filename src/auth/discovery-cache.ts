@@ -1,7 +1,8 @@
-import { discoverOAuthServerInfo, type OAuthDiscoveryState } from "@modelcontextprotocol/client";
+import type { OAuthDiscoveryState } from "@modelcontextprotocol/client";
 import { STORE_VERSION, type TokenStore } from "../store/token-store.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
 import { toProxyError } from "./oauth-errors.ts";
+import { loadSdk } from "./sdk.ts";
 
 /**
  * What discovery learned about an upstream (RFC 9728 resource metadata, the AS and its RFC 8414 metadata), kept in
@@ -37,6 +38,7 @@ export class DiscoveryCache {
   /** Runs discovery now (the SDK's order and checks) and keeps the result. */
   async discover(resourceMetadataUrl: string | undefined): Promise<OAuthDiscoveryState> {
     try {
+      const { discoverOAuthServerInfo } = await loadSdk();
       const info = await discoverOAuthServerInfo(this.serverUrl, {
         ...(resourceMetadataUrl ? { resourceMetadataUrl: new URL(resourceMetadataUrl) } : {}),
         fetchFn: this.fetchFn,

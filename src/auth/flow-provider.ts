@@ -6,9 +6,9 @@ import type {
   StoredOAuthClientInformation,
   StoredOAuthTokens,
 } from "@modelcontextprotocol/client";
-import { checkResourceAllowed, resourceUrlFromServerUrl } from "@modelcontextprotocol/client";
 import { ProxyError } from "../lib/errors.ts";
 import type { ClientInfoRecord } from "../store/token-store.ts";
+import { loadSdk } from "./sdk.ts";
 
 /**
  * What one sign-in attempt remembers between the redirect and the callback: its `state`, PKCE verifier,
@@ -58,6 +58,7 @@ export class FlowProvider implements OAuthClientProvider {
       // Opt-out for authorization servers that reject RFC 8707 (e.g. Entra AADSTS9010010): still refuse a
       // protected resource metadata document naming another resource, but send no `resource` parameter.
       this.validateResourceURL = async (serverUrl, resource) => {
+        const { checkResourceAllowed, resourceUrlFromServerUrl } = await loadSdk();
         if (
           resource &&
           !checkResourceAllowed({

@@ -1,28 +1,30 @@
-import {
-  AuthorizationServerMismatchError,
-  InsecureTokenEndpointError,
-  IssuerMismatchError,
-  OAuthError,
-  RegistrationRejectedError,
-} from "@modelcontextprotocol/client";
 import { ProxyError } from "../lib/errors.ts";
+import { sdkIfLoaded } from "./sdk.ts";
+
+/** The SDK's OAuthError code, when `error` is one (only possible once the SDK is loaded). */
+function oauthCode(error: unknown): string | undefined {
+  const sdk = sdkIfLoaded();
+  return sdk && error instanceof sdk.OAuthError ? error.code : undefined;
+}
 
 /** OAuth error codes that mean "try again later", not "your grant is gone" (RFC 6749 §5.2, §4.1.2.1). */
 const TRANSIENT_OAUTH_CODES = new Set(["temporarily_unavailable", "server_error"]);
 
 export function isTransientOAuthError(error: unknown): boolean {
-  if (error instanceof OAuthError) return TRANSIENT_OAUTH_CODES.has(error.code);
+  const code = oauthCode(error);
+  if (code !== undefined) return TRANSIENT_OAUTH_CODES.has(code);
   // fetch failures (connection refused, reset, DNS) surface as TypeError from undici.
   return error instanceof TypeError || (error instanceof ProxyError && error.code === "NETWORK");
 }
 
 export function isInvalidGrant(error: unknown): boolean {
-  return error instanceof OAuthError && error.code === "invalid_grant";
+  return oauthCode(error) === "invalid_grant";
 }
 
 /** The AS does not know (or no longer accepts) our client registration (RFC 6749 §5.2). */
 export function isInvalidClient(error: unknown): boolean {
-  return error instanceof OAuthError && (error.code === "invalid_client" || error.code === "unauthorized_client");
+  const code = oauthCode(error);
+  return code === "invalid_client" || code === "unauthorized_client";
 }
 
 /**
@@ -31,7 +33,30 @@ export function isInvalidClient(error: unknown): boolean {
  */
 export function toProxyError(error: unknown, serverUrl: string): ProxyError {
   if (error instanceof ProxyError) return error;
-  const retry = `Run \`mcp-u2m-proxy auth ${serverUrl}\` to sign in again.`;
+  const sdk = sdkIfLoaded();
+  if (sdk) {
+    const mapped = fromSdkError(error, serverUrl, sdk);
+    if (mapped) return mapped;
+  }
+  return fromOtherError(error, serverUrl);
+}
+
+function retryHint(serverUrl: string): string {
+  return `Run \`mcp-u2m-proxy auth ${serverUrl}\` to sign in again.`;
+}
+
+function fromSdkError(
+  error: unknown,
+  serverUrl: string,
+  {
+    AuthorizationServerMismatchError,
+    InsecureTokenEndpointError,
+    IssuerMismatchError,
+    OAuthError,
+    RegistrationRejectedError,
+  }: NonNullable<ReturnType<typeof sdkIfLoaded>>,
+): ProxyError | undefined {
+  const retry = retryHint(serverUrl);
   if (error instanceof IssuerMismatchError) {
     return new ProxyError(
       "ISSUER_MISMATCH",
@@ -79,6 +104,11 @@ export function toProxyError(error: unknown, serverUrl: string): ProxyError {
       cause: error,
     });
   }
+  return undefined;
+}
+
+/** Network failures and the SDK's plain Errors, recognised by their message (the SDK has no codes for these). */
+function fromOtherError(error: unknown, serverUrl: string): ProxyError {
   if (error instanceof TypeError) {
     return new ProxyError(
       "NETWORK",
@@ -109,7 +139,10 @@ export function toProxyError(error: unknown, serverUrl: string): ProxyError {
       cause: error,
     });
   }
-  return new ProxyError("AS_ERROR", `Sign-in to ${serverUrl} failed: ${message}`, { hint: retry, cause: error });
+  return new ProxyError("AS_ERROR", `Sign-in to ${serverUrl} failed: ${message}`, {
+    hint: retryHint(serverUrl),
+    cause: error,
+  });
 }
 
 function causeText(error: Error): string {

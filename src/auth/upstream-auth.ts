@@ -1,12 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import {
-  computeScopeUnion,
-  refreshAuthorization,
-  type StoredOAuthTokens,
-  auth as sdkAuth,
-  validateAuthorizationResponseIssuer,
-} from "@modelcontextprotocol/client";
+import type { StoredOAuthTokens } from "@modelcontextprotocol/client";
 import { CALLBACK_PATH, type RuntimeOptions, SIGN_IN_TIMEOUT_MS, type UpstreamOptions } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
@@ -29,6 +23,7 @@ import { DiscoveryCache } from "./discovery-cache.ts";
 import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
 import { isInvalidClient, isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
 import { revokeGrant } from "./revoke-grant.ts";
+import { loadSdk } from "./sdk.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { accountOf } from "./token-claims.ts";
 import { expiresSoon, isDead } from "./token-lifetime.ts";
@@ -216,6 +211,7 @@ export class UpstreamAuth implements AuthClient {
     };
 
     try {
+      const { auth: sdkAuth } = await loadSdk();
       const result = await sdkAuth(new FlowProvider(this.flowHost(flow), flow), {
         serverUrl: this.serverUrl,
         ...(flow.scope ? { scope: flow.scope } : {}),
@@ -300,6 +296,7 @@ export class UpstreamAuth implements AuthClient {
     try {
       // RFC 9207 before anything else, error responses included: a mix-up must not even show the AS's error text.
       const metadata = flow.discovery?.authorizationServerMetadata;
+      const { auth: sdkAuth, validateAuthorizationResponseIssuer } = await loadSdk();
       validateAuthorizationResponseIssuer({
         iss: query.get("iss") ?? undefined,
         expectedIssuer: metadata?.issuer,
@@ -405,6 +402,7 @@ export class UpstreamAuth implements AuthClient {
     const resource = this.upstream.sendResource ? (serverInfo.resourceMetadata?.resource ?? this.serverUrl) : undefined;
     for (let attempt = 0; ; attempt++) {
       try {
+        const { refreshAuthorization } = await loadSdk();
         const tokens = await refreshAuthorization(serverInfo.authorizationServerUrl, {
           ...(serverInfo.authorizationServerMetadata ? { metadata: serverInfo.authorizationServerMetadata } : {}),
           clientInformation: client.client,
@@ -545,6 +543,7 @@ export class UpstreamAuth implements AuthClient {
   private async stepUp(challenge: UpstreamChallenge, challengedScope: string | undefined): Promise<ChallengeOutcome> {
     await this.load();
     const previous = this.tokens?.requested_scope ?? this.tokens?.tokens.scope;
+    const { computeScopeUnion } = await loadSdk();
     const union = computeScopeUnion(previous, challengedScope);
     const key = `${challenge.operation ?? "*"}|${union ?? ""}`;
     const attempts = (this.stepUps.get(key) ?? 0) + 1;

@@ -8,7 +8,7 @@ import { requireAuth, requireUrl } from "./require.ts";
 /** `auth <url>`: reuse valid tokens (refreshing if they are about to expire), else sign in; save. */
 export async function authCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
   const url = requireUrl(args, "auth");
-  const ctx = createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "own-listener" });
+  const ctx = await createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "own-listener" });
   const auth = requireAuth(ctx.auth, url);
   try {
     const before = await auth.status();

@@ -8,7 +8,9 @@ import { requireAuth } from "./require.ts";
 /** `clear [<url>]`: revoke (when the AS supports RFC 7009) and delete stored credentials, for one server or all. */
 export async function clearCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
   if (args.url) {
-    const ctx = createUpstreamContext({ ...args.upstream, url: args.url }, args.runtime, { callback: "external" });
+    const ctx = await createUpstreamContext({ ...args.upstream, url: args.url }, args.runtime, {
+      callback: "external",
+    });
     const auth = requireAuth(ctx.auth, args.url);
     const { revoked } = await auth.clear();
     out(`Signed out of ${auth.serverUrl}${revoked ? " (tokens revoked at the authorization server)" : ""}.`);

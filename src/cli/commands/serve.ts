@@ -7,7 +7,7 @@ import { requireUrl } from "./require.ts";
 /** `[serve] <url>`: the HTTP face until SIGINT/SIGTERM. */
 export async function serveCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
   const url = requireUrl(args, "serve");
-  const ctx = createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "external" });
+  const ctx = await createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "external" });
   const handle = await startServe({
     upstream: ctx.upstream,
     runtime: ctx.runtime,

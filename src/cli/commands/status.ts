@@ -9,7 +9,9 @@ import { requireAuth } from "./require.ts";
 /** `status [<url>]`: exit 0 when <url> has usable tokens, 1 when not; without <url>, every stored server. */
 export async function statusCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
   if (args.url) {
-    const ctx = createUpstreamContext({ ...args.upstream, url: args.url }, args.runtime, { callback: "external" });
+    const ctx = await createUpstreamContext({ ...args.upstream, url: args.url }, args.runtime, {
+      callback: "external",
+    });
     const status = await requireAuth(ctx.auth, args.url).status();
     out(args.json ? JSON.stringify(status, null, 2) : formatStatus(status, ctx.store.location));
     return status.signedIn ? EXIT.ok : EXIT.notSignedIn;

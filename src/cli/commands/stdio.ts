@@ -7,7 +7,7 @@ import { requireUrl } from "./require.ts";
 /** `stdio <url>`: MCP on stdin/stdout until stdin closes. Nothing but MCP messages is written to stdout. */
 export async function stdioCommand(args: CliArgs): Promise<number> {
   const url = requireUrl(args, "stdio");
-  const ctx = createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "own-listener" });
+  const ctx = await createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "own-listener" });
   const stop = new AbortController();
   process.once("SIGTERM", () => stop.abort());
   process.once("SIGINT", () => stop.abort());
