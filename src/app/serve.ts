@@ -1,12 +1,12 @@
 import { createServer, type Server } from "node:http";
-import { type Dispatcher, EnvHttpProxyAgent } from "undici";
+import type { Dispatcher } from "undici";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { describeError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
 import { API_KEY_HEADER, RequestGuard } from "../server/request-guard.ts";
-import { TransportBridges } from "../server/transport-bridges.ts";
+import type { TransportBridges } from "../server/transport-bridges.ts";
 
 /**
  * `mcp-u2m-proxy [serve] [<url>]`: the HTTP face in front of one upstream MCP server.
@@ -82,7 +82,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let ownDispatcher: Dispatcher | undefined;
   const env = process.env;
   if (!dispatcher && (env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) {
-    // Corporate proxies: honour HTTP(S)_PROXY and NO_PROXY on the hot path too.
+    // Corporate proxies: honour HTTP(S)_PROXY and NO_PROXY on the hot path too (undici in full only then).
+    const { EnvHttpProxyAgent } = await import("undici");
     ownDispatcher = new EnvHttpProxyAgent();
     dispatcher = ownDispatcher;
   }
@@ -100,16 +101,24 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     dispatcher,
     dropRequestHeaders: [API_KEY_HEADER],
   });
+  // Bridging loads the SDK (tens of MB, ~0.3 s): only when a client first needs it, never for the pass-through.
+  let bridging: Promise<TransportBridges> | undefined;
   const bridges =
     options.bridging === false
       ? undefined
-      : new TransportBridges({
-          upstreamUrl: options.upstream.url,
-          auth: options.auth,
-          headers: options.upstream.headers,
-          logger,
-          maxBodyBytes: relay.maxBodyBytes,
-        });
+      : () => {
+          bridging ??= import("../server/transport-bridges.ts").then(
+            ({ TransportBridges }) =>
+              new TransportBridges({
+                upstreamUrl: options.upstream.url,
+                auth: options.auth,
+                headers: options.upstream.headers,
+                logger,
+                maxBodyBytes: relay.maxBodyBytes,
+              }),
+          );
+          return bridging;
+        };
   const listener = createRequestListener({
     upstreamUrl: options.upstream.url,
     auth: options.auth,
@@ -195,7 +204,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
               }),
           ),
         );
-        await bridges?.close();
+        await (await bridging)?.close();
         await relay.close();
         await ownDispatcher?.close().catch(() => {});
       })();

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Transform, Writable } from "node:stream";
-import { type Dispatcher, Pool } from "undici";
+import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { operationOf } from "../auth/authorized-fetch.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
@@ -11,6 +11,7 @@ import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
 import { jsonRpcErrorOf, requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
 import { waitForSignIn } from "./sign-in-wait.ts";
 import { exchange } from "./upstream-exchange.ts";
+import { createUpstreamPool } from "./upstream-pool.ts";
 
 /**
  * The pass-through relay of the HTTP face (architecture.md "Two relay paths", path 1): one downstream HTTP
@@ -129,7 +130,7 @@ export class HttpRelay {
     } else {
       // One pool per upstream origin: keep-alive connections, enough of them for 64+ requests in flight, and no
       // pipelining (an MCP POST may stream for minutes and would block everything queued behind it).
-      this.dispatcher = new Pool(this.origin, {
+      this.dispatcher = createUpstreamPool(this.origin, {
         connections: options.connections ?? DEFAULT_CONNECTIONS,
         pipelining: 1,
         keepAliveTimeout: 10_000,

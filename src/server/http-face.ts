@@ -29,11 +29,11 @@ export interface HttpFaceOptions {
   guard: RequestGuard;
   logger?: Logger | undefined;
   /**
-   * Message-level bridging when the client's transport is not the upstream's. Without it, a legacy SSE client in
-   * front of a Streamable HTTP upstream gets a 502 that says to use `/mcp`, and the reverse gets the upstream's
-   * refusal.
+   * Message-level bridging when the client's transport is not the upstream's, created on first need (it loads the
+   * SDK, which the pass-through never needs). Without it, a legacy SSE client in front of a Streamable HTTP upstream
+   * gets a 502 that says to use `/mcp`, and the reverse gets the upstream's refusal.
    */
-  bridges?: TransportBridges | undefined;
+  bridges?: (() => Promise<TransportBridges>) | undefined;
   /** The upstream's transport when known (else detected on the first `/sse` or `initialize` and remembered). */
   upstreamTransport?: "streamable-http" | "sse" | undefined;
 }
@@ -67,9 +67,11 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
 
   const bridges = options.bridges;
   let upstreamKind = options.upstreamTransport;
+  /** Bridged legacy clients' session ids, so their POSTs go to the bridge without loading it for anyone else. */
+  const bridgedLegacy = new Set<string>();
 
   router.add(["GET", "POST", "DELETE"], "/mcp", "mcp", (req, res, { query }) => {
-    if (upstreamKind === "sse" && bridges) return bridges.handleStreamableClient(req, res);
+    if (upstreamKind === "sse" && bridges) return bridges().then((via) => via.handleStreamableClient(req, res));
     if (upstreamKind === undefined && bridges && req.method === "POST" && req.headers["mcp-session-id"] === undefined) {
       return probeStreamable(req, res, query, bridges);
     }
@@ -77,20 +79,31 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   });
 
   /** The first session-less POST to /mcp while the upstream's transport is unknown: relay it, and learn. */
-  async function probeStreamable(req: IncomingMessage, res: ServerResponse, query: string, via: TransportBridges) {
+  async function probeStreamable(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: string,
+    via: () => Promise<TransportBridges>,
+  ) {
     const outcome = await relay.relay(req, res, {
       kind: "mcp",
       path: relay.mcpPath(query),
       legacyFallback: async (body) => {
         upstreamKind = "sse";
-        await via.handleStreamableClient(req, res, body);
+        await (await via()).handleStreamableClient(req, res, body);
       },
     });
     if (outcome === "relayed" && res.statusCode < 300) upstreamKind ??= "streamable-http";
   }
 
+  async function bridgeLegacyClient(req: IncomingMessage, res: ServerResponse, via: () => Promise<TransportBridges>) {
+    const sessionId = await (await via()).openLegacyClient(req, res);
+    bridgedLegacy.add(sessionId);
+    res.once("close", () => bridgedLegacy.delete(sessionId));
+  }
+
   router.add("GET", "/sse", "sse", async (req, res, context) => {
-    if (upstreamKind === "streamable-http" && bridges) return bridges.openLegacyClient(req, res);
+    if (upstreamKind === "streamable-http" && bridges) return bridgeLegacyClient(req, res, bridges);
     const outcome = await relay.relay(req, res, {
       kind: "legacy-sse",
       path: relay.mcpPath(context.query),
@@ -110,7 +123,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
     if (outcome !== "not-sse") return;
     // No event stream on GET: the upstream speaks Streamable HTTP (remembered), so bridge this client to it.
     upstreamKind = "streamable-http";
-    if (bridges) return bridges.openLegacyClient(req, res);
+    if (bridges) return bridgeLegacyClient(req, res, bridges);
     writeErrorResponse(
       res,
       new ProxyError(
@@ -123,7 +136,9 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   });
 
   router.add("POST", "/message", "message", async (req, res, context) => {
-    if (bridges?.hasLegacyClient(context.query)) return bridges.postLegacyMessage(req, res, context.query);
+    if (bridges && bridgedLegacy.has(new URLSearchParams(context.query).get("sessionId") ?? "")) {
+      return (await bridges()).postLegacyMessage(req, res, context.query);
+    }
     const path = sessions.resolve(context.query);
     if (path === undefined) {
       writeJsonError(res, 404, "Unknown legacy SSE session: open the event stream at /sse first.");

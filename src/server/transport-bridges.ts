@@ -48,18 +48,14 @@ export class TransportBridges {
     this.toLegacy = new UpstreamConnector({ url: options.upstreamUrl, fetch, logger: this.logger, hint: "sse" });
   }
 
-  /** `GET /sse` from a legacy client while the upstream speaks Streamable HTTP. */
-  async openLegacyClient(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `GET /sse` from a legacy client while the upstream speaks Streamable HTTP. Returns the session id it got. */
+  async openLegacyClient(_req: IncomingMessage, res: ServerResponse): Promise<string> {
     const downstream = new LegacySseServerTransport(res, "/message");
     this.legacyClients.set(downstream.sessionId, downstream);
     const bridge = this.bridge(downstream, this.toStreamable);
     void bridge.closed.then(() => this.legacyClients.delete(downstream.sessionId));
     await bridge.start();
-  }
-
-  /** Whether `POST /message?sessionId=…` belongs to a bridged legacy client. */
-  hasLegacyClient(query: string): boolean {
-    return this.legacyClients.has(new URLSearchParams(query).get("sessionId") ?? "");
+    return downstream.sessionId;
   }
 
   /** `POST /message?sessionId=…` of a bridged legacy client: 202 once handed over, as the legacy transport does. */
