@@ -160,6 +160,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     throw error;
   }
   servers.push(primary);
+  // With --port 0 the OAuth redirect URI must name the port actually bound: the auth core reads runtime.port.
+  if (options.runtime.port === 0 && requestedPort === 0) options.runtime.port = port;
   // The redirect URI says "localhost": answer on ::1 as well, whichever address the browser resolves it to.
   if ((host === "127.0.0.1" || host === "localhost") && options.runtime.callbackHost === "localhost") {
     const v6 = makeServer();

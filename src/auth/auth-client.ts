@@ -24,7 +24,7 @@ export interface AuthClient {
   onChallenge(challenge: UpstreamChallenge): Promise<ChallengeOutcome>;
 
   /** Starts a sign-in, or joins the one under way. Opens the browser per configuration; the URL is always printed. */
-  startSignIn(options?: { scope?: string; reason?: string }): Promise<SignInHandle>;
+  startSignIn(options?: { scope?: string; reason?: string; openBrowser?: boolean }): Promise<SignInHandle>;
 
   /** Completes a sign-in from the authorization server's redirect (`/oauth/callback?…`). Never throws. */
   handleCallback(query: URLSearchParams): Promise<CallbackResult>;

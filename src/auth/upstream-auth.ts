@@ -194,7 +194,7 @@ export class UpstreamAuth implements AuthClient {
     );
   }
 
-  async startSignIn(options: { scope?: string; reason?: string } = {}): Promise<SignInHandle> {
+  async startSignIn(options: { scope?: string; reason?: string; openBrowser?: boolean } = {}): Promise<SignInHandle> {
     if (this.current && this.current.expiresAt > this.now()) return this.current;
 
     if (this.deps.callback === "own-listener" && !this.listener) {
@@ -256,7 +256,7 @@ export class UpstreamAuth implements AuthClient {
     this.emitState();
 
     (this.deps.printSignInUrl ?? printToStderr)(url, this.serverUrl);
-    if (this.runtime.openBrowser) {
+    if (options.openBrowser ?? this.runtime.openBrowser) {
       const open = this.deps.openUrl ?? ((u: string) => openUrl(u, { browserCommand: process.env.BROWSER }));
       open(url).catch((error: unknown) => {
         this.log.warn(

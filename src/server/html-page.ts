@@ -66,8 +66,10 @@ export function sendPage(res: ServerResponse, status: number, options: PageOptio
     "DENY",
     "x-content-type-options",
     "nosniff",
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the page's own form posts,
+    // which the Origin check must refuse. Links to other sites (the authorization server) still get no Referer.
     "referrer-policy",
-    "no-referrer",
+    "same-origin",
     "content-security-policy",
     `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; img-src data:; frame-ancestors 'none'; base-uri 'none'`,
     ...extraHeaders,

@@ -164,7 +164,8 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   router.add("POST", "/oauth/sign-in", "sign-in", async (req, res) => {
     if (!auth || !(await checkForm(req, res))) return;
     try {
-      const handle = await auth.startSignIn({ reason: "page" });
+      // The page redirects this tab to the authorization server: no second tab from the browser opener.
+      const handle = await auth.startSignIn({ reason: "page", openBrowser: false });
       res.writeHead(303, { location: handle.url, "cache-control": "no-store", "referrer-policy": "no-referrer" });
       res.end();
     } catch (error) {

@@ -393,7 +393,7 @@ describe("HTTP face in front of a stateful Streamable HTTP server", () => {
     const response = await fetch(`${h.face.url}/oauth/callback?code=abc&state=forged`);
     assert.equal(response.status, 400);
     assert.equal(response.headers.get("x-frame-options"), "DENY");
-    assert.equal(response.headers.get("referrer-policy"), "no-referrer");
+    assert.equal(response.headers.get("referrer-policy"), "same-origin");
     const html = await response.text();
     assert.match(html, /Sign-in failed/);
     assert.doesNotMatch(html, /✓ Signed in/);
