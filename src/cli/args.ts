@@ -19,7 +19,9 @@ export interface CliArgs {
   force: boolean;
   upstream: Omit<UpstreamOptions, "url">;
   runtime: RuntimeOptions;
-  serve: { host: string; apiKey: string | undefined; allowOrigins: string[] };
+  serve: { host: string; apiKey: string | undefined; allowOrigins: string[]; allowHosts: string[] };
+  /** The upstream's transport when the user knows it (skips detection). */
+  transport: "streamable-http" | "sse" | undefined;
 }
 
 const OPTIONS = {
@@ -39,6 +41,8 @@ const OPTIONS = {
   host: { type: "string" },
   "api-key": { type: "string" },
   "allow-origin": { type: "string", multiple: true },
+  "allow-host": { type: "string", multiple: true },
+  transport: { type: "string" },
   json: { type: "boolean" },
   force: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -91,8 +95,17 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       host: values.host ?? "127.0.0.1",
       apiKey: values["api-key"] ?? nonEmpty(env.MCP_PROXY_API_KEY),
       allowOrigins: values["allow-origin"] ?? [],
+      allowHosts: values["allow-host"] ?? [],
     },
+    transport: parseTransport(values.transport),
   };
+}
+
+function parseTransport(raw: string | undefined): CliArgs["transport"] {
+  if (raw === undefined || raw === "auto") return undefined;
+  if (raw === "streamable-http" || raw === "http") return "streamable-http";
+  if (raw === "sse") return "sse";
+  throw usage(`--transport must be streamable-http, sse or auto, not "${raw}".`);
 }
 
 function parsePort(raw: string | undefined): number {

@@ -6,6 +6,7 @@ const UPSTREAM_FLAGS = `Upstream and sign-in options:
   --scope "A B"             ask for these scopes instead of the server's
   --authorize-param K=V     extra authorization request parameter (repeatable), e.g. access_type=offline
   --header "Name: value"    send this header upstream (repeatable); an Authorization header replaces OAuth
+  --transport KIND          the upstream's transport: streamable-http, sse or auto (default: detected once)
   --no-resource             do not send the RFC 8707 resource parameter (for servers that reject it)
   --auth-dir DIR            token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)
   --port N                  OAuth callback port (env OAUTH_CALLBACK_PORT; default 8000)
@@ -66,6 +67,7 @@ Runs the proxy on http://HOST:PORT: /mcp (Streamable HTTP), /sse + /message (leg
   --host HOST               listen address (default 127.0.0.1); a non-loopback host needs --api-key
   --api-key KEY             inbound secret clients must send (env MCP_PROXY_API_KEY)
   --allow-origin ORIGIN     browser origin allowed to call the proxy (repeatable)
+  --allow-host NAME         Host header name accepted besides loopback (repeatable; behind a reverse proxy)
 
 ${UPSTREAM_FLAGS}`,
   stdio: `Usage: mcp-u2m-proxy stdio <url> [options]

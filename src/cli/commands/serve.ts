@@ -17,6 +17,8 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     port: args.runtime.port,
     apiKey: args.serve.apiKey,
     allowOrigins: args.serve.allowOrigins,
+    allowHosts: args.serve.allowHosts,
+    upstreamTransport: args.transport,
   });
   out(`mcp-u2m-proxy ${url} is ready:
   Streamable HTTP  ${handle.url}/mcp
