@@ -21,7 +21,10 @@ export interface ClientConfig {
 
 const KEY_PLACEHOLDER = "<your MCP_PROXY_API_KEY>";
 
-/** A short server name for client configs, from the upstream host ("mcp.example.com" → "example"). */
+/**
+ * A short server name for client configs, from the upstream host: the registrable name without "mcp"/"api"/"www"
+ * ("mcp.linear.app" → "linear"), else the host itself ("localhost", "127-0-0-1"), else "upstream".
+ */
 export function serverNameOf(upstreamUrl: string): string {
   let host: string;
   try {
@@ -29,10 +32,37 @@ export function serverNameOf(upstreamUrl: string): string {
   } catch {
     return "upstream";
   }
-  if (host === "localhost" || /^[\d.]+$/.test(host) || host.includes(":")) return "upstream";
-  const labels = host.split(".").filter((label) => !["mcp", "api", "www"].includes(label));
-  const name = (labels.length > 1 ? labels[labels.length - 2] : labels[0]) ?? "upstream";
-  return name.replace(/[^a-z0-9-]/g, "-") || "upstream";
+  if (host.startsWith("[")) return "upstream"; // IPv6 literals make no readable name.
+  if (/^[\d.]+$/.test(host)) return host.replace(/\./g, "-");
+  const labels = host.split(".").filter((label) => label !== "" && !["mcp", "api", "www"].includes(label));
+  const name = (labels.length > 1 ? labels[labels.length - 2] : labels[0]) ?? host;
+  return name.replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "") || "upstream";
+}
+
+/** Host names that all mean "this machine" (RFC 6761 §6.3, RFC 1122 §3.2.1.3, RFC 4291 §2.5.3). */
+function isLoopbackName(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.$/, "");
+  return name === "localhost" || name.endsWith(".localhost") || /^127(?:\.\d{1,3}){3}$/.test(name) || name === "[::1]";
+}
+
+/**
+ * The proxy's base URL for client configs: the address the proxy printed when the browser reached it through a
+ * loopback alias of it (the callback's "localhost" for a proxy that printed 127.0.0.1), else the Host the browser
+ * used (a LAN address or name the clients can reach too).
+ */
+export function clientBaseUrl(hostHeader: string | undefined, printedBaseUrl: string | undefined): string {
+  const seen = `http://${hostHeader ?? "127.0.0.1"}`;
+  if (!printedBaseUrl) return seen;
+  try {
+    const browser = new URL(seen);
+    const printed = new URL(printedBaseUrl);
+    if (isLoopbackName(browser.hostname) && isLoopbackName(printed.hostname) && browser.port === printed.port) {
+      return printed.origin;
+    }
+  } catch {
+    // A Host header URL cannot parse was refused by the guard already; keep what the browser sent.
+  }
+  return seen;
 }
 
 export function clientConfigs(input: ClientConfigInput): ClientConfig[] {

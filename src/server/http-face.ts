@@ -9,6 +9,7 @@ import { LegacySseSessions } from "../proxy/legacy-sse-sessions.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR, writeErrorResponse } from "../proxy/relay-errors.ts";
 import { SseEndpointRewrite } from "../proxy/sse-endpoint-rewrite.ts";
+import { clientBaseUrl } from "./client-config.ts";
 import { renderCallbackResult, renderHomePage } from "./home-page.ts";
 import { sendPage } from "./html-page.ts";
 import type { RequestGuard } from "./request-guard.ts";
@@ -153,7 +154,9 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       return;
     }
     const result = await auth.handleCallback(new URLSearchParams(query));
-    const { status, page } = renderCallbackResult(result, csrf);
+    // A refused callback while signed in is usually a reload of the one that worked: the page says so.
+    const current = result.ok ? undefined : await auth.status().catch(() => undefined);
+    const { status, page } = renderCallbackResult(result, csrf, current);
     sendPage(res, status, page);
   });
 
@@ -177,9 +180,15 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   router.add("POST", "/oauth/sign-out", "sign-out", async (req, res) => {
     if (!auth?.clear || !(await checkForm(req, res))) return;
     try {
-      await auth.clear();
-      logger.info(`Signed out of ${auth.serverUrl}.`);
-      res.writeHead(303, { location: "/", "cache-control": "no-store" });
+      const outcome = await auth.clear();
+      const revoked = (outcome as { revoked?: unknown } | undefined)?.revoked === true;
+      logger.info(`Signed out of ${auth.serverUrl}${revoked ? " (tokens revoked)" : ""}.`);
+      // A short-lived cookie carries the notice to the page (the URL stays "/": a reload shows no stale notice).
+      res.writeHead(303, {
+        location: "/",
+        "cache-control": "no-store",
+        "set-cookie": `${SIGNED_OUT_COOKIE}=${revoked ? "revoked" : "1"}; Path=/; Max-Age=60; HttpOnly; SameSite=Strict`,
+      });
       res.end();
     } catch (error) {
       await sendHome(req, res, 500, asProxyError(error));
@@ -215,6 +224,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   });
 
   async function sendHome(req: IncomingMessage, res: ServerResponse, status: number, error?: ProxyError) {
+    const signedOutCookie = readCookie(req.headers.cookie, SIGNED_OUT_COOKIE);
     let authStatus: AuthStatus | undefined;
     if (auth) {
       try {
@@ -225,7 +235,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
     }
     const page = renderHomePage({
       upstreamUrl: relay.upstream.href,
-      proxyBaseUrl: `http://${req.headers.host ?? "127.0.0.1"}`,
+      proxyBaseUrl: clientBaseUrl(req.headers.host, relay.signInPageUrl),
       status:
         authStatus ??
         (auth
@@ -235,8 +245,10 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       apiKeyRequired: guard.requiresKey,
       canSignOut: typeof auth?.clear === "function",
       error,
+      signedOut: signedOutCookie === undefined ? undefined : { revoked: signedOutCookie === "revoked" },
     });
-    sendPage(res, status, page);
+    const clear = signedOutCookie === undefined ? [] : ["set-cookie", `${SIGNED_OUT_COOKIE}=; Path=/; Max-Age=0`];
+    sendPage(res, status, page, clear);
   }
 
   /** Same-origin form posts only: the Origin (when sent) must be this very host, and the CSRF token must match. */
@@ -303,6 +315,17 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       internalError(res, error, logger);
     }
   };
+}
+
+/** Set by Sign out for the next page load only ("1", or "revoked" when the authorization server revoked the grant). */
+const SIGNED_OUT_COOKIE = "mcp-u2m-proxy-signed-out";
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of header?.split(";") ?? []) {
+    const eq = part.indexOf("=");
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 function answerPreflight(req: IncomingMessage, res: ServerResponse, origin: string): void {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AuthStatus } from "../../src/auth/auth-client.ts";
 import { ProxyError } from "../../src/lib/errors.ts";
-import { clientConfigs, serverNameOf } from "../../src/server/client-config.ts";
+import { clientBaseUrl, clientConfigs, serverNameOf } from "../../src/server/client-config.ts";
 import { renderCallbackResult, renderHomePage } from "../../src/server/home-page.ts";
+import { renderPage } from "../../src/server/html-page.ts";
 
 const EVIL = `<script>alert("x")</script>`;
 
@@ -47,16 +48,21 @@ describe("home page", () => {
     });
     assert.match(page.body, /Signed in/);
     assert.match(page.body, /alice@example\.com/);
-    assert.match(page.body, /in 60 min/);
+    assert.match(page.body, /in 60 min — renewed automatically/);
+    // A readable absolute time: no milliseconds, no raw ISO string in the text (only in the datetime attribute).
+    assert.match(page.body, /<time datetime="2030-01-01T00:00:00\.000Z">1 Jan 2030, 00:00 UTC<\/time>/);
+    assert.equal(page.body.split("2030-01-01T00:00:00.000Z").length, 2);
     assert.match(page.body, /mcp:read/);
     assert.match(page.body, /action="\/oauth\/sign-in"/);
     assert.match(page.body, /action="\/oauth\/sign-out"/);
     assert.match(page.body, /name="csrf" value="csrf-token-1"/);
     assert.match(page.body, /http:\/\/127\.0\.0\.1:8000\/mcp/);
-    assert.equal(page.refreshSeconds, undefined);
+    assert.match(page.body, />Sign in again</);
+    assert.doesNotMatch(page.body, />Sign in</);
+    assert.doesNotMatch(page.script ?? "", /healthz/, "nothing to watch when no sign-in is under way");
   });
 
-  test("a sign-in under way links to it and refreshes itself", () => {
+  test("a sign-in under way has one button to continue it, and watches /healthz instead of reloading", () => {
     const page = renderHomePage({
       upstreamUrl: "https://mcp.example.com/mcp",
       proxyBaseUrl: "http://127.0.0.1:8000",
@@ -66,8 +72,11 @@ describe("home page", () => {
       canSignOut: true,
     });
     assert.match(page.body, /Sign-in under way/);
-    assert.match(page.body, /href="https:\/\/as\.example\.com\/authorize\?a=1&#38;b=2"/);
-    assert.equal(page.refreshSeconds, 5);
+    assert.equal(page.body.match(/<button/g)?.filter(Boolean).length, 8, "Continue, Sign out and six Copy buttons");
+    assert.match(page.body, /<form method="post" action="\/oauth\/sign-in">.*<button>Continue signing in<\/button>/);
+    assert.doesNotMatch(page.body, />Sign in</);
+    assert.match(page.script ?? "", /fetch\("\/healthz"/);
+    assert.doesNotMatch(renderPage(page, "n"), /http-equiv="refresh"/);
   });
 
   test("never shows the API key, only where it goes", () => {
@@ -81,6 +90,31 @@ describe("home page", () => {
     });
     assert.match(page.body, /Static Authorization header/);
     assert.match(page.body, /your MCP_PROXY_API_KEY/);
+  });
+
+  test("after Sign out, a one-line notice says whether the tokens were revoked (only while signed out)", () => {
+    const base = {
+      upstreamUrl: "https://mcp.example.com/mcp",
+      proxyBaseUrl: "http://127.0.0.1:8000",
+      csrf: "t",
+      apiKeyRequired: false,
+      canSignOut: true,
+    };
+    const out = status({ signedIn: false, hasRefreshToken: false, expiresAt: undefined, account: undefined });
+    const revoked = renderHomePage({ ...base, status: out, signedOut: { revoked: true } });
+    assert.match(revoked.body, /Signed out\.<\/b> The tokens were revoked at the authorization server/);
+    const deleted = renderHomePage({ ...base, status: out, signedOut: { revoked: false } });
+    assert.match(deleted.body, /Signed out\.<\/b> The tokens were deleted from this machine\./);
+    const signedInAgain = renderHomePage({ ...base, status: status(), signedOut: { revoked: true } });
+    assert.doesNotMatch(signedInAgain.body, /Signed out\./);
+  });
+
+  test("the frame: one product name in the title, an empty favicon, the nonce'd script", () => {
+    const html = renderPage({ title: "mcp-u2m-proxy", body: "", script: "1" }, "abc");
+    assert.match(html, /<title>mcp-u2m-proxy<\/title>/);
+    assert.match(html, /<link rel="icon" href="data:,">/);
+    assert.match(html, /<script nonce="abc">1<\/script>/);
+    assert.match(renderPage({ title: "Signed in", body: "" }, "n"), /<title>Signed in · mcp-u2m-proxy<\/title>/);
   });
 });
 
@@ -108,14 +142,48 @@ describe("callback result page", () => {
     assert.doesNotMatch(page.body, /<script>/);
     assert.doesNotMatch(page.body, /Signed in/);
   });
+
+  test("commands in hints show as code, without literal backticks", () => {
+    const { page } = renderCallbackResult(
+      { ok: false, error: new ProxyError("SIGN_IN_TIMEOUT", "Expired.", { hint: "Run `mcp-u2m-proxy auth <x>`." }) },
+      "t",
+    );
+    assert.match(page.body, /Run <code>mcp-u2m-proxy auth &#60;x&#62;<\/code>\./);
+    assert.doesNotMatch(page.body, /`|&#96;/);
+  });
+
+  test("a reloaded callback while signed in says the link was used and that you are signed in", () => {
+    const error = new ProxyError("STATE_MISMATCH", "This sign-in link is unknown, was already used, or has expired.");
+    const { status: code, page } = renderCallbackResult({ ok: false, error }, "t", status({ account: "erin" }));
+    assert.equal(code, 400, "still a refusal: nothing was exchanged");
+    assert.match(page.body, /Already signed in/);
+    assert.match(page.body, /already used .* you are signed in as <b>erin<\/b>/);
+    assert.match(page.body, /href="\/"/);
+    assert.doesNotMatch(page.body, /Sign-in failed|STATE_MISMATCH/);
+    const signedOut = renderCallbackResult({ ok: false, error }, "t", status({ signedIn: false }));
+    assert.match(signedOut.page.body, /Sign-in failed/);
+  });
 });
 
 describe("client configuration", () => {
   test("server names come from the upstream host", () => {
     assert.equal(serverNameOf("https://mcp.example.com/mcp"), "example");
     assert.equal(serverNameOf("https://api.githubcopilot.com/mcp/"), "githubcopilot");
-    assert.equal(serverNameOf("http://127.0.0.1:3000/mcp"), "upstream");
+    assert.equal(serverNameOf("https://mcp.linear.app/sse"), "linear");
+    assert.equal(serverNameOf("http://127.0.0.1:3000/mcp"), "127-0-0-1");
+    assert.equal(serverNameOf("http://localhost:3000/mcp"), "localhost");
+    assert.equal(serverNameOf("http://[::1]:3000/mcp"), "upstream");
     assert.equal(serverNameOf("not a url"), "upstream");
+  });
+
+  test("configs use the address the proxy printed when the browser used a loopback alias of it", () => {
+    const printed = "http://127.0.0.1:8000";
+    assert.equal(clientBaseUrl("localhost:8000", `${printed}/`), printed);
+    assert.equal(clientBaseUrl("[::1]:8000", `${printed}/`), printed);
+    assert.equal(clientBaseUrl("127.0.0.1:8000", `${printed}/`), printed);
+    assert.equal(clientBaseUrl("192.168.1.5:8000", "http://0.0.0.0:8000/"), "http://192.168.1.5:8000");
+    assert.equal(clientBaseUrl("localhost:9000", `${printed}/`), "http://localhost:9000", "another port: not ours");
+    assert.equal(clientBaseUrl("localhost:8000", undefined), "http://localhost:8000");
   });
 
   test("VS Code, Cursor, Claude Desktop and stdio snippets are valid and point at the right places", () => {
