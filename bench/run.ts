@@ -362,9 +362,12 @@ function fmtLoad(load: number[]): string {
   return load.map((value) => value.toFixed(2)).join(", ");
 }
 
+/** The commit measured, marked "+ local changes" when src/ differs from it (the build is of the working tree). */
 function gitCommit(): string | undefined {
   const result = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" });
-  return result.status === 0 ? result.stdout.trim() : undefined;
+  if (result.status !== 0) return undefined;
+  const status = spawnSync("git", ["status", "--porcelain", "--", "src"], { cwd: REPO_ROOT, encoding: "utf8" });
+  return `${result.stdout.trim()}${status.stdout.trim() ? " + local changes in src/" : ""}`;
 }
 
 function renderMarkdown(
