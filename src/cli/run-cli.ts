@@ -1,22 +1,17 @@
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type CliArgs, parseCliArgs } from "./args.ts";
-import { authCommand } from "./commands/auth.ts";
-import { clearCommand } from "./commands/clear.ts";
-import { listCommand } from "./commands/list.ts";
-import { refreshCommand } from "./commands/refresh.ts";
-import { statusCommand } from "./commands/status.ts";
 import { EXIT, exitCodeFor } from "./exit-codes.ts";
 import { helpFor } from "./help.ts";
 
 type Output = (text: string) => void;
 
+// Each command loads only what it needs: start-up time and memory are part of what a proxy costs (issue 4).
 const COMMANDS: Record<Exclude<CliArgs["command"], "help">, (args: CliArgs, out: Output) => Promise<number>> = {
-  auth: authCommand,
-  status: statusCommand,
-  refresh: refreshCommand,
-  clear: clearCommand,
-  list: listCommand,
-  // The proxy faces load their servers only when asked for (the auth commands start faster without them).
+  auth: async (args, out) => (await import("./commands/auth.ts")).authCommand(args, out),
+  status: async (args, out) => (await import("./commands/status.ts")).statusCommand(args, out),
+  refresh: async (args, out) => (await import("./commands/refresh.ts")).refreshCommand(args, out),
+  clear: async (args, out) => (await import("./commands/clear.ts")).clearCommand(args, out),
+  list: async (args, out) => (await import("./commands/list.ts")).listCommand(args, out),
   serve: async (args, out) => (await import("./commands/serve.ts")).serveCommand(args, out),
   stdio: async (args) => (await import("./commands/stdio.ts")).stdioCommand(args),
 };

@@ -1,53 +1,53 @@
 /**
- * The shape of every stored record (zod), and the upgrade path from older layout versions.
+ * The shape of every stored record, and the upgrade path from older layout versions.
  * Reads go through {@link parseStoredRecord}: upgrade in code, then validate. Writes go through
  * {@link assertWritableRecord}, so a bug cannot store a record that the next read would reject.
  */
-import { z } from "zod";
 import { ProxyError } from "../lib/errors.ts";
+import { checkShape, type Shape } from "../lib/shape-check.ts";
 import { type RecordKind, type RecordTypes, STORE_VERSION } from "./token-store.ts";
 
 /** Every record kind, in the order they are listed and removed. */
 export const RECORD_KINDS: readonly RecordKind[] = ["tokens", "client_info", "discovery"];
 
-// Loose objects: fields added by a later 1.x keep their value through a read-modify-write by this version.
-const tokenSetSchema = z.looseObject({
-  access_token: z.string().min(1),
-  token_type: z.string(),
-  refresh_token: z.string().optional(),
-  id_token: z.string().optional(),
-  scope: z.string().optional(),
-  expires_in: z.number().optional(),
-});
+const optionalString: Shape = { optional: "string" };
 
-const versionSchema = z.number().int().min(1);
-
-const schemas = {
-  tokens: z.looseObject({
-    version: versionSchema,
-    server_url: z.string().min(1),
-    issuer: z.string(),
-    tokens: tokenSetSchema,
-    expires_at: z.number().optional(),
-    obtained_at: z.number(),
-    requested_scope: z.string().optional(),
-    account: z.string().optional(),
-  }),
-  client_info: z.looseObject({
-    version: versionSchema,
-    server_url: z.string().min(1),
-    issuer: z.string(),
-    source: z.enum(["pre-registered", "cimd", "dynamic"]),
-    redirect_uri: z.string().optional(),
-    client: z.looseObject({ client_id: z.string().min(1), client_secret: z.string().optional() }),
-  }),
-  discovery: z.looseObject({
-    version: versionSchema,
-    server_url: z.string().min(1),
-    state: z.record(z.string(), z.unknown()),
-    discovered_at: z.number(),
-  }),
-} satisfies { [K in RecordKind]: z.ZodType };
+const shapes: { [K in RecordKind]: Shape } = {
+  tokens: {
+    fields: {
+      version: "integer ≥ 1",
+      server_url: "non-empty string",
+      issuer: "string",
+      tokens: {
+        fields: {
+          access_token: "non-empty string",
+          token_type: "string",
+          refresh_token: optionalString,
+          id_token: optionalString,
+          scope: optionalString,
+          expires_in: { optional: "number" },
+        },
+      },
+      expires_at: { optional: "number" },
+      obtained_at: "number",
+      requested_scope: optionalString,
+      account: optionalString,
+    },
+  },
+  client_info: {
+    fields: {
+      version: "integer ≥ 1",
+      server_url: "non-empty string",
+      issuer: "string",
+      source: { oneOf: ["pre-registered", "cimd", "dynamic"] },
+      redirect_uri: optionalString,
+      client: { fields: { client_id: "non-empty string", client_secret: optionalString } },
+    },
+  },
+  discovery: {
+    fields: { version: "integer ≥ 1", server_url: "non-empty string", state: "object", discovered_at: "number" },
+  },
+};
 
 /** Upgrades a record of version n to version n + 1. Gets a plain object whose `version` is n. */
 type Migration = (record: Record<string, unknown>) => Record<string, unknown>;
@@ -99,32 +99,25 @@ export function parseStoredRecord<K extends RecordKind>(
       return { ok: false, reason: `upgrade from layout version ${from} failed: ${(error as Error).message}` };
     }
   }
-  const parsed = schemas[kind].safeParse(record);
-  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
-  const value = parsed.data as unknown as RecordTypes[K];
+  const problems = checkShape(record, shapes[kind]);
+  if (problems.length > 0) return { ok: false, reason: problems.join("; ") };
+  const value = record as unknown as RecordTypes[K];
   return version < currentVersion ? { ok: true, value, migratedFrom: version } : { ok: true, value };
 }
 
 /** Throws ProxyError STORE_ERROR unless `value` is a valid record of the current layout version. */
 export function assertWritableRecord(kind: RecordKind, value: unknown): void {
-  const parsed = schemas[kind].safeParse(value);
+  const problems = checkShape(value, shapes[kind]);
   const version = (value as { version?: unknown } | null)?.version;
-  const problem = !parsed.success
-    ? describeIssues(parsed.error)
-    : version !== STORE_VERSION
-      ? `version must be ${STORE_VERSION}`
-      : undefined;
+  const problem =
+    problems.length > 0
+      ? problems.join("; ")
+      : version !== STORE_VERSION
+        ? `version must be ${STORE_VERSION}`
+        : undefined;
   if (problem !== undefined) {
     throw new ProxyError("STORE_ERROR", `Refusing to store an invalid ${kind} record: ${problem}.`, {
       hint: "This is a bug in mcp-u2m-proxy; please report it.",
     });
   }
-}
-
-/** Field paths and zod's messages only: never the offending values (they may be secrets). */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(record)"}: ${issue.message}`)
-    .join("; ");
 }
