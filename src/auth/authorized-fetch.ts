@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { ProxyError } from "../lib/errors.ts";
 import type { AuthClient } from "./auth-client.ts";
 
@@ -23,7 +24,15 @@ export function createAuthorizedFetch(auth: AuthClient | undefined, options: Aut
   const staticHeaders = options.headers ?? {};
   const maxReplays = options.maxReplays ?? 4;
 
+  const raisedLimit = new WeakSet<AbortSignal>();
   return async (input, init = {}) => {
+    // The SDK transports pass one long-lived AbortSignal to every fetch, and fetch's abort listeners are only
+    // dropped when its Requests are garbage-collected: past 1,500 calls Node warns (MaxListenersExceededWarning)
+    // into the MCP host's log. The listeners are not leaked, so lift the warning's limit for that signal.
+    if (init.signal && !raisedLimit.has(init.signal)) {
+      setMaxListeners(0, init.signal);
+      raisedLimit.add(init.signal);
+    }
     for (let attempt = 0; ; attempt++) {
       const headers = new Headers(init.headers);
       for (const [name, value] of Object.entries(staticHeaders)) headers.set(name, value);
