@@ -1,0 +1,347 @@
+/**
+ * Runs the official MCP conformance suite's server scenarios (@modelcontextprotocol/conformance 0.1.16
+ * `conformance server --suite all`: the active scenarios plus the pending ones) twice: directly against the
+ * reference server (reference-server.ts, SDK v2), and against the proxy's HTTP face fronting it (the built CLI,
+ * `node dist/main.js serve <reference> --port 0`). Both runs go at once, each suite process running its scenarios
+ * one after the other (the whole set takes seconds). A scenario passes when its checks.json has no FAILURE and no
+ * WARNING. Results go under test-results/conformance/server-<version>/{direct,face}/ with a summary.json.
+ *
+ * The upstream needs no authorization: these scenarios test the transport and the protocol, and what the face adds
+ * (its own DNS rebinding protection, relaying sessions, SSE streams and server-to-client requests).
+ *
+ * Usage (after `npm run build`): node --import tsx test/conformance/run-server-conformance.ts [--out DIR]
+ * Exits 0 when dns-rebinding-protection passes through the face and every scenario that passes directly also
+ * passes through the face.
+ */
+import { execFile, spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { startReferenceServer } from "./reference-server.ts";
+
+const execFileAsync = promisify(execFile);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, "../..");
+const CLI = join(REPO, "dist", "main.js");
+
+/** The pinned suite: 0.1.16 tests the 2025-11-25 requirements (its server scenarios are the same in the alpha). */
+export const SERVER_SUITE_VERSION = "0.1.16";
+
+export interface ServerScenarioResult {
+  scenario: string;
+  passed: boolean;
+  counts: Record<"SUCCESS" | "FAILURE" | "WARNING" | "INFO" | "SKIPPED", number>;
+  /** One line per FAILURE/WARNING check, or why there is no checks.json. */
+  problems: string[];
+}
+
+export interface ServerRun {
+  target: "direct" | "face";
+  url: string;
+  results: ServerScenarioResult[];
+  passed: number;
+  total: number;
+  durationMs: number;
+}
+
+export interface ServerConformanceSummary {
+  version: string;
+  /** Every server scenario `conformance list --server` names; `pending` ones are outside `--suite active`. */
+  scenarios: string[];
+  direct: ServerRun;
+  face: ServerRun;
+  /** Passed directly but not through the face. */
+  regressions: string[];
+  dnsRebindingThroughFace: boolean;
+  /**
+   * dns-rebinding-protection through a face fronting a copy of the reference server without its own Host/Origin
+   * check: passes only if the face itself refuses a foreign Host/Origin.
+   */
+  dnsRebindingFaceOwn: ServerScenarioResult;
+  /** The faces' stderr (warnings they printed while the suite ran). */
+  faceLog: string;
+  durationMs: number;
+}
+
+interface SuiteTool {
+  node: string;
+  cli: string;
+}
+
+/** Installs (first time) and locates the suite's Node 22 and CLI through npx, as run-conformance.ts does. */
+async function locateSuite(version: string): Promise<SuiteTool> {
+  const { stdout } = await execFileAsync(
+    "npx",
+    [
+      "-y",
+      "--prefer-offline",
+      "-p",
+      "node@22",
+      "-p",
+      `@modelcontextprotocol/conformance@${version}`,
+      "--",
+      "node",
+      "-e",
+      "process.stdout.write(JSON.stringify({ node: process.execPath, path: process.env.PATH }))",
+    ],
+    { cwd: REPO, maxBuffer: 1 << 20, timeout: 300_000 },
+  );
+  const { node, path } = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { node: string; path: string };
+  const bin = path.split(":").find((dir) => existsSync(join(dir, "conformance")));
+  if (!bin) throw new Error(`npx did not put a conformance binary on PATH for ${version}`);
+  const cli = join(bin, "conformance");
+  const { stdout: reported } = await execFileAsync(node, [cli, "--version"], { timeout: 60_000 });
+  if (reported.trim() !== version) throw new Error(`expected conformance ${version}, npx gave ${reported.trim()}`);
+  return { node, cli };
+}
+
+/** The server scenario names the pinned suite lists. */
+async function listServerScenarios(tool: SuiteTool): Promise<string[]> {
+  const { stdout, stderr } = await execFileAsync(tool.node, [tool.cli, "list", "--server"], { timeout: 60_000 });
+  const text = `${stdout}\n${stderr}`;
+  const names = [...text.slice(text.indexOf("Server scenarios")).matchAll(/^ {2}- (\S+)/gm)].map((m) => m[1] as string);
+  if (names.length === 0) throw new Error(`conformance list --server named no scenario:\n${text}`);
+  return names;
+}
+
+/**
+ * Runs server scenarios against `url` in one suite process (`--suite all`, or `--scenario` when there is only one)
+ * and reads each scenario's checks.json.
+ */
+async function runServerSuite(
+  tool: SuiteTool,
+  target: ServerRun["target"],
+  url: string,
+  scenarios: string[],
+  outputDir: string,
+): Promise<ServerRun> {
+  const selection = scenarios.length === 1 ? ["--scenario", scenarios[0] as string] : ["--suite", "all"];
+  rmSync(outputDir, { recursive: true, force: true });
+  mkdirSync(outputDir, { recursive: true });
+  const started = Date.now();
+  const log = await new Promise<string>((resolveRun) => {
+    const child = spawn(tool.node, [tool.cli, "server", "--url", url, ...selection, "-o", outputDir], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let output = "";
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    // The scenarios take seconds in all; this only guards against the suite hanging on a stream.
+    const guard = setTimeout(() => child.kill("SIGKILL"), 180_000);
+    child.on("close", () => {
+      clearTimeout(guard);
+      resolveRun(output);
+    });
+  });
+  writeFileSync(join(outputDir, "run.log"), log);
+  const dirs = readdirSync(outputDir);
+  const results = scenarios.map((scenario) => readScenario(outputDir, dirs, scenario, log));
+  return {
+    target,
+    url,
+    results,
+    passed: results.filter((r) => r.passed).length,
+    total: results.length,
+    durationMs: Date.now() - started,
+  };
+}
+
+function readScenario(outputDir: string, dirs: string[], scenario: string, log: string): ServerScenarioResult {
+  const result: ServerScenarioResult = {
+    scenario,
+    passed: false,
+    counts: { SUCCESS: 0, FAILURE: 0, WARNING: 0, INFO: 0, SKIPPED: 0 },
+    problems: [],
+  };
+  // The suite names each result directory server-<scenario>-<ISO timestamp>.
+  const escaped = scenario.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const pattern = new RegExp(`^server-${escaped}-\\d{4}-\\d{2}-\\d{2}T`);
+  const dir = dirs.find((name) => pattern.test(name));
+  const checksFile = dir ? join(outputDir, dir, "checks.json") : undefined;
+  if (!checksFile || !existsSync(checksFile)) {
+    const said = log
+      .split("\n")
+      .filter((line) => line.includes(scenario))
+      .slice(-2)
+      .join(" | ");
+    result.problems.push(`no checks.json${said ? ` (${said.trim()})` : ""}`);
+    return result;
+  }
+  const checks = JSON.parse(readFileSync(checksFile, "utf8")) as {
+    id: string;
+    status: keyof ServerScenarioResult["counts"];
+    errorMessage?: string;
+    description?: string;
+  }[];
+  for (const check of checks) {
+    result.counts[check.status] = (result.counts[check.status] ?? 0) + 1;
+    if (check.status === "FAILURE" || check.status === "WARNING") {
+      result.problems.push(`${check.status} ${check.id}: ${check.errorMessage ?? check.description ?? ""}`.trim());
+    }
+  }
+  if (checks.length === 0) result.problems.push("checks.json is empty");
+  result.passed = result.problems.length === 0;
+  return result;
+}
+
+interface Face {
+  url: string;
+  stderr: () => string;
+  stop(): Promise<void>;
+}
+
+/** Starts the built CLI's HTTP face in front of `upstream`, with its own token directory and a free port. */
+async function startFace(upstream: string, authDir: string): Promise<Face> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  mkdirSync(authDir, { recursive: true, mode: 0o700 });
+  const child = spawn(
+    process.execPath,
+    [CLI, "serve", upstream, "--port", "0", "--auth-dir", authDir, "--no-browser"],
+    {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", BROWSER: "none" },
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the HTTP face printed no address in 30 s:\n${stdout}${stderr}`)),
+      30_000,
+    );
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const found = /Streamable HTTP\s+(http:\/\/\S+\/mcp)/.exec(stdout);
+      if (found) {
+        clearTimeout(timer);
+        resolveUrl(found[1] as string);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the HTTP face exited (${code}) before it was ready:\n${stdout}${stderr}`));
+    });
+  });
+  return {
+    url,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+/** Runs the server scenarios directly and through the face; writes test-results/conformance/server-<version>/. */
+export async function runServerConformance(options: { outDir?: string } = {}): Promise<ServerConformanceSummary> {
+  const started = Date.now();
+  const outDir = options.outDir ?? join(REPO, "test-results", "conformance");
+  const final = join(outDir, `server-${SERVER_SUITE_VERSION}`);
+  // A private directory per run, so two runs at once never clobber each other; it replaces `final` when complete.
+  const runDir = join(outDir, `.server-run-${process.pid}-${started}`);
+  const authDir = mkdtempSync(join(tmpdir(), "mcp-u2m-server-conformance-"));
+  const reference = await startReferenceServer();
+  const unprotected = await startReferenceServer({ dnsRebindingProtection: false });
+  let face: Face | undefined;
+  let faceOfUnprotected: Face | undefined;
+  try {
+    const [tool, startedFace, startedFaceOfUnprotected] = await Promise.all([
+      locateSuite(SERVER_SUITE_VERSION),
+      startFace(reference.url, join(authDir, "a")),
+      startFace(unprotected.url, join(authDir, "b")),
+    ]);
+    face = startedFace;
+    faceOfUnprotected = startedFaceOfUnprotected;
+    const scenarios = await listServerScenarios(tool);
+    const [direct, throughFace, own] = await Promise.all([
+      runServerSuite(tool, "direct", reference.url, scenarios, join(runDir, "direct")),
+      runServerSuite(tool, "face", face.url, scenarios, join(runDir, "face")),
+      runServerSuite(tool, "face", faceOfUnprotected.url, ["dns-rebinding-protection"], join(runDir, "face-own-dns")),
+    ]);
+    const faceResult = new Map(throughFace.results.map((r) => [r.scenario, r]));
+    const summary: ServerConformanceSummary = {
+      version: SERVER_SUITE_VERSION,
+      scenarios,
+      direct,
+      face: throughFace,
+      regressions: direct.results.filter((r) => r.passed && !faceResult.get(r.scenario)?.passed).map((r) => r.scenario),
+      dnsRebindingThroughFace: faceResult.get("dns-rebinding-protection")?.passed === true,
+      dnsRebindingFaceOwn: own.results[0] as ServerScenarioResult,
+      faceLog: `${face.stderr()}(face of the unprotected copy)\n${faceOfUnprotected.stderr()}`,
+      durationMs: Date.now() - started,
+    };
+    writeFileSync(join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(runDir, final);
+    return summary;
+  } finally {
+    await Promise.all([face?.stop(), faceOfUnprotected?.stop()]);
+    await Promise.all([reference.close(), unprotected.close()]);
+    rmSync(runDir, { recursive: true, force: true });
+    rmSync(authDir, { recursive: true, force: true });
+  }
+}
+
+/** "server scenarios: direct 31/32, through the HTTP face 31/32 (dns-rebinding-protection: pass)". */
+export function formatServerSummary(summary: ServerConformanceSummary): string {
+  const dns = summary.dnsRebindingThroughFace ? "pass" : "FAIL";
+  return `server scenarios: direct ${summary.direct.passed}/${summary.direct.total}, through the HTTP face ${summary.face.passed}/${summary.face.total} (dns-rebinding-protection: ${dns})`;
+}
+
+/** One line per scenario: its verdict on each side, and the problems of any side that failed. */
+export function formatServerScenarios(summary: ServerConformanceSummary): string[] {
+  return summary.direct.results.map((direct, index) => {
+    const face = summary.face.results[index] as ServerScenarioResult;
+    const mark = (r: ServerScenarioResult) => (r.passed ? "pass" : "FAIL");
+    const lines = [`${direct.scenario}: direct ${mark(direct)}, face ${mark(face)}`];
+    for (const p of direct.problems) lines.push(`     direct: ${p}`);
+    for (const p of face.problems) lines.push(`     face: ${p}`);
+    return lines.join("\n");
+  });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  const outIndex = argv.indexOf("--out");
+  const outDir = outIndex >= 0 && argv[outIndex + 1] ? resolve(argv[outIndex + 1] as string) : undefined;
+  runServerConformance(outDir ? { outDir } : {}).then(
+    (summary) => {
+      for (const line of formatServerScenarios(summary)) console.log(line);
+      console.log(formatServerSummary(summary));
+      console.log(`(${(summary.durationMs / 1000).toFixed(0)} s)`);
+      const own = summary.dnsRebindingFaceOwn;
+      console.log(
+        `dns-rebinding-protection through a face fronting an unprotected upstream: ${own.passed ? "pass" : "FAIL"}`,
+      );
+      const ok = summary.dnsRebindingThroughFace && own.passed && summary.regressions.length === 0;
+      process.exit(ok ? 0 : 1);
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exit(1);
+    },
+  );
+}
