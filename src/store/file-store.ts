@@ -13,7 +13,7 @@ import {
   writeFileAtomic,
 } from "../lib/atomic-file.ts";
 import { ProxyError } from "../lib/errors.ts";
-import { acquireFileLock } from "./file-lock.ts";
+import type { acquireFileLock } from "./file-lock.ts";
 import { assertWritableRecord, parseStoredRecord, RECORD_KINDS } from "./record-schemas.ts";
 import { assertStoreKey } from "./store-key.ts";
 import type { RecordKind, RecordTypes, TokenStore } from "./token-store.ts";
@@ -168,7 +168,9 @@ export class FileTokenStore implements TokenStore {
     const waitMs = options.waitMs ?? this.#waitMs;
     let acquired: Awaited<ReturnType<typeof acquireFileLock>>;
     try {
-      acquired = await acquireFileLock(lockPath, {
+      // Loaded on first lock: reading a cached token at start-up needs no lock (proper-lockfile and its deps).
+      const { acquireFileLock: acquire } = await import("./file-lock.ts");
+      acquired = await acquire(lockPath, {
         waitMs,
         staleMs: this.#staleMs,
         onCompromised: (error) =>
