@@ -1,12 +1,13 @@
 import { createServer, type Server } from "node:http";
 import type { Dispatcher } from "undici";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
-import { describeError, ProxyError } from "../lib/errors.ts";
+import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
 import { API_KEY_HEADER, RequestGuard } from "../server/request-guard.ts";
 import type { TransportBridges } from "../server/transport-bridges.ts";
+import { signInAtStart } from "./sign-in-at-start.ts";
 
 /**
  * `mcp-u2m-proxy [serve] [<url>]`: the HTTP face in front of one upstream MCP server.
@@ -177,18 +178,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   logger.debug(`Serving ${relay.upstream.href} at ${baseUrl}/mcp (legacy SSE: ${baseUrl}/sse; page: ${baseUrl}/)`);
 
   if (options.auth && options.signInAtStart !== false) {
-    const auth = options.auth;
-    void (async () => {
-      try {
-        const status = await auth.status();
-        if (status.signedIn || auth.pendingSignIn()) return;
-        // signIn() is single-flight with the sign-ins that early requests' 401s start: one browser tab.
-        if (auth.signIn) await auth.signIn();
-        else await auth.startSignIn({ reason: "start-up" });
-      } catch (error) {
-        logger.warn(`Could not start the sign-in to ${auth.serverUrl}: ${describeError(error)}`);
-      }
-    })();
+    // Single-flight with the sign-ins that early requests' 401s start: one browser tab.
+    void signInAtStart(options.auth, options.upstream, logger);
   }
 
   let closing: Promise<void> | undefined;

@@ -2,11 +2,11 @@ import type { Readable, Writable } from "node:stream";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { createAuthorizedFetch, type FetchLike } from "../auth/authorized-fetch.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
-import { describeError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import { MessageBridge } from "../proxy/message-bridge.ts";
 import { StdioFaceTransport } from "../proxy/stdio-face.ts";
 import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
+import { signInAtStart } from "./sign-in-at-start.ts";
 
 /**
  * The auth core as the stdio face uses it. `signIn()` (UpstreamAuth) is the interactive sign-in that takes the
@@ -72,7 +72,8 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     process.once("SIGINT", stop);
   }
   try {
-    if (auth) void signInIfNeeded(auth, logger);
+    // The browser opens while the host is still starting, not on its first request (which then joins it).
+    if (auth) void signInAtStart(auth, upstream, logger);
     await bridge.start();
     logger.debug(`stdio proxy for ${upstream.url} ready`);
     await bridge.closed;
@@ -82,20 +83,5 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
     }
-  }
-}
-
-/**
- * Starts the sign-in right away when there is no token, so the browser opens while the host is still starting up
- * rather than on its first request. Requests that arrive meanwhile join this sign-in through the auth core.
- */
-async function signInIfNeeded(auth: StdioAuth, logger: Logger): Promise<void> {
-  try {
-    if (await auth.getAccessToken()) return;
-    logger.info(`Not signed in to ${auth.serverUrl}; starting the sign-in.`);
-    if (auth.signIn) await auth.signIn();
-    else await (await auth.startSignIn({ reason: "stdio start" })).completed;
-  } catch (error) {
-    logger.warn(`Sign-in to ${auth.serverUrl} did not complete: ${describeError(error)}`);
   }
 }
