@@ -84,6 +84,8 @@ export class UpstreamAuth implements AuthClient {
   private listener: CallbackListener | undefined;
   private resourceMetadataUrl: string | undefined;
   private challengedScope: string | undefined;
+  /** True while startSignIn() runs discovery and registration, before the authorization URL exists. */
+  private preparingSignIn = false;
 
   constructor(
     private readonly upstream: UpstreamOptions,
@@ -210,6 +212,7 @@ export class UpstreamAuth implements AuthClient {
       expiresAt: startedAt + SIGN_IN_TIMEOUT_MS,
     };
 
+    this.preparingSignIn = true;
     try {
       const { auth: sdkAuth } = await loadSdk();
       const result = await sdkAuth(new FlowProvider(this.flowHost(flow), flow), {
@@ -226,6 +229,8 @@ export class UpstreamAuth implements AuthClient {
     } catch (error) {
       await this.closeListenerIfIdle();
       throw toProxyError(error, this.serverUrl);
+    } finally {
+      this.preparingSignIn = false;
     }
     if (!flow.authorizationUrl) throw new ProxyError("INTERNAL", "The SDK did not produce an authorization URL.");
     const url = assertSafeBrowserUrl(flow.authorizationUrl).href;
@@ -528,6 +533,10 @@ export class UpstreamAuth implements AuthClient {
     ]);
     if (outcome === "done" && this.tokens) return { action: "retry" };
     if (outcome instanceof ProxyError) return { action: "sign-in", error: outcome };
+    // An error without the URL is of little use: if this process is still preparing the sign-in (discovery,
+    // registration on a slow network), give it a little longer to produce the URL.
+    for (let waited = 0; this.preparingSignIn && !this.pendingSignIn() && waited < 10_000; waited += 50)
+      await delay(50);
     const url = this.pendingSignIn()?.url;
     return {
       action: "sign-in",
