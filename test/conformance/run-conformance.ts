@@ -1,15 +1,18 @@
 /**
- * Runs the official MCP conformance suite's client auth scenarios against test/conformance/conformance-client.ts,
- * one scenario per suite process, a few at a time (a whole `--suite` at once on 2 cores times scenarios out).
+ * Runs the official MCP conformance suite's client auth scenarios, one scenario per suite process, a few at a time
+ * (a whole `--suite` at once on 2 cores times scenarios out), against a client of one of two kinds:
+ * - "core": test/conformance/conformance-client.ts, the OAuth core in process;
+ * - "stdio": test/conformance/conformance-stdio-client.ts, an SDK client driving the real `dist/main.js stdio <url>`
+ *   (run `npm run build` first).
  * A scenario passes when its checks.json has no FAILURE and no WARNING. Results go under
- * test-results/conformance/<suite version>/.
+ * test-results/conformance/<suite version>/ (core) and test-results/conformance/stdio/<suite version>/ (stdio).
  *
  * The suite needs Node ≥ 22: it runs on the npm `node@22` package through npx (installed once per version, then
  * started directly), while the client under test runs on this Node (absolute path), compiled once per run.
  *
  * Usage: node --import tsx test/conformance/run-conformance.ts [--suite 0.1.16|0.2.0-alpha.12]...
- *          [--scenario NAME]... [--concurrency N] [--out DIR]
- * Exits 0 when every required scenario of the selected suites passed.
+ *          [--client core|stdio]... [--scenario NAME]... [--concurrency N] [--out DIR]
+ * Exits 0 when every required scenario of the selected suites passed (default: core client only).
  */
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -20,7 +23,12 @@ import { promisify } from "node:util";
 const execFileAsync = promisify(execFile);
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
-const CLIENT = join(HERE, "conformance-client.ts");
+/** The client under test: the OAuth core in process, or the proxy's stdio face as a child process. */
+export type ClientKind = "core" | "stdio";
+const CLIENTS: Record<ClientKind, string> = {
+  core: join(HERE, "conformance-client.ts"),
+  stdio: join(HERE, "conformance-stdio-client.ts"),
+};
 
 /** The 14 scenarios of 0.1.16 `--suite auth` (2025-11-25 requirements). */
 const AUTH_2025_11_25 = [
@@ -108,6 +116,7 @@ export interface ScenarioResult {
 
 export interface SuiteResult {
   suite: SuiteSpec;
+  client: ClientKind;
   results: ScenarioResult[];
   requiredPassed: number;
   requiredTotal: number;
@@ -129,11 +138,9 @@ interface Check {
 interface SuiteTool {
   node: string;
   cli: string;
-  /** The suite's --command. */
-  client: string;
 }
 
-async function locateSuite(version: string): Promise<Omit<SuiteTool, "client">> {
+async function locateSuite(version: string): Promise<SuiteTool> {
   const { stdout } = await execFileAsync(
     "npx",
     [
@@ -160,7 +167,7 @@ async function locateSuite(version: string): Promise<Omit<SuiteTool, "client">> 
 }
 
 /** Checks the scenario lists above against what the pinned suite itself lists, so a typo cannot skip a scenario. */
-async function verifyScenarioLists(suite: SuiteSpec, tool: Omit<SuiteTool, "client">): Promise<void> {
+async function verifyScenarioLists(suite: SuiteSpec, tool: SuiteTool): Promise<void> {
   const list = async (args: string[]) => {
     const { stdout, stderr } = await execFileAsync(tool.node, [tool.cli, ...args], { timeout: 60_000 });
     const text = `${stdout}\n${stderr}`;
@@ -188,7 +195,8 @@ async function verifyScenarioLists(suite: SuiteSpec, tool: Omit<SuiteTool, "clie
  * 2-core machine, a real share of the suite's 30 s per scenario; compiled, it starts in well under one.
  * The output stays inside the repository so that Node finds node_modules.
  */
-async function buildClient(buildDir: string): Promise<string> {
+async function buildClients(buildDir: string, kinds: ClientKind[]): Promise<Map<ClientKind, string>> {
+  const sources = kinds.map((kind) => CLIENTS[kind]);
   const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
   await execFileAsync(
     process.execPath,
@@ -211,12 +219,16 @@ async function buildClient(buildDir: string): Promise<string> {
       "--rewriteRelativeImportExtensions",
       "--skipLibCheck",
       "--noCheck",
-      CLIENT,
+      ...sources,
     ],
     { cwd: REPO, timeout: 300_000 },
   );
-  const built = join(buildDir, relative(REPO, CLIENT).replace(/\.ts$/, ".js"));
-  if (!existsSync(built)) throw new Error(`tsc did not produce ${built}`);
+  const built = new Map<ClientKind, string>();
+  for (const kind of kinds) {
+    const file = join(buildDir, relative(REPO, CLIENTS[kind]).replace(/\.ts$/, ".js"));
+    if (!existsSync(file)) throw new Error(`tsc did not produce ${file}`);
+    built.set(kind, clientCommand(file));
+  }
   return built;
 }
 
@@ -231,18 +243,20 @@ function clientCommand(built: string): string {
 async function runScenario(
   suite: SuiteSpec,
   tool: SuiteTool,
+  command: string,
   scenario: string,
   outRoot: string,
 ): Promise<ScenarioResult> {
-  const first = await runScenarioOnce(suite, tool, scenario, outRoot);
+  const first = await runScenarioOnce(suite, tool, command, scenario, outRoot);
   if (first.passed || !first.clientTimedOut) return first;
-  const second = await runScenarioOnce(suite, tool, scenario, outRoot);
+  const second = await runScenarioOnce(suite, tool, command, scenario, outRoot);
   return { ...second, retried: true, problems: [...second.problems, "(second run: the first hit the 30 s limit)"] };
 }
 
 async function runScenarioOnce(
   suite: SuiteSpec,
   tool: SuiteTool,
+  command: string,
   scenario: string,
   outRoot: string,
 ): Promise<ScenarioResult> {
@@ -251,7 +265,7 @@ async function runScenarioOnce(
   mkdirSync(outputDir, { recursive: true });
   const started = Date.now();
   const required = suite.required.includes(scenario);
-  const args = [tool.cli, "client", "--command", tool.client, "--scenario", scenario, "-o", outputDir];
+  const args = [tool.cli, "client", "--command", command, "--scenario", scenario, "-o", outputDir];
   if (required) args.push(...suite.args);
   const log = await new Promise<string>((resolveRun) => {
     const child = spawn(tool.node, args, {
@@ -358,11 +372,25 @@ export interface RunOptions {
   concurrency?: number;
   /** Default test-results/conformance; each suite writes under <outDir>/<version>/. */
   outDir?: string;
-  onResult?: (suite: SuiteSpec, result: ScenarioResult) => void;
+  /** The clients to run each suite against (default core only); every (client, suite) pair shares one pool. */
+  clients?: ClientKind[];
+  onResult?: (suite: SuiteSpec, result: ScenarioResult, client: ClientKind) => void;
 }
 
-/** Runs the scenarios of several suites through one pool, and writes <outDir>/<version>/summary.json per suite. */
+/** Where a client's results for a suite go, relative to the output directory. */
+function resultPath(client: ClientKind, suite: SuiteSpec): string {
+  return client === "core" ? suite.version : join(client, suite.version);
+}
+
+/**
+ * Runs the scenarios of several suites against one or more clients through one pool, and writes
+ * <outDir>/[<client>/]<version>/summary.json per (client, suite).
+ */
 export async function runSuites(suites: SuiteSpec[], options: RunOptions = {}): Promise<SuiteResult[]> {
+  const clients = options.clients ?? ["core"];
+  if (clients.includes("stdio") && !existsSync(join(REPO, "dist", "main.js"))) {
+    throw new Error("the stdio client runs dist/main.js: run npm run build first");
+  }
   const started = Date.now();
   const outDir = options.outDir ?? join(REPO, "test-results", "conformance");
   // Private directories for this run, so that two runs at once (say, two people's `npm test`) never clobber each
@@ -371,8 +399,8 @@ export async function runSuites(suites: SuiteSpec[], options: RunOptions = {}): 
   const runDir = join(outDir, `.run-${runId}`);
   const buildDir = join(REPO, "test-results", "conformance", `.client-${runId}`);
   try {
-    const [client, located] = await Promise.all([
-      buildClient(buildDir).then(clientCommand),
+    const [commands, located] = await Promise.all([
+      buildClients(buildDir, clients),
       Promise.all(
         suites.map(async (suite) => {
           const tool = await locateSuite(suite.version);
@@ -381,37 +409,38 @@ export async function runSuites(suites: SuiteSpec[], options: RunOptions = {}): 
         }),
       ),
     ]);
-    const tools: SuiteTool[] = located.map((tool) => ({ ...tool, client }));
-    const jobs = suites.flatMap((suite, index) => {
+    const pairs = clients.flatMap((client) => suites.map((suite, index) => ({ client, suite, index })));
+    const jobs = pairs.flatMap(({ client, suite, index }) => {
       const all = [...suite.required, ...suite.optional];
       const scenarios = options.scenarios ? all.filter((s) => options.scenarios?.includes(s)) : all;
-      return scenarios.map((scenario) => ({ suite, tool: tools[index] as SuiteTool, scenario }));
+      const tool = located[index] as SuiteTool;
+      const command = commands.get(client) as string;
+      return scenarios.map((scenario) => ({ client, suite, tool, command, scenario }));
     });
-    const results = await pool(jobs, options.concurrency ?? 3, async ({ suite, tool, scenario }) => {
-      const result = await runScenario(suite, tool, scenario, join(runDir, suite.version));
-      options.onResult?.(suite, result);
-      return { suite, result };
+    const results = await pool(jobs, options.concurrency ?? 3, async ({ client, suite, tool, command, scenario }) => {
+      const result = await runScenario(suite, tool, command, scenario, join(runDir, resultPath(client, suite)));
+      options.onResult?.(suite, result, client);
+      return { client, suite, result };
     });
-    return suites.map((suite) => {
-      const final = join(outDir, suite.version);
+    return pairs.map(({ client, suite }) => {
+      const staged = join(runDir, resultPath(client, suite));
+      const final = join(outDir, resultPath(client, suite));
       const own = results
-        .filter((r) => r.suite === suite)
-        .map(({ result }) => ({
-          ...result,
-          outputDir: join(final, relative(join(runDir, suite.version), result.outputDir)),
-        }));
+        .filter((r) => r.suite === suite && r.client === client)
+        .map(({ result }) => ({ ...result, outputDir: join(final, relative(staged, result.outputDir)) }));
       const required = own.filter((r) => r.required);
       const summary: SuiteResult = {
         suite,
+        client,
         results: own,
         requiredPassed: required.filter((r) => r.passed).length,
         requiredTotal: required.length,
         durationMs: Date.now() - started,
       };
-      const staged = join(runDir, suite.version);
       mkdirSync(staged, { recursive: true });
       writeFileSync(join(staged, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
       rmSync(final, { recursive: true, force: true });
+      mkdirSync(dirname(final), { recursive: true });
       renameSync(staged, final);
       return summary;
     });
@@ -430,18 +459,22 @@ export function formatResult(result: ScenarioResult): string {
   return [head, ...result.problems.map((p) => `     ${p}`)].join("\n");
 }
 
-/** "0.1.16 auth: 14/14" (+ the scenarios run but not required). */
+/** "0.1.16 auth: 14/14" or "stdio face, 0.1.16 auth: 14/14" (+ the scenarios run but not required). */
 export function formatSummary(summary: SuiteResult): string {
   const optional = summary.results.filter((r) => !r.required);
   const extra = optional.length
     ? `; not required: ${optional.filter((r) => r.passed).length}/${optional.length} (${optional.map((r) => `${r.scenario} ${r.passed ? "pass" : "FAIL"}`).join(", ")})`
     : "";
-  return `${summary.suite.label}: ${summary.requiredPassed}/${summary.requiredTotal}${extra} (${summary.suite.store} store)`;
+  // The proxy always keeps tokens in its FileTokenStore (MCP_AUTH_DIR); `suite.store` picks the core client's store.
+  const face = summary.client === "stdio" ? "stdio face, " : "";
+  const store = summary.client === "stdio" ? "file" : summary.suite.store;
+  return `${face}${summary.suite.label}: ${summary.requiredPassed}/${summary.requiredTotal}${extra} (${store} store)`;
 }
 
 async function cli(argv: string[]): Promise<number> {
   const versions: string[] = [];
   const scenarios: string[] = [];
+  const clients: ClientKind[] = [];
   let concurrency = 3;
   let outDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -449,6 +482,7 @@ async function cli(argv: string[]): Promise<number> {
     const value = argv[i + 1];
     if (arg === "--suite" && value) versions.push(value);
     else if (arg === "--scenario" && value) scenarios.push(value);
+    else if (arg === "--client" && (value === "core" || value === "stdio")) clients.push(value);
     else if (arg === "--concurrency" && value) concurrency = Number(value);
     else if (arg === "--out" && value) outDir = resolve(value);
     else {
@@ -467,7 +501,8 @@ async function cli(argv: string[]): Promise<number> {
     ...(scenarios.length ? { scenarios } : {}),
     concurrency,
     ...(outDir ? { outDir } : {}),
-    onResult: (suite, result) => console.log(`[${suite.version}] ${formatResult(result)}`),
+    ...(clients.length ? { clients } : {}),
+    onResult: (suite, result, client) => console.log(`[${client} ${suite.version}] ${formatResult(result)}`),
   });
   for (const summary of summaries) console.log(formatSummary(summary));
   console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);
