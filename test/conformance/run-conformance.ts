@@ -325,6 +325,13 @@ async function runScenarioOnce(
       `suite verdict: FAILED${warnings.length ? ` (${warnings.map((w) => w.trim()).join("; ")})` : ""}`,
     );
   }
+  // A scenario that expects the client to fail (scope-retry-limit) also "passes" when the client failed for an
+  // unrelated reason; a callback listener that could not bind its port is one, and is never a valid run.
+  // (The proxy's own log lines are in the same stderr.txt.)
+  const stderrFile = join(dirname(checksFile), "stderr.txt");
+  const stderr = existsSync(stderrFile) ? readFileSync(stderrFile, "utf8") : "";
+  const portBusy = /Port \d+ for the OAuth callback is already in use/.exec(stderr)?.[0];
+  if (portBusy) result.problems.push(`the client could not bind its callback port: ${portBusy}`);
   const reason = clientLines.filter((line) => !/^exit \d+ after|^warn: /.test(line)).at(-1);
   if (result.problems.length > 0 && reason) result.problems.push(`client said: ${reason}`);
   result.passed = result.problems.length === 0;
