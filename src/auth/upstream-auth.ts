@@ -82,6 +82,8 @@ export class UpstreamAuth implements AuthClient {
   private signingIn: Promise<void> | undefined;
   private current: SignInHandle | undefined;
   private listener: CallbackListener | undefined;
+  /** Pending close of an idle listener; a sign-in that starts meanwhile (a step-up) reuses the listener. */
+  private listenerCloseTimer: NodeJS.Timeout | undefined;
   private resourceMetadataUrl: string | undefined;
   private challengedScope: string | undefined;
   /** True while startSignIn() runs discovery and registration, before the authorization URL exists. */
@@ -199,6 +201,8 @@ export class UpstreamAuth implements AuthClient {
   async startSignIn(options: { scope?: string; reason?: string; openBrowser?: boolean } = {}): Promise<SignInHandle> {
     if (this.current && this.current.expiresAt > this.now()) return this.current;
 
+    clearTimeout(this.listenerCloseTimer);
+    this.listenerCloseTimer = undefined;
     if (this.deps.callback === "own-listener" && !this.listener) {
       this.listener = await startCallbackListener(this.runtime.port, (query) => this.handleCallback(query));
     }
@@ -506,6 +510,8 @@ export class UpstreamAuth implements AuthClient {
         new ProxyError("SIGN_IN_TIMEOUT", "The proxy is shutting down; the sign-in was abandoned."),
       );
     }
+    clearTimeout(this.listenerCloseTimer);
+    this.listenerCloseTimer = undefined;
     await this.listener?.close();
     this.listener = undefined;
   }
@@ -659,11 +665,16 @@ export class UpstreamAuth implements AuthClient {
   }
 
   private async closeListenerIfIdle(): Promise<void> {
-    if (this.flows.size > 0 || !this.listener) return;
-    const listener = this.listener;
-    this.listener = undefined;
-    // Let the result page finish sending before the listener goes away.
-    setTimeout(() => void listener.close(), 200).unref();
+    if (this.flows.size > 0 || !this.listener || this.listenerCloseTimer) return;
+    // Let the result page finish sending before the listener goes away. Until then it stays this.listener, so a
+    // sign-in starting right after (a step-up) reuses it instead of failing to bind the same fixed port.
+    this.listenerCloseTimer = setTimeout(() => {
+      const listener = this.listener;
+      this.listener = undefined;
+      this.listenerCloseTimer = undefined;
+      void listener?.close();
+    }, 200);
+    this.listenerCloseTimer.unref();
   }
 }
 

@@ -30,7 +30,7 @@ export function isSecretKey(key: string): boolean {
 /** Masks bearer credentials, JWT-shaped strings and secret query parameters inside free text. */
 export function redactText(text: string): string {
   return text
-    .replace(/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${MASK}`)
+    .replace(/(?<![\w:])(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${MASK}`)
     .replace(/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, MASK)
     .replace(
       /([?&](?:code|state|access_token|refresh_token|id_token|code_verifier|client_secret)=)[^&#\s"']*/gi,

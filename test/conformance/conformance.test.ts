@@ -19,17 +19,8 @@ import { type ClientKind, formatResult, formatSummary, runSuites, SUITES } from 
  * failure of one of these is reported as a todo with the reason, and still counted in the printed total.
  */
 const KNOWN_STDIO_ISSUES: Record<string, string> = {
-  "auth/scope-from-www-authenticate":
-    "race: the stdio face's sign-in at start-up (src/app/stdio.ts signInIfNeeded) can start before the first " +
-    "request's 401 has told the auth core the challenged scope, so the first authorization request has no scope " +
-    "(suite WARNING) and a second sign-in follows as a step-up",
-  "auth/scope-step-up":
-    "the step-up sign-in can start within 200 ms of the first one, while src/auth/upstream-auth.ts " +
-    "closeListenerIfIdle still holds the fixed callback port open (it drops the listener, then closes it 200 ms " +
-    "later): 'Port N for the OAuth callback is already in use'",
-  "auth/scope-retry-limit":
-    "the client must fail, and does, but because of the callback-port issue of auth/scope-step-up (the second " +
-    "step-up cannot bind the port) rather than the step-up limit; the runner counts such a run as failed",
+  // Empty: the start-up sign-in race (scope-from-www-authenticate) and the callback-port reuse on step-up
+  // (scope-step-up, scope-retry-limit) were fixed in the product. Add an entry only with its reason.
 };
 
 test("MCP conformance suite: client auth scenarios", { timeout: 25 * 60_000 }, async (t) => {
