@@ -131,16 +131,16 @@ interface Check {
   details?: unknown;
 }
 
-/**
- * Installs (first time) and locates the suite's Node 22 and CLI through npx, so each scenario then starts without
- * npx: no registry round trip per scenario and no parallel npx runs racing on the cache.
- */
-interface SuiteTool {
+export interface SuiteTool {
   node: string;
   cli: string;
 }
 
-async function locateSuite(version: string): Promise<SuiteTool> {
+/**
+ * Installs (first time) and locates the suite's Node 22 and CLI through npx, so each scenario then starts without
+ * npx: no registry round trip per scenario and no parallel npx runs racing on the cache.
+ */
+export async function locateSuite(version: string): Promise<SuiteTool> {
   const { stdout } = await execFileAsync(
     "npx",
     [

@@ -29,6 +29,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startReferenceServer } from "./reference-server.ts";
+import { locateSuite, type SuiteTool } from "./run-conformance.ts";
 
 const execFileAsync = promisify(execFile);
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -72,38 +73,6 @@ export interface ServerConformanceSummary {
   /** The faces' stderr (warnings they printed while the suite ran). */
   faceLog: string;
   durationMs: number;
-}
-
-interface SuiteTool {
-  node: string;
-  cli: string;
-}
-
-/** Installs (first time) and locates the suite's Node 22 and CLI through npx, as run-conformance.ts does. */
-async function locateSuite(version: string): Promise<SuiteTool> {
-  const { stdout } = await execFileAsync(
-    "npx",
-    [
-      "-y",
-      "--prefer-offline",
-      "-p",
-      "node@22",
-      "-p",
-      `@modelcontextprotocol/conformance@${version}`,
-      "--",
-      "node",
-      "-e",
-      "process.stdout.write(JSON.stringify({ node: process.execPath, path: process.env.PATH }))",
-    ],
-    { cwd: REPO, maxBuffer: 1 << 20, timeout: 300_000 },
-  );
-  const { node, path } = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { node: string; path: string };
-  const bin = path.split(":").find((dir) => existsSync(join(dir, "conformance")));
-  if (!bin) throw new Error(`npx did not put a conformance binary on PATH for ${version}`);
-  const cli = join(bin, "conformance");
-  const { stdout: reported } = await execFileAsync(node, [cli, "--version"], { timeout: 60_000 });
-  if (reported.trim() !== version) throw new Error(`expected conformance ${version}, npx gave ${reported.trim()}`);
-  return { node, cli };
 }
 
 /** The server scenario names the pinned suite lists. */
