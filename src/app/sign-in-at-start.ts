@@ -17,17 +17,10 @@ export async function signInAtStart(
   try {
     const status = await auth.status();
     if (status.signedIn || auth.pendingSignIn()) return;
-    const response = await fetch(upstream.url, {
-      method: "POST",
-      headers: {
-        ...upstream.headers,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: "mcp-u2m-proxy-start", method: "ping" }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    await response.body?.cancel().catch(() => {});
+    // A POST answers 401 on Streamable HTTP servers; a legacy SSE server (POST refused: 400/404/405) is asked with
+    // the GET that opens its stream, closed as soon as the status is known.
+    let response = await probe(upstream, "POST");
+    if (response.status !== 401 && [400, 404, 405].includes(response.status)) response = await probe(upstream, "GET");
     if (response.status !== 401) {
       logger.debug(`${upstream.url} answered ${response.status} without a token; no sign-in needed yet.`);
       return;
@@ -43,5 +36,31 @@ export async function signInAtStart(
     logger.warn(
       `Could not check whether ${upstream.url} needs a sign-in (${describeError(error)}); will sign in when it asks.`,
     );
+  }
+}
+
+async function probe(
+  upstream: { url: string; headers: Record<string, string> },
+  method: "POST" | "GET",
+): Promise<Response> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 15_000);
+  try {
+    const response = await fetch(upstream.url, {
+      method,
+      headers: {
+        ...upstream.headers,
+        accept: method === "GET" ? "text/event-stream" : "application/json, text/event-stream",
+        ...(method === "POST" ? { "content-type": "application/json" } : {}),
+      },
+      ...(method === "POST"
+        ? { body: JSON.stringify({ jsonrpc: "2.0", id: "mcp-u2m-proxy-start", method: "ping" }) }
+        : {}),
+      signal: abort.signal,
+    });
+    return response;
+  } finally {
+    clearTimeout(timer);
+    abort.abort(); // the status is all we need; never read (or keep open) the body
   }
 }
