@@ -8,17 +8,11 @@ import { StdioFaceTransport } from "../proxy/stdio-face.ts";
 import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
 import { signInAtStart } from "./sign-in-at-start.ts";
 
-/**
- * The auth core as the stdio face uses it. `signIn()` (UpstreamAuth) is the interactive sign-in that takes the
- * store's sign-in lock, so several stdio processes for one upstream open one browser tab.
- */
-export type StdioAuth = AuthClient & { signIn?: () => Promise<void> };
-
 export interface RunStdioOptions {
   upstream: UpstreamOptions;
   runtime: RuntimeOptions;
   /** The upstream's auth client; undefined when a static `Authorization` header (--header) replaces OAuth. */
-  auth: StdioAuth | undefined;
+  auth: AuthClient | undefined;
   /** Must write to stderr (or a file): stdout carries MCP messages only. */
   logger: Logger;
   /** Default process.stdin / process.stdout. */

@@ -16,10 +16,8 @@ import type { RequestGuard } from "./request-guard.ts";
 import { Router, splitTarget } from "./router.ts";
 import type { TransportBridges } from "./transport-bridges.ts";
 
-/** The auth core as the face uses it: the relay interface plus sign-in and sign-out (UpstreamAuth). */
+/** The auth core as the face uses it: the relay interface plus sign-out (UpstreamAuth). */
 export interface FaceAuthClient extends AuthClient {
-  /** Single-flight interactive sign-in (resolves when tokens are stored); preferred at start-up. */
-  signIn?(): Promise<void>;
   clear?(): Promise<unknown>;
 }
 
