@@ -146,6 +146,21 @@ export function filterResponseHeaders(headers: IncomingHttpHeaders): string[] {
   return out;
 }
 
+/**
+ * Added to every relayed response (flat): whatever the upstream sends is never active content on the proxy's
+ * origin. `sandbox` gives an HTML answer an opaque origin (its scripts cannot reach the status page, `/mcp` or the
+ * page's CSRF token), `frame-ancestors 'none'` keeps it out of frames, `nosniff` stops type guessing, and CORP keeps
+ * other sites' `no-cors` loads from reading it.
+ */
+export const RELAYED_RESPONSE_SECURITY_HEADERS: readonly string[] = [
+  "content-security-policy",
+  "sandbox; frame-ancestors 'none'",
+  "x-content-type-options",
+  "nosniff",
+  "cross-origin-resource-policy",
+  "same-origin",
+];
+
 /** True when the header list (flat) contains `name` (lower case). */
 export function hasHeader(flat: readonly string[], name: string): boolean {
   for (let i = 0; i < flat.length; i += 2) {

@@ -6,7 +6,7 @@ import { operationOf } from "../auth/authorized-fetch.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { ClientGone } from "./client-gone.ts";
-import { filterRequestHeaders, filterResponseHeaders } from "./header-filter.ts";
+import { filterRequestHeaders, filterResponseHeaders, RELAYED_RESPONSE_SECURITY_HEADERS } from "./header-filter.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
 import { jsonRpcErrorOf, requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
 import { waitForSignIn } from "./sign-in-wait.ts";
@@ -296,7 +296,7 @@ export class HttpRelay {
       // A held answer that needs nothing after all (a probe that was not refused): pass it on as it is.
       const passed = filterResponseHeaders(heldHeaders);
       removeHeader(passed, "content-length");
-      passed.push("content-length", String(heldBody.length));
+      passed.push("content-length", String(heldBody.length), ...RELAYED_RESPONSE_SECURITY_HEADERS);
       res.writeHead(status, passed);
       res.end(heldBody);
       return "relayed";
@@ -315,6 +315,7 @@ export class HttpRelay {
     const headers = filterResponseHeaders(responseHeaders);
     if (transform) removeHeader(headers, "content-length");
     rewriteLocation(headers, this.origin);
+    headers.push(...RELAYED_RESPONSE_SECURITY_HEADERS);
     res.writeHead(status, headers);
     // A GET stream may stay quiet for long: its head goes out now. A POST's head leaves with its first event, in
     // the same write (one syscall less per call); every event is then written as it arrives (noDelay sockets).

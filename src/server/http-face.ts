@@ -217,8 +217,12 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   });
 
   router.fallback("relay", (req, res, { path, query }) => {
-    if (NOT_RELAYED.test(path)) return writeJsonError(res, 404, "Not found.");
-    return relay.relay(req, res, { kind: "generic", path: query ? `${path}?${query}` : path });
+    // Checked and sent in the form the upstream will resolve it to: "/x/../.well-known/…" is the document itself.
+    const normalised = normaliseRelayPath(path);
+    if (normalised === undefined || NOT_RELAYED.test(deniedForm(normalised))) {
+      return writeJsonError(res, 404, "Not found.");
+    }
+    return relay.relay(req, res, { kind: "generic", path: query ? `${normalised}?${query}` : normalised });
   });
 
   async function sendHome(req: IncomingMessage, res: ServerResponse, status: number, error?: ProxyError) {
@@ -301,6 +305,18 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       refuseWithoutKey(res, PAGE_ROUTES.has(route.name));
       return;
     }
+    if (CORS_ROUTES.has(route.name)) {
+      const refusal = guard.browserRefusal(req.headers);
+      if (refusal !== undefined) {
+        logger.warn("refused a browser request to a relay path", { reason: refusal, path: context.path });
+        writeJsonError(
+          res,
+          403,
+          `Refused ${refusal}: the relay carries your upstream sign-in, so only MCP clients and allowed origins may use it.`,
+        );
+        return;
+      }
+    }
     if (origin !== undefined && CORS_ROUTES.has(route.name)) {
       res.setHeader("access-control-allow-origin", origin);
       res.setHeader("access-control-expose-headers", "Mcp-Session-Id, MCP-Protocol-Version");
@@ -313,6 +329,30 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       internalError(res, error, logger);
     }
   };
+}
+
+/**
+ * The path with dot segments (also percent-encoded ones and backslashes) resolved the way URL parsers and servers
+ * resolve them; undefined when it cannot be parsed.
+ */
+export function normaliseRelayPath(path: string): string | undefined {
+  try {
+    return new URL(path, "http://relay.invalid").pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The form the deny list is matched on: percent-decoded, repeated slashes collapsed, lower case. */
+function deniedForm(path: string): string {
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // Malformed escapes: match the raw form (the upstream cannot decode them either).
+  }
+  const collapsed = decoded.replace(/[/\\]+/g, "/").toLowerCase();
+  return normaliseRelayPath(collapsed) ?? collapsed;
 }
 
 /** Set by Sign out for the next page load only ("1", or "revoked" when the authorization server revoked the grant). */

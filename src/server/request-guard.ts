@@ -110,6 +110,30 @@ export class RequestGuard {
   }
 
   /**
+   * Fetch Metadata policy for the relay routes, whose requests carry the user's upstream token: a browser marks
+   * what a page asked for (`Sec-Fetch-Site`, `Sec-Fetch-Mode`), and only a page's own scripted call may use the
+   * sign-in. Navigations and `no-cors` loads (links, `<img>`, `<script>`, forms, frames) are refused whatever the
+   * site, so upstream HTML never renders as this origin; cross-site and same-site requests pass only as CORS
+   * requests from an allowed origin. Requests without these headers (non-browser clients) are not affected.
+   * Returns why a request is refused, or undefined.
+   */
+  browserRefusal(headers: IncomingHttpHeaders): string | undefined {
+    const mode = headers["sec-fetch-mode"];
+    const site = headers["sec-fetch-site"];
+    if (mode === undefined && site === undefined) return undefined;
+    if (mode !== undefined && mode !== "cors" && mode !== "same-origin") {
+      return `a browser ${mode === "navigate" || mode === "nested-navigate" ? "navigation" : `${mode} load`} of an MCP relay path`;
+    }
+    if (site === "cross-site" || site === "same-site") {
+      const origin = headers.origin;
+      if (mode !== "cors" || origin === undefined || !this.isOriginAllowed(origin)) {
+        return `a ${site} browser request from ${origin ?? "a page"} that is not an allowed origin`;
+      }
+    }
+    return undefined;
+  }
+
+  /**
    * The inbound secret from `Authorization: Bearer <key>`, `Authorization: Basic <user:key>` (browsers, for the
    * page) or `X-API-Key`, compared in constant time. True when no key is configured.
    */

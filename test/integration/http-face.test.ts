@@ -352,6 +352,73 @@ describe("HTTP face in front of a stateful Streamable HTTP server", () => {
     }
   });
 
+  test("discovery documents stay unrelayed behind dot segments, encodings, backslashes and doubled slashes", async () => {
+    const before = h.mcp.stats.metadataRequests;
+    for (const path of [
+      "/.well-known/./oauth-protected-resource/mcp",
+      "/x/../.well-known/oauth-protected-resource/mcp",
+      "/%2e%2E/.well-known/oauth-authorization-server",
+      "/x/%2e%2e/.well-known/openid-configuration",
+      "/x%2f..%2f.well-known/oauth-authorization-server",
+      "//.well-known//oauth-authorization-server",
+      "/.WELL-KNOWN/OAUTH-AUTHORIZATION-SERVER",
+      "/x\\..\\.well-known/openid-configuration",
+      "/%2Ewell-known/oauth-protected-resource",
+    ]) {
+      const { status } = await rawRequest(h.face.port, "GET", path);
+      assert.equal(status, 404, path);
+    }
+    assert.equal(h.mcp.stats.metadataRequests, before, "no metadata request reached the upstream");
+  });
+
+  test("browser navigations, no-cors loads and cross-site requests to relay paths never reach the upstream", async () => {
+    const before = h.mcp.stats.requests;
+    const attempts: [string, string, Record<string, string>][] = [
+      ["GET", "/anything", { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image" }],
+      ["GET", "/mcp", { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" }],
+      ["GET", "/page", { "sec-fetch-site": "none", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" }],
+      ["POST", "/mcp", { "sec-fetch-site": "same-site", "sec-fetch-mode": "navigate", origin: "http://127.0.0.1:1" }],
+      ["GET", "/sse", { "sec-fetch-site": "same-origin", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "script" }],
+      ["POST", "/mcp", { "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" }],
+    ];
+    for (const [method, path, headers] of attempts) {
+      const { status, body } = await rawRequest(h.face.port, method, path, headers);
+      assert.equal(status, 403, `${method} ${path} ${JSON.stringify(headers)}`);
+      assert.match(body, /only MCP clients and allowed origins/);
+    }
+    assert.equal(h.mcp.stats.requests, before, "nothing was relayed");
+    // A CORS request from an allowed (loopback) origin is an MCP client: relayed.
+    const allowed = await fetch(h.mcpUrl, {
+      method: "POST",
+      headers: {
+        origin: "http://localhost:6274",
+        "sec-fetch-site": "cross-site",
+        "sec-fetch-mode": "cors",
+        "content-type": "application/json",
+        accept: ACCEPT_BOTH,
+      },
+      body: JSON.stringify(INIT),
+    });
+    assert.equal(allowed.status, 200);
+    await allowed.text();
+    assert.equal(h.mcp.stats.requests, before + 1);
+  });
+
+  test("relayed responses are sandboxed: upstream content never runs as the proxy's origin", async () => {
+    const response = await fetch(`${h.face.url}/not-mcp`);
+    await response.text();
+    assert.match(response.headers.get("content-security-policy") ?? "", /^sandbox; frame-ancestors 'none'$/);
+    assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(response.headers.get("cross-origin-resource-policy"), "same-origin");
+    const mcp = await fetch(h.mcpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: ACCEPT_BOTH },
+      body: JSON.stringify(INIT),
+    });
+    await mcp.text();
+    assert.match(mcp.headers.get("content-security-policy") ?? "", /sandbox/);
+  });
+
   test("the page for people: state, forms, configuration, security headers", async () => {
     const response = await fetch(`${h.face.url}/`);
     assert.equal(response.status, 200);
@@ -475,3 +542,24 @@ describe("HTTP face: inbound API key and bind address", () => {
     }
   });
 });
+
+/** A request with the target sent exactly as given (fetch would resolve dot segments before sending). */
+function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, method, path, headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -117,3 +117,49 @@ describe("inbound API key", () => {
     assert.equal(guard.hasValidKey({ authorization: `Basic ${Buffer.from("s3cret-key").toString("base64")}` }), false);
   });
 });
+
+describe("Fetch Metadata policy of the relay routes (browserRefusal)", () => {
+  const guard = new RequestGuard({ bindHost: "127.0.0.1", allowOrigins: ["https://app.example.com"] });
+  const refused = (headers: Record<string, string>) => guard.browserRefusal(headers) !== undefined;
+
+  test("non-browser clients (no Sec-Fetch headers) are not affected", () => {
+    assert.equal(refused({}), false);
+    assert.equal(refused({ origin: "http://localhost:6274" }), false);
+  });
+
+  test("navigations and no-cors loads are refused whatever the site", () => {
+    for (const site of ["none", "same-origin", "same-site", "cross-site"]) {
+      for (const mode of ["navigate", "nested-navigate", "no-cors", "websocket"]) {
+        assert.equal(refused({ "sec-fetch-site": site, "sec-fetch-mode": mode }), true, `${site} ${mode}`);
+      }
+    }
+    assert.match(guard.browserRefusal({ "sec-fetch-mode": "navigate" }) ?? "", /navigation/);
+  });
+
+  test("cross-site and same-site requests pass only as CORS from an allowed origin", () => {
+    for (const site of ["cross-site", "same-site"]) {
+      assert.equal(refused({ "sec-fetch-site": site, "sec-fetch-mode": "cors" }), true, "no Origin");
+      assert.equal(
+        refused({ "sec-fetch-site": site, "sec-fetch-mode": "cors", origin: "https://evil.example" }),
+        true,
+        "foreign origin",
+      );
+      assert.equal(
+        refused({ "sec-fetch-site": site, "sec-fetch-mode": "cors", origin: "https://app.example.com" }),
+        false,
+        "configured origin",
+      );
+      assert.equal(
+        refused({ "sec-fetch-site": site, "sec-fetch-mode": "cors", origin: "http://localhost:6274" }),
+        false,
+        "loopback origin",
+      );
+      assert.equal(refused({ "sec-fetch-site": site, "sec-fetch-mode": "same-origin" }), true, "not CORS");
+    }
+  });
+
+  test("same-origin scripted requests pass", () => {
+    assert.equal(refused({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" }), false);
+    assert.equal(refused({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "same-origin" }), false);
+  });
+});
