@@ -2,10 +2,97 @@
  * Crash-safe file writes and private directories: the two file-system primitives the token store is built on.
  * A reader of a file written here sees the complete old content or the complete new content, never a mix —
  * after a killed process (rename is atomic) and, as far as the file system honours fsync, after a power loss.
+ *
+ * Nothing here follows a symbolic link at the path it is given or uses an entry owned by another user
+ * ({@link UnsafePathError}): a link planted at a record's path must not redirect reads, writes or chmods.
+ * Only the last path component is checked; the parents are the caller's choice (macOS's /tmp is itself a link).
  */
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { constants, readlinkSync, type Stats } from "node:fs";
+import { chmod, type FileHandle, lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+
+/** 0 where the platform lacks them (Windows): there an lstat before the open stands in for O_NOFOLLOW. */
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
+
+/** A path the store refuses to use: a symbolic link, or an entry owned by another user. */
+export class UnsafePathError extends Error {
+  readonly code = "EUNSAFE";
+  constructor(
+    readonly path: string,
+    readonly problem: "symlink" | "owner",
+    message: string,
+  ) {
+    super(message);
+    this.name = "UnsafePathError";
+  }
+}
+
+/** The current user's uid; undefined where there is none (Windows), which skips the owner check. */
+function currentUid(): number | undefined {
+  return typeof process.getuid === "function" ? process.getuid() : undefined;
+}
+
+/**
+ * Throws UnsafePathError if `info` (an lstat or fstat of `path`) is a symbolic link or owned by someone else.
+ * Synchronous so the store's synchronous sidecarPath can use it too.
+ */
+export function assertOwnEntry(path: string, info: Stats): void {
+  if (info.isSymbolicLink()) {
+    let to = "";
+    try {
+      to = ` (to ${readlinkSync(path)})`;
+    } catch {
+      // Gone or replaced meanwhile: the refusal stands, just without the target.
+    }
+    throw new UnsafePathError(path, "symlink", `${path} is a symbolic link${to}.`);
+  }
+  const uid = currentUid();
+  if (uid !== undefined && info.uid !== uid) {
+    throw new UnsafePathError(path, "owner", `${path} is owned by uid ${info.uid}, not you (uid ${uid}).`);
+  }
+}
+
+/**
+ * After a failed no-follow open (ELOOP, ENOTDIR with O_DIRECTORY or EEXIST with O_EXCL, by flags and platform):
+ * a symbolic link at `path` becomes UnsafePathError, anything else is rethrown.
+ */
+async function explainOpenError(path: string, error: unknown): Promise<never> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info?.isSymbolicLink()) assertOwnEntry(path, info);
+  throw error;
+}
+
+/**
+ * Opens `path` (flags from fs.constants) without following a symbolic link there, and refuses an entry owned by
+ * another user. Returns the handle and its fstat, so a caller's chmod (fchmod) applies to exactly what was checked.
+ */
+export async function openOwn(path: string, flags: number): Promise<{ handle: FileHandle; info: Stats }> {
+  if (O_NOFOLLOW === 0) {
+    const before = await lstat(path).catch(() => undefined);
+    if (before?.isSymbolicLink()) assertOwnEntry(path, before);
+  }
+  const handle = await open(path, flags | O_NOFOLLOW).catch((error: unknown) => explainOpenError(path, error));
+  try {
+    const info = await handle.stat();
+    assertOwnEntry(path, info);
+    return { handle, info };
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** chmod without following a link at `path` (fchmod on a no-follow handle), refusing someone else's entry. */
+export async function chmodOwn(path: string, mode: number): Promise<void> {
+  const { handle } = await openOwn(path, constants.O_RDONLY);
+  try {
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
+  }
+}
 
 export interface WriteFileAtomicOptions {
   /** Mode of the written file, applied with fchmod so the umask cannot widen or narrow it. Default 0o600. */
@@ -30,10 +117,14 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const mode = options.mode ?? 0o600;
   const temp = join(dirname(path), `${basename(path)}${TEMP_MARKER}${process.pid}-${randomBytes(6).toString("hex")}`);
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  let handle: FileHandle | undefined;
+  let created = false;
   try {
-    // "wx": never follow or reuse an existing file at the temp name.
-    handle = await open(temp, "wx", mode);
+    // Never follow or reuse an existing entry at the temp name (a link planted there is refused, not written through).
+    handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, mode).catch(
+      (error: unknown) => explainOpenError(temp, error),
+    );
+    created = true;
     await handle.chmod(mode);
     await handle.writeFile(data);
     await handle.sync();
@@ -42,7 +133,8 @@ export async function writeFileAtomic(
     await rename(temp, path);
   } catch (error) {
     await handle?.close().catch(() => {});
-    await unlink(temp).catch(() => {});
+    // Only our own temp file: an entry that was already at the name is not ours to delete.
+    if (created) await unlink(temp).catch(() => {});
     throw error;
   }
   await fsyncDirectory(dirname(path));
@@ -86,7 +178,7 @@ export async function removeStaleTempFiles(target: string, maxAgeMs = 10 * 60_00
     const path = join(dir, name);
     let stale = !Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !isProcessAlive(pid));
     if (!stale) {
-      const info = await stat(path).catch(() => undefined);
+      const info = await lstat(path).catch(() => undefined);
       stale = info !== undefined && Date.now() - info.mtimeMs > maxAgeMs;
     }
     if (!stale) continue;
@@ -110,18 +202,54 @@ export interface PrivateDirResult {
 
 /**
  * `mkdir -p` with mode 0700, and tightens an existing directory to 0700 (older tools left ~/.mcp/auth at 0755).
- * The returned flags let the caller say so once. Throws if the path exists and is not a directory.
+ * The returned flags let the caller say so once. Throws if the path exists and is not a directory, and
+ * UnsafePathError if it is a symbolic link or owned by another user (checked before anything is changed).
  */
 export async function ensurePrivateDir(dir: string): Promise<PrivateDirResult> {
-  const created = (await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined;
-  const info = await stat(dir);
+  let created = false;
+  const existing = await lstat(dir).catch((error: unknown) => {
+    if (isErrno(error, "ENOENT")) return undefined;
+    throw error;
+  });
+  // mkdir -p would happily accept a link to a directory, so it only runs when nothing is there.
+  if (!existing) created = (await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined;
+  // fchmod on a no-follow handle where the platform can open directories that way; a lstat check before the chmod
+  // elsewhere (Windows) and for a directory of ours we may not read (mode 0300, say).
+  const opened =
+    O_NOFOLLOW === 0 || O_DIRECTORY === 0
+      ? undefined
+      : await openOwn(dir, constants.O_RDONLY | O_DIRECTORY).catch((error: unknown) => {
+          if (isErrno(error, "EACCES")) return undefined;
+          throw error;
+        });
+  if (!opened) {
+    const info = await lstat(dir);
+    assertOwnEntry(dir, info);
+    assertDirectory(dir, info);
+    const mode = info.mode & 0o777;
+    if (mode !== 0o700) await chmod(dir, 0o700);
+    return tightenResult(created, mode);
+  }
+  const { handle, info } = opened;
+  try {
+    assertDirectory(dir, info);
+    const mode = info.mode & 0o777;
+    if (mode !== 0o700) await handle.chmod(0o700);
+    return tightenResult(created, mode);
+  } finally {
+    await handle.close();
+  }
+}
+
+function assertDirectory(dir: string, info: Stats): void {
   if (!info.isDirectory()) {
     throw Object.assign(new Error(`${dir} exists and is not a directory`), { code: "ENOTDIR" });
   }
-  const mode = info.mode & 0o777;
+}
+
+function tightenResult(created: boolean, mode: number): PrivateDirResult {
   if (mode === 0o700) return { created, tightened: false };
   // A fresh directory can still differ (umask removing owner bits); only an existing one is "tightened".
-  await chmod(dir, 0o700);
   return created ? { created, tightened: false } : { created, tightened: true, previousMode: mode };
 }
 

@@ -31,6 +31,8 @@ export type ErrorCode =
   | "UPSTREAM_SESSION_EXPIRED"
   // Local state.
   | "STORE_ERROR"
+  /** A token-store path that is a symbolic link or owned by another user: refused, never followed or tightened. */
+  | "STORE_UNSAFE"
   | "INTERNAL";
 
 export class ProxyError extends Error {

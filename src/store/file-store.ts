@@ -2,14 +2,18 @@
  * The default TokenStore: JSON files in a private directory (by default ~/.mcp/auth, resolved by the caller).
  * Layout, modes, locking and corruption handling are documented in docs/storage.md.
  */
-import { mkdirSync } from "node:fs";
-import { chmod, lstat, open, readdir, rename, unlink } from "node:fs/promises";
+import { constants, lstatSync, mkdirSync } from "node:fs";
+import { lstat, readdir, rename, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
+  assertOwnEntry,
+  chmodOwn,
   ensurePrivateDir,
   fsyncDirectory,
   isErrno,
+  openOwn,
   removeStaleTempFiles,
+  UnsafePathError,
   writeFileAtomic,
 } from "../lib/atomic-file.ts";
 import { ProxyError } from "../lib/errors.ts";
@@ -19,7 +23,10 @@ import { assertStoreKey } from "./store-key.ts";
 import type { RecordKind, RecordTypes, TokenStore } from "./token-store.ts";
 
 export interface FileTokenStoreOptions {
-  /** The directory for the records (created 0700; an existing one is tightened to 0700). */
+  /**
+   * The directory for the records (created 0700; an existing one is tightened to 0700). It, and every record in it,
+   * must be owned by the current user and not be a symbolic link, else operations fail with STORE_UNSAFE.
+   */
   dir: string;
   /**
    * Told about things worth a line in the log that do not stop anything: a corrupt record moved aside, a directory
@@ -67,9 +74,9 @@ export class FileTokenStore implements TokenStore {
     let text: string;
     let identity: { ino: number; dev: number };
     try {
-      const handle = await open(path, "r");
+      // No-follow open, owner checked on the opened file: a planted link is refused, never read or chmodded.
+      const { handle, info } = await openOwn(path, constants.O_RDONLY);
       try {
-        const info = await handle.stat();
         identity = { ino: info.ino, dev: info.dev };
         if ((info.mode & 0o077) !== 0 && info.isFile()) {
           await handle.chmod(0o600);
@@ -81,6 +88,7 @@ export class FileTokenStore implements TokenStore {
       }
     } catch (error) {
       if (isErrno(error, "ENOENT")) return undefined;
+      if (error instanceof UnsafePathError) throw this.#storeError(`read ${path}`, error);
       this.#warnOnce(`Could not read ${path} (${errorCode(error)}); treating the ${kind} record as absent.`);
       return undefined;
     }
@@ -211,6 +219,7 @@ export class FileTokenStore implements TokenStore {
     }
     // Callers may open it synchronously (the logger does), before any async store call made the directory.
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+    this.#assertOwnDirSync();
     return join(this.#dir, `${key}_${suffix}`);
   }
 
@@ -246,7 +255,7 @@ export class FileTokenStore implements TokenStore {
       this.#warnOnce(`${path} is unreadable (${reason}) and could not be moved aside (${errorCode(error)}).`);
       return;
     }
-    await chmod(target, 0o600).catch(() => {});
+    await chmodOwn(target, 0o600).catch(() => {});
     await fsyncDirectory(this.#dir).catch(() => {});
     this.#warn(`${path} was unreadable (${reason}); moved it to ${target} and treating the record as absent.`);
   }
@@ -257,11 +266,35 @@ export class FileTokenStore implements TokenStore {
     this.#warn(message);
   }
 
+  /** ensurePrivateDir's link and owner checks, synchronously, for sidecarPath. */
+  #assertOwnDirSync(): void {
+    try {
+      assertOwnEntry(this.#dir, lstatSync(this.#dir));
+    } catch (error) {
+      throw this.#storeError(`use ${this.#dir}`, error);
+    }
+  }
+
   #storeError(action: string, cause: unknown): ProxyError {
     if (cause instanceof ProxyError) return cause;
+    if (cause instanceof UnsafePathError) return this.#unsafeError(cause);
     return new ProxyError("STORE_ERROR", `Could not ${action}: ${errorCode(cause)}.`, {
       hint: `Check that ${this.#dir} is writable by you and the disk is not full.`,
       cause,
+    });
+  }
+
+  /** STORE_UNSAFE: the message says which path and what is wrong, the hint what to do about it. */
+  #unsafeError(cause: UnsafePathError): ProxyError {
+    const isDir = cause.path === this.#dir;
+    const fix =
+      cause.problem === "symlink"
+        ? `Remove the link${isDir ? " and let the proxy create a real directory there" : ""} (the store never follows links)`
+        : `Fix its ownership (chown it to yourself) or remove it`;
+    return new ProxyError("STORE_UNSAFE", `Refusing to use the token store: ${cause.message}`, {
+      hint: `${fix}, or choose a directory of your own with --auth-dir (MCP_AUTH_DIR).`,
+      cause,
+      details: { path: cause.path, problem: cause.problem },
     });
   }
 }
