@@ -29,6 +29,8 @@ export type ErrorCode =
   | "UPSTREAM_ERROR"
   | "UPSTREAM_TIMEOUT"
   | "UPSTREAM_SESSION_EXPIRED"
+  // The proxy is at a configured limit (streams, sessions): try again later.
+  | "PROXY_BUSY"
   // Local state.
   | "STORE_ERROR"
   /** A token-store path that is a symbolic link or owned by another user: refused, never followed or tightened. */

@@ -35,8 +35,13 @@ export interface HttpRelayOptions {
   signInWaitMs?: number | undefined;
   /** How long to wait for the upstream's response headers (then 504). Bodies (streams) have no timeout. */
   upstreamTimeoutMs?: number | undefined;
-  /** Connections kept to the upstream origin. */
+  /** Connections kept to the upstream origin for requests. */
   connections?: number | undefined;
+  /**
+   * Most connections for long-lived streams (GET streams, `/sse`, `subscriptions/listen`), which get a pool of
+   * their own so that idle streams never hold the connections requests need.
+   */
+  streamConnections?: number | undefined;
   /** An undici dispatcher to use instead of the relay's own Pool (e.g. an EnvHttpProxyAgent). Not closed by us. */
   dispatcher?: Dispatcher | undefined;
   /** Extra request header names (any case) never forwarded, e.g. the inbound API-key header. */
@@ -75,6 +80,8 @@ export interface RelayTarget {
    * Compatibility), this gets the buffered body to answer the client by bridging, and relay() resolves "bridged".
    */
   legacyFallback?: ((body: Buffer | undefined) => Promise<void>) | undefined;
+  /** A long-lived stream: sent over the stream pool, not the request pool. */
+  stream?: boolean | undefined;
 }
 
 /** How a relay() call ended. "not-sse" leaves the response unwritten; "bridged" left it to legacyFallback. */
@@ -85,6 +92,7 @@ const MAX_REPLAYS = 3;
 const DEFAULT_SIGN_IN_WAIT_MS = 45_000;
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 120_000;
 const DEFAULT_CONNECTIONS = 128;
+const DEFAULT_STREAM_CONNECTIONS = 2000;
 const ERROR_SNIPPET_BYTES = 2048;
 
 export class HttpRelay {
@@ -94,6 +102,7 @@ export class HttpRelay {
   private readonly auth: AuthClient | undefined;
   private readonly logger: Logger;
   private readonly dispatcher: Dispatcher;
+  private readonly streamDispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly origin: string;
   private readonly basePath: string;
@@ -126,12 +135,20 @@ export class HttpRelay {
     this.staticAuthorization = this.drop.has("authorization") && "authorization" in lowerKeys(options.headers);
     if (options.dispatcher) {
       this.dispatcher = options.dispatcher;
+      this.streamDispatcher = options.dispatcher;
       this.ownsDispatcher = false;
     } else {
       // One pool per upstream origin: keep-alive connections, enough of them for 64+ requests in flight, and no
       // pipelining (an MCP POST may stream for minutes and would block everything queued behind it).
       this.dispatcher = createUpstreamPool(this.origin, {
         connections: options.connections ?? DEFAULT_CONNECTIONS,
+        pipelining: 1,
+        keepAliveTimeout: 10_000,
+        keepAliveMaxTimeout: 60_000,
+        connect: { timeout: 10_000 },
+      });
+      this.streamDispatcher = createUpstreamPool(this.origin, {
+        connections: options.streamConnections ?? DEFAULT_STREAM_CONNECTIONS,
         pipelining: 1,
         keepAliveTimeout: 10_000,
         keepAliveMaxTimeout: 60_000,
@@ -213,7 +230,7 @@ export class HttpRelay {
       const challengeable = this.auth !== undefined && !this.staticAuthorization;
       const probing = target.legacyFallback !== undefined && isInitializeBody(body);
       let streamedSse = false;
-      const result = await exchange(this.dispatcher, {
+      const result = await exchange(target.stream ? this.streamDispatcher : this.dispatcher, {
         request: {
           origin: this.origin,
           path: target.path,
@@ -407,7 +424,8 @@ export class HttpRelay {
 
   /** Closes the upstream connections (if the pool is ours). */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {});
+    if (!this.ownsDispatcher) return;
+    await Promise.all([this.dispatcher.destroy().catch(() => {}), this.streamDispatcher.destroy().catch(() => {})]);
   }
 }
 

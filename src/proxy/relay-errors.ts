@@ -19,6 +19,8 @@ export const JSON_RPC_ERROR = {
   UPSTREAM_UNAVAILABLE: -32052,
   /** The upstream did not answer in time. */
   UPSTREAM_TIMEOUT: -32053,
+  /** The proxy is at one of its limits (open streams, sessions); retry later. */
+  PROXY_BUSY: -32054,
   /** Something inside the proxy went wrong. */
   INTERNAL: -32603,
   /** The request itself is unusable (too large, unknown legacy session). */
@@ -61,6 +63,7 @@ const MAPPING: Record<ErrorCode, ErrorMapping> = {
   UPSTREAM_ERROR: { status: 502, rpc: JSON_RPC_ERROR.UPSTREAM_UNAVAILABLE },
   UPSTREAM_TIMEOUT: { status: 504, rpc: JSON_RPC_ERROR.UPSTREAM_TIMEOUT },
   UPSTREAM_SESSION_EXPIRED: { status: 404, rpc: JSON_RPC_ERROR.INVALID_REQUEST },
+  PROXY_BUSY: { status: 503, rpc: JSON_RPC_ERROR.PROXY_BUSY },
   STORE_ERROR: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   STORE_UNSAFE: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   INTERNAL: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },

@@ -39,6 +39,21 @@ export class StreamableHttpSessionTransport implements Transport {
   private getStream: ServerResponse | undefined;
   private backlog: JSONRPCMessage[] = [];
   private closed = false;
+  private lastUsed = Date.now();
+
+  /** Marks the session as used now (a request from its client). */
+  touch(): void {
+    this.lastUsed = Date.now();
+  }
+
+  /** How long the session has been unused at `now`: 0 while any of its streams is open. */
+  idleSince(now: number): number {
+    if (this.posts.size > 0 || (this.getStream && !this.getStream.writableEnded)) {
+      this.lastUsed = now;
+      return 0;
+    }
+    return now - this.lastUsed;
+  }
 
   async start(): Promise<void> {}
 

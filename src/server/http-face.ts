@@ -9,6 +9,7 @@ import { LegacySseSessions } from "../proxy/legacy-sse-sessions.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR, writeErrorResponse } from "../proxy/relay-errors.ts";
 import { SseEndpointRewrite } from "../proxy/sse-endpoint-rewrite.ts";
+import { StreamLimits } from "../proxy/stream-limits.ts";
 import { clientBaseUrl } from "./client-config.ts";
 import { renderCallbackResult, renderHomePage } from "./home-page.ts";
 import { sendPage } from "./html-page.ts";
@@ -35,6 +36,8 @@ export interface HttpFaceOptions {
   bridges?: (() => Promise<TransportBridges>) | undefined;
   /** The upstream's transport when known (else detected on the first `/sse` or `initialize` and remembered). */
   upstreamTransport?: "streamable-http" | "sse" | undefined;
+  /** Caps on open long-lived streams (default: StreamLimits' defaults). */
+  streamLimits?: StreamLimits | undefined;
 }
 
 /** Route names whose requests need the inbound API key (when one is configured). */
@@ -63,6 +66,23 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   const sessions = new LegacySseSessions(relay.upstream);
   const csrf = randomBytes(32).toString("base64url");
   const router = new Router();
+  const streams = options.streamLimits ?? new StreamLimits();
+
+  /**
+   * Takes a stream slot for a long-lived response, released when the response closes; answers 503 (with a
+   * JSON-RPC error) and returns false when the proxy or the session is at its limit.
+   */
+  function holdStreamSlot(req: IncomingMessage, res: ServerResponse): boolean {
+    const session = req.headers["mcp-session-id"];
+    const slot = streams.acquire(typeof session === "string" ? session : undefined);
+    if (slot instanceof ProxyError) {
+      logger.warn("refused a stream at the limit", { reason: slot.message });
+      writeErrorResponse(res, slot, { statusOnly: true });
+      return false;
+    }
+    res.once("close", slot);
+    return true;
+  }
 
   const bridges = options.bridges;
   let upstreamKind = options.upstreamTransport;
@@ -70,11 +90,13 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   const bridgedLegacy = new Set<string>();
 
   router.add(["GET", "POST", "DELETE"], "/mcp", "mcp", (req, res, { query }) => {
+    const stream = isLongLivedStream(req);
+    if (stream && !holdStreamSlot(req, res)) return;
     if (upstreamKind === "sse" && bridges) return bridges().then((via) => via.handleStreamableClient(req, res));
     if (upstreamKind === undefined && bridges && req.method === "POST" && req.headers["mcp-session-id"] === undefined) {
-      return probeStreamable(req, res, query, bridges);
+      return probeStreamable(req, res, query, bridges, stream);
     }
-    return relay.relay(req, res, { kind: "mcp", path: relay.mcpPath(query) });
+    return relay.relay(req, res, { kind: "mcp", path: relay.mcpPath(query), stream });
   });
 
   /** The first session-less POST to /mcp while the upstream's transport is unknown: relay it, and learn. */
@@ -83,10 +105,12 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
     res: ServerResponse,
     query: string,
     via: () => Promise<TransportBridges>,
+    stream: boolean,
   ) {
     const outcome = await relay.relay(req, res, {
       kind: "mcp",
       path: relay.mcpPath(query),
+      stream,
       legacyFallback: async (body) => {
         upstreamKind = "sse";
         await (await via()).handleStreamableClient(req, res, body);
@@ -102,11 +126,13 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   }
 
   router.add("GET", "/sse", "sse", async (req, res, context) => {
+    if (!holdStreamSlot(req, res)) return;
     if (upstreamKind === "streamable-http" && bridges) return bridgeLegacyClient(req, res, bridges);
     const outcome = await relay.relay(req, res, {
       kind: "legacy-sse",
       path: relay.mcpPath(context.query),
       requireSse: true,
+      stream: true,
       // The endpoint event is read (and rewritten) on the way through: no compression.
       setHeaders: ["accept-encoding", "identity"],
       transform: () =>
@@ -353,6 +379,15 @@ function deniedForm(path: string): string {
   }
   const collapsed = decoded.replace(/[/\\]+/g, "/").toLowerCase();
   return normaliseRelayPath(collapsed) ?? collapsed;
+}
+
+/**
+ * Responses that stay open for as long as the client listens: a session's GET stream, and a 2026-07-28
+ * `subscriptions/listen` (named by its `Mcp-Method` header, which 2026-07-28 clients must send).
+ */
+function isLongLivedStream(req: IncomingMessage): boolean {
+  if (req.method === "GET") return true;
+  return req.method === "POST" && req.headers["mcp-method"] === "subscriptions/listen";
 }
 
 /** Set by Sign out for the next page load only ("1", or "revoked" when the authorization server revoked the grant). */

@@ -26,7 +26,14 @@ export interface TransportBridgesOptions {
   headers?: Record<string, string> | undefined;
   logger?: Logger | undefined;
   maxBodyBytes: number;
+  /** A bridged Streamable HTTP session without use (no request, no open stream) this long is closed. */
+  sessionIdleMs?: number | undefined;
+  /** Bridged Streamable HTTP sessions at most; a new one above gets 503. */
+  maxSessions?: number | undefined;
 }
+
+export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
+export const DEFAULT_MAX_SESSIONS = 1000;
 
 export class TransportBridges {
   private readonly logger: Logger;
@@ -35,9 +42,15 @@ export class TransportBridges {
   private readonly legacyClients = new Map<string, LegacySseServerTransport>();
   private readonly httpClients = new Map<string, StreamableHttpSessionTransport>();
   private readonly bridges = new Set<MessageBridge>();
+  private readonly sessionIdleMs: number;
+  private readonly maxSessions: number;
+  /** Checks for idle sessions while there are any (a housekeeping timer: nothing waits on it). */
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: TransportBridgesOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.sessionIdleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+    this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     const fetch = createAuthorizedFetch(options.auth, { headers: options.headers ?? {} });
     this.toStreamable = new UpstreamConnector({
       url: options.upstreamUrl,
@@ -99,13 +112,26 @@ export class TransportBridges {
         if (!messages.some((message) => isInitializeRequest(message))) {
           return writeRpcError(res, 400, "Bad Request: no session; send initialize first.");
         }
+        if (this.httpClients.size >= this.maxSessions) await this.closeIdleSessions(0);
+        if (this.httpClients.size >= this.maxSessions) {
+          this.logger.warn("refused a new bridged session at the limit", { limit: this.maxSessions });
+          return writeRpcError(
+            res,
+            503,
+            `The proxy already holds its limit of ${this.maxSessions} bridged sessions. End unused sessions (DELETE) or raise --max-sessions, then try again.`,
+            ["retry-after", "5"],
+            JSON_RPC_ERROR.PROXY_BUSY,
+          );
+        }
         session = new StreamableHttpSessionTransport();
         const opened = session;
         this.httpClients.set(opened.sessionId, opened);
         const bridge = this.bridge(opened, this.toLegacy);
         void bridge.closed.then(() => this.httpClients.delete(opened.sessionId));
+        this.startSweeper();
         await bridge.start();
       }
+      session.touch();
       session.handlePost(res, messages);
       return;
     }
@@ -113,15 +139,47 @@ export class TransportBridges {
     if (!session) {
       return writeRpcError(res, typeof sessionId === "string" ? 404 : 400, "Session not found.");
     }
+    session.touch();
     if (method === "GET") return session.handleGet(res);
     // DELETE ends the session and its upstream connection.
     await session.close();
     res.writeHead(200).end();
   }
 
+  /** Bridged Streamable HTTP sessions held now. */
+  get sessionCount(): number {
+    return this.httpClients.size;
+  }
+
   /** Closes every bridged session. */
   async close(): Promise<void> {
+    this.stopSweeper();
     await Promise.all([...this.bridges].map((bridge) => bridge.close()));
+  }
+
+  /**
+   * Ends the bridged sessions nobody used for `idleMs` (no request, no open stream): clients that never sent
+   * DELETE would otherwise keep their upstream connection and memory forever.
+   */
+  async closeIdleSessions(idleMs = this.sessionIdleMs): Promise<number> {
+    const now = Date.now();
+    const idle = [...this.httpClients.values()].filter((session) => session.idleSince(now) >= idleMs);
+    if (idle.length > 0) this.logger.debug(`closing ${idle.length} idle bridged session(s)`);
+    await Promise.all(idle.map((session) => session.close()));
+    if (this.httpClients.size === 0) this.stopSweeper();
+    return idle.length;
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    const every = Math.max(50, Math.min(this.sessionIdleMs / 2, 60_000));
+    this.sweeper = setInterval(() => void this.closeIdleSessions(), every);
+    this.sweeper.unref();
+  }
+
+  private stopSweeper(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   private bridge(
