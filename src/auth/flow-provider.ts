@@ -37,6 +37,8 @@ export interface FlowHost {
   saveClientInfo(info: StoredOAuthClientInformation, source: ClientInfoRecord["source"]): Promise<void>;
   saveTokens(tokens: StoredOAuthTokens, requestedScope: string | undefined): Promise<void>;
   saveDiscovery(state: OAuthDiscoveryState): Promise<void>;
+  /** Throws PKCE_UNSUPPORTED unless the metadata shows PKCE S256 support (or the user opted out). */
+  checkPkce(state: OAuthDiscoveryState): void;
   invalidate(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): Promise<void>;
 }
 
@@ -111,6 +113,8 @@ export class FlowProvider implements OAuthClientProvider {
   }
 
   redirectToAuthorization(authorizationUrl: URL): void {
+    // Checked at discovery already; again here because nothing opens this URL unless this returns.
+    if (this.flow.discovery) this.host.checkPkce(this.flow.discovery);
     for (const [name, value] of Object.entries(this.host.authorizeParams))
       authorizationUrl.searchParams.set(name, value);
     this.flow.authorizationUrl = authorizationUrl.href;
@@ -125,7 +129,10 @@ export class FlowProvider implements OAuthClientProvider {
     return this.flow.codeVerifier;
   }
 
+  // The SDK's auth() hands over a fresh discovery result before it registers a client or builds the authorization
+  // URL, so refusing here means an AS without verified PKCE support sees no registration and no authorization request.
   async saveDiscoveryState(state: OAuthDiscoveryState): Promise<void> {
+    this.host.checkPkce(state);
     this.flow.discovery = state;
     await this.host.saveDiscovery(state);
   }

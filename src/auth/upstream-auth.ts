@@ -22,6 +22,7 @@ import { ClientRegistry } from "./client-registry.ts";
 import { DiscoveryCache } from "./discovery-cache.ts";
 import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
 import { isInvalidClient, isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
+import { pkceSupportCheck } from "./pkce-support.ts";
 import { revokeGrant } from "./revoke-grant.ts";
 import { loadSdk } from "./sdk.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
@@ -75,6 +76,7 @@ export class UpstreamAuth implements AuthClient {
   private readonly stepUps = new Map<string, number>();
   private readonly clients: ClientRegistry;
   private readonly discovery: DiscoveryCache;
+  private readonly checkPkce: FlowHost["checkPkce"];
 
   private tokens: TokensRecord | undefined;
   private loaded: Promise<void> | undefined;
@@ -108,6 +110,11 @@ export class UpstreamAuth implements AuthClient {
     this.now = deps.now ?? Date.now;
     this.clients = new ClientRegistry(this.store, this.storeKey, this.serverUrl, upstream);
     this.discovery = new DiscoveryCache(this.store, this.storeKey, this.serverUrl, this.fetchFn, this.now);
+    this.checkPkce = pkceSupportCheck({
+      serverUrl: this.serverUrl,
+      allowUnverified: upstream.allowPkceUnverified === true,
+      log: this.log,
+    });
   }
 
   // ── Hot path ──────────────────────────────────────────────────────────────
@@ -251,8 +258,7 @@ export class UpstreamAuth implements AuthClient {
           hint: `Run \`mcp-u2m-proxy auth ${this.serverUrl}\` to try again.`,
         }),
       );
-    }, SIGN_IN_TIMEOUT_MS);
-    timer.unref();
+    }, SIGN_IN_TIMEOUT_MS); // not unref'd: `completed` waits for it; settling the flow (or close()) clears it
     this.flows.set(flow.state, {
       flow,
       settle: (error) => {
@@ -530,13 +536,16 @@ export class UpstreamAuth implements AuthClient {
     if (force) opts.force = true;
     const signIn = this.signIn(opts);
     const waitMs = this.deps.signInWaitMs ?? 45_000;
+    let waitTimer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       signIn.then(
         () => "done" as const,
         (error: unknown) => toProxyError(error, this.serverUrl),
       ),
-      delay(waitMs, "waiting" as const),
-    ]);
+      new Promise<"waiting">((resolve) => {
+        waitTimer = setTimeout(() => resolve("waiting"), waitMs);
+      }),
+    ]).finally(() => clearTimeout(waitTimer));
     if (outcome === "done" && this.tokens) return { action: "retry" };
     if (outcome instanceof ProxyError) return { action: "sign-in", error: outcome };
     // An error without the URL is of little use: if this process is still preparing the sign-in (discovery,
@@ -593,6 +602,7 @@ export class UpstreamAuth implements AuthClient {
         await this.persistTokens(tokens, issuer, requestedScope, accountOf(tokens.id_token, tokens.access_token));
       },
       saveDiscovery: (state) => this.discovery.save(state),
+      checkPkce: this.checkPkce,
       invalidate: async (scope) => {
         if (scope === "client" || scope === "all") await this.clients.forget();
         if (scope === "tokens" || scope === "all") await this.forgetTokens();
@@ -674,6 +684,7 @@ export class UpstreamAuth implements AuthClient {
       this.listenerCloseTimer = undefined;
       void listener?.close();
     }, 200);
+    // No result waits for this: it only closes a listener nobody needs, so it must not hold the process open.
     this.listenerCloseTimer.unref();
   }
 }
@@ -690,6 +701,10 @@ function printToStderr(url: string, serverUrl: string): void {
   process.stderr.write(`\nSign in to ${serverUrl} by opening this URL in a browser:\n\n  ${url}\n\n`);
 }
 
-function delay<T = void>(ms: number, value?: T): Promise<T> {
-  return new Promise((resolve) => setTimeout(() => resolve(value as T), ms).unref());
+/**
+ * A pause that a pending result waits for (a refresh's retry back-off, a sign-in's poll for its URL). Never
+ * unref'd: with nothing else pending the process would end in the middle of the wait and report nothing.
+ */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,6 +23,8 @@ export interface CliArgs {
   serve: { host: string; apiKey: string | undefined; allowOrigins: string[]; allowHosts: string[] };
   /** The upstream's transport when the user knows it (skips detection). */
   transport: "streamable-http" | "sse" | undefined;
+  /** Things the user should know about their options (printed once on stderr before the command runs). */
+  warnings: string[];
 }
 
 const OPTIONS = {
@@ -32,6 +35,7 @@ const OPTIONS = {
   "authorize-param": { type: "string", multiple: true },
   header: { type: "string", multiple: true, short: "H" },
   "no-resource": { type: "boolean" },
+  "allow-pkce-unverified": { type: "boolean" },
   "auth-dir": { type: "string" },
   port: { type: "string", short: "p" },
   "callback-host": { type: "string" },
@@ -40,6 +44,7 @@ const OPTIONS = {
   debug: { type: "boolean" },
   host: { type: "string" },
   "api-key": { type: "string" },
+  "api-key-file": { type: "string" },
   "allow-origin": { type: "string", multiple: true },
   "allow-host": { type: "string", multiple: true },
   transport: { type: "string" },
@@ -65,6 +70,9 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   const args = isCommand ? rest : positionals;
   if (args.length > 1 && command !== "help") throw usage(`Unexpected argument "${args[1]}".`);
   const url = command === "help" ? undefined : (args[0] ?? nonEmpty(env.UPSTREAM_MCP_URL));
+  const warnings: string[] = [];
+  // Only serve uses the inbound key: other commands (and --help) must not fail on a key file set in the environment.
+  const usesApiKey = command === "serve" && values.help !== true && values.version !== true;
 
   return {
     command,
@@ -82,6 +90,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       authorizeParams: parsePairs(values["authorize-param"] ?? []),
       headers: parseHeaders(values.header ?? []),
       sendResource: values["no-resource"] !== true,
+      allowPkceUnverified: values["allow-pkce-unverified"] === true,
     },
     runtime: {
       authDir: resolve(values["auth-dir"] ?? nonEmpty(env.MCP_AUTH_DIR) ?? join(homedir(), ".mcp", "auth")),
@@ -93,12 +102,60 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     },
     serve: {
       host: values.host ?? "127.0.0.1",
-      apiKey: values["api-key"] ?? nonEmpty(env.MCP_PROXY_API_KEY),
+      apiKey: usesApiKey ? inboundApiKey(values, env, warnings) : undefined,
       allowOrigins: values["allow-origin"] ?? [],
       allowHosts: values["allow-host"] ?? [],
     },
     transport: parseTransport(values.transport),
+    warnings,
   };
+}
+
+/**
+ * The inbound API key from --api-key or --api-key-file (flags win over env MCP_PROXY_API_KEY and
+ * MCP_PROXY_API_KEY_FILE). A key file keeps the secret out of the process list and shell history.
+ */
+function inboundApiKey(
+  values: { "api-key"?: string | undefined; "api-key-file"?: string | undefined },
+  env: NodeJS.ProcessEnv,
+  warnings: string[],
+): string | undefined {
+  const flag = values["api-key"];
+  const flagFile = values["api-key-file"];
+  if (flag !== undefined && flagFile !== undefined) throw usage("Give --api-key or --api-key-file, not both.");
+  if (flag !== undefined) return flag;
+  if (flagFile !== undefined) return readApiKeyFile(flagFile, "--api-key-file", warnings);
+  const fromEnv = nonEmpty(env.MCP_PROXY_API_KEY);
+  const envFile = nonEmpty(env.MCP_PROXY_API_KEY_FILE);
+  if (fromEnv !== undefined && envFile !== undefined) {
+    throw usage("Set MCP_PROXY_API_KEY or MCP_PROXY_API_KEY_FILE, not both.");
+  }
+  return envFile === undefined ? fromEnv : readApiKeyFile(envFile, "MCP_PROXY_API_KEY_FILE", warnings);
+}
+
+/** The key is the file's first line, trimmed. */
+function readApiKeyFile(raw: string, source: string, warnings: string[]): string {
+  const path = resolve(raw);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read";
+    throw new ProxyError("USAGE", `The API key file ${path} (${source}) ${reason}.`, {
+      hint: "Write the key on the first line of a file only you can read (chmod 600), and pass its path.",
+      cause: error,
+    });
+  }
+  const key = text.split(/\r?\n/, 1)[0]?.trim() ?? "";
+  if (!key) {
+    throw new ProxyError("USAGE", `The API key file ${path} (${source}) has no key on its first line.`, {
+      hint: "Write the key on the first line of the file.",
+    });
+  }
+  if (process.platform !== "win32" && (statSync(path).mode & 0o044) !== 0) {
+    warnings.push(`The API key file ${path} can be read by other users; run \`chmod 600 ${path}\`.`);
+  }
+  return key;
 }
 
 function parseTransport(raw: string | undefined): CliArgs["transport"] {

@@ -13,6 +13,8 @@ const UPSTREAM_FLAGS = `Upstream and sign-in options:
   --callback-host NAME      host name in the redirect URI (default localhost)
   --no-browser              print the sign-in URL instead of opening a browser (env BROWSER picks one)
   --allow-insecure-http     allow plain http to non-loopback OAuth servers (dangerous; testing only)
+  --allow-pkce-unverified   sign in even though the server's metadata omits code_challenge_methods_supported
+                            (dangerous; only for servers known to enforce PKCE S256)
   --debug                   debug logs to stderr and a 0600 <hash>_debug.log (secrets are never logged)`;
 
 export const COMMAND_HELP: Record<string, string> = {
@@ -66,6 +68,7 @@ Runs the proxy on http://HOST:PORT: /mcp (Streamable HTTP), /sse + /message (leg
 /healthz, /oauth/callback, and any other path relayed to the upstream's origin.
   --host HOST               listen address (default 127.0.0.1); a non-loopback host needs --api-key
   --api-key KEY             inbound secret clients must send (env MCP_PROXY_API_KEY)
+  --api-key-file FILE       read that secret from FILE's first line instead (env MCP_PROXY_API_KEY_FILE; chmod 600)
   --allow-origin ORIGIN     browser origin allowed to call the proxy (repeatable)
   --allow-host NAME         Host header name accepted besides loopback (repeatable; behind a reverse proxy)
 

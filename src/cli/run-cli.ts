@@ -28,6 +28,7 @@ export async function runCli(
   const err = io.err ?? ((text) => process.stderr.write(`${text}\n`));
   try {
     const args = parseCliArgs(argv);
+    for (const warning of args.warnings) err(`mcp-u2m-proxy: warning: ${warning}`);
     if (args.version) {
       out(io.version ?? "unknown");
       return EXIT.ok;

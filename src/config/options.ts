@@ -18,6 +18,11 @@ export interface UpstreamOptions {
   headers: Record<string, string>;
   /** Send the RFC 8707 `resource` parameter (default true; --no-resource for ASes that reject it). */
   sendResource: boolean;
+  /**
+   * Sign in even when the authorization server metadata does not list `code_challenge_methods_supported`
+   * (--allow-pkce-unverified). Dangerous: PKCE S256 is still sent, but nothing shows the server enforces it.
+   */
+  allowPkceUnverified?: boolean | undefined;
 }
 
 export interface RuntimeOptions {
