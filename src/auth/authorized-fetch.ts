@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { ProxyError } from "../lib/errors.ts";
+import { rememberHeaderSecrets } from "../lib/redact.ts";
 import type { AuthClient } from "./auth-client.ts";
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -22,6 +23,7 @@ export interface AuthorizedFetchOptions {
 export function createAuthorizedFetch(auth: AuthClient | undefined, options: AuthorizedFetchOptions = {}): FetchLike {
   const baseFetch = options.fetch ?? fetch;
   const staticHeaders = options.headers ?? {};
+  rememberHeaderSecrets(staticHeaders);
   const maxReplays = options.maxReplays ?? 4;
 
   const raisedLimit = new WeakSet<AbortSignal>();

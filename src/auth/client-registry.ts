@@ -1,5 +1,6 @@
 import type { OAuthClientMetadata, StoredOAuthClientInformation } from "@modelcontextprotocol/client";
 import type { UpstreamOptions } from "../config/options.ts";
+import { rememberSecret } from "../lib/redact.ts";
 import { type ClientInfoRecord, STORE_VERSION, type TokenStore } from "../store/token-store.ts";
 
 /**
@@ -12,7 +13,9 @@ export class ClientRegistry {
     private readonly key: string,
     private readonly serverUrl: string,
     private readonly upstream: UpstreamOptions,
-  ) {}
+  ) {
+    rememberSecret(upstream.clientSecret);
+  }
 
   /** RFC 7591 metadata for a dynamic registration (MCP: `application_type: native` for a local client). */
   metadata(redirectUri: string): OAuthClientMetadata {

@@ -7,6 +7,7 @@ import type {
   StoredOAuthTokens,
 } from "@modelcontextprotocol/client";
 import { ProxyError } from "../lib/errors.ts";
+import { rememberSecret, rememberSecretsIn } from "../lib/redact.ts";
 import type { ClientInfoRecord } from "../store/token-store.ts";
 import { loadSdk } from "./sdk.ts";
 
@@ -98,6 +99,7 @@ export class FlowProvider implements OAuthClientProvider {
   }
 
   async saveClientInformation(info: StoredOAuthClientInformation): Promise<void> {
+    rememberSecretsIn(info);
     const source = this.clientMetadataUrl && info.client_id === this.clientMetadataUrl ? "cimd" : "dynamic";
     await this.host.saveClientInfo(info, source);
   }
@@ -109,6 +111,7 @@ export class FlowProvider implements OAuthClientProvider {
   }
 
   async saveTokens(tokens: StoredOAuthTokens): Promise<void> {
+    rememberSecretsIn(tokens);
     await this.host.saveTokens(tokens, this.flow.scope);
   }
 
@@ -121,6 +124,7 @@ export class FlowProvider implements OAuthClientProvider {
   }
 
   saveCodeVerifier(codeVerifier: string): void {
+    rememberSecret(codeVerifier);
     this.flow.codeVerifier = codeVerifier;
   }
 

@@ -5,6 +5,7 @@ import { CALLBACK_PATH, type RuntimeOptions, SIGN_IN_TIMEOUT_MS, type UpstreamOp
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { assertSafeBrowserUrl, openUrl } from "../lib/open-url.ts";
+import { rememberSecret, rememberSecretsIn } from "../lib/redact.ts";
 import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
 import { STORE_VERSION, type TokenStore, type TokensRecord } from "../store/token-store.ts";
 import type {
@@ -329,6 +330,7 @@ export class UpstreamAuth implements AuthClient {
         );
       }
       const code = query.get("code");
+      rememberSecret(code);
       if (!code) throw new ProxyError("AS_ERROR", "The authorization response carries no code.");
       await sdkAuth(new FlowProvider(this.flowHost(flow), flow), {
         serverUrl: this.serverUrl,
@@ -648,6 +650,7 @@ export class UpstreamAuth implements AuthClient {
   }
 
   private setTokens(record: TokensRecord | undefined, { quiet = false } = {}): void {
+    rememberSecretsIn(record?.tokens);
     const changed = record?.tokens.access_token !== this.tokens?.tokens.access_token;
     this.tokens = record;
     if (changed && !quiet) this.emitState();

@@ -1,3 +1,5 @@
+import { maskKnownSecrets } from "./known-secrets.ts";
+
 /**
  * One error type for the whole proxy, with a stable `code` that callers branch on (never the message).
  * `message` says what went wrong; `hint` says what to do next. The CLI maps codes to exit codes
@@ -50,9 +52,10 @@ export class ProxyError extends Error {
     message: string,
     options: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
-    super(message, { cause: options.cause });
+    // Messages often quote what an upstream or authorization server said: never a secret this process holds.
+    super(maskKnownSecrets(message), { cause: options.cause });
     this.code = code;
-    this.hint = options.hint;
+    this.hint = options.hint === undefined ? undefined : maskKnownSecrets(options.hint);
     this.details = options.details;
   }
 

@@ -1,6 +1,17 @@
+import { maskKnownSecrets } from "./known-secrets.ts";
+
+export {
+  maskKnownSecrets,
+  maskKnownSecretsDeep,
+  rememberHeaderSecrets,
+  rememberSecret,
+  rememberSecretsIn,
+} from "./known-secrets.ts";
+
 /**
  * Redaction of secrets before anything is logged or printed. Keys are matched case-insensitively;
- * strings that look like bearer headers or JWTs are masked wherever they appear.
+ * strings that look like bearer headers or JWTs are masked wherever they appear, and so is every secret the
+ * process holds, by value (known-secrets.ts).
  */
 const SECRET_KEYS = new Set([
   "authorization",
@@ -27,9 +38,12 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(key.toLowerCase());
 }
 
-/** Masks bearer credentials, JWT-shaped strings and secret query parameters inside free text. */
+/**
+ * Masks the secrets this process holds (by value, in their encoded forms too), bearer credentials, JWT-shaped
+ * strings and secret query parameters inside free text.
+ */
 export function redactText(text: string): string {
-  return text
+  return maskKnownSecrets(text)
     .replace(/(?<![\w:])(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${MASK}`)
     .replace(/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, MASK)
     .replace(

@@ -5,6 +5,7 @@ import type { AuthClient } from "../auth/auth-client.ts";
 import { operationOf } from "../auth/authorized-fetch.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
+import { rememberHeaderSecrets } from "../lib/redact.ts";
 import { ClientGone } from "./client-gone.ts";
 import { filterRequestHeaders, filterResponseHeaders, RELAYED_RESPONSE_SECURITY_HEADERS } from "./header-filter.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
@@ -128,6 +129,7 @@ export class HttpRelay {
     this.signInPageUrl = options.signInPageUrl;
     this.drop = new Set([...(options.dropRequestHeaders ?? [])].map((name) => name.toLowerCase()));
     this.staticHeaders = [];
+    rememberHeaderSecrets(options.headers);
     for (const [name, value] of Object.entries(options.headers ?? {})) {
       this.drop.add(name.toLowerCase());
       this.staticHeaders.push(name, value);

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { type ErrorCode, ProxyError } from "../lib/errors.ts";
-import { redactText } from "../lib/redact.ts";
+import { maskKnownSecrets, maskKnownSecretsDeep, redactText } from "../lib/redact.ts";
 
 /**
  * The one mapping from ProxyError codes to what an HTTP client of the proxy sees: an HTTP status and a JSON-RPC
@@ -81,9 +81,10 @@ export function jsonRpcErrorOf(error: ProxyError): { code: number; message: stri
   let message = error.toLine();
   if (signInUrl && !message.includes(signInUrl)) message += ` Sign in at ${signInUrl}`;
   else if (!signInUrl && signInPage && !message.includes(signInPage)) message += ` Sign in at ${signInPage}`;
-  const data: Record<string, unknown> = { ...error.details, proxyError: error.code };
-  if (error.hint) data.hint = error.hint;
-  return { code: MAPPING[error.code].rpc, message, data };
+  const data: Record<string, unknown> = maskKnownSecretsDeep({ ...error.details, proxyError: error.code });
+  if (error.hint) data.hint = maskKnownSecrets(error.hint);
+  // Not redactText: the sign-in URL's `state` must reach the client. Secrets the process holds never do.
+  return { code: MAPPING[error.code].rpc, message: maskKnownSecrets(message), data };
 }
 
 export interface ErrorResponseOptions {
@@ -169,9 +170,16 @@ export function upstreamStatusError(upstream: string, status: number, snippet: s
   );
 }
 
-/** The error message of a JSON(-RPC) error body, else the first line of text, kept short. */
+/**
+ * The error message of a JSON(-RPC) error body, else the first line of text, kept short. Redacted before and after
+ * parsing (JSON escapes can spell a secret the raw text does not show); `snippet` may end inside a secret.
+ */
 function describeUpstreamBody(snippet: string): string {
-  const text = redactText(snippet.trim());
+  const text = redactText(maskKnownSecrets(snippet.trim(), { truncated: true }));
+  return redactText(messageOrFirstLine(text)).slice(0, 300);
+}
+
+function messageOrFirstLine(text: string): string {
   if (!text) return "";
   try {
     const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
@@ -183,9 +191,9 @@ function describeUpstreamBody(snippet: string): string {
           : typeof parsed.message === "string"
             ? parsed.message
             : undefined;
-    if (message) return message.slice(0, 300);
+    if (message) return message;
   } catch {
     // not JSON: fall through to text
   }
-  return (text.split(/\r?\n/, 1)[0] ?? "").slice(0, 300);
+  return text.split(/\r?\n/, 1)[0] ?? "";
 }

@@ -19,10 +19,11 @@ export interface JsonRpcErrorObject {
 export function toProxyError(error: unknown, upstream: string): ProxyError {
   if (isProxyError(error)) return error;
   if (error instanceof SdkHttpError) {
-    const text = typeof error.data.text === "string" ? error.data.text.trim().slice(0, 300) : "";
+    // Redacted before it is cut: a cut through a secret would leave a start no redaction recognises.
+    const text = typeof error.data.text === "string" ? redactText(error.data.text.trim()).slice(0, 300) : "";
     return new ProxyError(
       "UPSTREAM_ERROR",
-      `The upstream ${upstream} answered HTTP ${error.status}${text ? `: ${redactText(text)}` : ""}.`,
+      `The upstream ${upstream} answered HTTP ${error.status}${text ? `: ${text}` : ""}.`,
       { hint: error.status >= 500 ? "The server has a problem; try again later." : undefined, cause: error },
     );
   }

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { networkInterfaces, hostname as osHostname } from "node:os";
 import { ProxyError } from "../lib/errors.ts";
 import { isLoopbackHost } from "../lib/loopback.ts";
+import { rememberSecret } from "../lib/redact.ts";
 
 /**
  * Downstream security of the HTTP face: which Host and Origin values are accepted (DNS-rebinding and cross-site
@@ -60,6 +61,7 @@ export class RequestGuard {
 
   constructor(options: GuardOptions) {
     assertBindAllowed(options.bindHost, options.apiKey);
+    rememberSecret(options.apiKey);
     this.hosts = new Set((options.allowHosts ?? []).map((host) => hostnameOf(host)));
     const bind = hostnameOf(options.bindHost);
     if (bind === "0.0.0.0" || bind === "::" || bind === "") {

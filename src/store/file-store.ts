@@ -17,6 +17,7 @@ import {
   writeFileAtomic,
 } from "../lib/atomic-file.ts";
 import { ProxyError } from "../lib/errors.ts";
+import { rememberSecretsIn } from "../lib/redact.ts";
 import type { acquireFileLock } from "./file-lock.ts";
 import { assertWritableRecord, parseStoredRecord, RECORD_KINDS } from "./record-schemas.ts";
 import { assertStoreKey } from "./store-key.ts";
@@ -100,7 +101,7 @@ export class FileTokenStore implements TokenStore {
       return undefined;
     }
     const parsed = parseStoredRecord(kind, raw);
-    if (parsed.ok) return parsed.value;
+    if (parsed.ok) return rememberSecretsIn(parsed.value);
     if (parsed.newer) {
       this.#warnOnce(`${path}: ${parsed.reason}; leaving it alone and treating it as absent.`);
       return undefined;

@@ -4,6 +4,7 @@
  * process and only for its lifetime.
  */
 import { ProxyError } from "../lib/errors.ts";
+import { rememberSecretsIn } from "../lib/redact.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
 import { assertWritableRecord, RECORD_KINDS } from "./record-schemas.ts";
 import { assertStoreKey } from "./store-key.ts";
@@ -28,7 +29,7 @@ export class MemoryTokenStore implements TokenStore {
     assertStoreKey(key);
     const value = this.#records.get(key)?.[kind];
     // A copy, as if read from disk: callers may mutate what they get without changing what is stored.
-    return value === undefined ? undefined : structuredClone(value as RecordTypes[K]);
+    return value === undefined ? undefined : rememberSecretsIn(structuredClone(value as RecordTypes[K]));
   }
 
   async write<K extends RecordKind>(key: string, kind: K, value: RecordTypes[K]): Promise<void> {
