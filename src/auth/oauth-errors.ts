@@ -1,4 +1,6 @@
 import { ProxyError } from "../lib/errors.ts";
+import { authorizationServer, mcpServer, type Party, signInServersUnreachable, unreachable } from "../lib/messages.ts";
+import { FetchFailure } from "../lib/network-failure.ts";
 import { sdkIfLoaded } from "./sdk.ts";
 
 /** The SDK's OAuthError code, when `error` is one (only possible once the SDK is loaded). */
@@ -109,16 +111,8 @@ function fromSdkError(
 
 /** Network failures and the SDK's plain Errors, recognised by their message (the SDK has no codes for these). */
 function fromOtherError(error: unknown, serverUrl: string): ProxyError {
-  if (error instanceof TypeError) {
-    return new ProxyError(
-      "NETWORK",
-      `Could not reach the authorization server for ${serverUrl}: ${causeText(error)}.`,
-      {
-        hint: "Check your network (and HTTPS_PROXY), then try again.",
-        cause: error,
-      },
-    );
-  }
+  if (error instanceof FetchFailure) return unreachable(partyOfRequest(error.url, serverUrl), error);
+  if (error instanceof TypeError) return signInServersUnreachable(serverUrl, error);
   const message = error instanceof Error ? error.message : String(error);
   if (/does not match expected|Protected resource .* does not match/i.test(message)) {
     return new ProxyError(
@@ -145,7 +139,23 @@ function fromOtherError(error: unknown, serverUrl: string): ProxyError {
   });
 }
 
-function causeText(error: Error): string {
-  const cause = error.cause as { code?: string; message?: string } | undefined;
-  return cause?.code ?? cause?.message ?? error.message;
+/**
+ * Which server a sign-in request went to: the MCP server for its own URL and its protected resource metadata
+ * (RFC 9728 §3, the first request of every discovery), the authorization server for everything else (its metadata,
+ * registration, token and revocation endpoints), even when it shares the MCP server's origin.
+ */
+export function partyOfRequest(requestUrl: string, serverUrl: string): Party {
+  try {
+    const request = new URL(requestUrl);
+    const server = new URL(serverUrl);
+    if (
+      request.origin === server.origin &&
+      (request.pathname === server.pathname || request.pathname.startsWith("/.well-known/oauth-protected-resource"))
+    ) {
+      return mcpServer(serverUrl);
+    }
+  } catch {
+    // not a URL: fall through
+  }
+  return authorizationServer(requestUrl, serverUrl);
 }

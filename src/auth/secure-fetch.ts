@@ -1,5 +1,6 @@
 import { ProxyError } from "../lib/errors.ts";
 import { isLoopbackHost } from "../lib/loopback.ts";
+import { FetchFailure } from "../lib/network-failure.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
 
 /**
@@ -25,10 +26,19 @@ export function assertSecureUrl(raw: string | URL, allowInsecureHttp: boolean): 
   );
 }
 
-/** A fetch that refuses insecure URLs before sending anything (discovery and AS endpoints come from the network). */
+/**
+ * A fetch that refuses insecure URLs before sending anything (discovery and AS endpoints come from the network).
+ * A request that gets no answer rejects with a FetchFailure naming its URL, so the error can say which server
+ * (the MCP server or its authorization server) could not be reached.
+ */
 export function secureFetch(fetchFn: FetchLike, allowInsecureHttp: boolean): FetchLike {
   return async (input, init) => {
     assertSecureUrl(input, allowInsecureHttp);
-    return fetchFn(input, init);
+    try {
+      return await fetchFn(input, init);
+    } catch (error) {
+      if (error instanceof TypeError && !(error instanceof FetchFailure)) throw new FetchFailure(String(input), error);
+      throw error;
+    }
   };
 }

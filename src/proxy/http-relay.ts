@@ -5,6 +5,7 @@ import type { AuthClient } from "../auth/auth-client.ts";
 import { operationOf } from "../auth/authorized-fetch.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
+import { brokeOff, mcpServer, unreachable } from "../lib/messages.ts";
 import { rememberHeaderSecrets } from "../lib/redact.ts";
 import { ClientGone } from "./client-gone.ts";
 import { filterRequestHeaders, filterResponseHeaders, RELAYED_RESPONSE_SECURITY_HEADERS } from "./header-filter.ts";
@@ -361,7 +362,7 @@ export class HttpRelay {
       res.destroy();
       return;
     }
-    const rpcError = jsonRpcErrorOf(this.networkError(error, "broke off the response"));
+    const rpcError = jsonRpcErrorOf(this.networkError(error, "response"));
     let tail = "\n\n";
     for (const id of ids) {
       tail += `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: rpcError })}\n\n`;
@@ -405,23 +406,10 @@ export class HttpRelay {
     );
   }
 
-  /** Maps an undici failure (before or during the response) to a ProxyError naming the upstream. */
-  networkError(error: unknown, what = "could not be reached"): ProxyError {
-    const code = (error as { code?: unknown })?.code;
-    const upstream = this.upstream.href;
-    if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") {
-      return new ProxyError("UPSTREAM_TIMEOUT", `The upstream MCP server ${upstream} did not answer in time.`, {
-        hint: "The proxy is fine; try again, or check the upstream server.",
-        cause: error,
-        details: { upstream },
-      });
-    }
-    const cause = describeNetworkCause(error);
-    return new ProxyError("NETWORK", `The upstream MCP server ${upstream} ${what}: ${cause}.`, {
-      hint: "The proxy is fine; check that the server is up and reachable, then try again.",
-      cause: error,
-      details: { upstream },
-    });
+  /** An undici failure (before or during the response) as the catalogue words it for the MCP server. */
+  networkError(error: unknown, during: "request" | "response" = "request"): ProxyError {
+    const party = mcpServer(this.upstream.href);
+    return during === "response" ? brokeOff(party, error) : unreachable(party, error);
   }
 
   /** Closes the upstream connections (if the pool is ours). */
@@ -486,26 +474,6 @@ function isLegacyRefusal(text: string): boolean {
     return !(body.jsonrpc === "2.0" && MODERN_ERROR_CODES.has(body.error?.code as number));
   } catch {
     return true;
-  }
-}
-
-function describeNetworkCause(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  const cause = (error as { cause?: { code?: unknown } })?.cause;
-  const errno = typeof cause?.code === "string" ? cause.code : typeof code === "string" ? code : undefined;
-  switch (errno) {
-    case "ECONNREFUSED":
-      return "connection refused";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "host name not found";
-    case "ECONNRESET":
-    case "UND_ERR_SOCKET":
-      return "the connection was closed";
-    case "UND_ERR_ABORTED":
-      return "the request was aborted";
-    default:
-      return describeError(error);
   }
 }
 

@@ -10,7 +10,8 @@ import type {
 import { SdkHttpError } from "@modelcontextprotocol/client";
 import { describeError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
-import { toJsonRpcError, toProxyError } from "./upstream-error.ts";
+import { endedWithoutAnswer, mcpServer, timedOut } from "../lib/messages.ts";
+import { toJsonRpcError, toProxyError, upstreamJsonRpcError } from "./upstream-error.ts";
 
 export interface MessageBridgeOptions {
   /** Names the upstream in errors and logs (its URL). */
@@ -76,10 +77,12 @@ type InFlight = { upstream: Transport; method: string };
  * - the client's `initialize` (to set the negotiated `MCP-Protocol-Version` on the upstream transport, T25
  *   §Protocol Version Header, and to replay it when the upstream session is lost);
  * - failures: a client request that cannot be sent is answered with a JSON-RPC error naming the upstream and the
- *   next step (e.g. the sign-in URL), never dropped;
+ *   next step (e.g. the sign-in URL), never dropped; when the upstream refused it with its own JSON-RPC error (an
+ *   HTTP 4xx carrying one), the client gets that error unchanged;
  * - 2026-07-28 requests: cancellation closes that request's stream (SH §Cancellation) instead of being forwarded.
  *
  * Closing either side closes the other; closing ends the upstream session with DELETE when there is one.
+ * {@link finish} is the graceful end when the client has stopped sending (stdin closed): answers first, then close.
  */
 export class MessageBridge {
   private upstream: Transport;
@@ -105,6 +108,10 @@ export class MessageBridge {
   private readonly perRequest = new Map<RequestId, AbortController>();
   /** Client requests sent upstream and not answered yet: which transport carries them, and their method. */
   private readonly inflight = new Map<RequestId, InFlight>();
+  /** Client requests whose answer has not gone to the client yet (waiting, in flight or held back), by method. */
+  private readonly unanswered = new Map<RequestId, string>();
+  /** Called once `unanswered` is empty, while finish() waits for it. */
+  private allAnswered: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private resolveClosed!: () => void;
   /** Settles when both sides are closed. */
@@ -139,7 +146,33 @@ export class MessageBridge {
     return this.closing;
   }
 
+  /**
+   * The client will send nothing more (its input ended) but still reads: every request it sent gets its answer
+   * first, for at most `timeoutMs` (then the ones left get a timeout error), and once the answers have left, the
+   * bridge closes (ending the upstream session).
+   */
+  async finish(timeoutMs = 10_000): Promise<void> {
+    if (this.closing) return this.closing;
+    // A client that sends nothing more cannot answer the progress barrier's ping either.
+    if (this.barrier === "ping") this.barrier = "delay";
+    for (const release of [...this.clientPending.values()]) release();
+    if (this.unanswered.size !== 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.allAnswered = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+      this.allAnswered = undefined;
+    }
+    const party = mcpServer(this.options.upstreamName);
+    for (const [id, method] of [...this.unanswered]) this.answerWithError(id, method, timedOut(party));
+    await this.lastSent.catch(() => {});
+    await this.close();
+  }
+
   private async shutdown(): Promise<void> {
+    this.allAnswered?.();
     const upstream = this.upstream;
     for (const pending of this.internal.values()) pending.reject(new ProxyError("NETWORK", "The proxy is closing."));
     this.internal.clear();
@@ -178,6 +211,7 @@ export class MessageBridge {
     if (this.closing) return;
     if ("method" in message) {
       const method = message.method;
+      if ("id" in message) this.unanswered.set(message.id, method);
       if (this.barrier !== "off" && "id" in message) {
         const token = (message.params?._meta as { progressToken?: ProgressToken } | undefined)?.progressToken;
         if (token !== undefined) {
@@ -199,6 +233,7 @@ export class MessageBridge {
         if (id !== undefined) {
           // The upstream will not answer a cancelled request (2025) and nobody waits for the answer any more.
           this.inflight.delete(id);
+          this.answered(id);
           this.forgetProgress(id);
           const controller = this.perRequest.get(id);
           if (controller) {
@@ -254,18 +289,7 @@ export class MessageBridge {
     if (this.perRequest.size !== 0) this.perRequest.delete(id);
     if (this.inflight.get(id) !== entry) return;
     this.inflight.delete(id);
-    const name = this.options.upstreamName;
-    this.answerWithError(
-      id,
-      entry.method,
-      new ProxyError(
-        "UPSTREAM_ERROR",
-        `The upstream ${name} ended the response to ${entry.method} without an answer.`,
-        {
-          hint: "Try again; if it keeps happening, check the upstream server.",
-        },
-      ),
-    );
+    this.answerWithError(id, entry.method, endedWithoutAnswer(mcpServer(this.options.upstreamName), entry.method));
   }
 
   private onSendFailed(message: JSONRPCMessage, error: unknown, upstream: Transport, attempt: number): void {
@@ -318,6 +342,13 @@ export class MessageBridge {
   private answerWithError(id: RequestId, method: string, error: unknown): void {
     if (this.closing) return;
     this.forgetProgress(id);
+    const upstreamError = upstreamJsonRpcError(error);
+    if (upstreamError) {
+      // The server's own answer, passed on as it is: nothing failed in the proxy.
+      this.logger.debug(`${method}: the upstream answered with JSON-RPC error ${upstreamError.code}`);
+      this.toDownstream({ jsonrpc: "2.0", id, error: upstreamError } as JSONRPCMessage);
+      return;
+    }
     const rpcError = toJsonRpcError(error, this.options.upstreamName, { urlElicitation: this.urlElicitation });
     this.logger.warn(`${method} failed: ${rpcError.message}`);
     this.toDownstream({ jsonrpc: "2.0", id, error: rpcError });
@@ -401,10 +432,16 @@ export class MessageBridge {
 
   private toDownstream(message: JSONRPCMessage): void {
     if (this.closing) return;
+    if (this.unanswered.size !== 0 && !("method" in message) && message.id !== undefined) this.answered(message.id);
     this.lastSent = this.downstream.send(message);
     this.lastSent.catch((error: unknown) => {
       this.logger.debug(`could not pass a message to the client: ${describeError(error)}`);
     });
+  }
+
+  private answered(id: RequestId): void {
+    if (!this.unanswered.delete(id)) return;
+    if (this.unanswered.size === 0) this.allAnswered?.();
   }
 
   /** One re-initialisation at a time; client messages wait for it. */

@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
-import { type ErrorCode, ProxyError } from "../lib/errors.ts";
+import type { ErrorCode, ProxyError } from "../lib/errors.ts";
+import { mcpServer, serverError } from "../lib/messages.ts";
 import { maskKnownSecrets, maskKnownSecretsDeep, redactText } from "../lib/redact.ts";
 
 /**
@@ -157,24 +158,16 @@ export function requestIdsOf(body: Buffer | undefined): JsonRpcId[] | undefined 
   return ids.length > 0 ? ids : undefined;
 }
 
-/** A ProxyError for an upstream that answered `status` with `snippet` as the start of its body. */
+/** A ProxyError for an upstream that answered `status` (5xx) with `snippet` as the start of its body. */
 export function upstreamStatusError(upstream: string, status: number, snippet: string): ProxyError {
-  const detail = describeUpstreamBody(snippet);
-  return new ProxyError(
-    "UPSTREAM_ERROR",
-    `The upstream MCP server ${upstream} answered HTTP ${status}${detail ? `: ${detail}` : "."}`,
-    {
-      hint: "The proxy is fine; try again, or check the upstream server.",
-      details: { upstream, upstreamStatus: status },
-    },
-  );
+  return serverError(mcpServer(upstream), status, describeUpstreamBody(snippet));
 }
 
 /**
  * The error message of a JSON(-RPC) error body, else the first line of text, kept short. Redacted before and after
  * parsing (JSON escapes can spell a secret the raw text does not show); `snippet` may end inside a secret.
  */
-function describeUpstreamBody(snippet: string): string {
+export function describeUpstreamBody(snippet: string): string {
   const text = redactText(maskKnownSecrets(snippet.trim(), { truncated: true }));
   return redactText(messageOrFirstLine(text)).slice(0, 300);
 }

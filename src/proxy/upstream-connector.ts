@@ -8,8 +8,10 @@ import {
   type TransportSendOptions,
 } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/authorized-fetch.ts";
-import { isProxyError, ProxyError } from "../lib/errors.ts";
+import { isProxyError, type ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
+import { connectionClosed, mcpServer, noMcpTransport } from "../lib/messages.ts";
+import { jsonRpcErrorBody, upstreamJsonRpcError } from "./upstream-error.ts";
 
 /** The two upstream wires the proxy can speak as a client. */
 export type UpstreamTransportKind = "streamable-http" | "sse";
@@ -49,6 +51,7 @@ export class UpstreamConnector {
   private readonly fetch: FetchLike;
   private readonly logger: Logger;
   private detected: UpstreamTransportKind | undefined;
+  private fallbackNoted = false;
 
   constructor(options: UpstreamConnectorOptions) {
     this.url = new URL(options.url);
@@ -65,6 +68,13 @@ export class UpstreamConnector {
   /** A new, unstarted transport to the upstream. */
   createTransport(): UpstreamTransport {
     return new DetectingTransport(this);
+  }
+
+  /** @internal A first POST was refused the legacy way: said once per connector, at debug (it is routine). */
+  noteFallback(status: number): void {
+    if (this.fallbackNoted) return;
+    this.fallbackNoted = true;
+    this.logger.debug("upstream refused a Streamable HTTP POST; trying the legacy SSE transport", { status });
   }
 
   /** @internal Records the detected wire. */
@@ -125,17 +135,21 @@ const LEGACY_STATUSES = new Set([400, 404, 405]);
 /** JSON-RPC error codes a 2026-07-28 server puts in a 400/404 body; such a server speaks Streamable HTTP. */
 const MODERN_ERROR_CODES = new Set([-32020, -32022, -32601, -32602, -32600]);
 
-/** Whether a failed first POST says the endpoint may be a legacy HTTP+SSE server. */
-export function isLegacyTransportSignal(error: unknown): boolean {
+/**
+ * Whether a failed first POST of request `method` says the endpoint may be a legacy HTTP+SSE server.
+ *
+ * `initialize` follows the spec's probe (and the HTTP face's, so both faces decide alike): 400/404/405 unless the
+ * body is a 2026-07-28 JSON-RPC error. Any other first request (an auto-negotiating client's `server/discover`)
+ * answered with a JSON-RPC error body was answered by a server speaking JSON-RPC over POST, i.e. Streamable HTTP
+ * (a 2025 server's "Server not initialized"): that answer is the client's, not a transport signal.
+ */
+export function isLegacyTransportSignal(error: unknown, method = "initialize"): boolean {
   if (!(error instanceof SdkHttpError) || !LEGACY_STATUSES.has(error.status)) return false;
   const text = (error.data as { text?: unknown }).text;
   if (typeof text !== "string" || text.length === 0) return true;
-  try {
-    const body = JSON.parse(text) as { jsonrpc?: unknown; error?: { code?: unknown } };
-    return !(body.jsonrpc === "2.0" && MODERN_ERROR_CODES.has(body.error?.code as number));
-  } catch {
-    return true;
-  }
+  const rpcError = jsonRpcErrorBody(text);
+  if (!rpcError) return true;
+  return method === "initialize" && !MODERN_ERROR_CODES.has(rpcError.code);
 }
 
 class DetectingTransport implements UpstreamTransport {
@@ -164,7 +178,7 @@ class DetectingTransport implements UpstreamTransport {
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.inner) return this.inner.send(message, options);
-    if (this.closed) return Promise.reject(new ProxyError("NETWORK", "The upstream connection is closed."));
+    if (this.closed) return Promise.reject(connectionClosed(mcpServer(this.connector.url.href)));
     if (this.opening) return this.opening.then(() => this.send(message, options));
     if (this.connector.kind === "streamable-http") {
       // Known wire: nothing to probe, so nothing to queue behind.
@@ -217,22 +231,18 @@ class DetectingTransport implements UpstreamTransport {
     try {
       await http.send(first, options);
     } catch (error) {
-      const fallback = "method" in first && "id" in first && isLegacyTransportSignal(error);
+      const fallback = "method" in first && "id" in first && isLegacyTransportSignal(error, first.method);
       this.unwire(http);
       await http.close().catch(() => {});
       if (!fallback) throw error;
-      this.connector.log.debug("upstream refused a Streamable HTTP POST; trying the legacy SSE transport", {
-        status: (error as SdkHttpError).status,
-      });
+      this.connector.noteFallback((error as SdkHttpError).status);
       try {
         return await this.openSse(first);
       } catch (sseError) {
         if (isProxyError(sseError)) throw sseError;
-        throw new ProxyError(
-          "UPSTREAM_ERROR",
-          `The upstream ${this.connector.url.href} refused the request over Streamable HTTP (${describe(error)}) and is not a legacy SSE server either (${describe(sseError)}).`,
-          { hint: "Check the URL: it must be the server's MCP endpoint.", cause: error },
-        );
+        // The server's own JSON-RPC answer to the POST is the truest thing to pass on; else quote both answers.
+        if (upstreamJsonRpcError(error)) throw error;
+        throw noMcpTransport(mcpServer(this.connector.url.href), describe(error), describe(sseError));
       }
     }
     this.adopt(http, "streamable-http");
@@ -242,7 +252,7 @@ class DetectingTransport implements UpstreamTransport {
     const sse = await this.connector.openSse();
     if (this.closed) {
       await sse.close().catch(() => {});
-      throw new ProxyError("NETWORK", "The upstream connection is closed.");
+      throw connectionClosed(mcpServer(this.connector.url.href));
     }
     this.wire(sse);
     this.adopt(sse, "sse");

@@ -1,7 +1,9 @@
 import { SdkHttpError } from "@modelcontextprotocol/client";
 import { isProxyError, ProxyError } from "../lib/errors.ts";
-import { redactText } from "../lib/redact.ts";
-import { jsonRpcErrorOf } from "./relay-errors.ts";
+import { mcpServer, refused, serverError, unreachable } from "../lib/messages.ts";
+import { isNetworkFailure } from "../lib/network-failure.ts";
+import { maskKnownSecretsDeep, redactText } from "../lib/redact.ts";
+import { describeUpstreamBody, jsonRpcErrorOf } from "./relay-errors.ts";
 
 /** MCP 2025-11-25 `URLElicitationRequiredError`: the client should offer the user a URL to open. */
 export const JSONRPC_URL_ELICITATION_REQUIRED = -32042;
@@ -9,41 +11,71 @@ export const JSONRPC_URL_ELICITATION_REQUIRED = -32042;
 export interface JsonRpcErrorObject {
   code: number;
   message: string;
-  data?: Record<string, unknown>;
+  data?: unknown;
+}
+
+/** The status and body of an upstream HTTP answer that made a send fail, from either SDK client transport. */
+export function httpFailureOf(error: unknown): { status: number; text: string } | undefined {
+  if (error instanceof SdkHttpError && typeof error.status === "number") {
+    return { status: error.status, text: typeof error.data.text === "string" ? error.data.text : "" };
+  }
+  // The legacy SSE client transport reports a refused POST as a plain Error that quotes status and body.
+  if (error instanceof Error && !isProxyError(error)) {
+    const match = /^Error POSTing to endpoint \(HTTP (\d{3})\): ([\s\S]*)$/.exec(error.message);
+    if (match) return { status: Number(match[1]), text: match[2] === "null" ? "" : (match[2] ?? "") };
+  }
+  return undefined;
 }
 
 /**
- * Turns why a message could not reach the upstream into a ProxyError that names the upstream and what to do.
- * ProxyErrors from the auth core pass through; SDK, network and timeout errors get a code and a hint.
+ * The upstream's own JSON-RPC error when a request was refused with a 4xx whose body is a JSON-RPC error response
+ * (e.g. 400 with -32022 and `data.supported`, or a 2025 server's "Server not initialized"): the client gets exactly
+ * that (code, message, data), as it would talking to the server directly and as `/mcp` relays it. Undefined for
+ * anything else, which the proxy reports in its own words. 5xx answers are reported as server errors on every face.
+ * Secrets this process holds are masked (the server may echo a header back).
+ */
+export function upstreamJsonRpcError(error: unknown): JsonRpcErrorObject | undefined {
+  const http = httpFailureOf(error);
+  if (!http || http.status < 400 || http.status >= 500) return undefined;
+  const rpcError = jsonRpcErrorBody(http.text);
+  return rpcError ? maskKnownSecretsDeep(rpcError) : undefined;
+}
+
+/** The `error` member of a body that is one JSON-RPC 2.0 error response (JSON-RPC 2.0 §5, §5.1). */
+export function jsonRpcErrorBody(text: string): JsonRpcErrorObject | undefined {
+  if (!text || text.length > 1024 * 1024) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
+  const { jsonrpc, error } = body as { jsonrpc?: unknown; error?: unknown };
+  if (jsonrpc !== "2.0" || !error || typeof error !== "object") return undefined;
+  const { code, message, data } = error as { code?: unknown; message?: unknown; data?: unknown };
+  if (typeof code !== "number" || !Number.isInteger(code) || typeof message !== "string") return undefined;
+  return data === undefined ? { code, message } : { code, message, data };
+}
+
+/**
+ * Turns why a message could not reach the upstream into the catalogue's ProxyError naming the MCP server and what
+ * to do. ProxyErrors from the auth core pass through (they already name the right party).
  */
 export function toProxyError(error: unknown, upstream: string): ProxyError {
   if (isProxyError(error)) return error;
-  if (error instanceof SdkHttpError) {
-    // Redacted before it is cut: a cut through a secret would leave a start no redaction recognises.
-    const text = typeof error.data.text === "string" ? redactText(error.data.text.trim()).slice(0, 300) : "";
-    return new ProxyError(
-      "UPSTREAM_ERROR",
-      `The upstream ${upstream} answered HTTP ${error.status}${text ? `: ${text}` : ""}.`,
-      { hint: error.status >= 500 ? "The server has a problem; try again later." : undefined, cause: error },
-    );
+  const party = mcpServer(upstream);
+  const http = httpFailureOf(error);
+  if (http) {
+    const detail = describeUpstreamBody(http.text);
+    return http.status >= 500 ? serverError(party, http.status, detail) : refused(party, http.status, detail);
   }
-  if (error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError")) {
-    return new ProxyError("UPSTREAM_TIMEOUT", `The upstream ${upstream} did not answer in time.`, {
-      hint: "Try again later.",
-      cause: error,
-    });
-  }
-  if (error instanceof TypeError && error.message === "fetch failed") {
-    const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
-    const why = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" ? cause.message : "";
-    return new ProxyError("NETWORK", `The upstream ${upstream} is unreachable${why ? ` (${why})` : ""}.`, {
-      hint: "Check that the server is running and that the URL is right.",
-      cause: error,
-    });
-  }
+  if (isNetworkFailure(error)) return unreachable(party, error);
   const message = error instanceof Error ? error.message : String(error);
-  return new ProxyError("UPSTREAM_ERROR", `Sending to the upstream ${upstream} failed: ${redactText(message)}`, {
+  return new ProxyError("UPSTREAM_ERROR", `Sending to the MCP server ${upstream} failed: ${redactText(message)}`, {
+    hint: "Try again; if it keeps happening, check the server.",
     cause: error,
+    details: { upstream },
   });
 }
 

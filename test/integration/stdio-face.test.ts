@@ -229,7 +229,7 @@ describe("stdio face: process behaviour", () => {
       assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "up" } })), "up");
       await server.close();
       await assert.rejects(client.callTool({ name: "echo", arguments: { text: "down" } }), (error: Error) => {
-        assert.match(error.message, /unreachable/);
+        assert.match(error.message, /could not be reached/);
         assert.ok(error.message.includes(server.url), error.message);
         return true;
       });

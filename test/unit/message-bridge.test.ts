@@ -198,7 +198,10 @@ describe("message bridge: failures become JSON-RPC errors", () => {
     });
     const answer = await exchange(new RefusingUpstream(refused), { jsonrpc: "2.0", id: 1, method: "ping" });
     assert.equal(answer.error.code, JSON_RPC_ERROR.UPSTREAM_UNAVAILABLE);
-    assert.match(answer.error.message, /http:\/\/up\.example\/mcp is unreachable \(ECONNREFUSED\)/);
+    assert.match(
+      answer.error.message,
+      /^The MCP server http:\/\/up\.example\/mcp could not be reached: connection refused\./,
+    );
   });
 
   test("retryAfter true: the request is sent once more", async () => {
