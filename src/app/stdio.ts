@@ -22,9 +22,13 @@ export interface RunStdioOptions {
   transport?: UpstreamTransportKind;
   /** Base fetch under the authorized fetch (default global fetch). */
   fetch?: FetchLike;
-  /** Aborting it closes the bridge as if stdin had ended. */
+  /** Aborting it closes the bridge at once (requests in flight are not waited for). */
   signal?: AbortSignal;
+  /** Longest wait, once stdin has ended, for answers to the requests still in flight (default 10 s). */
+  drainMs?: number;
 }
+
+const DEFAULT_DRAIN_MS = 10_000;
 
 /**
  * `mcp-u2m-proxy stdio <url>`: newline-delimited JSON-RPC on stdin/stdout ↔ the upstream over Streamable HTTP or
@@ -34,8 +38,9 @@ export interface RunStdioOptions {
  * processes). Meanwhile client requests wait inside the auth core for the sign-in (bounded); when it does not
  * complete in time they are answered with a JSON-RPC error that carries the sign-in URL.
  *
- * Resolves when stdin ends (or `signal` aborts) and the upstream session has been ended (DELETE). The caller owns
- * `auth` and closes it afterwards.
+ * When stdin ends, the requests already sent still get their answers (`echo '<request>' | mcp-u2m-proxy stdio URL`
+ * prints the response), for at most `drainMs`; then the upstream session is ended (DELETE) and this resolves.
+ * `signal` (SIGTERM, SIGINT) closes at once. The caller owns `auth` and closes it afterwards.
  */
 export async function runStdio(options: RunStdioOptions): Promise<void> {
   const { upstream, auth, logger } = options;
@@ -55,6 +60,10 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     reconnect: () => connector.createTransport(),
     progressBarrier: true,
   });
+  downstream.oninputend = () => {
+    logger.debug("stdin ended; answering the requests in flight, then closing");
+    void bridge.finish(options.drainMs ?? DEFAULT_DRAIN_MS);
+  };
 
   const stop = () => void bridge.close();
   if (options.signal?.aborted) return;

@@ -22,12 +22,15 @@ const NEWLINE = 0x0a;
  * Unlike the SDK's stdio transports it does not schema-validate each message: the proxy passes messages on and the
  * upstream validates them, so the hot path is one `JSON.parse` in and one `JSON.stringify` out. A line that is not
  * JSON-RPC is answered with a JSON-RPC parse or invalid-request error (JSON-RPC 2.0 §5.1).
- * End of input closes the transport.
+ * End of input closes the transport, unless `oninputend` is set: then the owner decides (e.g. answer the requests
+ * still in flight first, then close), and the output stays open until close().
  */
 export class StdioFaceTransport implements Transport {
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   onmessage?: ((message: JSONRPCMessage) => void) | undefined;
+  /** The client's input ended (EOF); the output still works. Without a handler, end of input closes. */
+  oninputend?: (() => void) | undefined;
 
   private readonly input: Readable;
   private readonly output: Writable;
@@ -38,6 +41,7 @@ export class StdioFaceTransport implements Transport {
   private partialBytes = 0;
   private skipping = false;
   private started = false;
+  private inputEnded = false;
   private closed = false;
 
   constructor(options: StdioFaceOptions = {}) {
@@ -152,7 +156,17 @@ export class StdioFaceTransport implements Transport {
   }
 
   private readonly onEnd = (): void => {
-    void this.close();
+    if (this.inputEnded || this.closed) return;
+    this.inputEnded = true;
+    // The last line may lack its newline (`printf '%s' '{…}' | …`): it is still a message.
+    if (this.partialBytes !== 0 && !this.skipping) {
+      const line = Buffer.concat(this.partial).toString("utf8");
+      this.partial = [];
+      this.partialBytes = 0;
+      this.handleLine(line);
+    }
+    if (this.oninputend) this.oninputend();
+    else void this.close();
   };
 
   private readonly onInputError = (error: Error): void => {
