@@ -64,6 +64,9 @@ const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 /** Ids of the proxy's own upstream requests (replayed `initialize`); never seen by the client. */
 const INTERNAL_ID_PREFIX = "mcp-u2m-proxy:";
 
+/** Requests that stay open until the client leaves (2026-07-28 subscriptions): nothing to wait for at the end. */
+const OPEN_ENDED_METHODS = new Set(["subscriptions/listen"]);
+
 type Pending = { resolve: (message: JSONRPCResponse) => void; reject: (error: unknown) => void };
 type InFlight = { upstream: Transport; method: string };
 
@@ -149,7 +152,7 @@ export class MessageBridge {
   /**
    * The client will send nothing more (its input ended) but still reads: every request it sent gets its answer
    * first, for at most `timeoutMs` (then the ones left get a timeout error), and once the answers have left, the
-   * bridge closes (ending the upstream session).
+   * bridge closes (ending the upstream session). Subscriptions (`subscriptions/listen`) are not waited for.
    */
   async finish(timeoutMs = 10_000): Promise<void> {
     if (this.closing) return this.closing;
@@ -211,7 +214,7 @@ export class MessageBridge {
     if (this.closing) return;
     if ("method" in message) {
       const method = message.method;
-      if ("id" in message) this.unanswered.set(message.id, method);
+      if ("id" in message && !OPEN_ENDED_METHODS.has(method)) this.unanswered.set(message.id, method);
       if (this.barrier !== "off" && "id" in message) {
         const token = (message.params?._meta as { progressToken?: ProgressToken } | undefined)?.progressToken;
         if (token !== undefined) {

@@ -226,6 +226,16 @@ describe("message bridge: finish() answers what is in flight, then closes", () =
     assert.equal(answer.error.data.proxyError, "UPSTREAM_TIMEOUT");
   });
 
+  test("an open subscription is not waited for (nor answered with a timeout: it just ends)", async () => {
+    const { clientSide, upstream, bridge, received } = await rig();
+    await clientSide.send({ jsonrpc: "2.0", id: 5, method: "subscriptions/listen", params: {} } as JSONRPCMessage);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(upstream.pending.length, 1);
+    await bridge.finish(20);
+    assert.equal(upstream.closed, true);
+    assert.deepEqual(received, []);
+  });
+
   test("with nothing in flight it closes at once", async () => {
     const { upstream, bridge } = await rig();
     await bridge.finish(60_000);
