@@ -1,4 +1,5 @@
-import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, openSync, writeSync } from "node:fs";
+import { ProxyError } from "./errors.ts";
 import { redact, redactText } from "./redact.ts";
 
 /**
@@ -32,7 +33,21 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const prefix = options.prefix ?? "mcp-u2m-proxy";
   let debugFd: number | undefined;
   if (options.debugFile) {
-    debugFd = openSync(options.debugFile, "a", 0o600);
+    // Never through a link planted at the log's path (the token directory itself is checked by the store).
+    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
+    try {
+      debugFd = openSync(options.debugFile, flags, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOOP") throw error;
+      throw new ProxyError(
+        "STORE_UNSAFE",
+        `Refusing to write the debug log: ${options.debugFile} is a symbolic link.`,
+        {
+          hint: "Remove the link (someone else may have planted it), then run again.",
+          cause: error,
+        },
+      );
+    }
     fchmodSync(debugFd, 0o600);
     process.once("exit", () => {
       if (debugFd !== undefined) closeSync(debugFd);
