@@ -2,7 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { AuthStatus, CallbackResult } from "./auth/auth-client.ts";
 import { UpstreamAuth } from "./auth/upstream-auth.ts";
-import { DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "./config/options.ts";
+import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "./config/options.ts";
 import { ProxyError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
 import { FileTokenStore } from "./store/file-store.ts";
@@ -33,7 +33,7 @@ export class OAuthManager {
     const runtime: RuntimeOptions = {
       authDir: options.authDir ?? join(homedir(), ".mcp", "auth"),
       port: options.port ?? DEFAULT_PORT,
-      callbackHost: options.callbackHost ?? "localhost",
+      callbackHost: options.callbackHost ?? DEFAULT_CALLBACK_HOST,
       openBrowser: options.openBrowser ?? true,
       debug: options.debug ?? false,
       allowInsecureHttp: options.allowInsecureHttp ?? false,

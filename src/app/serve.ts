@@ -1,7 +1,9 @@
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { Dispatcher } from "undici";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
+import { callbackAddresses, listenCallbackAddress, listenOn } from "../lib/callback-bind.ts";
 import { ProxyError } from "../lib/errors.ts";
+import { createHardenedHttpServer, type InboundTimeouts, inboundTimeouts } from "../lib/hardened-http-server.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
@@ -37,8 +39,11 @@ export interface ServeOptions {
   upstreamTimeoutMs?: number | undefined;
   /** Connections kept to the upstream (default 128). */
   upstreamConnections?: number | undefined;
-  /** Inbound timeouts: request headers (default 20 s), whole request (60 s), idle keep-alive (65 s). */
-  timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number } | undefined;
+  /**
+   * Inbound socket timeouts: request headers (default 20 s), whole request (60 s), idle keep-alive (65 s), and a
+   * socket without traffic and without a response the client still reads (60 s). Streams are not limited.
+   */
+  timeouts?: Partial<InboundTimeouts> | undefined;
   /** Outbound dispatcher for the relay (default: its own pool, or an env proxy agent when HTTP(S)_PROXY is set). */
   dispatcher?: Dispatcher | undefined;
   /** The upstream's transport when known (--transport); otherwise detected once and remembered. */
@@ -130,24 +135,17 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     upstreamTransport: options.upstreamTransport,
   });
 
-  const makeServer = () => {
-    const server = createServer(
-      {
-        headersTimeout: options.timeouts?.headersMs ?? 20_000,
-        requestTimeout: options.timeouts?.requestMs ?? 60_000,
-        keepAliveTimeout: options.timeouts?.keepAliveMs ?? 65_000,
-        noDelay: true,
-      },
-      listener,
+  const makeServer = () => createHardenedHttpServer(listener, timeouts, { noDelay: true });
+  const closeServers = () =>
+    Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
     );
-    // Responses may stream for as long as the client listens (SSE): no socket inactivity timeout.
-    server.timeout = 0;
-    server.on("clientError", (error, socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-      else socket.destroy(error);
-    });
-    return server;
-  };
 
   const primary = makeServer();
   // "localhost" may resolve to ::1 first; bind 127.0.0.1 explicitly and add ::1 below.
@@ -163,15 +161,21 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   servers.push(primary);
   // With --port 0 the OAuth redirect URI must name the port actually bound: the auth core reads runtime.port.
   if (options.runtime.port === 0 && requestedPort === 0) options.runtime.port = port;
-  // The redirect URI says "localhost": answer on ::1 as well, whichever address the browser resolves it to.
-  if ((host === "127.0.0.1" || host === "localhost") && options.runtime.callbackHost === "localhost") {
-    const v6 = makeServer();
-    try {
-      await listen(v6, port, "::1");
-      servers.push(v6);
-    } catch {
-      // No IPv6 loopback here: 127.0.0.1 is enough.
+  // With OAuth, the face must own every address the redirect URI's host reaches ("localhost": 127.0.0.1 and ::1),
+  // or another local process listening on the one left free receives the browser's code and state.
+  const callbackOnly = options.auth
+    ? callbackAddresses(options.runtime.callbackHost).filter((address) => !bindCovers(bindHost, address))
+    : [];
+  try {
+    for (const address of callbackOnly) {
+      const server = makeServer();
+      if (await listenCallbackAddress(server, port, address)) servers.push(server);
     }
+  } catch (error) {
+    await closeServers();
+    await relay.close();
+    await ownDispatcher?.close().catch(() => {});
+    throw error;
   }
   const baseUrl = `http://${urlHost(host)}:${port}`;
   relay.signInPageUrl = `${baseUrl}/`;
@@ -188,15 +192,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     port,
     close: () => {
       closing ??= (async () => {
-        await Promise.all(
-          servers.map(
-            (server) =>
-              new Promise<void>((resolve) => {
-                server.close(() => resolve());
-                server.closeAllConnections();
-              }),
-          ),
-        );
+        await closeServers();
         await (await bridging)?.close();
         await relay.close();
         await ownDispatcher?.close().catch(() => {});
@@ -206,25 +202,24 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   };
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === "EADDRINUSE"
-          ? new ProxyError("CALLBACK_PORT_IN_USE", `Port ${port} on ${host} is already in use.`, {
-              hint: "Stop what uses it, or pick another with --port (or OAUTH_CALLBACK_PORT).",
-              cause: error,
-            })
-          : error,
-      );
-    };
-    server.once("error", onError);
-    server.listen(port, host, () => {
-      server.off("error", onError);
-      const address = server.address();
-      resolve(typeof address === "object" && address ? address.port : port);
+const FACE_TIMEOUTS: InboundTimeouts = { headersMs: 20_000, requestMs: 60_000, keepAliveMs: 65_000, idleMs: 60_000 };
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  try {
+    return await listenOn(server, port, host);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    throw new ProxyError("CALLBACK_PORT_IN_USE", `Port ${port} on ${host} is already in use.`, {
+      hint: "Stop what uses it, or pick another with --port (or OAUTH_CALLBACK_PORT).",
+      cause: error,
     });
-  });
+  }
+}
+
+/** Whether listening on `bindHost` already receives connections to `address` (wildcards cover their family). */
+function bindCovers(bindHost: string, address: string): boolean {
+  if (bindHost === address || bindHost === "::" || bindHost === "") return true;
+  return bindHost === "0.0.0.0" && !address.includes(":");
 }
 
 /** The host part of the face's URL: wildcard binds are reached on loopback; IPv6 literals get brackets. */

@@ -212,7 +212,9 @@ export class UpstreamAuth implements AuthClient {
     clearTimeout(this.listenerCloseTimer);
     this.listenerCloseTimer = undefined;
     if (this.deps.callback === "own-listener" && !this.listener) {
-      this.listener = await startCallbackListener(this.runtime.port, (query) => this.handleCallback(query));
+      this.listener = await startCallbackListener(this.runtime.port, (query) => this.handleCallback(query), {
+        callbackHost: this.runtime.callbackHost,
+      });
     }
     const port = this.listener?.port ?? this.runtime.port;
     const startedAt = this.now();

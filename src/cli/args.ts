@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
+import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
 
 export const COMMANDS = ["serve", "stdio", "auth", "status", "refresh", "clear", "list", "help"] as const;
@@ -95,7 +95,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     runtime: {
       authDir: resolve(values["auth-dir"] ?? nonEmpty(env.MCP_AUTH_DIR) ?? join(homedir(), ".mcp", "auth")),
       port: parsePort(values.port ?? nonEmpty(env.OAUTH_CALLBACK_PORT)),
-      callbackHost: values["callback-host"] ?? "localhost",
+      callbackHost: values["callback-host"] ?? DEFAULT_CALLBACK_HOST,
       openBrowser: values["no-browser"] !== true,
       debug: values.debug === true,
       allowInsecureHttp: values["allow-insecure-http"] === true,

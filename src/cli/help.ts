@@ -10,7 +10,7 @@ const UPSTREAM_FLAGS = `Upstream and sign-in options:
   --no-resource             do not send the RFC 8707 resource parameter (for servers that reject it)
   --auth-dir DIR            token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)
   --port N                  OAuth callback port (env OAUTH_CALLBACK_PORT; default 8000)
-  --callback-host NAME      host name in the redirect URI (default localhost)
+  --callback-host NAME      host in the redirect URI (default 127.0.0.1; localhost binds 127.0.0.1 and ::1)
   --no-browser              print the sign-in URL instead of opening a browser (env BROWSER picks one)
   --allow-insecure-http     allow plain http to non-loopback OAuth servers (dangerous; testing only)
   --allow-pkce-unverified   sign in even though the server's metadata omits code_challenge_methods_supported

@@ -30,7 +30,10 @@ export interface RuntimeOptions {
   authDir: string;
   /** Loopback port of the OAuth callback (and of the HTTP face): --port, OAUTH_CALLBACK_PORT, default 8000. */
   port: number;
-  /** Host name used in the redirect URI (default "localhost"; the listener binds loopback). */
+  /**
+   * Host in the redirect URI (--callback-host, default DEFAULT_CALLBACK_HOST). "localhost" makes the callback bind
+   * both 127.0.0.1 and ::1, and refuse to start when another process holds either.
+   */
   callbackHost: string;
   /** Open the browser (false with --no-browser: only print the URL). */
   openBrowser: boolean;
@@ -41,6 +44,8 @@ export interface RuntimeOptions {
 }
 
 export const DEFAULT_PORT = 8000;
+/** An IP literal, not "localhost": no other local address can receive the browser's callback (RFC 8252 §7.3). */
+export const DEFAULT_CALLBACK_HOST = "127.0.0.1";
 export const CALLBACK_PATH = "/oauth/callback";
 /** A sign-in the user does not finish in this time fails with a clear message. */
 export const SIGN_IN_TIMEOUT_MS = 5 * 60_000;
