@@ -56,7 +56,7 @@ describe("browser sign-in through the HTTP face's page", { skip }, () => {
   let output = "";
   /** The authorization code the browser carried to the callback (must never appear in the proxy's output). */
   let code: string | undefined;
-  /** Origin the callback (redirect URI) lives on: the proxy's port on "localhost". */
+  /** Origin the callback (redirect URI) lives on: the proxy's port on 127.0.0.1 (the default callback host). */
   let callbackOrigin: string;
 
   before(async () => {
@@ -69,7 +69,7 @@ describe("browser sign-in through the HTTP face's page", { skip }, () => {
     authDir = join(dir, "auth");
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    callbackOrigin = `http://localhost:${port}`;
+    callbackOrigin = `http://127.0.0.1:${port}`;
     proxy = await startProxy(["serve", mcp.url, "--port", String(port), "--auth-dir", authDir, "--no-browser"]);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });

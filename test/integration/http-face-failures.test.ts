@@ -57,7 +57,7 @@ async function face(upstreamUrl: string, extra: Partial<ServeOptions> = {}): Pro
     runtime: {
       authDir: "/nonexistent",
       port,
-      callbackHost: "localhost",
+      callbackHost: "127.0.0.1",
       openBrowser: false,
       debug: false,
       allowInsecureHttp: true,

@@ -476,7 +476,7 @@ describe("HTTP face: inbound API key and bind address", () => {
         runtime: {
           authDir: "/x",
           port: 0,
-          callbackHost: "localhost",
+          callbackHost: "127.0.0.1",
           openBrowser: false,
           debug: false,
           allowInsecureHttp: true,

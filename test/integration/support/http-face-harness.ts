@@ -64,7 +64,7 @@ export async function startFaceHarness(options: FaceHarnessOptions = {}): Promis
   const runtime: RuntimeOptions = {
     authDir: "/nonexistent-memory-store",
     port,
-    callbackHost: "localhost",
+    callbackHost: "127.0.0.1",
     openBrowser: true,
     debug: false,
     allowInsecureHttp: true,

@@ -24,7 +24,7 @@ const upstream: UpstreamOptions = { url, authorizeParams: {}, headers: {}, sendR
 const runtime: RuntimeOptions = {
   authDir,
   port: 0,
-  callbackHost: "localhost",
+  callbackHost: "127.0.0.1",
   openBrowser: process.env.STDIO_TEST_OPEN_BROWSER !== "0",
   debug: false,
   allowInsecureHttp: false,
