@@ -6,6 +6,7 @@ import { ProxyError } from "../lib/errors.ts";
 import { createHardenedHttpServer, type InboundTimeouts, inboundTimeouts } from "../lib/hardened-http-server.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
+import { StreamLimits } from "../proxy/stream-limits.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
 import { API_KEY_HEADER, RequestGuard } from "../server/request-guard.ts";
 import type { TransportBridges } from "../server/transport-bridges.ts";
@@ -37,8 +38,16 @@ export interface ServeOptions {
   maxBodyBytes?: number | undefined;
   /** How long to wait for the upstream's response headers (default 120 s; then 504 / a JSON-RPC error). */
   upstreamTimeoutMs?: number | undefined;
-  /** Connections kept to the upstream (default 128). */
+  /** Connections kept to the upstream for requests (default 128); long-lived streams have their own. */
   upstreamConnections?: number | undefined;
+  /** Long-lived streams open at once (GET streams, `/sse`, `subscriptions/listen`; default 2000); 503 above. */
+  maxStreams?: number | undefined;
+  /** Long-lived streams open at once within one MCP session (default 4). */
+  maxStreamsPerSession?: number | undefined;
+  /** Sessions the proxy holds itself (bridged) end after this long without use (default 10 min). */
+  sessionIdleMs?: number | undefined;
+  /** Sessions the proxy holds itself, at most (default 1000); a new one above gets 503. */
+  maxSessions?: number | undefined;
   /**
    * Inbound socket timeouts: request headers (default 20 s), whole request (60 s), idle keep-alive (65 s), and a
    * socket without traffic and without a response the client still reads (60 s). Streams are not limited.
@@ -95,6 +104,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   }
 
   const servers: Server[] = [];
+  const streamLimits = new StreamLimits({
+    maxStreams: options.maxStreams,
+    maxStreamsPerSession: options.maxStreamsPerSession,
+  });
   const relay = new HttpRelay({
     upstreamUrl: options.upstream.url,
     auth: options.auth,
@@ -104,6 +117,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     signInWaitMs: options.signInWaitMs,
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     connections: options.upstreamConnections,
+    streamConnections: streamLimits.maxStreams,
     dispatcher,
     dropRequestHeaders: [API_KEY_HEADER],
   });
@@ -121,6 +135,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
                 headers: options.upstream.headers,
                 logger,
                 maxBodyBytes: relay.maxBodyBytes,
+                sessionIdleMs: options.sessionIdleMs,
+                maxSessions: options.maxSessions,
               }),
           );
           return bridging;
@@ -133,6 +149,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     logger,
     bridges,
     upstreamTransport: options.upstreamTransport,
+    streamLimits,
   });
 
   const makeServer = () => createHardenedHttpServer(listener, timeouts, { noDelay: true });
