@@ -152,6 +152,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     streamLimits,
   });
 
+  const timeouts = inboundTimeouts(FACE_TIMEOUTS, options.timeouts);
   const makeServer = () => createHardenedHttpServer(listener, timeouts, { noDelay: true });
   const closeServers = () =>
     Promise.all(

@@ -103,7 +103,10 @@ describe("CLI exit codes on failure", () => {
     await as.close();
     const run = await cli(["refresh", mcp.url, ...common]);
     assert.equal(run.code, 4, `exit ${run.code}: ${run.stderr}`);
-    assert.match(run.stderr, /The authorization server http:\/\/127\.0\.0\.1:\d+ could not be reached: connection refused\./);
+    assert.match(
+      run.stderr,
+      /The authorization server http:\/\/127\.0\.0\.1:\d+ could not be reached: connection refused\./,
+    );
   });
 
   test("refresh with the token endpoint answering 503 exits 5 with the reason", async () => {
