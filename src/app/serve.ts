@@ -7,10 +7,11 @@ import { createHardenedHttpServer, type InboundTimeouts, inboundTimeouts } from 
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
 import { StreamLimits } from "../proxy/stream-limits.ts";
+import { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
 import { API_KEY_HEADER, RequestGuard } from "../server/request-guard.ts";
 import type { TransportBridges } from "../server/transport-bridges.ts";
-import { signInAtStart } from "./sign-in-at-start.ts";
+import { checkUpstreamAtStart, signInAtStart } from "./sign-in-at-start.ts";
 
 /**
  * `mcp-u2m-proxy [serve] [<url>]`: the HTTP face in front of one upstream MCP server.
@@ -61,6 +62,13 @@ export interface ServeOptions {
   bridging?: boolean | undefined;
   /** Start a sign-in at start-up when there are no valid tokens (default true). */
   signInAtStart?: boolean | undefined;
+  /**
+   * Probe the upstream as an MCP endpoint at start (one warning line when it is down or not MCP; the sign-in at
+   * start uses the same probe) and report its reachability and era on /healthz. The CLI's `serve` turns it on.
+   */
+  checkUpstream?: boolean | undefined;
+  /** The upstream's protected resource metadata `resource`, for the start-up check's "did you mean". */
+  discoveredResource?: (() => Promise<string | undefined>) | undefined;
 }
 
 export interface ServeHandle {
@@ -141,6 +149,16 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
           );
           return bridging;
         };
+  const auth = options.auth;
+  const health = options.checkUpstream
+    ? new UpstreamHealth({
+        url: options.upstream.url,
+        headers: options.upstream.headers,
+        token: auth ? () => auth.getAccessToken() : undefined,
+      })
+    : undefined;
+  // A sign-in (or sign-out) changes what the probe sees: the next /healthz probes again.
+  const unsubscribeHealth = health && auth?.onStateChange(() => health.invalidate());
   const listener = createRequestListener({
     upstreamUrl: options.upstream.url,
     auth: options.auth,
@@ -150,6 +168,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     bridges,
     upstreamTransport: options.upstreamTransport,
     streamLimits,
+    health,
   });
 
   const timeouts = inboundTimeouts(FACE_TIMEOUTS, options.timeouts);
@@ -199,9 +218,20 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   relay.signInPageUrl = `${baseUrl}/`;
   logger.debug(`Serving ${relay.upstream.href} at ${baseUrl}/mcp (legacy SSE: ${baseUrl}/sse; page: ${baseUrl}/)`);
 
-  if (options.auth && options.signInAtStart !== false) {
-    // Single-flight with the sign-ins that early requests' 401s start: one browser tab.
-    void signInAtStart(options.auth, options.upstream, logger);
+  // Without tokens, a probe's 401 starts the sign-in (single-flight with the sign-ins that early requests' 401s
+  // start: one browser tab). With the check on, that probe also warns when the upstream is down or not MCP.
+  if (health) {
+    void checkUpstreamAtStart({
+      url: options.upstream.url,
+      headers: options.upstream.headers,
+      health,
+      logger,
+      auth,
+      signIn: options.signInAtStart !== false,
+      resource: options.discoveredResource,
+    });
+  } else if (auth && options.signInAtStart !== false) {
+    void signInAtStart(auth, options.upstream, logger);
   }
 
   let closing: Promise<void> | undefined;
@@ -210,6 +240,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     port,
     close: () => {
       closing ??= (async () => {
+        unsubscribeHealth?.();
         await closeServers();
         await (await bridging)?.close();
         await relay.close();

@@ -1,6 +1,9 @@
 import type { AuthClient } from "../auth/auth-client.ts";
 import { describeError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
+import { probeEndpoint } from "../proxy/endpoint-probe.ts";
+import { GUESS_TIMEOUT_MS, reportEndpoint } from "../proxy/endpoint-report.ts";
+import type { UpstreamHealth } from "../proxy/upstream-health.ts";
 
 /**
  * At start-up without usable tokens, asks the upstream once, without a token, whether it wants one (a JSON-RPC
@@ -25,18 +28,56 @@ export async function signInAtStart(
       logger.debug(`${upstream.url} answered ${response.status} without a token; no sign-in needed yet.`);
       return;
     }
-    logger.info(`Not signed in to ${auth.serverUrl}; starting the sign-in.`);
-    const outcome = await auth.onChallenge({
-      status: 401,
-      wwwAuthenticate: response.headers.get("www-authenticate"),
-      usedToken: undefined,
-    });
-    if (outcome.action !== "retry") logger.warn(outcome.error.toLine());
+    await signInFromChallenge(auth, response.headers.get("www-authenticate"), logger);
   } catch (error) {
     logger.warn(
       `Could not check whether ${upstream.url} needs a sign-in (${describeError(error)}); will sign in when it asks.`,
     );
   }
+}
+
+/**
+ * `serve` start: one endpoint probe (with the token when signed in, see endpoint-probe.ts), kept as /healthz's first
+ * report. Without tokens, its 401 starts the sign-in as signInAtStart does. An upstream that is down, failing or not
+ * an MCP endpoint gets one warning line (with the URL the user probably meant) and the face keeps serving: the
+ * server may come up later, and /healthz tells when. Never throws.
+ */
+export async function checkUpstreamAtStart(options: {
+  url: string;
+  headers: Record<string, string>;
+  health: UpstreamHealth;
+  logger: Logger;
+  /** The auth core, when the upstream uses OAuth; `signIn: false` only probes. */
+  auth?: AuthClient | undefined;
+  signIn?: boolean | undefined;
+  /** The protected resource metadata's `resource`, for "did you mean". */
+  resource?: (() => Promise<string | undefined>) | undefined;
+}): Promise<void> {
+  const { auth, logger, url } = options;
+  try {
+    const status = auth ? await auth.status() : undefined;
+    const verdict = await options.health.probe();
+    if (verdict.kind === "auth-required") {
+      if (verdict.status === 401 && auth && options.signIn !== false && !status?.signedIn && !auth.pendingSignIn()) {
+        await signInFromChallenge(auth, verdict.wwwAuthenticate, logger);
+      }
+      return;
+    }
+    const token = status?.signedIn ? await auth?.getAccessToken().catch(() => undefined) : undefined;
+    const problem = await reportEndpoint(url, verdict, {
+      resource: await options.resource?.().catch(() => undefined),
+      probe: (candidate) => probeEndpoint(candidate, { token, headers: options.headers, timeoutMs: GUESS_TIMEOUT_MS }),
+    });
+    if (problem) logger.warn(`${problem.message} Serving anyway; /healthz says when it answers.`);
+  } catch (error) {
+    logger.warn(`Could not check ${url} at start (${describeError(error)}).`);
+  }
+}
+
+async function signInFromChallenge(auth: AuthClient, wwwAuthenticate: string | null, logger: Logger): Promise<void> {
+  logger.info(`Not signed in to ${auth.serverUrl}; starting the sign-in.`);
+  const outcome = await auth.onChallenge({ status: 401, wwwAuthenticate, usedToken: undefined });
+  if (outcome.action !== "retry") logger.warn(outcome.error.toLine());
 }
 
 async function probe(

@@ -214,6 +214,7 @@ const LOCAL_TIME_SCRIPT = `for(const t of document.querySelectorAll("time[dateti
 
 /**
  * Polls /healthz (same origin, allowed by the page's CSP) while a sign-in is under way and reloads once the state
- * differs from what the page shows; gives up after 10 minutes (sign-ins expire before that).
+ * differs from what the page shows (the upstream's URL in /healthz marks the full answer, which names a sign-in
+ * under way); gives up after 10 minutes (sign-ins expire before that).
  */
-const WATCH_SCRIPT = `(()=>{const s=document.getElementById("state");if(!s)return;const was=s.dataset.signedIn==="true";const until=Date.now()+600000;const tick=async()=>{if(Date.now()>until)return;try{const r=await fetch("/healthz",{cache:"no-store"});if(r.ok){const h=await r.json();const changed=h.signedIn!==was||("upstream" in h&&!("signInUrl" in h));if(changed){location.reload();return}}}catch{}setTimeout(tick,2500)};setTimeout(tick,2500)})();`;
+const WATCH_SCRIPT = `(()=>{const s=document.getElementById("state");if(!s)return;const was=s.dataset.signedIn==="true";const until=Date.now()+600000;const tick=async()=>{if(Date.now()>until)return;try{const r=await fetch("/healthz",{cache:"no-store"});if(r.ok){const h=await r.json();const changed=h.signedIn!==was||(!!h.upstream&&"url" in h.upstream&&!("signInUrl" in h));if(changed){location.reload();return}}}catch{}setTimeout(tick,2500)};setTimeout(tick,2500)})();`;

@@ -10,6 +10,7 @@ import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR, writeErrorResponse } from "../proxy/relay-errors.ts";
 import { SseEndpointRewrite } from "../proxy/sse-endpoint-rewrite.ts";
 import { StreamLimits } from "../proxy/stream-limits.ts";
+import type { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { clientBaseUrl } from "./client-config.ts";
 import { renderCallbackResult, renderHomePage } from "./home-page.ts";
 import { sendPage } from "./html-page.ts";
@@ -38,6 +39,8 @@ export interface HttpFaceOptions {
   upstreamTransport?: "streamable-http" | "sse" | undefined;
   /** Caps on open long-lived streams (default: StreamLimits' defaults). */
   streamLimits?: StreamLimits | undefined;
+  /** The upstream's reachability for /healthz (probed at most every few seconds); without it, not reported. */
+  health?: UpstreamHealth | undefined;
 }
 
 /** Route names whose requests need the inbound API key (when one is configured). */
@@ -238,7 +241,18 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       body.signedIn = true;
       body.staticAuthorization = true;
     }
-    if (full) body.upstream = relay.upstream.href;
+    // Always 200 while the proxy serves (a liveness check must not restart it for an upstream outage); `ok` says
+    // whether the upstream answers as MCP. The error text and URL only with the key, like the rest.
+    const upstream: Record<string, unknown> = full ? { url: relay.upstream.href } : {};
+    if (options.health) {
+      const report = await options.health.current();
+      body.ok = report.usable;
+      upstream.reachable = report.reachable;
+      if (report.era) upstream.era = report.era;
+      if (full && report.error) upstream.error = report.error;
+      upstream.checkedAt = report.checkedAt;
+    }
+    if (Object.keys(upstream).length > 0) body.upstream = upstream;
     writeJson(res, 200, body);
   });
 

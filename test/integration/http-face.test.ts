@@ -21,7 +21,7 @@ const ACCEPT_BOTH = "application/json, text/event-stream";
 
 interface Health {
   ok: boolean;
-  upstream?: string;
+  upstream?: { url?: string; reachable?: boolean; era?: string; error?: string; checkedAt?: string };
   signedIn?: boolean;
   expiresAt?: string;
   signInUrl?: string;
@@ -294,7 +294,7 @@ describe("HTTP face in front of a stateful Streamable HTTP server", () => {
     const body = (await response.json()) as Health;
     assert.equal(body.ok, true);
     assert.equal(body.signedIn, true);
-    assert.equal(body.upstream, h.mcp.url);
+    assert.equal(body.upstream?.url, h.mcp.url);
     assert.match(body.expiresAt ?? "", /^\d{4}-/);
     assert.equal(body.signInUrl, undefined);
   });
@@ -536,7 +536,7 @@ describe("HTTP face: inbound API key and bind address", () => {
       const fullHealth = (await (
         await fetch(`${h.face.url}/healthz`, { headers: { "x-api-key": "inbound-secret" } })
       ).json()) as Health;
-      assert.equal(fullHealth.upstream, h.mcp.url);
+      assert.equal(fullHealth.upstream?.url, h.mcp.url);
     } finally {
       await h.close();
     }

@@ -1,4 +1,5 @@
 import { createUpstreamContext } from "../../app/context.ts";
+import { discoveredResource } from "../../app/endpoint-check.ts";
 import { startServe } from "../../app/serve.ts";
 import type { CliArgs } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
@@ -19,6 +20,8 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     allowOrigins: args.serve.allowOrigins,
     allowHosts: args.serve.allowHosts,
     upstreamTransport: args.transport,
+    checkUpstream: true,
+    discoveredResource: () => discoveredResource(ctx),
   });
   out(`mcp-u2m-proxy ${url} is ready:
   Streamable HTTP  ${handle.url}/mcp
