@@ -1,5 +1,5 @@
 import { createParser } from "eventsource-parser";
-import { describeError } from "../lib/errors.ts";
+import { networkCause } from "../lib/network-failure.ts";
 
 /**
  * Asks a URL whether it is an MCP endpoint, the way a client's first request would (with the token when one is
@@ -278,26 +278,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 class ProbeTimeout extends Error {}
 
-/** Why no HTTP answer came, for people: "connection refused", "no answer within 10 s", … */
+/** Why no HTTP answer came, in the catalogue's words ("connection refused"), or "no answer within 10 s". */
 function describeNetworkFailure(error: unknown, timeoutMs: number): string {
   if (error instanceof ProbeTimeout || (error as { cause?: unknown })?.cause instanceof ProbeTimeout) {
     return `no answer within ${Math.round(timeoutMs / 100) / 10} s`;
   }
-  const cause = (error as { cause?: { code?: unknown } })?.cause;
-  const code = typeof cause?.code === "string" ? cause.code : (error as { code?: unknown })?.code;
-  switch (code) {
-    case "ECONNREFUSED":
-      return "connection refused";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "host name not found";
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "host unreachable";
-    case "ECONNRESET":
-    case "UND_ERR_SOCKET":
-      return "the connection was closed";
-    default:
-      return describeError(error);
-  }
+  return networkCause(error);
 }

@@ -1,3 +1,4 @@
+import { mcpServer, partyName } from "../lib/messages.ts";
 import type { EndpointVerdict } from "./endpoint-probe.ts";
 
 /** Paths MCP servers commonly serve, tried (and suggested only if they answer as MCP) when nothing better is known. */
@@ -16,10 +17,11 @@ export function endpointProblem(url: string, verdict: EndpointVerdict): string |
       return undefined;
     case "not-mcp":
       return `${url} is not an MCP endpoint (${verdict.found})`;
+    // Worded as the message catalogue words the same outage on every face.
     case "server-error":
-      return `The MCP server at ${url} is failing (${verdict.found})`;
+      return `${partyName(mcpServer(url))} answered ${verdict.found}`;
     case "unreachable":
-      return `The MCP server at ${url} is unreachable (${verdict.reason})`;
+      return `${partyName(mcpServer(url))} could not be reached: ${verdict.reason}`;
   }
 }
 

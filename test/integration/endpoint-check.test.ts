@@ -96,10 +96,10 @@ describe("the HTTP face with the upstream check", () => {
   test("an upstream that is down: a warning at start, ok false and reachable false; the key hides the details", async () => {
     const deadUrl = `http://127.0.0.1:${await freePort()}/mcp`;
     const { face: proxy, logs } = await face(deadUrl, "inbound-secret-key");
-    await eventually(() => logs.some((line) => line.includes("unreachable")), "the warning", logs);
+    await eventually(() => logs.some((line) => line.includes("could not be reached")), "the warning", logs);
     assert.match(
       logs.join(""),
-      new RegExp(`warn: The MCP server at ${deadUrl} is unreachable \\(connection refused\\)`),
+      new RegExp(`warn: The MCP server ${deadUrl} could not be reached: connection refused\\. Serving anyway`),
     );
     const full = await health(proxy.url, { "x-api-key": "inbound-secret-key" });
     assert.equal(full.ok, false);

@@ -185,7 +185,7 @@ describe("probeEndpoint", () => {
     });
   });
 
-  test("5xx without JSON-RPC: the server is failing", async () => {
+  test("5xx without JSON-RPC: a server error, not 'not MCP'", async () => {
     const server = await raw((_req, res) => res.writeHead(502, { "content-type": "text/html" }).end("<h1>Bad Gateway"));
     assert.deepEqual(await probeEndpoint(server.url), { kind: "server-error", status: 502, found: "HTTP 502" });
   });
@@ -219,7 +219,7 @@ describe("what the user is told", () => {
     );
     assert.equal(
       endpointProblem(url, { kind: "unreachable", reason: "connection refused" }),
-      "The MCP server at http://host/wrong is unreachable (connection refused)",
+      "The MCP server http://host/wrong could not be reached: connection refused",
     );
     assert.equal(endpointProblem(url, { kind: "mcp", status: 200, era: "2025" }), undefined);
     assert.equal(endpointProblem(url, { kind: "auth-required", status: 401, wwwAuthenticate: null }), undefined);
@@ -269,7 +269,7 @@ describe("what the user is told", () => {
       { kind: "unreachable", reason: "connection refused" },
       { probe },
     );
-    assert.deepEqual(down, { message: "The MCP server at http://host/mcp is unreachable (connection refused)." });
+    assert.deepEqual(down, { message: "The MCP server http://host/mcp could not be reached: connection refused." });
   });
 });
 

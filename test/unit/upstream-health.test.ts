@@ -44,7 +44,7 @@ describe("UpstreamHealth", () => {
     const first = await h.health.current();
     assert.equal(first.reachable, false);
     assert.equal(first.usable, false);
-    assert.equal(first.error, "The MCP server at http://up/mcp is unreachable (connection refused)");
+    assert.equal(first.error, "The MCP server http://up/mcp could not be reached: connection refused");
     assert.equal(first.checkedAt, new Date(1_000_000).toISOString());
     assert.equal(h.calls[0]?.token, "tok-abcdefgh", "probed with the token");
 

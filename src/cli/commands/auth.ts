@@ -55,7 +55,7 @@ async function assertMcpEndpoint(ctx: UpstreamContext, done: string): Promise<vo
   throw new ProxyError("UPSTREAM_ERROR", `${done}, but ${lowerFirst(problem.message)}`, { hint });
 }
 
-/** "The MCP server at …" reads as "Signed in, but the MCP server at …"; URLs stay as they are. */
+/** "The MCP server …" reads as "Signed in, but the MCP server …"; URLs stay as they are. */
 function lowerFirst(text: string): string {
   return text.startsWith("The ") ? `the ${text.slice(4)}` : text;
 }
