@@ -52,6 +52,8 @@ const UNSUPPORTED_VERSION = -32022;
 
 /** One HTTP answer, read as far as the probe needs. */
 interface Answer {
+  /** The URL asked. */
+  url: string;
   status: number;
   headers: Headers;
   /** The JSON-RPC response in the body, if it had one. */
@@ -95,12 +97,23 @@ export async function probeEndpoint(url: string, options: ProbeOptions = {}): Pr
 /** "HTTP 404", "an HTML page, HTTP 200", "a redirect to https://…/login, HTTP 302". */
 function describe(answer: Answer): string {
   if (answer.status >= 300 && answer.status < 400) {
-    const location = answer.headers.get("location");
+    const location = withoutQuery(answer.headers.get("location"), answer.url);
     return location ? `a redirect to ${location}, HTTP ${answer.status}` : `a redirect, HTTP ${answer.status}`;
   }
   // An error status says enough; the body of a 404 page is noise.
   if (answer.status >= 400) return `HTTP ${answer.status}`;
   return `${answer.body}, HTTP ${answer.status}`;
+}
+
+/** Where a redirect points, without its query or fragment (they may carry state meant for a browser). */
+function withoutQuery(location: string | null, base: string): string | undefined {
+  if (!location) return undefined;
+  try {
+    const target = new URL(location, base);
+    return `${target.origin}${target.pathname}`;
+  } catch {
+    return undefined;
+  }
 }
 
 function authRequired(answer: Answer): EndpointVerdict {
@@ -189,16 +202,16 @@ async function send(
       redirect: "manual",
       signal: abort.signal,
     });
-    return await readAnswer(response);
+    return await readAnswer(url, response);
   } finally {
     clearTimeout(timer);
     abort.abort(); // closes an event stream (or an unread body) at once
   }
 }
 
-async function readAnswer(response: Response): Promise<Answer> {
+async function readAnswer(url: string, response: Response): Promise<Answer> {
   const type = (response.headers.get("content-type") ?? "").toLowerCase();
-  const base = { status: response.status, headers: response.headers };
+  const base = { url, status: response.status, headers: response.headers };
   if (type.startsWith("text/event-stream")) {
     const seen = await readEvents(response);
     return { ...base, ...seen, body: "an event stream" };

@@ -1,3 +1,4 @@
+import { maskKnownSecrets } from "../lib/known-secrets.ts";
 import { type EndpointVerdict, type McpEra, probeEndpoint } from "./endpoint-probe.ts";
 import { endpointProblem } from "./endpoint-report.ts";
 
@@ -84,7 +85,9 @@ export class UpstreamHealth {
 }
 
 export function toReport(url: string, verdict: EndpointVerdict, checkedAt: string): UpstreamHealthReport {
-  const error = endpointProblem(url, verdict);
+  // /healthz is JSON, not a log line: mask here what the logger would (the text quotes what the server said).
+  const problem = endpointProblem(url, verdict);
+  const error = problem === undefined ? undefined : maskKnownSecrets(problem);
   return {
     reachable: verdict.kind !== "unreachable",
     usable: error === undefined,

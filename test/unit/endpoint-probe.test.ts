@@ -97,12 +97,14 @@ describe("probeEndpoint", () => {
     });
   });
 
-  test("a redirect is reported with where it points, not followed", async () => {
-    const server = await raw((_req, res) => res.writeHead(302, { location: "https://login.example/" }).end());
+  test("a redirect is reported with where it points (no query), not followed", async () => {
+    const server = await raw((_req, res) =>
+      res.writeHead(302, { location: "https://login.example/start?state=abc#x" }).end(),
+    );
     assert.deepEqual(await probeEndpoint(server.url), {
       kind: "not-mcp",
       status: 302,
-      found: "a redirect to https://login.example/, HTTP 302",
+      found: "a redirect to https://login.example/start, HTTP 302",
     });
     assert.equal(server.seen.length, 2, "POST and the legacy GET, nothing at the redirect target");
   });

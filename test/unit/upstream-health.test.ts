@@ -1,6 +1,7 @@
 // /healthz's view of the upstream: probed at most once per TTL however often it is asked, one probe at a time.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { forgetRememberedSecrets, rememberSecret } from "../../src/lib/known-secrets.ts";
 import type { EndpointVerdict, ProbeOptions } from "../../src/proxy/endpoint-probe.ts";
 import { UpstreamHealth } from "../../src/proxy/upstream-health.ts";
 
@@ -92,5 +93,17 @@ describe("UpstreamHealth", () => {
       { reachable: report.reachable, usable: report.usable, era: report.era, error: report.error },
       { reachable: true, usable: true, era: undefined, error: undefined },
     );
+  });
+
+  test("a secret the process holds never reaches /healthz, even when the server quotes it", async () => {
+    rememberSecret("held-access-token-5f2c9a");
+    try {
+      const h = setup([{ kind: "not-mcp", status: 200, found: "a redirect to https://x/held-access-token-5f2c9a" }]);
+      const report = await h.health.current();
+      assert.ok(report.error?.includes("not an MCP endpoint"), report.error);
+      assert.ok(!report.error?.includes("held-access-token-5f2c9a"), report.error);
+    } finally {
+      forgetRememberedSecrets();
+    }
   });
 });
