@@ -12,6 +12,7 @@ import { filterRequestHeaders, filterResponseHeaders, RELAYED_RESPONSE_SECURITY_
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
 import { jsonRpcErrorOf, requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
 import { waitForSignIn } from "./sign-in-wait.ts";
+import { DEFAULT_MAX_STREAMS } from "./stream-limits.ts";
 import { exchange } from "./upstream-exchange.ts";
 import { createUpstreamPool } from "./upstream-pool.ts";
 
@@ -94,7 +95,6 @@ const MAX_REPLAYS = 3;
 const DEFAULT_SIGN_IN_WAIT_MS = 45_000;
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 120_000;
 const DEFAULT_CONNECTIONS = 128;
-const DEFAULT_STREAM_CONNECTIONS = 2000;
 const ERROR_SNIPPET_BYTES = 2048;
 
 export class HttpRelay {
@@ -143,20 +143,17 @@ export class HttpRelay {
     } else {
       // One pool per upstream origin: keep-alive connections, enough of them for 64+ requests in flight, and no
       // pipelining (an MCP POST may stream for minutes and would block everything queued behind it).
-      this.dispatcher = createUpstreamPool(this.origin, {
-        connections: options.connections ?? DEFAULT_CONNECTIONS,
-        pipelining: 1,
-        keepAliveTimeout: 10_000,
-        keepAliveMaxTimeout: 60_000,
-        connect: { timeout: 10_000 },
-      });
-      this.streamDispatcher = createUpstreamPool(this.origin, {
-        connections: options.streamConnections ?? DEFAULT_STREAM_CONNECTIONS,
-        pipelining: 1,
-        keepAliveTimeout: 10_000,
-        keepAliveMaxTimeout: 60_000,
-        connect: { timeout: 10_000 },
-      });
+      // Long-lived streams get a pool of their own, so idle streams never hold the connections requests need.
+      const pool = (connections: number) =>
+        createUpstreamPool(this.origin, {
+          connections,
+          pipelining: 1,
+          keepAliveTimeout: 10_000,
+          keepAliveMaxTimeout: 60_000,
+          connect: { timeout: 10_000 },
+        });
+      this.dispatcher = pool(options.connections ?? DEFAULT_CONNECTIONS);
+      this.streamDispatcher = pool(options.streamConnections ?? DEFAULT_MAX_STREAMS);
       this.ownsDispatcher = true;
     }
   }
