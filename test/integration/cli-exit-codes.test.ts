@@ -2,48 +2,14 @@
 // real sign-in. `refresh` against an authorization server that is down, answers 5xx or redirects must fail with a
 // message (4 network, 5 authorization server), never end silently as if it had worked.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
-import { HEADLESS_BROWSER_PATH } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
-
-const BIN = join(import.meta.dirname, "../../dist/main.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, BROWSER: HEADLESS_BROWSER_PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.once("error", reject);
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createNetServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { cli, freePort } from "./support/built-cli.ts";
 
 /** A bare HTTP server on a given port: stands in for the authorization server once it is stopped. */
 async function standIn(

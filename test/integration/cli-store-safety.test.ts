@@ -1,7 +1,6 @@
 // The built CLI refuses an unsafe token store (a planted symbolic link, a directory owned by someone else) with
 // the store exit code and a message naming the path, before reading, tightening or contacting anything.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,8 +8,8 @@ import { after, describe, test } from "node:test";
 import { EXIT } from "../../src/cli/exit-codes.ts";
 import { storeKey } from "../../src/store/store-key.ts";
 import { tokensRecord } from "./store-helpers/records.ts";
+import { cli } from "./support/built-cli.ts";
 
-const BIN = join(import.meta.dirname, "../../dist/main.js");
 // Nothing listens here and nothing should be asked: the store is refused first.
 const URL = "http://127.0.0.1:9/mcp";
 const KEY = storeKey(URL);
@@ -18,18 +17,6 @@ const root = mkdtempSync(join(tmpdir(), "u2m-cli-store-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const modeOf = (path: string) => lstatSync(path).mode & 0o777;
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.once("error", reject);
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** A world-readable tokens record for another account, outside the store. */
 function planted(): string {

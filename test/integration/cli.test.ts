@@ -1,47 +1,13 @@
 // The CLI as users run it: the built bin in a child process, a real authorization server and MCP server, and the
 // headless browser as BROWSER. Checks exit codes, output, file modes, and that no secret appears in any output.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
-import { HEADLESS_BROWSER_PATH } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
-
-const BIN = join(import.meta.dirname, "../../dist/main.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, BROWSER: HEADLESS_BROWSER_PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.once("error", reject);
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { cli, freePort, type Run } from "./support/built-cli.ts";
 
 describe("mcp-u2m-proxy CLI", () => {
   let as: TestAuthServer;
