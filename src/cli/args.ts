@@ -20,7 +20,17 @@ export interface CliArgs {
   force: boolean;
   upstream: Omit<UpstreamOptions, "url">;
   runtime: RuntimeOptions;
-  serve: { host: string; apiKey: string | undefined; allowOrigins: string[]; allowHosts: string[] };
+  serve: {
+    host: string;
+    apiKey: string | undefined;
+    allowOrigins: string[];
+    allowHosts: string[];
+    /** Limits on what the face holds open (undefined: the face's defaults). */
+    maxStreams: number | undefined;
+    maxStreamsPerSession: number | undefined;
+    maxSessions: number | undefined;
+    sessionIdleMs: number | undefined;
+  };
   /** The upstream's transport when the user knows it (skips detection). */
   transport: "streamable-http" | "sse" | undefined;
   /** Things the user should know about their options (printed once on stderr before the command runs). */
@@ -48,6 +58,10 @@ const OPTIONS = {
   "allow-origin": { type: "string", multiple: true },
   "allow-host": { type: "string", multiple: true },
   transport: { type: "string" },
+  "max-streams": { type: "string" },
+  "max-streams-per-session": { type: "string" },
+  "max-sessions": { type: "string" },
+  "session-idle-timeout": { type: "string" },
   json: { type: "boolean" },
   force: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -105,6 +119,10 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       apiKey: usesApiKey ? inboundApiKey(values, env, warnings) : undefined,
       allowOrigins: values["allow-origin"] ?? [],
       allowHosts: values["allow-host"] ?? [],
+      maxStreams: parseCount("--max-streams", values["max-streams"]),
+      maxStreamsPerSession: parseCount("--max-streams-per-session", values["max-streams-per-session"]),
+      maxSessions: parseCount("--max-sessions", values["max-sessions"]),
+      sessionIdleMs: mapDefined(parseCount("--session-idle-timeout", values["session-idle-timeout"]), (s) => s * 1000),
     },
     transport: parseTransport(values.transport),
     warnings,
@@ -163,6 +181,18 @@ function parseTransport(raw: string | undefined): CliArgs["transport"] {
   if (raw === "streamable-http" || raw === "http") return "streamable-http";
   if (raw === "sse") return "sse";
   throw usage(`--transport must be streamable-http, sse or auto, not "${raw}".`);
+}
+
+/** A positive whole number given to `flag`, or undefined when it was not given. */
+function parseCount(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw usage(`${flag} must be a whole number of at least 1, not "${raw}".`);
+  return value;
+}
+
+function mapDefined<T, U>(value: T | undefined, map: (value: T) => U): U | undefined {
+  return value === undefined ? undefined : map(value);
 }
 
 function parsePort(raw: string | undefined): number {

@@ -71,6 +71,10 @@ Runs the proxy on http://HOST:PORT: /mcp (Streamable HTTP), /sse + /message (leg
   --api-key-file FILE       read that secret from FILE's first line instead (env MCP_PROXY_API_KEY_FILE; chmod 600)
   --allow-origin ORIGIN     browser origin allowed to call the proxy (repeatable)
   --allow-host NAME         Host header name accepted besides loopback (repeatable; behind a reverse proxy)
+  --max-streams N           long-lived streams (GET /mcp, /sse, subscriptions/listen) open at once (default 2000)
+  --max-streams-per-session N  of those, per MCP session (default 4)
+  --max-sessions N          sessions the proxy holds itself when bridging transports (default 1000)
+  --session-idle-timeout S  seconds before an unused bridged session is closed (default 600)
 
 ${UPSTREAM_FLAGS}`,
   stdio: `Usage: mcp-u2m-proxy stdio <url> [options]

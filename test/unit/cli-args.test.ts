@@ -153,3 +153,39 @@ describe("--allow-pkce-unverified", () => {
     }
   });
 });
+
+describe("serve's limits on streams and sessions", () => {
+  test("default to the face's own defaults (undefined) and parse whole numbers; the idle timeout is in seconds", () => {
+    const none = parseCliArgs(["serve", URL_ARG]).serve;
+    assert.deepEqual(
+      [none.maxStreams, none.maxStreamsPerSession, none.maxSessions, none.sessionIdleMs],
+      [undefined, undefined, undefined, undefined],
+    );
+    const given = parseCliArgs([
+      "serve",
+      URL_ARG,
+      "--max-streams",
+      "50",
+      "--max-streams-per-session",
+      "2",
+      "--max-sessions",
+      "10",
+      "--session-idle-timeout",
+      "30",
+    ]).serve;
+    assert.deepEqual(
+      [given.maxStreams, given.maxStreamsPerSession, given.maxSessions, given.sessionIdleMs],
+      [50, 2, 10, 30_000],
+    );
+  });
+
+  test("anything but a whole number of at least 1 is a usage error naming the flag", () => {
+    for (const [flag, value] of [
+      ["--max-streams", "0"],
+      ["--max-sessions", "lots"],
+      ["--session-idle-timeout", "1.5"],
+    ] as const) {
+      assert.throws(() => parseCliArgs(["serve", URL_ARG, flag, value]), usageNaming(`${flag} must be a whole number`));
+    }
+  });
+});
