@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
-import { ProxyError } from "../lib/errors.ts";
 import { rememberHeaderSecrets } from "../lib/redact.ts";
 import type { AuthClient } from "./auth-client.ts";
+import { answerChallenge, isAuthChallenge } from "./upstream-call-policy.ts";
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -10,21 +10,19 @@ export interface AuthorizedFetchOptions {
   fetch?: FetchLike;
   /** Static headers added to every request (--header). */
   headers?: Record<string, string>;
-  /** Most replays of one request after challenges (a 401 refresh plus step-ups). */
-  maxReplays?: number;
 }
 
 /**
  * A fetch that puts the upstream token on every request and answers 401/403 challenges through the auth core:
  * refresh or step-up, then replay the request (bodies here are strings, so replay is safe). When the user must
- * sign in, or the auth core gives up, it rejects with the ProxyError that says why.
+ * sign in, or the auth core gives up, it rejects with the ProxyError that says why. The replay budget and the
+ * challenge test are the HTTP relay's too (upstream-call-policy.ts).
  * Used by the stdio bridge and the SDK client transports; the HTTP face's pass-through relay does the same with undici.
  */
 export function createAuthorizedFetch(auth: AuthClient | undefined, options: AuthorizedFetchOptions = {}): FetchLike {
   const baseFetch = options.fetch ?? fetch;
   const staticHeaders = options.headers ?? {};
   rememberHeaderSecrets(staticHeaders);
-  const maxReplays = options.maxReplays ?? 4;
 
   const raisedLimit = new WeakSet<AbortSignal>();
   return async (input, init = {}) => {
@@ -41,21 +39,13 @@ export function createAuthorizedFetch(auth: AuthClient | undefined, options: Aut
       const token = auth ? await auth.getAccessToken() : undefined;
       if (token) headers.set("authorization", `Bearer ${token}`);
       const response = await baseFetch(input, { ...init, headers });
-      if (!auth || (response.status !== 401 && response.status !== 403)) return response;
-      if (response.status === 403 && !/insufficient_scope/i.test(response.headers.get("www-authenticate") ?? "")) {
-        return response;
-      }
-      if (attempt >= maxReplays) {
-        throw new ProxyError("INSUFFICIENT_SCOPE", `The upstream ${auth.serverUrl} kept refusing the request.`, {
-          hint: "Check that your account may use this server, then sign in again.",
-        });
-      }
-      const outcome = await auth.onChallenge({
-        status: response.status,
-        wwwAuthenticate: response.headers.get("www-authenticate"),
-        usedToken: token,
-        operation: operationOf(init),
-      });
+      const wwwAuthenticate = response.headers.get("www-authenticate");
+      if (!auth || !isAuthChallenge(response.status, wwwAuthenticate)) return response;
+      const outcome = await answerChallenge(
+        auth,
+        { status: response.status, wwwAuthenticate, usedToken: token, operation: operationOf(init) },
+        attempt,
+      );
       await response.body?.cancel().catch(() => {});
       if (outcome.action !== "retry") throw outcome.error;
     }

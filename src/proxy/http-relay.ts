@@ -3,6 +3,7 @@ import type { Transform, Writable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { operationOf } from "../auth/authorized-fetch.ts";
+import { answerChallenge, isAuthChallenge } from "../auth/upstream-call-policy.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { brokeOff, mcpServer, unreachable } from "../lib/messages.ts";
@@ -90,8 +91,6 @@ export interface RelayTarget {
 /** How a relay() call ended. "not-sse" leaves the response unwritten; "bridged" left it to legacyFallback. */
 export type RelayOutcome = "relayed" | "answered-error" | "client-gone" | "not-sse" | "bridged";
 
-/** Most replays of one request after challenges (a refresh, then a step-up or a completed sign-in). */
-const MAX_REPLAYS = 3;
 const DEFAULT_SIGN_IN_WAIT_MS = 45_000;
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 120_000;
 const DEFAULT_CONNECTIONS = 128;
@@ -272,22 +271,18 @@ export class HttpRelay {
 
       const { status, headers: heldHeaders, body: heldBody } = result;
       if (challengeable && this.auth && isChallenge(status, heldHeaders)) {
-        if (replays >= MAX_REPLAYS) {
-          return fail(
-            new ProxyError("INSUFFICIENT_SCOPE", `The upstream ${this.upstream.href} kept refusing the request.`, {
-              hint: "Check that your account may use this server, then sign in again.",
-              details: { upstream: this.upstream.href, upstreamStatus: status },
-            }),
-          );
-        }
-        replays++;
-        // The core refreshes (401) or steps up (403 insufficient_scope), and waits for a sign-in it had to start.
-        const outcome = await this.auth.onChallenge({
-          status,
-          wwwAuthenticate: headerString(heldHeaders["www-authenticate"]),
-          usedToken: token,
-          operation: operationFor(req.headers, body),
-        });
+        // The core refreshes (401) or steps up (403 insufficient_scope), and waits for a sign-in it had to start;
+        // past the shared replay budget the request fails.
+        const outcome = await answerChallenge(
+          this.auth,
+          {
+            status,
+            wwwAuthenticate: headerString(heldHeaders["www-authenticate"]),
+            usedToken: token,
+            operation: operationFor(req.headers, body),
+          },
+          replays++,
+        );
         if (gone.aborted) return "client-gone";
         if (outcome.action === "retry") continue;
         // (Not "code": the logger masks that key, which usually holds an authorization code.)
@@ -417,8 +412,7 @@ export class HttpRelay {
 }
 
 function isChallenge(status: number, headers: IncomingHttpHeaders): boolean {
-  if (status === 401) return true;
-  return status === 403 && /insufficient_scope/i.test(headerString(headers["www-authenticate"]) ?? "");
+  return isAuthChallenge(status, headerString(headers["www-authenticate"]));
 }
 
 function isEventStream(headers: IncomingHttpHeaders): boolean {

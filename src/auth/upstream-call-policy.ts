@@ -1,0 +1,46 @@
+import { ProxyError } from "../lib/errors.ts";
+import type { AuthClient, ChallengeOutcome, UpstreamChallenge } from "./auth-client.ts";
+
+/**
+ * The one policy for an upstream call that carries the user's token, shared by the HTTP face's pass-through relay
+ * and the message path (stdio face, bridges, SDK transports): which answers are auth challenges, how often a
+ * request may be replayed after one, and what the caller is told when the budget is spent.
+ */
+
+/** Replays of one request after challenges: a refresh (401), then a step-up (403) or a completed sign-in. */
+export const MAX_CHALLENGE_REPLAYS = 3;
+
+/** A 401, or a 403 whose `WWW-Authenticate` says `insufficient_scope` (a step-up); other 403s are answers. */
+export function isAuthChallenge(status: number, wwwAuthenticate: string | null | undefined): boolean {
+  if (status === 401) return true;
+  return status === 403 && /insufficient_scope/i.test(wwwAuthenticate ?? "");
+}
+
+/**
+ * Asks the auth core what to do about a challenge, within the replay budget. `replays` is how many times this
+ * request was already replayed. Past the budget the request fails with an error that names what the upstream kept
+ * answering (a 401 is a refused sign-in, not a missing scope).
+ */
+export async function answerChallenge(
+  auth: AuthClient,
+  challenge: UpstreamChallenge,
+  replays: number,
+): Promise<ChallengeOutcome> {
+  if (replays >= MAX_CHALLENGE_REPLAYS)
+    return { action: "fail", error: keptRefusing(auth.serverUrl, challenge.status) };
+  return auth.onChallenge(challenge);
+}
+
+function keptRefusing(serverUrl: string, status: number): ProxyError {
+  const details = { upstream: serverUrl, upstreamStatus: status };
+  if (status === 403) {
+    return new ProxyError("INSUFFICIENT_SCOPE", `The upstream ${serverUrl} kept refusing the request for scope.`, {
+      hint: "Your account may not be allowed this scope; ask the server's administrator.",
+      details,
+    });
+  }
+  return new ProxyError("SIGN_IN_REQUIRED", `The upstream ${serverUrl} kept refusing the sign-in's token (401).`, {
+    hint: `Sign in again with \`mcp-u2m-proxy auth ${serverUrl} --force\`.`,
+    details,
+  });
+}
