@@ -1,6 +1,6 @@
 import { ProxyError } from "../lib/errors.ts";
 import { authorizationServer, mcpServer, type Party, signInServersUnreachable, unreachable } from "../lib/messages.ts";
-import { FetchFailure } from "../lib/network-failure.ts";
+import { FetchFailure, FetchTimeout } from "../lib/network-failure.ts";
 import { sdkIfLoaded } from "./sdk.ts";
 
 /** The SDK's OAuthError code, when `error` is one (only possible once the SDK is loaded). */
@@ -111,7 +111,9 @@ function fromSdkError(
 
 /** Network failures and the SDK's plain Errors, recognised by their message (the SDK has no codes for these). */
 function fromOtherError(error: unknown, serverUrl: string): ProxyError {
-  if (error instanceof FetchFailure) return unreachable(partyOfRequest(error.url, serverUrl), error);
+  if (error instanceof FetchFailure || error instanceof FetchTimeout) {
+    return unreachable(partyOfRequest(error.url, serverUrl), error);
+  }
   if (error instanceof TypeError) return signInServersUnreachable(serverUrl, error);
   const message = error instanceof Error ? error.message : String(error);
   if (/does not match expected|Protected resource .* does not match/i.test(message)) {

@@ -1,6 +1,6 @@
 import { ProxyError } from "../lib/errors.ts";
 import { isLoopbackHost } from "../lib/loopback.ts";
-import { FetchFailure } from "../lib/network-failure.ts";
+import { FetchFailure, FetchTimeout } from "../lib/network-failure.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
 
 /**
@@ -27,16 +27,30 @@ export function assertSecureUrl(raw: string | URL, allowInsecureHttp: boolean): 
 }
 
 /**
- * A fetch that refuses insecure URLs before sending anything (discovery and AS endpoints come from the network).
- * A request that gets no answer rejects with a FetchFailure naming its URL, so the error can say which server
- * (the MCP server or its authorization server) could not be reached.
+ * Longest wait for an answer from an authorization server or for discovery: a stalled server must not hold a
+ * sign-in, or the refresh lock that other requests and processes wait on, for longer than this.
  */
-export function secureFetch(fetchFn: FetchLike, allowInsecureHttp: boolean): FetchLike {
-  return async (input, init) => {
+export const OAUTH_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * A fetch that refuses insecure URLs before sending anything (discovery and AS endpoints come from the network)
+ * and gives every request a time limit (on top of the caller's own signal). A request that gets no answer rejects
+ * with a FetchFailure (or FetchTimeout) naming its URL, so the error can say which server (the MCP server or its
+ * authorization server) could not be reached.
+ */
+export function secureFetch(
+  fetchFn: FetchLike,
+  allowInsecureHttp: boolean,
+  timeoutMs: number = OAUTH_REQUEST_TIMEOUT_MS,
+): FetchLike {
+  return async (input, init = {}) => {
     assertSecureUrl(input, allowInsecureHttp);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     try {
-      return await fetchFn(input, init);
+      return await fetchFn(input, { ...init, signal });
     } catch (error) {
+      if (timeout.aborted && !init.signal?.aborted) throw new FetchTimeout(String(input), timeoutMs, error);
       if (error instanceof TypeError && !(error instanceof FetchFailure)) throw new FetchFailure(String(input), error);
       throw error;
     }

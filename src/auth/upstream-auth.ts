@@ -44,6 +44,8 @@ export interface UpstreamAuthDeps {
   printSignInUrl?: (url: string, serverUrl: string) => void;
   /** fetch for discovery, registration and token requests (default: global fetch). */
   fetch?: FetchLike;
+  /** Time limit of each discovery, registration, token and revocation request (default OAUTH_REQUEST_TIMEOUT_MS). */
+  oauthRequestTimeoutMs?: number;
   now?: () => number;
   /** How long a request that needs a sign-in waits for it before failing (default 45 s). */
   signInWaitMs?: number;
@@ -107,7 +109,7 @@ export class UpstreamAuth implements AuthClient {
     this.store = deps.store;
     this.log = deps.logger ?? silentLogger;
     assertSecureUrl(this.serverUrl, runtime.allowInsecureHttp);
-    this.fetchFn = secureFetch(deps.fetch ?? fetch, runtime.allowInsecureHttp);
+    this.fetchFn = secureFetch(deps.fetch ?? fetch, runtime.allowInsecureHttp, deps.oauthRequestTimeoutMs);
     this.now = deps.now ?? Date.now;
     this.clients = new ClientRegistry(this.store, this.storeKey, this.serverUrl, upstream);
     this.discovery = new DiscoveryCache(this.store, this.storeKey, this.serverUrl, this.fetchFn, this.now);

@@ -20,6 +20,21 @@ export class FetchFailure extends TypeError {
   }
 }
 
+/**
+ * A request that got no answer within its time limit. Not a TypeError on purpose: the SDK's discovery reads a
+ * TypeError as a CORS failure and moves on to the next metadata URL, which would turn a stalled server into a
+ * misleading "no metadata" error.
+ */
+export class FetchTimeout extends Error {
+  override readonly name = "TimeoutError";
+  readonly url: string;
+
+  constructor(url: string, timeoutMs: number, cause?: unknown) {
+    super(`no answer from ${url} within ${Math.round(timeoutMs / 1000)} s`, { cause });
+    this.url = url;
+  }
+}
+
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 /** The first string `code` on the error or its causes (errno like ECONNREFUSED, or undici's UND_ERR_*). */

@@ -2,6 +2,8 @@
 // that validates its JWTs: sign-in, state and iss checks, refresh, invalid_grant, step-up, no disk read per token.
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -276,6 +278,52 @@ describe("refresh", () => {
     assert.equal((await auth.status()).signedIn, false, "dead tokens are removed");
     await assert.rejects(auth.refresh(), (error: { code?: string }) => error.code === "SIGN_IN_REQUIRED");
     assert.equal(as.stats.refreshFailures, failuresBefore + 1, "nothing left to refresh with");
+    await auth.close();
+  });
+});
+
+describe("a stalled authorization server", () => {
+  let as: TestAuthServer;
+  let mcp: TestMcpServer;
+  let stall: Server;
+  let stalledUrl: string;
+
+  before(async () => {
+    as = await startAuthServer();
+    mcp = await startMcpServer({ authServer: as });
+    // Accepts connections and never answers, like an overloaded or wedged token endpoint.
+    stall = createServer(() => {});
+    await new Promise<void>((resolve) => stall.listen(0, "127.0.0.1", resolve));
+    stalledUrl = `http://127.0.0.1:${(stall.address() as AddressInfo).port}/token`;
+  });
+  after(async () => {
+    stall.closeAllConnections();
+    stall.close();
+    await mcp.close();
+    await as.close();
+  });
+
+  test("a token request that gets no answer fails within its time limit and does not keep the refresh lock", async () => {
+    let stalling = false;
+    const { auth } = await signedInAuth(mcp, {
+      deps: {
+        oauthRequestTimeoutMs: 400,
+        // The token endpoint's requests go to the silent server while `stalling` (everything else is real).
+        fetch: (input, init) =>
+          fetch(stalling && String(input).endsWith("/token") ? stalledUrl : input, init as RequestInit),
+      },
+    });
+    await auth.signIn();
+    stalling = true;
+    await assert.rejects(auth.refresh(), (error: { code?: string; message?: string }) => {
+      assert.equal(error.code, "UPSTREAM_TIMEOUT");
+      assert.match(error.message ?? "", /authorization server/i);
+      return true;
+    });
+    stalling = false;
+    const refreshesBefore = as.stats.refreshSuccesses;
+    await auth.refresh(); // the lock was released: this one takes it at once and refreshes
+    assert.equal(as.stats.refreshSuccesses, refreshesBefore + 1);
     await auth.close();
   });
 });
