@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { Dispatcher } from "undici";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
@@ -5,21 +6,29 @@ import { callbackAddresses, listenCallbackAddress, listenOn } from "../lib/callb
 import { ProxyError } from "../lib/errors.ts";
 import { createHardenedHttpServer, type InboundTimeouts, inboundTimeouts } from "../lib/hardened-http-server.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
-import { HttpRelay } from "../proxy/http-relay.ts";
 import { StreamLimits } from "../proxy/stream-limits.ts";
-import { UpstreamHealth } from "../proxy/upstream-health.ts";
-import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
-import { API_KEY_HEADER, RequestGuard } from "../server/request-guard.ts";
-import type { TransportBridges } from "../server/transport-bridges.ts";
-import { checkUpstreamAtStart, signInAtStart } from "./sign-in-at-start.ts";
+import { serverNameOf } from "../server/client-config.ts";
+import type { FaceAuthClient } from "../server/http-face.ts";
+import { RequestGuard } from "../server/request-guard.ts";
+import { createUpstreamRouter, SERVERS_PREFIX } from "../server/upstream-router.ts";
+import { buildUpstreamFace, type ServedUpstream, type SharedFaceParts, type UpstreamFace } from "./upstream-face.ts";
 
 /**
- * `mcp-u2m-proxy [serve] [<url>]`: the HTTP face in front of one upstream MCP server.
+ * `mcp-u2m-proxy [serve] [<url>]`: the HTTP face in front of one upstream MCP server, or (with `upstreams`)
+ * several on one port, each at `/servers/<name>/…`.
  * The CLI resolves flags and environment into these options; everything here is already validated input.
  */
 export interface ServeOptions {
   upstream: UpstreamOptions;
   runtime: RuntimeOptions;
+  /**
+   * Several upstreams on one port (the config file's servers); `upstream`, `auth`, `upstreamTransport` and
+   * `discoveredResource` are then ignored. Their auth cores should not open the browser themselves: `openPage`
+   * opens the status page once instead, where each has its Sign in button.
+   */
+  upstreams?: readonly ServedUpstream[] | undefined;
+  /** Opens the status page (several upstreams needing a sign-in at start: one tab, not one per upstream). */
+  openPage?: ((url: string) => Promise<void>) | undefined;
   /** The OAuth core for the upstream, created with `callback: "external"`; undefined with a static Authorization header. */
   auth?: FaceAuthClient | undefined;
   logger?: Logger | undefined;
@@ -116,60 +125,38 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     maxStreams: options.maxStreams,
     maxStreamsPerSession: options.maxStreamsPerSession,
   });
-  const relay = new HttpRelay({
-    upstreamUrl: options.upstream.url,
-    auth: options.auth,
-    headers: options.upstream.headers,
+  const shared: SharedFaceParts = {
+    guard,
     logger,
+    streamLimits,
+    csrf: randomBytes(32).toString("base64url"),
+    dispatcher,
     maxBodyBytes: options.maxBodyBytes,
     signInWaitMs: options.signInWaitMs,
     upstreamTimeoutMs: options.upstreamTimeoutMs,
-    connections: options.upstreamConnections,
-    streamConnections: streamLimits.maxStreams,
-    dispatcher,
-    dropRequestHeaders: [API_KEY_HEADER],
-  });
-  // Bridging loads the SDK (tens of MB, ~0.3 s): only when a client first needs it, never for the pass-through.
-  let bridging: Promise<TransportBridges> | undefined;
-  const bridges =
-    options.bridging === false
-      ? undefined
-      : () => {
-          bridging ??= import("../server/transport-bridges.ts").then(
-            ({ TransportBridges }) =>
-              new TransportBridges({
-                upstreamUrl: options.upstream.url,
-                auth: options.auth,
-                headers: options.upstream.headers,
-                logger,
-                maxBodyBytes: relay.maxBodyBytes,
-                sessionIdleMs: options.sessionIdleMs,
-                maxSessions: options.maxSessions,
-              }),
-          );
-          return bridging;
-        };
-  const auth = options.auth;
-  const health = options.checkUpstream
-    ? new UpstreamHealth({
-        url: options.upstream.url,
-        headers: options.upstream.headers,
-        token: auth ? () => auth.getAccessToken() : undefined,
-      })
-    : undefined;
-  // A sign-in (or sign-out) changes what the probe sees: the next /healthz probes again.
-  const unsubscribeHealth = health && auth?.onStateChange(() => health.invalidate());
-  const listener = createRequestListener({
-    upstreamUrl: options.upstream.url,
-    auth: options.auth,
-    relay,
-    guard,
-    logger,
-    bridges,
-    upstreamTransport: options.upstreamTransport,
-    streamLimits,
-    health,
-  });
+    upstreamConnections: options.upstreamConnections,
+    sessionIdleMs: options.sessionIdleMs,
+    maxSessions: options.maxSessions,
+    bridging: options.bridging,
+    checkUpstream: options.checkUpstream,
+  };
+  const served: readonly ServedUpstream[] = options.upstreams ?? [
+    {
+      name: serverNameOf(options.upstream.url),
+      upstream: options.upstream,
+      auth: options.auth,
+      upstreamTransport: options.upstreamTransport,
+      discoveredResource: options.discoveredResource,
+    },
+  ];
+  // One upstream keeps the root routes as they always were (its message endpoint is "/message"); with several,
+  // each is mounted at /servers/<name> and the paths it hands out say so.
+  const many = served.length > 1;
+  const faces = served.map((entry) =>
+    buildUpstreamFace(entry, shared, many ? `${SERVERS_PREFIX}${encodeURIComponent(entry.name)}` : ""),
+  );
+  const listener = createUpstreamRouter({ upstreams: () => faces, guard, csrf: shared.csrf, logger });
+  const closeFaces = () => Promise.all(faces.map((face) => face.close()));
 
   const timeouts = inboundTimeouts(FACE_TIMEOUTS, options.timeouts);
   const makeServer = () => createHardenedHttpServer(listener, timeouts, { noDelay: true });
@@ -191,7 +178,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   try {
     port = await listen(primary, requestedPort, bindHost);
   } catch (error) {
-    await relay.close();
+    await closeFaces();
     await ownDispatcher?.close().catch(() => {});
     throw error;
   }
@@ -200,7 +187,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   if (options.runtime.port === 0 && requestedPort === 0) options.runtime.port = port;
   // With OAuth, the face must own every address the redirect URI's host reaches ("localhost": 127.0.0.1 and ::1),
   // or another local process listening on the one left free receives the browser's code and state.
-  const callbackOnly = options.auth
+  const callbackOnly = faces.some((face) => face.auth)
     ? callbackAddresses(options.runtime.callbackHost).filter((address) => !bindCovers(bindHost, address))
     : [];
   try {
@@ -210,29 +197,18 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
   } catch (error) {
     await closeServers();
-    await relay.close();
+    await closeFaces();
     await ownDispatcher?.close().catch(() => {});
     throw error;
   }
   const baseUrl = `http://${urlHost(host)}:${port}`;
-  relay.signInPageUrl = `${baseUrl}/`;
-  logger.debug(`Serving ${relay.upstream.href} at ${baseUrl}/mcp (legacy SSE: ${baseUrl}/sse; page: ${baseUrl}/)`);
+  for (const face of faces) face.relay.signInPageUrl = `${baseUrl}/`;
+  logger.debug(`Serving ${faces.map((face) => face.url).join(", ")} at ${baseUrl} (page: ${baseUrl}/)`);
 
-  // Without tokens, a probe's 401 starts the sign-in (single-flight with the sign-ins that early requests' 401s
-  // start: one browser tab). With the check on, that probe also warns when the upstream is down or not MCP.
-  if (health) {
-    void checkUpstreamAtStart({
-      url: options.upstream.url,
-      headers: options.upstream.headers,
-      health,
-      logger,
-      auth,
-      signIn: options.signInAtStart !== false,
-      resource: options.discoveredResource,
-    });
-  } else if (auth && options.signInAtStart !== false) {
-    void signInAtStart(auth, options.upstream, logger);
-  }
+  const signIn = options.signInAtStart !== false;
+  const stopWatchingSignIns =
+    many && signIn && options.openPage ? openPageOnFirstSignIn(faces, options.openPage, `${baseUrl}/`) : undefined;
+  for (const face of faces) void face.startChecks({ signIn });
 
   let closing: Promise<void> | undefined;
   return {
@@ -240,15 +216,41 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     port,
     close: () => {
       closing ??= (async () => {
-        unsubscribeHealth?.();
+        stopWatchingSignIns?.();
         await closeServers();
-        await (await bridging)?.close();
-        await relay.close();
+        await closeFaces();
         await ownDispatcher?.close().catch(() => {});
       })();
       return closing;
     },
   };
+}
+
+/**
+ * One browser tab at most: with several upstreams, the first sign-in that starts opens the status page (where each
+ * upstream has its Sign in button) instead of a tab per authorization server. Returns the unsubscribe.
+ */
+function openPageOnFirstSignIn(
+  faces: readonly UpstreamFace[],
+  openPage: (url: string) => Promise<void>,
+  pageUrl: string,
+): () => void {
+  const unsubscribes: (() => void)[] = [];
+  const stop = () => {
+    for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
+  };
+  for (const face of faces) {
+    const auth = face.auth;
+    if (!auth) continue;
+    unsubscribes.push(
+      auth.onStateChange(() => {
+        if (unsubscribes.length === 0 || !auth.pendingSignIn()) return;
+        stop();
+        void openPage(pageUrl).catch(() => {});
+      }),
+    );
+  }
+  return stop;
 }
 
 const FACE_TIMEOUTS: InboundTimeouts = { headersMs: 20_000, requestMs: 60_000, keepAliveMs: 65_000, idleMs: 60_000 };

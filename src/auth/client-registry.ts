@@ -42,11 +42,22 @@ export class ClientRegistry {
     scope: string | undefined,
   ): Promise<StoredOAuthClientInformation | undefined> {
     if (this.upstream.clientId) {
-      return {
+      const info = {
         client_id: this.upstream.clientId,
         ...(this.upstream.clientSecret ? { client_secret: this.upstream.clientSecret } : {}),
         ...(issuer ? { issuer } : {}),
       } as StoredOAuthClientInformation;
+      // Recorded as the registered client (bound to the issuer), or a refresh, `clear` and `status` would find no
+      // client and read that as a switch of authorization server. The secret stays the user's: never written.
+      const stored = await this.store.read(this.key, "client_info");
+      if (issuer && (stored?.client.client_id !== this.upstream.clientId || stored.issuer !== issuer)) {
+        await this.save(
+          { client_id: this.upstream.clientId, issuer } as StoredOAuthClientInformation,
+          "pre-registered",
+          redirectUri,
+        );
+      }
+      return info;
     }
     const stored = await this.store.read(this.key, "client_info");
     if (!stored) return undefined;
@@ -65,6 +76,7 @@ export class ClientRegistry {
     redirectUri: string,
   ): Promise<void> {
     const { issuer, ...client } = info as StoredOAuthClientInformation & { issuer?: string };
+    if (this.upstream.clientId) delete client.client_secret; // the user's, kept where they keep it
     await this.store.write(this.key, "client_info", {
       version: STORE_VERSION,
       server_url: this.serverUrl,
@@ -75,8 +87,12 @@ export class ClientRegistry {
     });
   }
 
-  read(): Promise<ClientInfoRecord | undefined> {
-    return this.store.read(this.key, "client_info");
+  /** The registered client, with a pre-registered secret (given on the command line or in the config) put back. */
+  async read(): Promise<ClientInfoRecord | undefined> {
+    const stored = await this.store.read(this.key, "client_info");
+    const { clientId, clientSecret } = this.upstream;
+    if (!stored || !clientId || stored.client.client_id !== clientId || !clientSecret) return stored;
+    return { ...stored, client: { ...stored.client, client_secret: clientSecret } };
   }
 
   /** Drops a registration the AS no longer accepts; pre-registered credentials are the user's and stay. */

@@ -354,6 +354,11 @@ export class UpstreamAuth implements AuthClient {
     return { ok: true, serverUrl: this.serverUrl, account: this.tokens?.account };
   }
 
+  /** Whether `state` belongs to one of this client's pending sign-ins (the shared callback route asks). */
+  ownsSignIn(state: string): boolean {
+    return this.flows.has(state);
+  }
+
   pendingSignIn(): SignInHandle | undefined {
     return this.current && this.current.expiresAt > this.now() ? this.current : undefined;
   }

@@ -125,7 +125,7 @@ export function renderCallbackResult(
   };
 }
 
-function statusBlock(status: AuthStatus, now: number): string {
+export function statusBlock(status: AuthStatus, now: number): string {
   const rows: [string, string][] = [];
   let badge: string;
   if (status.signedIn) badge = '<span class="badge ok">Signed in</span>';
@@ -207,10 +207,10 @@ function readableUtc(ms: number): string {
   return `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()}, ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
 }
 
-const COPY_SCRIPT = `for(const b of document.querySelectorAll("button[data-copy]")){b.addEventListener("click",()=>{const el=document.getElementById(b.dataset.copy);const done=()=>{b.textContent="Copied";setTimeout(()=>{b.textContent="Copy"},1500)};const select=()=>{const r=document.createRange();r.selectNodeContents(el);const s=getSelection();s.removeAllRanges();s.addRange(r)};if(navigator.clipboard){navigator.clipboard.writeText(el.textContent).then(done,select)}else{select()}})}`;
+export const COPY_SCRIPT = `for(const b of document.querySelectorAll("button[data-copy]")){b.addEventListener("click",()=>{const el=document.getElementById(b.dataset.copy);const done=()=>{b.textContent="Copied";setTimeout(()=>{b.textContent="Copy"},1500)};const select=()=>{const r=document.createRange();r.selectNodeContents(el);const s=getSelection();s.removeAllRanges();s.addRange(r)};if(navigator.clipboard){navigator.clipboard.writeText(el.textContent).then(done,select)}else{select()}})}`;
 
 /** Shows the expiry in the browser's own time zone and locale. */
-const LOCAL_TIME_SCRIPT = `for(const t of document.querySelectorAll("time[datetime]")){const d=new Date(t.dateTime);if(!isNaN(d)){t.title=t.textContent;t.textContent=d.toLocaleString(undefined,{dateStyle:"medium",timeStyle:"short"})}}`;
+export const LOCAL_TIME_SCRIPT = `for(const t of document.querySelectorAll("time[datetime]")){const d=new Date(t.dateTime);if(!isNaN(d)){t.title=t.textContent;t.textContent=d.toLocaleString(undefined,{dateStyle:"medium",timeStyle:"short"})}}`;
 
 /**
  * Polls /healthz (same origin, allowed by the page's CSP) while a sign-in is under way and reloads once the state

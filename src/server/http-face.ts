@@ -21,6 +21,8 @@ import type { TransportBridges } from "./transport-bridges.ts";
 /** The auth core as the face uses it: the relay interface plus sign-out (UpstreamAuth). */
 export interface FaceAuthClient extends AuthClient {
   clear?(): Promise<unknown>;
+  /** Whether the sign-in that issued this `state` is this client's (one callback route serves many upstreams). */
+  ownsSignIn?(state: string): boolean;
 }
 
 export interface HttpFaceOptions {
@@ -41,6 +43,13 @@ export interface HttpFaceOptions {
   streamLimits?: StreamLimits | undefined;
   /** The upstream's reachability for /healthz (probed at most every few seconds); without it, not reported. */
   health?: UpstreamHealth | undefined;
+  /**
+   * Where this face is mounted when several upstreams share the port (`/servers/<name>`; default ""): the paths it
+   * hands to clients (the legacy SSE message endpoint) carry it.
+   */
+  basePath?: string | undefined;
+  /** The form token of the page's buttons (default: a random one); shared when one page lists several upstreams. */
+  csrf?: string | undefined;
 }
 
 /** Route names whose requests need the inbound API key (when one is configured). */
@@ -66,8 +75,8 @@ const NOT_RELAYED =
 export function createRequestListener(options: HttpFaceOptions): RequestListener {
   const { relay, guard, auth } = options;
   const logger = options.logger ?? silentLogger;
-  const sessions = new LegacySseSessions(relay.upstream);
-  const csrf = randomBytes(32).toString("base64url");
+  const sessions = new LegacySseSessions(relay.upstream, `${options.basePath ?? ""}/message`);
+  const csrf = options.csrf ?? randomBytes(32).toString("base64url");
   const router = new Router();
   const streams = options.streamLimits ?? new StreamLimits();
 

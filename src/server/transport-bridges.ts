@@ -30,6 +30,9 @@ export interface TransportBridgesOptions {
   sessionIdleMs?: number | undefined;
   /** Bridged Streamable HTTP sessions at most; a new one above gets 503. */
   maxSessions?: number | undefined;
+  /** The message endpoint bridged legacy clients are told to POST to (default "/message"; with many upstreams
+   * `/servers/<name>/message`). */
+  legacyMessagePath?: string | undefined;
 }
 
 export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
@@ -63,7 +66,7 @@ export class TransportBridges {
 
   /** `GET /sse` from a legacy client while the upstream speaks Streamable HTTP. Returns the session id it got. */
   async openLegacyClient(_req: IncomingMessage, res: ServerResponse): Promise<string> {
-    const downstream = new LegacySseServerTransport(res, "/message");
+    const downstream = new LegacySseServerTransport(res, this.options.legacyMessagePath ?? "/message");
     this.legacyClients.set(downstream.sessionId, downstream);
     const bridge = this.bridge(downstream, this.toStreamable);
     void bridge.closed.then(() => this.legacyClients.delete(downstream.sessionId));

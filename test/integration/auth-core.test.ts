@@ -17,6 +17,7 @@ import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts
 import { startCallbackListener } from "../fixtures/callback-listener.ts";
 import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
+import { freePort } from "./support/http-face-harness.ts";
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -324,6 +325,61 @@ describe("a stalled authorization server", () => {
     const refreshesBefore = as.stats.refreshSuccesses;
     await auth.refresh(); // the lock was released: this one takes it at once and refreshes
     assert.equal(as.stats.refreshSuccesses, refreshesBefore + 1);
+    await auth.close();
+  });
+});
+
+describe("a pre-registered confidential client (--client-id/--client-secret)", () => {
+  let as: TestAuthServer;
+  let mcp: TestMcpServer;
+  let port: number;
+
+  before(async () => {
+    port = await freePort();
+    as = await startAuthServer({
+      dynamicRegistration: false,
+      clients: [
+        {
+          client_id: "pre-1",
+          client_secret: "pre-1-secret",
+          redirect_uris: [`http://127.0.0.1:${port}/oauth/callback`],
+        },
+      ],
+    });
+    mcp = await startMcpServer({ authServer: as });
+  });
+  after(async () => {
+    await mcp.close();
+    await as.close();
+  });
+
+  test("refreshes, shows its client id, and revokes at clear (it is recorded as the registered client)", async () => {
+    const authDir = await tempDir();
+    const store = new FileTokenStore({ dir: authDir });
+    const auth = new UpstreamAuth(
+      upstreamOf(mcp.url, { clientId: "pre-1", clientSecret: "pre-1-secret" }),
+      runtime(authDir, port),
+      {
+        store,
+        callback: "own-listener",
+        printSignInUrl: () => {},
+        openUrl: async (url) => void completeLoginInBrowser(url, { login: "dana" }),
+      },
+    );
+    await auth.signIn();
+    const status = await auth.status();
+    assert.equal(status.clientId, "pre-1");
+    assert.equal(status.clientSource, "pre-registered");
+    const stored = await store.read(auth.storeKey, "client_info");
+    assert.equal(stored?.client.client_secret, undefined, "the user's secret is not written to the store");
+
+    const refreshesBefore = as.stats.refreshSuccesses;
+    await auth.refresh();
+    assert.equal(as.stats.refreshSuccesses, refreshesBefore + 1, "a real refresh, not a forgotten sign-in");
+    assert.equal((await auth.status()).signedIn, true);
+
+    const { revoked } = await auth.clear();
+    assert.equal(revoked, true);
     await auth.close();
   });
 });

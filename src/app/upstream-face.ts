@@ -1,0 +1,144 @@
+import type { Dispatcher } from "undici";
+import type { UpstreamOptions } from "../config/options.ts";
+import type { Logger } from "../lib/logger.ts";
+import { HttpRelay } from "../proxy/http-relay.ts";
+import type { StreamLimits } from "../proxy/stream-limits.ts";
+import { UpstreamHealth } from "../proxy/upstream-health.ts";
+import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
+import { API_KEY_HEADER, type RequestGuard } from "../server/request-guard.ts";
+import type { TransportBridges } from "../server/transport-bridges.ts";
+import type { RoutedUpstream } from "../server/upstream-router.ts";
+import { checkUpstreamAtStart, signInAtStart } from "./sign-in-at-start.ts";
+
+/** One upstream the face serves: its name (a path segment), its options and its OAuth core. */
+export interface ServedUpstream {
+  /** `/servers/<name>/…`; a safe path segment. */
+  name: string;
+  upstream: UpstreamOptions;
+  /** The OAuth core, created with `callback: "external"`; undefined with a static Authorization header. */
+  auth?: FaceAuthClient | undefined;
+  /** The upstream's transport when known (config `type`, --transport); otherwise detected once and remembered. */
+  upstreamTransport?: "streamable-http" | "sse" | undefined;
+  /** The upstream's protected resource metadata `resource`, for the start-up check's "did you mean". */
+  discoveredResource?: (() => Promise<string | undefined>) | undefined;
+}
+
+/** What every upstream's face shares: one port, one guard, one stream budget, one outbound dispatcher. */
+export interface SharedFaceParts {
+  guard: RequestGuard;
+  logger: Logger;
+  streamLimits: StreamLimits;
+  csrf: string;
+  dispatcher?: Dispatcher | undefined;
+  maxBodyBytes?: number | undefined;
+  signInWaitMs?: number | undefined;
+  upstreamTimeoutMs?: number | undefined;
+  upstreamConnections?: number | undefined;
+  sessionIdleMs?: number | undefined;
+  maxSessions?: number | undefined;
+  bridging?: boolean | undefined;
+  checkUpstream?: boolean | undefined;
+}
+
+export interface UpstreamFace extends RoutedUpstream {
+  readonly relay: HttpRelay;
+  /** The start-up probe (and sign-in when there are no tokens), in the background. */
+  startChecks(options: { signIn: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The face of one upstream: its relay (connection pools), its transport bridges (created on first need), its
+ * health probe and its request listener, mounted at `basePath` ("" when it is the only upstream).
+ */
+export function buildUpstreamFace(served: ServedUpstream, shared: SharedFaceParts, basePath: string): UpstreamFace {
+  const { logger, auth } = { logger: shared.logger, auth: served.auth };
+  const upstream = served.upstream;
+  const relay = new HttpRelay({
+    upstreamUrl: upstream.url,
+    auth,
+    headers: upstream.headers,
+    logger,
+    maxBodyBytes: shared.maxBodyBytes,
+    signInWaitMs: shared.signInWaitMs,
+    upstreamTimeoutMs: shared.upstreamTimeoutMs,
+    connections: shared.upstreamConnections,
+    streamConnections: shared.streamLimits.maxStreams,
+    dispatcher: shared.dispatcher,
+    dropRequestHeaders: [API_KEY_HEADER],
+  });
+  // Bridging loads the SDK (tens of MB, ~0.3 s): only when a client first needs it, never for the pass-through.
+  let bridging: Promise<TransportBridges> | undefined;
+  const bridges =
+    shared.bridging === false
+      ? undefined
+      : () => {
+          bridging ??= import("../server/transport-bridges.ts").then(
+            ({ TransportBridges }) =>
+              new TransportBridges({
+                upstreamUrl: upstream.url,
+                auth,
+                headers: upstream.headers,
+                logger,
+                maxBodyBytes: relay.maxBodyBytes,
+                sessionIdleMs: shared.sessionIdleMs,
+                maxSessions: shared.maxSessions,
+                legacyMessagePath: `${basePath}/message`,
+              }),
+          );
+          return bridging;
+        };
+  const health = shared.checkUpstream
+    ? new UpstreamHealth({
+        url: upstream.url,
+        headers: upstream.headers,
+        token: auth ? () => auth.getAccessToken() : undefined,
+      })
+    : undefined;
+  // A sign-in (or sign-out) changes what the probe sees: the next /healthz probes again.
+  const unsubscribeHealth = health && auth?.onStateChange(() => health.invalidate());
+  const listener = createRequestListener({
+    upstreamUrl: upstream.url,
+    auth,
+    relay,
+    guard: shared.guard,
+    logger,
+    bridges,
+    upstreamTransport: served.upstreamTransport,
+    streamLimits: shared.streamLimits,
+    health,
+    basePath,
+    csrf: shared.csrf,
+  });
+
+  return {
+    name: served.name,
+    url: upstream.url,
+    listener,
+    auth,
+    health,
+    relay,
+    startChecks: async ({ signIn }) => {
+      // Without tokens, a probe's 401 starts the sign-in (single-flight with the sign-ins that early requests' 401s
+      // start: one browser tab). With the check on, that probe also warns when the upstream is down or not MCP.
+      if (health) {
+        await checkUpstreamAtStart({
+          url: upstream.url,
+          headers: upstream.headers,
+          health,
+          logger,
+          auth,
+          signIn,
+          resource: served.discoveredResource,
+        });
+      } else if (auth && signIn) {
+        await signInAtStart(auth, upstream, logger);
+      }
+    },
+    close: async () => {
+      unsubscribeHealth?.();
+      await (await bridging)?.close();
+      await relay.close();
+    },
+  };
+}
