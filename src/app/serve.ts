@@ -86,6 +86,20 @@ export interface ServeHandle {
   readonly port: number;
   /** Stops listening, ends open streams and closes upstream connections. Does not close `auth`. */
   close(): Promise<void>;
+  /**
+   * Replaces the set of upstreams (a config reload) without touching the ones that did not change: their sessions,
+   * streams and sign-ins carry on. Only for a face started with `upstreams`.
+   */
+  reload(next: readonly ServedUpstream[]): Promise<ReloadResult>;
+}
+
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  /** Auth cores no longer used (of removed and changed upstreams, and the new ones of unchanged upstreams): the
+   * caller closes them. */
+  retired: FaceAuthClient[];
 }
 
 /**
@@ -152,9 +166,17 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   // One upstream keeps the root routes as they always were (its message endpoint is "/message"); with several,
   // each is mounted at /servers/<name> and the paths it hands out say so.
   const many = served.length > 1;
-  const faces = served.map((entry) =>
-    buildUpstreamFace(entry, shared, many ? `${SERVERS_PREFIX}${encodeURIComponent(entry.name)}` : ""),
-  );
+  // Named upstreams (a config file) are mounted at /servers/<name> even when there is one, so that a reload that
+  // adds a second one changes nothing for the first one's clients.
+  const mountOf = (entry: ServedUpstream) =>
+    options.upstreams ? `${SERVERS_PREFIX}${encodeURIComponent(entry.name)}` : "";
+  const servedAs = new Map<UpstreamFace, ServedUpstream>();
+  const build = (entry: ServedUpstream) => {
+    const face = buildUpstreamFace(entry, shared, mountOf(entry));
+    servedAs.set(face, entry);
+    return face;
+  };
+  let faces = served.map(build);
   const listener = createUpstreamRouter({ upstreams: () => faces, guard, csrf: shared.csrf, logger });
   const closeFaces = () => Promise.all(faces.map((face) => face.close()));
 
@@ -214,6 +236,39 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   return {
     url: baseUrl,
     port,
+    reload: async (next) => {
+      const result: ReloadResult = { added: [], removed: [], changed: [], retired: [] };
+      const retiredFaces: UpstreamFace[] = [];
+      const nextFaces = next.map((entry) => {
+        const current = faces.find((face) => face.name === entry.name);
+        const before = current && servedAs.get(current);
+        if (current && before && sameUpstream(before, entry)) {
+          if (entry.auth && entry.auth !== current.auth) result.retired.push(entry.auth);
+          return current;
+        }
+        if (current) {
+          result.changed.push(entry.name);
+          retiredFaces.push(current);
+        } else result.added.push(entry.name);
+        const face = build(entry);
+        face.relay.signInPageUrl = `${baseUrl}/`;
+        void face.startChecks({ signIn });
+        return face;
+      });
+      for (const face of faces) {
+        if (!next.some((entry) => entry.name === face.name)) {
+          result.removed.push(face.name);
+          retiredFaces.push(face);
+        }
+      }
+      faces = nextFaces; // requests from now on see the new set; requests under way finish on their face
+      for (const face of retiredFaces) {
+        servedAs.delete(face);
+        if (face.auth) result.retired.push(face.auth);
+        await face.close();
+      }
+      return result;
+    },
     close: () => {
       closing ??= (async () => {
         stopWatchingSignIns?.();
@@ -251,6 +306,14 @@ function openPageOnFirstSignIn(
     );
   }
   return stop;
+}
+
+/** Whether a reloaded entry is the same upstream as before (then its face, sessions and sign-in stay). */
+function sameUpstream(before: ServedUpstream, after: ServedUpstream): boolean {
+  return (
+    JSON.stringify([before.upstream, before.upstreamTransport ?? null]) ===
+    JSON.stringify([after.upstream, after.upstreamTransport ?? null])
+  );
 }
 
 const FACE_TIMEOUTS: InboundTimeouts = { headersMs: 20_000, requestMs: 60_000, keepAliveMs: 65_000, idleMs: 60_000 };

@@ -2,7 +2,8 @@
 // dynamic registration, "b" with only a pre-registered confidential client and 5 s access tokens. Both are signed
 // in through the scripted browser via the one shared /oauth/callback; SDK clients on /servers/a/mcp,
 // /servers/b/mcp and /servers/b/sse call tools; calls on "b" keep working across several expiries without a new
-// sign-in; signing "a" out leaves "b" working; the list page, /healthz and unknown names.
+// sign-in; signing "a" out leaves "b" working; a reload adds and removes upstreams while "b" keeps serving;
+// the list page, /healthz and unknown names.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
@@ -17,6 +18,10 @@ import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
 import { freePort } from "./support/http-face-harness.ts";
 
 const SECRET = "b-client-secret-for-tests-only";
+
+function upstreamOf(url: string, extra: Partial<UpstreamOptions> = {}): UpstreamOptions {
+  return { url, authorizeParams: {}, headers: {}, sendResource: true, ...extra };
+}
 
 function textOf(result: { content?: unknown }): string {
   const [block] = (result.content ?? []) as { type: string; text?: string }[];
@@ -33,6 +38,10 @@ describe("serve with two upstreams on one port", () => {
   let authB: UpstreamAuth;
   const opened: string[] = [];
   const logs: string[] = [];
+  let runtime: RuntimeOptions;
+  let upstreamA: UpstreamOptions;
+  let upstreamB: UpstreamOptions;
+  let deps: ConstructorParameters<typeof UpstreamAuth>[2];
 
   before(async () => {
     const port = await freePort();
@@ -50,7 +59,7 @@ describe("serve with two upstreams on one port", () => {
     });
     mcpA = await startMcpServer({ authServer: asA });
     mcpB = await startMcpServer({ authServer: asB });
-    const runtime: RuntimeOptions = {
+    runtime = {
       authDir: "/nonexistent-memory-store",
       port,
       callbackHost: "127.0.0.1",
@@ -60,16 +69,9 @@ describe("serve with two upstreams on one port", () => {
     };
     const logger = createLogger({ level: "debug", write: (line) => void logs.push(line) });
     const store = new MemoryTokenStore();
-    const upstreamOf = (url: string, extra: Partial<UpstreamOptions> = {}): UpstreamOptions => ({
-      url,
-      authorizeParams: {},
-      headers: {},
-      sendResource: true,
-      ...extra,
-    });
-    const deps = { store, logger, callback: "external" as const, printSignInUrl: () => {} };
-    const upstreamA = upstreamOf(mcpA.url);
-    const upstreamB = upstreamOf(mcpB.url, { clientId: "proxy-b", clientSecret: SECRET });
+    deps = { store, logger, callback: "external" as const, printSignInUrl: () => {} };
+    upstreamA = upstreamOf(mcpA.url);
+    upstreamB = upstreamOf(mcpB.url, { clientId: "proxy-b", clientSecret: SECRET });
     authA = new UpstreamAuth(upstreamA, runtime, deps);
     authB = new UpstreamAuth(upstreamB, runtime, deps);
     face = await startServe({
@@ -186,6 +188,41 @@ describe("serve with two upstreams on one port", () => {
     try {
       assert.match(textOf(await b.callTool({ name: "whoami", arguments: {} })), /bob/);
     } finally {
+      await b.close();
+    }
+    assert.equal((await authB.status()).signedIn, true);
+  });
+
+  test("a reload adds and removes upstreams while a client of the unchanged one keeps calling", async () => {
+    const b = new Client({ name: "many-b-reload", version: "1" });
+    await b.connect(new StreamableHTTPClientTransport(new URL(`${face.url}/servers/b/mcp`)));
+    let calling = true;
+    let calls = 0;
+    const loop = (async () => {
+      while (calling) {
+        assert.equal(textOf(await b.callTool({ name: "echo", arguments: { text: `r${calls}` } })), `r${calls}`);
+        calls++;
+      }
+    })();
+    try {
+      const authC = new UpstreamAuth(upstreamOf(mcpA.url), runtime, deps);
+      const result = await face.reload([
+        { name: "b", upstream: upstreamB, auth: new UpstreamAuth(upstreamB, runtime, deps) },
+        { name: "c", upstream: upstreamOf(mcpA.url), auth: authC },
+      ]);
+      assert.deepEqual([result.added, result.removed, result.changed], [["c"], ["a"], []]);
+      assert.ok(result.retired.includes(authA), "a's core is handed back to be closed");
+      assert.ok(!result.retired.includes(authB), "b's core carries on");
+      const gone = await fetch(`${face.url}/servers/a/mcp`, { method: "POST", body: "{}" });
+      assert.equal(gone.status, 404);
+      assert.match(((await gone.json()) as { error: { message: string } }).error.message, /Known names: b, c/);
+      const callsAtReload = calls;
+      while (calls < callsAtReload + 5) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const retired of result.retired) await (retired as UpstreamAuth).close();
+      await authC.close();
+    } finally {
+      calling = false;
+      await loop;
       await b.close();
     }
     assert.equal((await authB.status()).signedIn, true);
