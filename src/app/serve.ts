@@ -27,6 +27,8 @@ export interface ServeOptions {
    * opens the status page once instead, where each has its Sign in button.
    */
   upstreams?: readonly ServedUpstream[] | undefined;
+  /** The command that runs this proxy on this machine (launchCommand), for the page's stdio snippets. */
+  launch?: { command: string; args: string[] } | undefined;
   /** Opens the status page (several upstreams needing a sign-in at start: one tab, not one per upstream). */
   openPage?: ((url: string) => Promise<void>) | undefined;
   /** The OAuth core for the upstream, created with `callback: "external"`; undefined with a static Authorization header. */
@@ -153,6 +155,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     maxSessions: options.maxSessions,
     bridging: options.bridging,
     checkUpstream: options.checkUpstream,
+    launch: options.launch,
   };
   const served: readonly ServedUpstream[] = options.upstreams ?? [
     {
@@ -177,7 +180,13 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     return face;
   };
   let faces = served.map(build);
-  const listener = createUpstreamRouter({ upstreams: () => faces, guard, csrf: shared.csrf, logger });
+  const listener = createUpstreamRouter({
+    upstreams: () => faces,
+    guard,
+    csrf: shared.csrf,
+    logger,
+    launch: options.launch,
+  });
   const closeFaces = () => Promise.all(faces.map((face) => face.close()));
 
   const timeouts = inboundTimeouts(FACE_TIMEOUTS, options.timeouts);

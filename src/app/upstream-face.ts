@@ -38,6 +38,8 @@ export interface SharedFaceParts {
   maxSessions?: number | undefined;
   bridging?: boolean | undefined;
   checkUpstream?: boolean | undefined;
+  /** The command that runs this proxy here, for the page's stdio snippets. */
+  launch?: { command: string; args: string[] } | undefined;
 }
 
 export interface UpstreamFace extends RoutedUpstream {
@@ -109,6 +111,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     health,
     basePath,
     csrf: shared.csrf,
+    launch: shared.launch,
   });
 
   return {

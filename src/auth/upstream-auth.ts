@@ -53,6 +53,19 @@ export interface UpstreamAuthDeps {
   storeKey?: string;
 }
 
+/** What `clear` did: whether anything was stored, and what became of the revocation. */
+export interface ClearOutcome {
+  hadRecords: boolean;
+  /** The authorization server revoked the grant. */
+  revoked: boolean;
+  /** "unsupported": the AS offers no revocation endpoint (or no client was stored); "no-tokens": nothing to revoke. */
+  revocation: "revoked" | "failed" | "unsupported" | "no-tokens";
+  /** With "failed": where and what the server said (no secrets). */
+  failure?: string | undefined;
+  /** When the access token expires, if known (it stays valid upstream until then when not revoked). */
+  expiresAt?: string | undefined;
+}
+
 /** Step-ups for one operation before we give up (MCP authorization, "Step-Up Authorization Flow"). */
 const MAX_STEP_UPS = 2;
 /** Retries of a refresh that failed transiently (network, temporarily_unavailable). */
@@ -491,25 +504,39 @@ export class UpstreamAuth implements AuthClient {
     };
   }
 
-  /** Signs out: revokes at the AS when it supports RFC 7009 (best effort), then deletes every stored record. */
-  async clear(): Promise<{ revoked: boolean }> {
+  /**
+   * Signs out: revokes at the AS when it supports RFC 7009, then deletes every stored record, whatever the AS said
+   * (a failed revocation is reported, not retried: the token stays valid upstream until it expires).
+   */
+  async clear(): Promise<ClearOutcome> {
     const record = await this.store.read(this.storeKey, "tokens");
     const client = await this.clients.read();
     const serverInfo = await this.discovery.read();
-    let revoked = false;
+    const hadRecords = record !== undefined || client !== undefined || serverInfo !== undefined;
     const metadata = serverInfo?.authorizationServerMetadata as { revocation_endpoint?: string } | undefined;
     const endpoint = metadata?.revocation_endpoint;
-    if (record && client && endpoint) {
-      revoked = await revokeGrant(this.fetchFn, endpoint, client, record).catch((error: unknown) => {
-        this.log.warn(
-          `Could not revoke tokens at ${endpoint}: ${error instanceof Error ? error.message : String(error)}`,
-        );
-        return false;
-      });
+    const expiresAt = record?.expires_at ? new Date(record.expires_at).toISOString() : undefined;
+    let outcome: ClearOutcome;
+    if (!record) outcome = { hadRecords, revoked: false, revocation: "no-tokens" };
+    else if (!client || !endpoint) outcome = { hadRecords, revoked: false, revocation: "unsupported", expiresAt };
+    else {
+      const result = await revokeGrant(this.fetchFn, endpoint, client, record);
+      if (result.revoked) outcome = { hadRecords, revoked: true, revocation: "revoked" };
+      else {
+        this.log.warn(`Could not revoke the tokens for ${this.serverUrl} at ${endpoint}: ${result.reason}.`);
+        if (result.error === "invalid_client") await this.clients.forget();
+        outcome = {
+          hadRecords,
+          revoked: false,
+          revocation: "failed",
+          failure: `${endpoint}: ${result.reason}`,
+          expiresAt,
+        };
+      }
     }
     await this.store.remove(this.storeKey);
     this.setTokens(undefined);
-    return { revoked };
+    return outcome;
   }
 
   onStateChange(listener: (status: AuthStatus) => void): () => void {

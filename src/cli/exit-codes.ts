@@ -19,6 +19,7 @@ export const EXIT = {
 
 const BY_CODE: Record<ErrorCode, number> = {
   USAGE: EXIT.usage,
+  CONFIG_INVALID: EXIT.usage,
   INVALID_URL: EXIT.usage,
   UNSAFE_URL: EXIT.authServer,
   SIGN_IN_REQUIRED: EXIT.signIn,

@@ -1,24 +1,119 @@
-/** Help texts. Kept next to each other so the flags read the same everywhere. */
-const UPSTREAM_FLAGS = `Upstream and sign-in options:
-  --client-id ID            use a pre-registered OAuth client (skips registration)
-  --client-secret SECRET    its secret (confidential clients)
-  --client-metadata-url URL use a Client ID Metadata Document (https URL) when the server supports it
-  --scope "A B"             ask for these scopes instead of the server's
-  --authorize-param K=V     extra authorization request parameter (repeatable), e.g. access_type=offline
-  --header "Name: value"    send this header upstream (repeatable); an Authorization header replaces OAuth
-  --transport KIND          the upstream's transport: streamable-http, sse or auto (default: detected once)
-  --no-resource             do not send the RFC 8707 resource parameter (for servers that reject it)
-  --auth-dir DIR            token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)
-  --port N                  OAuth callback port (env OAUTH_CALLBACK_PORT; default 8000)
-  --callback-host NAME      host in the redirect URI (default 127.0.0.1; localhost binds 127.0.0.1 and ::1)
-  --no-browser              print the sign-in URL instead of opening a browser (env BROWSER picks one)
-  --allow-insecure-http     allow plain http to non-loopback OAuth servers (dangerous; testing only)
-  --allow-pkce-unverified   sign in even though the server's metadata omits code_challenge_methods_supported
-                            (dangerous; only for servers known to enforce PKCE S256)
-  --debug                   debug logs to stderr and a 0600 <hash>_debug.log (secrets are never logged)`;
+/**
+ * Help texts. Every flag is described once (FLAGS) and each command lists the flags it reads, so a command's
+ * `--help` shows only what it takes and the descriptions read the same everywhere.
+ */
+export const FLAGS: Record<string, string> = {
+  "--config FILE": "servers from a config file (env MCP_U2M_PROXY_CONFIG; default ./mcp-u2m-proxy.json if present)",
+  "--client-id ID": "use a pre-registered OAuth client (skips registration)",
+  "--client-secret SECRET": "its secret (confidential clients)",
+  "--client-metadata-url URL": "use a Client ID Metadata Document (https URL) when the server supports it",
+  '--scope "A B"': "ask for these scopes instead of the server's",
+  "--authorize-param K=V": "extra authorization request parameter (repeatable), e.g. access_type=offline",
+  '--header "Name: value"': "send this header upstream (repeatable); an Authorization header replaces OAuth",
+  "--transport KIND": "the upstream's transport: streamable-http, sse or auto (default: detected once)",
+  "--no-resource": "do not send the RFC 8707 resource parameter (for servers that reject it)",
+  "--auth-dir DIR": "token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)",
+  "--port N":
+    "the port serve listens on, which the OAuth callback (http://127.0.0.1:N/oauth/callback) uses too (env OAUTH_CALLBACK_PORT; default 8000)",
+  "--callback-host NAME": "host in the redirect URI (default 127.0.0.1; localhost binds 127.0.0.1 and ::1)",
+  "--no-browser": "print the sign-in URL instead of opening a browser (env BROWSER picks one)",
+  "--allow-insecure-http": "allow plain http to non-loopback OAuth and MCP servers (dangerous; testing only)",
+  "--allow-pkce-unverified":
+    "sign in even though the server's metadata omits code_challenge_methods_supported (dangerous)",
+  "--debug": "debug logs to stderr and a 0600 <hash>_debug.log (secrets are never logged)",
+  "--force": "sign in again even when the stored tokens are valid (and register a new dynamic client)",
+  "--all": "every configured server, one after the other",
+  "--json": "machine-readable output",
+  "--host HOST": "listen address (default 127.0.0.1); a non-loopback host needs --api-key",
+  "--api-key KEY": "inbound secret clients must send (env MCP_PROXY_API_KEY)",
+  "--api-key-file FILE": "read that secret from FILE's first line instead (env MCP_PROXY_API_KEY_FILE; chmod 600)",
+  "--allow-origin ORIGIN": "browser origin allowed to call the proxy (repeatable)",
+  "--allow-host NAME": "Host header name accepted besides loopback (repeatable; behind a reverse proxy)",
+  "--max-streams N": "long-lived streams (GET /mcp, /sse, subscriptions/listen) open at once (default 2000)",
+  "--max-streams-per-session N": "of those, per MCP session (default 4)",
+  "--max-sessions N": "sessions the proxy holds itself when bridging transports (default 1000)",
+  "--session-idle-timeout S": "seconds before an unused bridged session is closed (default 600)",
+  "--help, -h": "this help",
+  "--version, -v": "the version",
+};
 
-export const COMMAND_HELP: Record<string, string> = {
-  main: `mcp-u2m-proxy — use OAuth-protected remote MCP servers from any MCP client
+/** What selects the stored sign-in (the store key) and where it lives: every command that reads one takes these. */
+const STORE = ["--config FILE", "--auth-dir DIR", "--client-id ID", "--client-metadata-url URL"];
+const SIGN_IN = [
+  ...STORE,
+  "--client-secret SECRET",
+  '--scope "A B"',
+  "--authorize-param K=V",
+  '--header "Name: value"',
+  "--no-resource",
+  "--port N",
+  "--callback-host NAME",
+  "--no-browser",
+  "--allow-insecure-http",
+  "--allow-pkce-unverified",
+  "--debug",
+];
+const LISTEN = [
+  "--host HOST",
+  "--api-key KEY",
+  "--api-key-file FILE",
+  "--allow-origin ORIGIN",
+  "--allow-host NAME",
+  "--transport KIND",
+  "--max-streams N",
+  "--max-streams-per-session N",
+  "--max-sessions N",
+  "--session-idle-timeout S",
+];
+
+/** The flags each command reads. */
+export const COMMAND_FLAGS: Record<string, readonly string[]> = {
+  serve: [...SIGN_IN, ...LISTEN],
+  stdio: [...SIGN_IN, "--transport KIND"],
+  auth: [...SIGN_IN, "--force", "--all"],
+  status: [...STORE, "--json", "--debug"],
+  refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--allow-insecure-http", "--debug"],
+  clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--debug"],
+  list: ["--config FILE", "--auth-dir DIR", "--json"],
+  clients: ["--config FILE", "--auth-dir DIR", "--port N", "--api-key KEY"],
+};
+
+const USAGE: Record<string, string> = {
+  serve: `Usage: mcp-u2m-proxy [serve] <url or name> [options]
+
+Runs the proxy on http://HOST:PORT: /mcp (Streamable HTTP), /sse + /message (legacy SSE), / (status page),
+/healthz, /oauth/callback, and any other path relayed to the upstream's origin. With a config file of several
+servers, each is at /servers/<name>/mcp (and /sse); run without <url> to serve them all.`,
+  stdio: `Usage: mcp-u2m-proxy stdio <url or name> [options]
+
+Speaks MCP (newline-delimited JSON-RPC) on stdin/stdout and relays it to the server with your sign-in.
+Only MCP messages go to stdout; logs go to stderr.`,
+  auth: `Usage: mcp-u2m-proxy auth <url or name> [options]   (or: auth --all)
+
+Signs in to the MCP server (opening the browser) unless valid tokens are stored, and saves them. Several
+processes signing in to the same server at once open one browser tab; the others wait for it.`,
+  status: `Usage: mcp-u2m-proxy status [<url or name>] [options]
+
+Shows whether you are signed in, when the access token expires, whether a refresh token is stored, the scopes
+and the authorization server; every stored and configured server without <url>. Exit 0 when usable, 1 when not.`,
+  refresh: `Usage: mcp-u2m-proxy refresh <url or name> [options]
+
+Refreshes the access token now with the stored refresh token. Exits non-zero with the reason when it cannot.`,
+  clear: `Usage: mcp-u2m-proxy clear [<url or name>] [options]
+
+Signs out: revokes the tokens at the authorization server when it supports it (RFC 7009), then deletes the
+stored tokens and client registration, for one server or (without <url>) every one. Exit 5 when a revocation
+failed (the local records are deleted anyway; the token stays valid upstream until it expires).`,
+  list: `Usage: mcp-u2m-proxy list [options]
+
+Lists every configured server and every server with stored credentials.`,
+  clients: `Usage: mcp-u2m-proxy clients [<url or name>] [options]
+
+Prints the configuration snippet of every MCP host (Claude Code, Claude Desktop, Cursor, VS Code, Gemini CLI,
+opencode, …) for the server, with the command that works on this machine.`,
+};
+
+const MAIN = `mcp-u2m-proxy — use OAuth-protected remote MCP servers from any MCP client
 
 Usage:
   mcp-u2m-proxy [serve] <url>      run the proxy: http://127.0.0.1:8000/mcp (Streamable HTTP), /sse (legacy)
@@ -27,64 +122,29 @@ Usage:
   mcp-u2m-proxy status [<url>]     signed in or not, expiry, scopes (--json)
   mcp-u2m-proxy refresh <url>      refresh the tokens now
   mcp-u2m-proxy clear [<url>]      sign out: revoke and delete stored credentials (all without <url>)
-  mcp-u2m-proxy list               every stored sign-in (--json)
+  mcp-u2m-proxy list               every configured and stored server (--json)
+  mcp-u2m-proxy clients [<url>]    the configuration snippet of every MCP host
   mcp-u2m-proxy help [command]     this help, or a command's
 
-The upstream URL may also come from env UPSTREAM_MCP_URL.
+<url> may also be the name of a server in a config file (--config), or come from env UPSTREAM_MCP_URL.
 Run "mcp-u2m-proxy <command> --help" for a command's options. --version prints the version.
 
 Exit codes: 0 ok, 1 not signed in (status), 2 usage, 3 sign-in needed or failed, 4 network,
-5 authorization server error, 6 token store error.`,
-  auth: `Usage: mcp-u2m-proxy auth <url> [options]
+5 authorization server error, 6 token store error.`;
 
-Signs in to the MCP server at <url> (opening the browser) unless valid tokens are stored, and saves them.
-Several processes signing in to the same server at once open one browser tab; the others wait for it.
-  --force                   sign in again even when tokens are valid
-
-${UPSTREAM_FLAGS}`,
-  status: `Usage: mcp-u2m-proxy status [<url>] [--json] [options]
-
-Shows whether you are signed in, when the access token expires, whether a refresh token is stored, the scopes
-and the authorization server. Exit 0 when <url> has usable tokens, 1 when it does not.
-
-${UPSTREAM_FLAGS}`,
-  refresh: `Usage: mcp-u2m-proxy refresh <url> [options]
-
-Refreshes the access token now with the stored refresh token. Exits non-zero with the reason when it cannot.
-
-${UPSTREAM_FLAGS}`,
-  clear: `Usage: mcp-u2m-proxy clear [<url>] [options]
-
-Deletes the stored tokens and client registration for <url>, or for every server without <url>, revoking the
-tokens at the authorization server when it supports it (RFC 7009).
-
-${UPSTREAM_FLAGS}`,
-  list: `Usage: mcp-u2m-proxy list [--json] [--auth-dir DIR]
-
-Lists every server with stored credentials.`,
-  serve: `Usage: mcp-u2m-proxy [serve] <url> [options]
-
-Runs the proxy on http://HOST:PORT: /mcp (Streamable HTTP), /sse + /message (legacy SSE), / (status page),
-/healthz, /oauth/callback, and any other path relayed to the upstream's origin.
-  --host HOST               listen address (default 127.0.0.1); a non-loopback host needs --api-key
-  --api-key KEY             inbound secret clients must send (env MCP_PROXY_API_KEY)
-  --api-key-file FILE       read that secret from FILE's first line instead (env MCP_PROXY_API_KEY_FILE; chmod 600)
-  --allow-origin ORIGIN     browser origin allowed to call the proxy (repeatable)
-  --allow-host NAME         Host header name accepted besides loopback (repeatable; behind a reverse proxy)
-  --max-streams N           long-lived streams (GET /mcp, /sse, subscriptions/listen) open at once (default 2000)
-  --max-streams-per-session N  of those, per MCP session (default 4)
-  --max-sessions N          sessions the proxy holds itself when bridging transports (default 1000)
-  --session-idle-timeout S  seconds before an unused bridged session is closed (default 600)
-
-${UPSTREAM_FLAGS}`,
-  stdio: `Usage: mcp-u2m-proxy stdio <url> [options]
-
-Speaks MCP (newline-delimited JSON-RPC) on stdin/stdout and relays it to <url> with your sign-in.
-Only MCP messages go to stdout; logs go to stderr.
-
-${UPSTREAM_FLAGS}`,
-};
+function flagLines(flags: readonly string[]): string {
+  const width = Math.max(...flags.map((flag) => flag.length)) + 2;
+  return flags.map((flag) => `  ${flag.padEnd(width)}${FLAGS[flag] ?? ""}`).join("\n");
+}
 
 export function helpFor(command: string | undefined): string {
-  return COMMAND_HELP[command ?? "main"] ?? COMMAND_HELP.main!;
+  const flags = command === undefined ? undefined : COMMAND_FLAGS[command];
+  const usage = command === undefined ? undefined : USAGE[command];
+  if (!usage || !flags) return MAIN;
+  return `${usage}\n\nOptions:\n${flagLines([...flags, "--help, -h"])}`;
+}
+
+/** The usage line of a command, for usage errors ("Usage: mcp-u2m-proxy auth <url or name> [options]"). */
+export function usageLine(command: string): string | undefined {
+  return USAGE[command]?.split("\n", 1)[0];
 }

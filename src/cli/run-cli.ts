@@ -2,18 +2,24 @@ import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type CliArgs, parseCliArgs } from "./args.ts";
 import { EXIT, exitCodeFor } from "./exit-codes.ts";
 import { helpFor } from "./help.ts";
+import { configFor } from "./resolve-server.ts";
+import { personaliseHint } from "./suggest-command.ts";
 
 type Output = (text: string) => void;
 
 // Each command loads only what it needs: start-up time and memory are part of what a proxy costs (issue 4).
-const COMMANDS: Record<Exclude<CliArgs["command"], "help">, (args: CliArgs, out: Output) => Promise<number>> = {
-  auth: async (args, out) => (await import("./commands/auth.ts")).authCommand(args, out),
+const COMMANDS: Record<
+  Exclude<CliArgs["command"], "help">,
+  (args: CliArgs, out: Output, err: Output) => Promise<number>
+> = {
+  auth: async (args, out, err) => (await import("./commands/auth.ts")).authCommand(args, out, err),
   status: async (args, out) => (await import("./commands/status.ts")).statusCommand(args, out),
   refresh: async (args, out) => (await import("./commands/refresh.ts")).refreshCommand(args, out),
   clear: async (args, out) => (await import("./commands/clear.ts")).clearCommand(args, out),
   list: async (args, out) => (await import("./commands/list.ts")).listCommand(args, out),
   serve: async (args, out) => (await import("./commands/serve.ts")).serveCommand(args, out),
   stdio: async (args) => (await import("./commands/stdio.ts")).stdioCommand(args),
+  clients: async (args, out) => (await import("./commands/clients.ts")).clientsCommand(args, out),
 };
 
 /**
@@ -26,6 +32,7 @@ export async function runCli(
 ): Promise<number> {
   const out = io.out ?? ((text) => process.stdout.write(`${text}\n`));
   const err = io.err ?? ((text) => process.stderr.write(`${text}\n`));
+  let parsed: CliArgs | undefined;
   try {
     const args = parseCliArgs(argv);
     for (const warning of args.warnings) err(`mcp-u2m-proxy: warning: ${warning}`);
@@ -37,15 +44,28 @@ export async function runCli(
       out(helpFor(args.helpTopic));
       return EXIT.ok;
     }
-    return await COMMANDS[args.command as Exclude<CliArgs["command"], "help">](args, out);
+    parsed = args;
+    return await COMMANDS[args.command as Exclude<CliArgs["command"], "help">](args, out, err);
   } catch (error) {
     if (isProxyError(error)) {
-      err(`mcp-u2m-proxy: ${error.toLine()}`);
+      // Suggested commands repeat the user's own options (--auth-dir, --config, …) so they work as pasted.
+      err(`mcp-u2m-proxy: ${parsed ? personaliseHint(error.toLine(), parsed, namedServer(parsed)) : error.toLine()}`);
       return exitCodeFor(error.code);
     }
     err(`mcp-u2m-proxy: unexpected error: ${describeError(error)}`);
     if (process.env.MCP_U2M_PROXY_STACK) err(String((error as Error).stack));
     return EXIT.internal;
+  }
+}
+
+/** The config entry the user named (`auth jira`), so suggestions say `jira` rather than its URL. */
+function namedServer(args: CliArgs): { name: string; url: string } | undefined {
+  if (!args.serverName) return undefined;
+  try {
+    const server = configFor(args)?.servers.find((candidate) => candidate.name === args.serverName);
+    return server ? { name: server.name, url: server.upstream.url } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

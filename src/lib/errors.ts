@@ -8,6 +8,8 @@ import { maskKnownSecrets } from "./known-secrets.ts";
 export type ErrorCode =
   // The user gave us something we cannot use.
   | "USAGE"
+  /** The config file is missing, not JSON, or an entry is wrong (the message names the file, server and key). */
+  | "CONFIG_INVALID"
   | "INVALID_URL"
   | "UNSAFE_URL"
   // Sign-in.

@@ -44,6 +44,7 @@ const AUTH_FAILED: ErrorMapping = { status: 502, rpc: JSON_RPC_ERROR.AUTH_FAILED
  */
 const MAPPING: Record<ErrorCode, ErrorMapping> = {
   USAGE: { status: 400, rpc: JSON_RPC_ERROR.INVALID_REQUEST },
+  CONFIG_INVALID: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   INVALID_URL: { status: 400, rpc: JSON_RPC_ERROR.INVALID_REQUEST },
   UNSAFE_URL: AUTH_FAILED,
   SIGN_IN_REQUIRED: SIGN_IN,

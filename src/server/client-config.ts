@@ -9,6 +9,13 @@ export interface ClientConfigInput {
   proxyBaseUrl: string;
   /** Whether clients must send the inbound API key. */
   apiKeyRequired: boolean;
+  /**
+   * The command that runs this proxy here, with the options that select its token directory and config (see
+   * launchCommand in the app layer); default `npx -y mcp-u2m-proxy`, the form once the package is published.
+   */
+  launch?: { command: string; args: string[] } | undefined;
+  /** The server as the stdio face is told it: its config name, else the upstream URL. */
+  stdioTarget?: string | undefined;
 }
 
 export interface ClientConfig {
@@ -71,7 +78,8 @@ export function clientConfigs(input: ClientConfigInput): ClientConfig[] {
   const sseUrl = `${input.proxyBaseUrl}/sse`;
   const headers = input.apiKeyRequired ? { headers: { Authorization: `Bearer ${KEY_PLACEHOLDER}` } } : {};
   const json = (value: unknown) => JSON.stringify(value, null, 2);
-  const stdioArgs = ["-y", "mcp-u2m-proxy", "stdio", input.upstreamUrl];
+  const launch = input.launch ?? { command: "npx", args: ["-y", "mcp-u2m-proxy"] };
+  const stdioArgs = [...launch.args, "stdio", input.stdioTarget ?? input.upstreamUrl];
   return [
     {
       id: "vscode",
@@ -97,13 +105,25 @@ export function clientConfigs(input: ClientConfigInput): ClientConfig[] {
       id: "claude-desktop",
       title: "Claude Desktop",
       where: "claude_desktop_config.json (it launches the stdio face, which shares this proxy's sign-in)",
-      text: json({ mcpServers: { [name]: { command: "npx", args: stdioArgs } } }),
+      text: json({ mcpServers: { [name]: { command: launch.command, args: stdioArgs } } }),
+    },
+    {
+      id: "gemini-cli",
+      title: "Gemini CLI",
+      where: "~/.gemini/settings.json",
+      text: json({ mcpServers: { [name]: { httpUrl: mcpUrl, ...headers } } }),
+    },
+    {
+      id: "opencode",
+      title: "opencode",
+      where: "opencode.json",
+      text: json({ mcp: { [name]: { type: "remote", url: mcpUrl, enabled: true, ...headers } } }),
     },
     {
       id: "stdio",
       title: "Any host that launches a command (stdio)",
       where: "the host's command setting",
-      text: `npx ${stdioArgs.map(shellQuote).join(" ")}`,
+      text: [launch.command, ...stdioArgs].map(shellQuote).join(" "),
     },
     {
       id: "legacy-sse",

@@ -13,6 +13,8 @@ export interface HomePageInput {
   /** Token for the page's POST forms. */
   csrf: string;
   apiKeyRequired: boolean;
+  /** The command that runs this proxy here (for the stdio snippets); see ClientConfigInput. */
+  launch?: { command: string; args: string[] } | undefined;
   /** Whether a Sign out button can clear the stored tokens. */
   canSignOut: boolean;
   /** A problem to show at the top (e.g. a sign-in that could not start). */
@@ -28,6 +30,7 @@ export function renderHomePage(input: HomePageInput): PageOptions {
     upstreamUrl: input.upstreamUrl,
     proxyBaseUrl: input.proxyBaseUrl,
     apiKeyRequired: input.apiKeyRequired,
+    launch: input.launch,
   });
   const status = input.status;
   const pending = status?.signInUrl !== undefined;

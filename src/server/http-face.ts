@@ -48,6 +48,8 @@ export interface HttpFaceOptions {
    * hands to clients (the legacy SSE message endpoint) carry it.
    */
   basePath?: string | undefined;
+  /** The command that runs this proxy here, for the page's stdio snippets. */
+  launch?: { command: string; args: string[] } | undefined;
   /** The form token of the page's buttons (default: a random one); shared when one page lists several upstreams. */
   csrf?: string | undefined;
 }
@@ -294,6 +296,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
           : undefined),
       csrf,
       apiKeyRequired: guard.requiresKey,
+      launch: options.launch,
       canSignOut: typeof auth?.clear === "function",
       error,
       signedOut: signedOutCookie === undefined ? undefined : { revoked: signedOutCookie === "revoked" },

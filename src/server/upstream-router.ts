@@ -33,6 +33,8 @@ export interface UpstreamRouterOptions {
   logger?: Logger | undefined;
   /** The proxy's base URL as printed at start, for the page's snippets. */
   baseUrl?: () => string | undefined;
+  /** The command that runs this proxy here, for the page's stdio snippets (told the server's name). */
+  launch?: { command: string; args: string[] } | undefined;
   /** Extra root routes (e.g. `/metrics`), served before the upstream routes. */
   rootRoutes?: ReadonlyMap<string, RequestListener> | undefined;
 }
@@ -137,6 +139,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): RequestLis
         csrf: options.csrf,
         proxyBaseUrl: base,
         apiKeyRequired: guard.requiresKey,
+        launch: options.launch,
       }),
     );
   }

@@ -19,6 +19,8 @@ export interface UpstreamsPageInput {
   /** This proxy's base URL as the browser reached it, e.g. "http://127.0.0.1:8000". */
   proxyBaseUrl: string;
   apiKeyRequired: boolean;
+  /** The command that runs this proxy here, for the stdio snippets (which name the server). */
+  launch?: { command: string; args: string[] } | undefined;
   now?: number;
 }
 
@@ -31,7 +33,13 @@ export function renderUpstreamsPage(input: UpstreamsPageInput): PageOptions {
   const sections = input.upstreams.map((upstream) => {
     const base = `/servers/${encodeURIComponent(upstream.name)}`;
     const proxyBaseUrl = `${input.proxyBaseUrl}${base}`;
-    const configs = clientConfigs({ upstreamUrl: upstream.url, proxyBaseUrl, apiKeyRequired: input.apiKeyRequired });
+    const configs = clientConfigs({
+      upstreamUrl: upstream.url,
+      proxyBaseUrl,
+      apiKeyRequired: input.apiKeyRequired,
+      launch: input.launch,
+      stdioTarget: upstream.name,
+    });
     const status = upstream.status;
     let state: string;
     if (!upstream.oauth) {

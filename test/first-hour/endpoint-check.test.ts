@@ -62,7 +62,8 @@ describe("auth at a path that is not the MCP endpoint", () => {
         `Signed in, but ${escapeRegExp(wrong)} is not an MCP endpoint \\(HTTP 404\\) — did you mean ${escapeRegExp(mcp.url)}\\?`,
       ),
     );
-    assert.match(run.stderr, new RegExp(`run "mcp-u2m-proxy auth ${escapeRegExp(mcp.url)}"`));
+    // The suggestion keeps the user's options: pasted, it uses the same token directory and callback port.
+    assert.match(run.stderr, new RegExp(`run "mcp-u2m-proxy auth ${escapeRegExp(`${mcp.url} ${common.join(" ")}`)}"`));
     assert.doesNotMatch(run.stderr, /unexpected error/);
 
     // The tokens were saved: status says signed in, and a second auth reuses them (and says the same).

@@ -50,7 +50,7 @@ describe("mcp-u2m-proxy CLI", () => {
     assert.match(bad.stderr, /Unknown option '--bogus'.*--help/);
     const noUrl = await run(["refresh", ...common]);
     assert.equal(noUrl.code, 2);
-    assert.match(noUrl.stderr, /refresh needs the MCP server URL/);
+    assert.match(noUrl.stderr, /refresh needs the MCP server's URL/);
     const badUrl = await run(["auth", "ftp://example.com/mcp", ...common]);
     assert.equal(badUrl.code, 2);
   });
@@ -58,7 +58,8 @@ describe("mcp-u2m-proxy CLI", () => {
   test("status before sign-in exits 1", async () => {
     const status = await run(["status", mcp.url, ...common]);
     assert.equal(status.code, 1);
-    assert.match(status.stdout, /signed in: +no/);
+    assert.match(status.stdout, /^Not signed in to http:\/\/127.0.0.1:\d+\/mcp. Sign in with: mcp-u2m-proxy auth /);
+    assert.doesNotMatch(status.stdout, /_tokens.json/, "names no file that does not exist");
   });
 
   test("a denied consent exits 3 with the reason", async () => {
@@ -144,7 +145,7 @@ describe("mcp-u2m-proxy CLI", () => {
     const status = await run(["status", mcp.url, ...common]);
     assert.equal(status.code, 1);
     const list = await run(["list", ...common]);
-    assert.match(list.stdout, /No stored sign-ins/);
+    assert.match(list.stdout, /no stored sign-ins/);
   });
 
   test("an unreachable server exits 4 (network)", async () => {

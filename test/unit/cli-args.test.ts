@@ -128,7 +128,7 @@ describe("--api-key-file and MCP_PROXY_API_KEY_FILE", () => {
       err[0] ?? "",
       new RegExp(`^mcp-u2m-proxy: warning: The API key file ${file} can be read by other users`),
     );
-    assert.match(err[1] ?? "", /serve needs the MCP server URL/);
+    assert.match(err[1] ?? "", /serve needs the MCP server's URL/);
     assert.ok(![...out, ...err].join("\n").includes("distinctive-inbound-key"), "the key is never printed");
   });
 

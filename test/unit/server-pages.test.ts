@@ -72,7 +72,7 @@ describe("home page", () => {
       canSignOut: true,
     });
     assert.match(page.body, /Sign-in under way/);
-    assert.equal(page.body.match(/<button/g)?.filter(Boolean).length, 8, "Continue, Sign out and six Copy buttons");
+    assert.equal(page.body.match(/<button/g)?.filter(Boolean).length, 10, "Continue, Sign out and eight Copy buttons");
     assert.match(page.body, /<form method="post" action="\/oauth\/sign-in">.*<button>Continue signing in<\/button>/);
     assert.doesNotMatch(page.body, />Sign in</);
     assert.match(page.script ?? "", /fetch\("\/healthz"/);

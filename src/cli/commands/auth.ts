@@ -1,28 +1,56 @@
 import { createUpstreamContext, type UpstreamContext } from "../../app/context.ts";
 import { checkEndpoint } from "../../app/endpoint-check.ts";
-import { ProxyError } from "../../lib/errors.ts";
+import { isProxyError, ProxyError } from "../../lib/errors.ts";
 import type { CliArgs } from "../args.ts";
-import { EXIT } from "../exit-codes.ts";
+import { EXIT, exitCodeFor } from "../exit-codes.ts";
 import { formatStatus } from "../format.ts";
-import { requireAuth, requireUrl } from "./require.ts";
+import { configFor, configuredServers, type ResolvedServer, resolveServer } from "../resolve-server.ts";
+import { commandFor } from "../suggest-command.ts";
+import { requireAuth, runtimeFor } from "./require.ts";
 
-/** `auth <url>`: reuse valid tokens (refreshing if they are about to expire), else sign in; save. */
-export async function authCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
-  const url = requireUrl(args, "auth");
-  const ctx = await createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "own-listener" });
+/**
+ * `auth <url or name>`: reuse valid tokens (refreshed within the same window as requests use), else sign in; save.
+ * `auth --all`: every configured server, one after the other (one browser tab at a time).
+ */
+export async function authCommand(
+  args: CliArgs,
+  out: (text: string) => void,
+  err?: (text: string) => void,
+): Promise<number> {
+  if (!args.all) return signInTo(args, resolveServer(args, "auth"), out);
+  const config = configFor(args);
+  const servers = config ? configuredServers(config).filter((server) => !isStaticAuthorization(server)) : [];
+  if (servers.length === 0) {
+    throw new ProxyError("USAGE", "auth --all signs in to every configured server, and no config file names any.", {
+      hint: "Give --config FILE (or create ./mcp-u2m-proxy.json), or sign in to one server: auth <url>.",
+    });
+  }
+  let worst: number = EXIT.ok;
+  for (const server of servers) {
+    out(`── ${server.name} (${server.upstream.url})`);
+    try {
+      await signInTo(args, server, out);
+    } catch (error) {
+      if (!isProxyError(error)) throw error;
+      (err ?? out)(`mcp-u2m-proxy: ${server.name}: ${error.toLine()}`);
+      worst = Math.max(worst, exitCodeFor(error.code));
+    }
+  }
+  return worst;
+}
+
+async function signInTo(args: CliArgs, server: ResolvedServer, out: (text: string) => void): Promise<number> {
+  const ctx = await createUpstreamContext(server.upstream, runtimeFor(args, server), { callback: "own-listener" });
+  const url = server.upstream.url;
   const auth = requireAuth(ctx.auth, url);
   try {
-    const before = await auth.status();
-    if (before.signedIn && !args.force) {
-      const fresh = (before.expiresInSeconds ?? Number.POSITIVE_INFINITY) > 60;
-      if (
-        fresh ||
-        (await auth.refresh().then(
-          () => true,
-          () => false,
-        ))
-      ) {
-        out(`Already signed in.\n${formatStatus(await auth.status(), ctx.store.location)}`);
+    if (!args.force && (await auth.status()).signedIn) {
+      // Refreshes only within the window requests use, so parallel `auth` runs refresh once per expiry.
+      await auth.getAccessToken();
+      const now = await auth.status();
+      if (now.signedIn) {
+        out(`Already signed in.\n${formatStatus(now, ctx.store.location)}`);
+        out(`To sign in again (another account, new scopes): ${commandFor(args, "auth", server, ["--force"])}`);
         await assertMcpEndpoint(ctx, "Already signed in");
         return EXIT.ok;
       }
@@ -38,6 +66,10 @@ export async function authCommand(args: CliArgs, out: (text: string) => void): P
   }
 }
 
+function isStaticAuthorization(server: ResolvedServer): boolean {
+  return Object.keys(server.upstream.headers).some((name) => name.toLowerCase() === "authorization");
+}
+
 /**
  * A sign-in proves the authorization server works, not that the URL is an MCP endpoint: probe it with the tokens
  * and fail (UPSTREAM_ERROR, exit 4) when it is down, failing or not MCP, saying that the tokens were saved.
@@ -47,6 +79,7 @@ async function assertMcpEndpoint(ctx: UpstreamContext, done: string): Promise<vo
   if (problem === undefined) return;
   const url = ctx.upstream.url;
   const meant = problem.suggestion;
+  // The CLI writes suggested commands in the user's own invocation (run-cli.ts personalises the hint).
   const hint = meant
     ? `The tokens for ${url} are saved; to use ${meant}, run "mcp-u2m-proxy auth ${meant}".`
     : verdict.kind === "not-mcp"

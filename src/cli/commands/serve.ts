@@ -1,19 +1,66 @@
+import { watch } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { createUpstreamContext } from "../../app/context.ts";
 import { discoveredResource } from "../../app/endpoint-check.ts";
-import { startServe } from "../../app/serve.ts";
+import { launchCommand } from "../../app/launch-command.ts";
+import { type ServeHandle, startServe } from "../../app/serve.ts";
+import type { ServedUpstream } from "../../app/upstream-face.ts";
+import type { UpstreamAuth } from "../../auth/upstream-auth.ts";
+import { describeError } from "../../lib/errors.ts";
+import type { Logger } from "../../lib/logger.ts";
+import { openUrl } from "../../lib/open-url.ts";
 import type { CliArgs } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
-import { requireUrl } from "./require.ts";
+import {
+  configFor,
+  configuredServers,
+  forgetLoadedConfig,
+  type ResolvedServer,
+  resolveServer,
+} from "../resolve-server.ts";
+import { runtimeFor } from "./require.ts";
 
-/** `[serve] <url>`: the HTTP face until SIGINT/SIGTERM. */
+/**
+ * `[serve] <url or name>`: the HTTP face until SIGINT/SIGTERM. Without a URL and with a config file, every
+ * configured server, each at /servers/<name>/…; SIGHUP (and a change of the file) reloads it.
+ */
 export async function serveCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
-  const url = requireUrl(args, "serve");
-  const ctx = await createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "external" });
+  const config = configFor(args);
+  // Without a URL or name, a config file's servers are served as named upstreams (reloadable), even just one.
+  const many = !args.url && !args.serverName && config !== undefined && config.servers.length > 0;
+  const servers = many && config ? configuredServers(config) : [resolveServer(args, "serve", config)];
+  for (const warning of config?.warnings ?? []) process.stderr.write(`mcp-u2m-proxy: warning: ${warning}\n`);
+  for (const skipped of config?.skipped ?? []) {
+    process.stderr.write(`mcp-u2m-proxy: skipping "${skipped.name}" in ${config?.path}: ${skipped.reason}.\n`);
+  }
+  const auths = new Set<UpstreamAuth>();
+  let logger: Logger | undefined;
+  const served = async (server: ResolvedServer): Promise<ServedUpstream> => {
+    // With several upstreams the status page is the one browser tab (startServe opens it), not one per server.
+    const runtime = { ...runtimeFor(args, server), ...(servers.length > 1 ? { openBrowser: false } : {}) };
+    const ctx = await createUpstreamContext(server.upstream, runtime, {
+      callback: "external",
+      ...(logger ? { logger } : {}),
+    });
+    logger ??= ctx.logger;
+    if (ctx.auth) auths.add(ctx.auth);
+    return {
+      name: server.name ?? "default",
+      upstream: ctx.upstream,
+      auth: ctx.auth,
+      upstreamTransport: server.transport,
+      discoveredResource: () => discoveredResource(ctx),
+    };
+  };
+  const entries = await Promise.all(servers.map(served));
+  const first = entries[0] as ServedUpstream;
   const handle = await startServe({
-    upstream: ctx.upstream,
-    runtime: ctx.runtime,
-    auth: ctx.auth,
-    logger: ctx.logger,
+    upstream: first.upstream,
+    runtime: args.runtime,
+    auth: first.auth,
+    ...(many ? { upstreams: entries } : { upstreamTransport: first.upstreamTransport }),
+    logger,
     host: args.serve.host,
     port: args.runtime.port,
     apiKey: args.serve.apiKey,
@@ -23,21 +70,96 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     maxStreamsPerSession: args.serve.maxStreamsPerSession,
     maxSessions: args.serve.maxSessions,
     sessionIdleMs: args.serve.sessionIdleMs,
-    upstreamTransport: args.transport,
     checkUpstream: true,
-    discoveredResource: () => discoveredResource(ctx),
+    discoveredResource: first.discoveredResource,
+    launch: launchCommand({
+      authDir: args.runtime.authDir,
+      defaultAuthDir: join(homedir(), ".mcp", "auth"),
+      configPath: config?.path,
+      port: args.runtime.port,
+    }),
+    openPage: args.runtime.openBrowser
+      ? (url) => openUrl(url, { browserCommand: process.env.BROWSER })
+      : async (url) => void process.stderr.write(`Open ${url} to sign in to each server.\n`),
   });
-  out(`mcp-u2m-proxy ${url} is ready:
-  Streamable HTTP  ${handle.url}/mcp
-  legacy SSE       ${handle.url}/sse
-  status page      ${handle.url}/
-Press Ctrl+C to stop.`);
+  out(readyMessage(handle, many ? entries : undefined, first.upstream.url));
+
+  const stopReloading =
+    many && config ? watchConfig(config.path, () => reload(handle, args, served, auths, logger)) : undefined;
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
-  ctx.logger.info("Shutting down.");
+  logger?.info("Shutting down.");
+  stopReloading?.();
   await handle.close();
-  await ctx.auth?.close();
+  await Promise.all([...auths].map((auth) => auth.close()));
   return EXIT.ok;
+}
+
+function readyMessage(handle: ServeHandle, entries: readonly ServedUpstream[] | undefined, url: string): string {
+  if (!entries) {
+    return `mcp-u2m-proxy ${url} is ready:
+  Streamable HTTP  ${handle.url}/mcp
+  legacy SSE       ${handle.url}/sse
+  status page      ${handle.url}/
+Press Ctrl+C to stop.`;
+  }
+  const width = Math.max(...entries.map((entry) => entry.name.length));
+  const lines = entries.map(
+    (entry) =>
+      `  ${entry.name.padEnd(width)}  ${handle.url}/servers/${entry.name}/mcp  (legacy SSE: …/sse)  ← ${entry.upstream.url}`,
+  );
+  return `mcp-u2m-proxy is ready with ${entries.length} servers:\n${lines.join("\n")}\n  status page  ${handle.url}/\nPress Ctrl+C to stop; SIGHUP reloads the config.`;
+}
+
+/** Reloads on SIGHUP and when the file changes (debounced: editors write in several steps). */
+function watchConfig(path: string, reload: () => Promise<void>): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const soon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void reload(), 300);
+  };
+  process.on("SIGHUP", soon);
+  let watcher: ReturnType<typeof watch> | undefined;
+  try {
+    watcher = watch(path, soon);
+    watcher.on("error", () => {});
+  } catch {
+    // A file that cannot be watched is still reloaded on SIGHUP.
+  }
+  return () => {
+    clearTimeout(timer);
+    process.off("SIGHUP", soon);
+    watcher?.close();
+  };
+}
+
+async function reload(
+  handle: ServeHandle,
+  args: CliArgs,
+  served: (server: ResolvedServer) => Promise<ServedUpstream>,
+  auths: Set<UpstreamAuth>,
+  logger: Logger | undefined,
+): Promise<void> {
+  try {
+    forgetLoadedConfig();
+    const config = configFor(args);
+    if (!config) throw new Error("the config file is gone");
+    const entries = await Promise.all(configuredServers(config).map(served));
+    const result = await handle.reload(entries);
+    for (const retired of result.retired) {
+      auths.delete(retired as UpstreamAuth);
+      await (retired as UpstreamAuth).close();
+    }
+    const changes = [
+      ...result.added.map((name) => `+${name}`),
+      ...result.removed.map((name) => `-${name}`),
+      ...result.changed.map((name) => `~${name}`),
+    ];
+    logger?.info(`Reloaded ${config.path}: ${changes.length > 0 ? changes.join(" ") : "no changes"}.`);
+  } catch (error) {
+    // A broken edit must not take the running servers down: keep them, say what is wrong.
+    logger?.warn(`Could not reload the config (${describeError(error)}); the servers keep running as they were.`);
+  }
 }

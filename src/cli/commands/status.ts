@@ -1,26 +1,88 @@
 import { createStore, createUpstreamContext } from "../../app/context.ts";
+import type { AuthStatus } from "../../auth/auth-client.ts";
 import { createLogger } from "../../lib/logger.ts";
 import type { CliArgs } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { formatStatus } from "../format.ts";
+import { configFor, configuredServers, resolveServer } from "../resolve-server.ts";
 import { statusesOf, storedUpstreams } from "../stored-upstreams.ts";
-import { requireAuth } from "./require.ts";
+import { commandFor } from "../suggest-command.ts";
+import { requireAuth, runtimeFor } from "./require.ts";
 
-/** `status [<url>]`: exit 0 when <url> has usable tokens, 1 when not; without <url>, every stored server. */
+/** A status as `status`/`list` show it: the config name when the server is configured. */
+export interface NamedStatus extends AuthStatus {
+  name?: string | undefined;
+  /** Configured with a static Authorization header: no sign-in to have. */
+  staticAuthorization?: boolean | undefined;
+}
+
+/**
+ * `status [<url or name>]`: exit 0 when the server has usable tokens, 1 when not. Without one: every configured
+ * and every stored server; exit 1 when a configured one is unusable.
+ */
 export async function statusCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
-  if (args.url) {
-    const ctx = await createUpstreamContext({ ...args.upstream, url: args.url }, args.runtime, {
-      callback: "external",
-    });
-    const status = await requireAuth(ctx.auth, args.url).status();
-    out(args.json ? JSON.stringify(status, null, 2) : formatStatus(status, ctx.store.location));
+  if (args.url || args.serverName) {
+    const server = resolveServer(args, "status");
+    const ctx = await createUpstreamContext(server.upstream, runtimeFor(args, server), { callback: "external" });
+    const status = await requireAuth(ctx.auth, server.upstream.url).status();
+    if (args.json) out(JSON.stringify({ ...status, ...(server.name ? { name: server.name } : {}) }, null, 2));
+    else if (nothingStored(status)) {
+      out(`Not signed in to ${status.serverUrl}. Sign in with: ${commandFor(args, "auth", server)}`);
+    } else out(formatStatus(status, ctx.store.location));
     return status.signedIn ? EXIT.ok : EXIT.notSignedIn;
   }
+  const all = await allStatuses(args);
+  if (args.json) out(JSON.stringify(all.statuses, null, 2));
+  else if (all.statuses.length === 0) out(`No configured servers and no stored sign-ins in ${all.location}.`);
+  else {
+    out(
+      all.statuses
+        .map((status) => {
+          if (status.staticAuthorization)
+            return `${status.name}: ${status.serverUrl}\n  static Authorization header (no sign-in)`;
+          const block = nothingStored(status)
+            ? `${status.serverUrl}\n  signed in:            no`
+            : formatStatus(status, all.location);
+          return status.name ? `${status.name}: ${block}` : block;
+        })
+        .join("\n\n"),
+    );
+  }
+  const unusable = all.statuses.some((status) => status.name && !status.staticAuthorization && !status.signedIn);
+  return unusable ? EXIT.notSignedIn : EXIT.ok;
+}
+
+/** Configured servers first (in file order), then stored sign-ins no configured server accounts for. */
+export async function allStatuses(args: CliArgs): Promise<{ statuses: NamedStatus[]; location: string }> {
   const logger = createLogger({ level: args.runtime.debug ? "debug" : "warn" });
   const store = createStore(args.runtime, (message) => logger.warn(message));
-  const statuses = await statusesOf(await storedUpstreams(store, args.runtime, logger));
-  if (args.json) out(JSON.stringify(statuses, null, 2));
-  else if (statuses.length === 0) out(`No stored sign-ins in ${store.location}.`);
-  else out(statuses.map((status) => formatStatus(status, store.location)).join("\n\n"));
-  return EXIT.ok;
+  const config = configFor(args);
+  const statuses: NamedStatus[] = [];
+  for (const server of config ? configuredServers(config) : []) {
+    const ctx = await createUpstreamContext(server.upstream, runtimeFor(args, server), {
+      callback: "external",
+      logger,
+    });
+    if (!ctx.auth) {
+      statuses.push({
+        name: server.name,
+        serverUrl: server.upstream.url,
+        signedIn: true,
+        hasRefreshToken: false,
+        scopes: [],
+        storeKey: "",
+        staticAuthorization: true,
+      });
+      continue;
+    }
+    statuses.push({ ...(await ctx.auth.status()), name: server.name });
+  }
+  const configuredKeys = new Set(statuses.map((status) => status.storeKey));
+  const stored = await statusesOf(await storedUpstreams(store, args.runtime, logger));
+  statuses.push(...stored.filter((status) => !configuredKeys.has(status.storeKey)));
+  return { statuses, location: store.location };
+}
+
+function nothingStored(status: AuthStatus): boolean {
+  return !status.signedIn && !status.hasRefreshToken && !status.clientId && !status.signInUrl && !status.expiresAt;
 }

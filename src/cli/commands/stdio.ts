@@ -2,12 +2,13 @@ import { createUpstreamContext } from "../../app/context.ts";
 import { runStdio } from "../../app/stdio.ts";
 import type { CliArgs } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
-import { requireUrl } from "./require.ts";
+import { resolveServer } from "../resolve-server.ts";
+import { runtimeFor } from "./require.ts";
 
-/** `stdio <url>`: MCP on stdin/stdout until stdin closes. Nothing but MCP messages is written to stdout. */
+/** `stdio <url or name>`: MCP on stdin/stdout until stdin closes. Nothing but MCP messages is written to stdout. */
 export async function stdioCommand(args: CliArgs): Promise<number> {
-  const url = requireUrl(args, "stdio");
-  const ctx = await createUpstreamContext({ ...args.upstream, url }, args.runtime, { callback: "own-listener" });
+  const server = resolveServer(args, "stdio");
+  const ctx = await createUpstreamContext(server.upstream, runtimeFor(args, server), { callback: "own-listener" });
   const stop = new AbortController();
   process.once("SIGTERM", () => stop.abort());
   process.once("SIGINT", () => stop.abort());
@@ -18,6 +19,7 @@ export async function stdioCommand(args: CliArgs): Promise<number> {
       auth: ctx.auth,
       logger: ctx.logger,
       signal: stop.signal,
+      ...(server.transport ? { transport: server.transport } : {}),
     });
   } finally {
     await ctx.auth?.close();

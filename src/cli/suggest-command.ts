@@ -1,0 +1,95 @@
+import type { CliArgs } from "./args.ts";
+
+/**
+ * The commands a message suggests, written for the user's own invocation: the same server (its config name when
+ * it has one) and the options that select the same store and sign-in (--config, --auth-dir, --port, the client
+ * identity, …), so that pasting the suggestion does what it says. Secrets are never echoed.
+ */
+
+/** Options that select the same store, client and sign-in, carried into a suggested command. */
+const CARRIED = new Set([
+  "--config",
+  "--auth-dir",
+  "--port",
+  "-p",
+  "--callback-host",
+  "--client-id",
+  "--client-metadata-url",
+  "--scope",
+  "--authorize-param",
+  "--no-resource",
+  "--allow-insecure-http",
+  "--allow-pkce-unverified",
+]);
+const BOOLEAN = new Set(["--no-resource", "--allow-insecure-http", "--allow-pkce-unverified"]);
+/** Given, but shown as a placeholder: the suggestion must not print the secret. */
+const SECRET = new Set(["--client-secret"]);
+
+/** The carried options as the user wrote them, in their order. */
+export function carriedOptions(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] as string;
+    const eq = word.indexOf("=");
+    const flag = word.startsWith("--") && eq !== -1 ? word.slice(0, eq) : word;
+    const inline = word.startsWith("--") && eq !== -1 ? word.slice(eq + 1) : undefined;
+    if (SECRET.has(flag)) {
+      out.push(flag, "<secret>");
+      if (inline === undefined) i++;
+      continue;
+    }
+    if (!CARRIED.has(flag)) continue;
+    if (BOOLEAN.has(flag)) {
+      out.push(flag);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value !== undefined) out.push(flag === "-p" ? "--port" : flag, value);
+  }
+  return out;
+}
+
+/** `mcp-u2m-proxy <command> <server> <carried options> <extra>`, quoted for a shell. */
+export function commandFor(
+  args: Pick<CliArgs, "argv" | "url" | "serverName">,
+  command: string,
+  server: { name?: string | undefined; upstream?: { url: string } } = {},
+  extra: readonly string[] = [],
+): string {
+  const target = server.name ?? args.serverName ?? server.upstream?.url ?? args.url;
+  const words = ["mcp-u2m-proxy", command, ...(target ? [target] : []), ...carriedOptions(args.argv ?? []), ...extra];
+  return words.map(shellWord).join(" ");
+}
+
+const SUGGESTED =
+  /mcp-u2m-proxy (auth|refresh|clear|status|serve|stdio) (https?:\/\/[^\s`"']+|[A-Za-z0-9][\w.-]*)((?: --force)?)/g;
+
+/**
+ * Rewrites the commands a message from the core suggests (`mcp-u2m-proxy auth https://…`) into the user's own
+ * invocation (their config name for the server, their --auth-dir, …).
+ */
+export function personaliseHint(
+  text: string,
+  args: Pick<CliArgs, "argv" | "url" | "serverName">,
+  server?: { name?: string | undefined; url?: string | undefined },
+): string {
+  return text.replace(SUGGESTED, (_match, command: string, target: string, force: string) => {
+    const sameServer = server?.url !== undefined && sameUrl(target, server.url);
+    const name = sameServer ? server?.name : undefined;
+    return commandFor(
+      { argv: args.argv, url: target, serverName: undefined },
+      command,
+      { name, upstream: { url: target } },
+      force ? ["--force"] : [],
+    );
+  });
+}
+
+function sameUrl(a: string, b: string): boolean {
+  const strip = (url: string) => url.replace(/\/+$/, "").toLowerCase();
+  return strip(a) === strip(b);
+}
+
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) || word === "<secret>" ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
