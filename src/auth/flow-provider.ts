@@ -23,6 +23,12 @@ export interface PendingFlow {
   codeVerifier?: string;
   discovery?: OAuthDiscoveryState;
   authorizationUrl?: string;
+  /** A client was registered for this flow (so it is known to the AS; a stored one may have been forgotten). */
+  registeredNow?: boolean;
+  /** How the flow's client was obtained, once the authorization URL exists. */
+  clientSource?: ClientInfoRecord["source"] | undefined;
+  /** The SDK dropped the client because an endpoint refused it (invalid_client, unauthorized_client). */
+  clientRefused?: boolean;
   startedAt: number;
   expiresAt: number;
 }

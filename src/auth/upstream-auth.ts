@@ -1,7 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { StoredOAuthTokens } from "@modelcontextprotocol/client";
-import { CALLBACK_PATH, type RuntimeOptions, SIGN_IN_TIMEOUT_MS, type UpstreamOptions } from "../config/options.ts";
+import {
+  CALLBACK_PATH,
+  type RuntimeOptions,
+  SIGN_IN_TIMEOUT_MS,
+  STALE_CLIENT_WAIT_MS,
+  type UpstreamOptions,
+} from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { assertSafeBrowserUrl, openUrl } from "../lib/open-url.ts";
@@ -27,6 +33,12 @@ import { pkceSupportCheck } from "./pkce-support.ts";
 import { revokeGrant } from "./revoke-grant.ts";
 import { loadSdk } from "./sdk.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
+import {
+  mayRegisterAgain,
+  probeAuthorizationUrl,
+  type RegisterAgainContext,
+  watchForStaleClient,
+} from "./stale-client.ts";
 import { accountOf } from "./token-claims.ts";
 import { expiresSoon, isDead } from "./token-lifetime.ts";
 
@@ -49,6 +61,8 @@ export interface UpstreamAuthDeps {
   now?: () => number;
   /** How long a request that needs a sign-in waits for it before failing (default 45 s). */
   signInWaitMs?: number;
+  /** How long a sign-in with a stored dynamic client waits for its callback before probing the URL (tests). */
+  staleClientWaitMs?: number;
   /** Use this store key instead of deriving it (the CLI's `clear` of a listed entry). */
   storeKey?: string;
 }
@@ -58,10 +72,15 @@ export interface ClearOutcome {
   hadRecords: boolean;
   /** The authorization server revoked the grant. */
   revoked: boolean;
-  /** "unsupported": the AS offers no revocation endpoint (or no client was stored); "no-tokens": nothing to revoke. */
-  revocation: "revoked" | "failed" | "unsupported" | "no-tokens";
+  /**
+   * "unsupported": the AS offers no revocation endpoint; "no-client": no client registration was stored to revoke
+   * with; "no-tokens": nothing to revoke.
+   */
+  revocation: "revoked" | "failed" | "unsupported" | "no-client" | "no-tokens";
   /** With "failed": where and what the server said (no secrets). */
   failure?: string | undefined;
+  /** With "failed": the AS answered invalid_client (it no longer knows this proxy's dynamic registration). */
+  clientUnknown?: boolean | undefined;
   /** When the access token expires, if known (it stays valid upstream until then when not revoked). */
   expiresAt?: string | undefined;
 }
@@ -71,7 +90,18 @@ const MAX_STEP_UPS = 2;
 /** Retries of a refresh that failed transiently (network, temporarily_unavailable). */
 const TRANSIENT_RETRIES = 2;
 
-type RefreshResult = "refreshed" | "replaced" | "no-refresh-token" | "invalid-grant";
+type RefreshResult = "refreshed" | "replaced" | "no-refresh-token" | "invalid-grant" | "invalid-client";
+
+type SignInOptions = { scope?: string; reason?: string; openBrowser?: boolean; retried?: boolean };
+
+/** A sign-in waiting for its callback: how to settle it, and what to stop when it settles or starts over. */
+interface FlowEntry {
+  flow: PendingFlow;
+  options: SignInOptions;
+  settle: (error?: ProxyError) => void;
+  /** Stops the sign-in timeout and the stale-client watch without settling (a restart takes over). */
+  detach: () => void;
+}
 
 /**
  * The OAuth client for one upstream MCP server: hands out a valid access token from memory, refreshes it before
@@ -88,7 +118,7 @@ export class UpstreamAuth implements AuthClient {
   private readonly fetchFn: FetchLike;
   private readonly now: () => number;
   private readonly events = new EventEmitter();
-  private readonly flows = new Map<string, { flow: PendingFlow; settle: (error?: ProxyError) => void }>();
+  private readonly flows = new Map<string, FlowEntry>();
   private readonly stepUps = new Map<string, number>();
   private readonly clients: ClientRegistry;
   private readonly discovery: DiscoveryCache;
@@ -106,6 +136,8 @@ export class UpstreamAuth implements AuthClient {
   private challengedScope: string | undefined;
   /** True while startSignIn() runs discovery and registration, before the authorization URL exists. */
   private preparingSignIn = false;
+  /** The store's fingerprint of the tokens record when this process last read or wrote it. */
+  private tokensStamp: string | undefined;
 
   constructor(
     private readonly upstream: UpstreamOptions,
@@ -136,6 +168,7 @@ export class UpstreamAuth implements AuthClient {
   // ── Hot path ──────────────────────────────────────────────────────────────
 
   async getAccessToken(): Promise<string | undefined> {
+    await this.noticeStoreChange();
     if (!this.tokens) {
       await this.load();
       if (!this.tokens) return undefined;
@@ -194,7 +227,7 @@ export class UpstreamAuth implements AuthClient {
    * for the same upstream open one browser tab; a process that waited uses the winner's tokens.
    * Resolves when tokens are stored; rejects with SIGN_IN_TIMEOUT, SIGN_IN_DENIED, … otherwise.
    */
-  async signIn(options: { force?: boolean; scope?: string } = {}): Promise<void> {
+  async signIn(options: { force?: boolean; scope?: string; registerAnew?: boolean } = {}): Promise<void> {
     if (!this.signingIn) {
       this.signingIn = this.signInLocked(options).finally(() => {
         this.signingIn = undefined;
@@ -203,7 +236,15 @@ export class UpstreamAuth implements AuthClient {
     return this.signingIn;
   }
 
-  private async signInLocked({ force, scope }: { force?: boolean; scope?: string }): Promise<void> {
+  private async signInLocked({
+    force,
+    scope,
+    registerAnew,
+  }: {
+    force?: boolean;
+    scope?: string;
+    registerAnew?: boolean;
+  }): Promise<void> {
     await this.load();
     const before = this.tokens?.tokens.access_token;
     await this.store.withLock(
@@ -214,6 +255,8 @@ export class UpstreamAuth implements AuthClient {
         await this.reload();
         const fresh = this.tokens && this.tokens.tokens.access_token !== before;
         if (this.tokens && !isDead(this.tokens, this.now()) && (!force || fresh)) return;
+        // `auth --force`: a dynamic registration the AS may have forgotten is replaced (pre-registered stays).
+        if (registerAnew) await this.clients.forget();
         const handle = await this.startSignIn(scope === undefined ? {} : { scope });
         await handle.completed;
       },
@@ -221,7 +264,7 @@ export class UpstreamAuth implements AuthClient {
     );
   }
 
-  async startSignIn(options: { scope?: string; reason?: string; openBrowser?: boolean } = {}): Promise<SignInHandle> {
+  async startSignIn(options: SignInOptions = {}): Promise<SignInHandle> {
     if (this.current && this.current.expiresAt > this.now()) return this.current;
 
     clearTimeout(this.listenerCloseTimer);
@@ -263,6 +306,7 @@ export class UpstreamAuth implements AuthClient {
     }
     if (!flow.authorizationUrl) throw new ProxyError("INTERNAL", "The SDK did not produce an authorization URL.");
     const url = assertSafeBrowserUrl(flow.authorizationUrl).href;
+    flow.clientSource = (await this.clients.read())?.source;
 
     let settle!: (error?: ProxyError) => void;
     const completed = new Promise<void>((resolve, reject) => {
@@ -277,10 +321,26 @@ export class UpstreamAuth implements AuthClient {
         }),
       );
     }, SIGN_IN_TIMEOUT_MS); // not unref'd: `completed` waits for it; settling the flow (or close()) clears it
+    // A stored dynamic client may be unknown to the AS by now: then the browser shows its error page and never
+    // comes back. Without a callback after a short wait, the URL is asked what it shows.
+    const stopWatch = mayRegisterAgain(this.registerAgainContext(flow, options), "authorization")
+      ? watchForStaleClient({
+          waitMs: this.deps.staleClientWaitMs ?? STALE_CLIENT_WAIT_MS,
+          pending: () => this.flows.has(flow.state),
+          probe: () => probeAuthorizationUrl(this.fetchFn, url),
+          onRefused: ({ status }) => void this.registerAgain(flow.state, `the sign-in URL answered HTTP ${status}`),
+        })
+      : () => {};
+    const detach = () => {
+      clearTimeout(timer);
+      stopWatch();
+    };
     this.flows.set(flow.state, {
       flow,
+      options,
+      detach,
       settle: (error) => {
-        clearTimeout(timer);
+        detach();
         settle(error);
       },
     });
@@ -357,7 +417,21 @@ export class UpstreamAuth implements AuthClient {
         fetchFn: this.fetchFn,
       });
     } catch (error) {
-      const proxyError = toProxyError(error, this.serverUrl);
+      if (flow.clientRefused && mayRegisterAgain(this.registerAgainContext(flow, entry.options), "token")) {
+        // The token endpoint refused the client (invalid_client): the AS forgot the registration after it issued
+        // the code. The SDK has dropped the registration already; register again and start over, once.
+        this.flows.set(state, entry);
+        await this.registerAgain(state, "the token endpoint answered invalid_client");
+        return {
+          ok: false,
+          error: new ProxyError(
+            "SIGN_IN_REQUIRED",
+            "The authorization server no longer knew this proxy's client, so the proxy registered it again.",
+            { hint: "Continue in the new sign-in tab (or open the new sign-in URL the proxy printed)." },
+          ),
+        };
+      }
+      const proxyError = flow.clientRefused ? this.clientRefusedError(flow) : toProxyError(error, this.serverUrl);
       this.log.warn(`Sign-in to ${this.serverUrl} failed: ${proxyError.toLine()}`);
       this.finishFlow(state, proxyError, entry);
       return { ok: false, error: proxyError };
@@ -365,6 +439,55 @@ export class UpstreamAuth implements AuthClient {
     this.finishFlow(state, undefined, entry);
     this.log.info(`Signed in to ${this.serverUrl}${this.tokens?.account ? ` as ${this.tokens.account}` : ""}.`);
     return { ok: true, serverUrl: this.serverUrl, account: this.tokens?.account };
+  }
+
+  private registerAgainContext(flow: PendingFlow, options: SignInOptions): RegisterAgainContext {
+    return { source: flow.clientSource, registeredNow: flow.registeredNow === true, retried: options.retried === true };
+  }
+
+  /** The token endpoint refused the client of a sign-in and registering again is not an option (or was tried). */
+  private clientRefusedError(flow: PendingFlow): ProxyError {
+    const preRegistered = flow.clientSource === "pre-registered";
+    return new ProxyError(
+      "AS_ERROR",
+      `The authorization server for ${this.serverUrl} refused this proxy's client (invalid_client) when the sign-in code was exchanged.`,
+      {
+        hint: preRegistered
+          ? "Check --client-id and --client-secret with the server's administrator."
+          : `Run \`mcp-u2m-proxy auth ${this.serverUrl}\` to sign in again (a new client is registered).`,
+      },
+    );
+  }
+
+  /**
+   * The AS does not know the stored dynamic client of the sign-in `state`: drop the registration and start a new
+   * sign-in (registering again, opening the browser again), once. Whoever waits for the first sign-in gets the
+   * outcome of the second.
+   */
+  private async registerAgain(state: string, why: string): Promise<void> {
+    const entry = this.flows.get(state);
+    if (!entry) return;
+    this.flows.delete(state);
+    entry.detach();
+    if (this.current?.url === entry.flow.authorizationUrl) this.current = undefined;
+    this.log.warn(
+      `The authorization server for ${this.serverUrl} no longer knows this client; registering again and restarting the sign-in (${why}).`,
+    );
+    try {
+      await this.clients.forget();
+      // The tab of the first sign-in shows the AS's error: the browser opens the new URL as configured, even for a
+      // sign-in that the status page started in its own tab.
+      const { openBrowser: _firstTab, ...options } = entry.options;
+      const next = await this.startSignIn({ ...options, retried: true });
+      next.completed.then(
+        () => entry.settle(),
+        (error: unknown) => entry.settle(toProxyError(error, this.serverUrl)),
+      );
+    } catch (error) {
+      entry.settle(toProxyError(error, this.serverUrl));
+      this.emitState();
+      void this.closeListenerIfIdle();
+    }
   }
 
   /** Whether `state` belongs to one of this client's pending sign-ins (the shared callback route asks). */
@@ -382,6 +505,14 @@ export class UpstreamAuth implements AuthClient {
   async refresh(): Promise<void> {
     await this.load();
     const result = await this.refreshTokens({ force: true });
+    if (result === "invalid-client") {
+      // The refresh token was bound to the forgotten client: only a sign-in (which registers anew) helps.
+      throw new ProxyError(
+        "INVALID_GRANT",
+        `The authorization server for ${this.serverUrl} no longer knows this proxy's client (invalid_client); the stored registration and tokens were removed, so sign in again.`,
+        { hint: `Run \`mcp-u2m-proxy auth ${this.serverUrl}\` to sign in (a new client is registered).` },
+      );
+    }
     if (result === "no-refresh-token" || result === "invalid-grant") {
       throw new ProxyError(
         result === "invalid-grant" ? "INVALID_GRANT" : "SIGN_IN_REQUIRED",
@@ -468,12 +599,13 @@ export class UpstreamAuth implements AuthClient {
         }
         if (isInvalidClient(error)) {
           // The AS forgot our registration: register again at the next sign-in (a pre-registered client stays).
+          // The refresh token was issued to the old client, so no refresh can follow the new registration.
           this.log.warn(
-            `The authorization server no longer knows this client for ${this.serverUrl}; a new sign-in is needed.`,
+            `The authorization server no longer knows this proxy's client for ${this.serverUrl} (invalid_client); a new sign-in is needed.`,
           );
           await this.clients.forget();
           await this.forgetTokens();
-          return "invalid-grant";
+          return "invalid-client";
         }
         if (!isTransientOAuthError(error) || attempt >= TRANSIENT_RETRIES) throw toProxyError(error, this.serverUrl);
         await delay(250 * 2 ** attempt);
@@ -484,6 +616,7 @@ export class UpstreamAuth implements AuthClient {
   // ── Status, clear, close ──────────────────────────────────────────────────
 
   async status(): Promise<AuthStatus> {
+    await this.noticeStoreChange();
     await this.load();
     const record = this.tokens;
     const client = await this.clients.read();
@@ -518,24 +651,27 @@ export class UpstreamAuth implements AuthClient {
     const expiresAt = record?.expires_at ? new Date(record.expires_at).toISOString() : undefined;
     let outcome: ClearOutcome;
     if (!record) outcome = { hadRecords, revoked: false, revocation: "no-tokens" };
-    else if (!client || !endpoint) outcome = { hadRecords, revoked: false, revocation: "unsupported", expiresAt };
+    else if (!client) outcome = { hadRecords, revoked: false, revocation: "no-client", expiresAt };
+    else if (!endpoint) outcome = { hadRecords, revoked: false, revocation: "unsupported", expiresAt };
     else {
       const result = await revokeGrant(this.fetchFn, endpoint, client, record);
       if (result.revoked) outcome = { hadRecords, revoked: true, revocation: "revoked" };
       else {
         this.log.warn(`Could not revoke the tokens for ${this.serverUrl} at ${endpoint}: ${result.reason}.`);
-        if (result.error === "invalid_client") await this.clients.forget();
+        const clientUnknown = result.error === "invalid_client";
         outcome = {
           hadRecords,
           revoked: false,
           revocation: "failed",
           failure: `${endpoint}: ${result.reason}`,
           expiresAt,
+          ...(clientUnknown ? { clientUnknown } : {}),
         };
       }
     }
     await this.store.remove(this.storeKey);
     this.setTokens(undefined);
+    await this.rememberStamp();
     return outcome;
   }
 
@@ -627,14 +763,23 @@ export class UpstreamAuth implements AuthClient {
   }
 
   private flowHost(flow: PendingFlow): FlowHost {
+    let loadedClientId: string | undefined;
     return {
       serverUrl: this.serverUrl,
       clientMetadata: this.clients.metadata(flow.redirectUri),
       clientMetadataUrl: this.upstream.clientMetadataUrl,
       sendResource: this.upstream.sendResource,
       authorizeParams: this.upstream.authorizeParams,
-      loadClientInfo: (issuer) => this.clients.load(issuer, flow.redirectUri, flow.scope),
-      saveClientInfo: (info, source) => this.clients.save(info, source, flow.redirectUri),
+      loadClientInfo: async (issuer) => {
+        const info = await this.clients.load(issuer, flow.redirectUri, flow.scope);
+        loadedClientId ??= info?.client_id;
+        return info;
+      },
+      saveClientInfo: (info, source) => {
+        // The SDK saves a client it loaded too: only a new client id is a registration made now.
+        if (info.client_id !== loadedClientId) flow.registeredNow = true;
+        return this.clients.save(info, source, flow.redirectUri);
+      },
       saveTokens: async (tokens, requestedScope) => {
         const issuer = tokens.issuer ?? flow.discovery?.authorizationServerMetadata?.issuer ?? "";
         await this.persistTokens(tokens, issuer, requestedScope, accountOf(tokens.id_token, tokens.access_token));
@@ -642,7 +787,11 @@ export class UpstreamAuth implements AuthClient {
       saveDiscovery: (state) => this.discovery.save(state),
       checkPkce: this.checkPkce,
       invalidate: async (scope) => {
-        if (scope === "client" || scope === "all") await this.clients.forget();
+        if (scope === "client" || scope === "all") {
+          // The SDK drops the client when an endpoint answered invalid_client or unauthorized_client.
+          flow.clientRefused = true;
+          await this.clients.forget();
+        }
         if (scope === "tokens" || scope === "all") await this.forgetTokens();
         if (scope === "discovery" || scope === "all") await this.discovery.forget();
       },
@@ -669,6 +818,25 @@ export class UpstreamAuth implements AuthClient {
     };
     await this.store.write(this.storeKey, "tokens", record);
     this.setTokens(record);
+    await this.rememberStamp();
+  }
+
+  /**
+   * Whether another process changed the tokens record since this one last read or wrote it (a `clear`, a sign-in,
+   * a refresh): then it is read again, so a running `serve` or `stdio` stops using tokens that were cleared. One
+   * stat per call (the file store's fingerprint); nothing before the first load.
+   */
+  private async noticeStoreChange(): Promise<void> {
+    if (!this.store.stamp || this.tokensStamp === undefined) return;
+    const stamp = await this.store.stamp(this.storeKey, "tokens");
+    if (stamp === this.tokensStamp) return;
+    const had = this.tokens?.tokens.access_token;
+    await this.reload();
+    if (this.tokens?.tokens.access_token === had) return;
+    // A refresh by another process is routine; a `clear` elsewhere is worth a line.
+    if (this.tokens) this.log.debug(`The stored tokens for ${this.serverUrl} were replaced by another process.`);
+    else this.log.info(`The stored tokens for ${this.serverUrl} were removed elsewhere; a new sign-in is needed.`);
+    this.emitState();
   }
 
   private load(): Promise<void> {
@@ -677,12 +845,21 @@ export class UpstreamAuth implements AuthClient {
   }
 
   private async reload(): Promise<void> {
+    // The fingerprint before the read: a change in between is seen (and read) at the next check.
+    const stamp = await this.store.stamp?.(this.storeKey, "tokens");
     this.setTokens(await this.store.read(this.storeKey, "tokens"), { quiet: true });
+    this.tokensStamp = stamp;
+  }
+
+  /** After this process read or wrote the tokens: its own changes are not "another process". */
+  private async rememberStamp(): Promise<void> {
+    if (this.store.stamp) this.tokensStamp = await this.store.stamp(this.storeKey, "tokens");
   }
 
   private async forgetTokens(): Promise<void> {
     await this.store.remove(this.storeKey, "tokens");
     this.setTokens(undefined);
+    await this.rememberStamp();
   }
 
   private setTokens(record: TokensRecord | undefined, { quiet = false } = {}): void {

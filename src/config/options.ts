@@ -51,3 +51,9 @@ export const CALLBACK_PATH = "/oauth/callback";
 export const SIGN_IN_TIMEOUT_MS = 5 * 60_000;
 /** Refresh this long before the access token expires. */
 export const REFRESH_SKEW_MS = 60_000;
+/**
+ * A sign-in with a stored dynamic client that has no callback after this long asks the authorization URL itself:
+ * an authorization server that forgot the client (an in-memory one restarted) answers it with a 4xx error page the
+ * browser shows and never leaves, so the proxy registers again and restarts the sign-in (once).
+ */
+export const STALE_CLIENT_WAIT_MS = 10_000;

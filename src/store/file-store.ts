@@ -69,6 +69,15 @@ export class FileTokenStore implements TokenStore {
     return join(this.#dir, `${key}_${kind}.json`);
   }
 
+  async stamp(key: string, kind: RecordKind): Promise<string> {
+    try {
+      const info = await lstat(this.recordPath(key, kind));
+      return `${info.ino}:${info.mtimeMs}:${info.size}`;
+    } catch {
+      return "absent";
+    }
+  }
+
   async read<K extends RecordKind>(key: string, kind: K): Promise<RecordTypes[K] | undefined> {
     const path = this.recordPath(key, kind);
     await this.#ensureDir();

@@ -19,6 +19,9 @@ export class MemoryTokenStore implements TokenStore {
   readonly location = "memory";
   readonly #records = new Map<string, Partial<{ [K in RecordKind]: RecordTypes[K] }>>();
   readonly #locks = new KeyedMutex();
+  /** Bumped on every write or removal of a record: the fingerprint `stamp()` hands out. */
+  readonly #revisions = new Map<string, number>();
+  #revision = 0;
   readonly #waitMs: number;
 
   constructor(options: MemoryTokenStoreOptions = {}) {
@@ -38,13 +41,22 @@ export class MemoryTokenStore implements TokenStore {
     const records = this.#records.get(key) ?? {};
     records[kind] = structuredClone(value);
     this.#records.set(key, records);
+    this.#revisions.set(`${key}_${kind}`, ++this.#revision);
+  }
+
+  async stamp(key: string, kind: RecordKind): Promise<string> {
+    assertStoreKey(key);
+    return this.#records.get(key)?.[kind] === undefined ? "absent" : String(this.#revisions.get(`${key}_${kind}`));
   }
 
   async remove(key: string, kind?: RecordKind): Promise<void> {
     assertStoreKey(key);
     const records = this.#records.get(key);
     if (!records) return;
-    for (const k of kind ? [kind] : RECORD_KINDS) delete records[k];
+    for (const k of kind ? [kind] : RECORD_KINDS) {
+      delete records[k];
+      this.#revisions.delete(`${key}_${k}`);
+    }
     if (Object.keys(records).length === 0) this.#records.delete(key);
   }
 

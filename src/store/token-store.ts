@@ -96,6 +96,12 @@ export interface TokenStore {
     options?: { waitMs?: number },
   ): Promise<T>;
   /**
+   * A cheap fingerprint of a record (file store: inode, mtime and size; no read) that changes whenever another
+   * process writes or removes it, so a long-running process notices a `clear` or a sign-in elsewhere. Optional:
+   * backends without it are only re-read when a request is refused.
+   */
+  stamp?(key: string, kind: RecordKind): Promise<string>;
+  /**
    * A file path next to the records for this key (`<dir>/<key>_<suffix>`, e.g. the debug log); the caller creates
    * it with mode 0600. Undefined for backends without files.
    */

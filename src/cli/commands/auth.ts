@@ -55,7 +55,7 @@ async function signInTo(args: CliArgs, server: ResolvedServer, out: (text: strin
         return EXIT.ok;
       }
     }
-    await auth.signIn({ force: args.force });
+    await auth.signIn(args.force ? { force: true, registerAnew: true } : {});
     const after = await auth.status();
     if (!after.signedIn) throw new ProxyError("SIGN_IN_REQUIRED", `Sign-in to ${url} did not produce tokens.`);
     out(`Signed in.\n${formatStatus(after, ctx.store.location)}`);

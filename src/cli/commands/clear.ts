@@ -41,16 +41,21 @@ function report(auth: UpstreamAuth, outcome: ClearOutcome, out: (text: string) =
       out(`Signed out of ${url}: the tokens were revoked at the authorization server and deleted here.`);
       return EXIT.ok;
     case "no-tokens":
-      out(`Signed out of ${url}: the stored client registration was deleted (there were no tokens).`);
+      out(`Not signed in to ${url} (there were no tokens); the stored client registration was deleted.`);
       return EXIT.ok;
     case "unsupported":
       out(
-        `Signed out of ${url}: the tokens were deleted here. The authorization server offers no revocation, so the access token stays valid upstream${until(outcome)}.`,
+        `Signed out of ${url}: the tokens were deleted here but not revoked (the authorization server offers no revocation); the access token stays valid upstream${until(outcome)}.`,
+      );
+      return EXIT.ok;
+    case "no-client":
+      out(
+        `Signed out of ${url}: the tokens were deleted here but not revoked (no client registration was stored to revoke them with); the access token stays valid upstream${until(outcome)}.`,
       );
       return EXIT.ok;
     case "failed":
       out(
-        `The tokens for ${url} were deleted here, but revoking them failed (${outcome.failure}); the access token stays valid upstream${until(outcome)}.`,
+        `The tokens for ${url} were deleted here, but revoking them failed (${outcome.failure}${outcome.clientUnknown ? ": the authorization server no longer knows this proxy's client" : ""}); the access token stays valid upstream${until(outcome)}.`,
       );
       return EXIT.authServer;
   }
