@@ -135,6 +135,6 @@ export function clientConfigs(input: ClientConfigInput): ClientConfig[] {
 }
 
 /** Quotes a shell word when it holds anything beyond the characters every shell leaves alone. */
-function shellQuote(word: string): string {
+export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

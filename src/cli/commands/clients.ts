@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { launchCommand } from "../../app/launch-command.ts";
-import { clientConfigs } from "../../server/client-config.ts";
+import { clientConfigs, shellQuote } from "../../server/client-config.ts";
 import type { CliArgs } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { configFor, configuredServers, type ResolvedServer, resolveServer } from "../resolve-server.ts";
@@ -38,7 +38,7 @@ export async function clientsCommand(args: CliArgs, out: (text: string) => void)
     sections.push(
       [
         `# ${title}`,
-        `HTTP hosts need the proxy running: ${[launch.command, ...launch.args, "serve", ...(all ? [] : [server.upstream.url])].join(" ")}`,
+        `HTTP hosts need the proxy running: ${[launch.command, ...launch.args, "serve", ...(all ? [] : [server.upstream.url])].map(shellQuote).join(" ")}`,
         ...configs.map((entry) => `\n## ${entry.title} — ${entry.where}\n${entry.text}`),
       ].join("\n"),
     );
