@@ -6,15 +6,20 @@
 //    A scripted browser logs in as "alice"; with --browser your own browser opens instead (any name and password).
 // 3. Runs the proxy's HTTP face and calls tools through http://127.0.0.1:PORT/mcp with a plain MCP client that has
 //    no credentials at all: the proxy adds the token.
-// 4. Prints the configuration an MCP client would use. With --keep it keeps running so you can open the status page.
+// 4. Prints the configuration an MCP client would use (the command that runs this checkout, with the demo's token
+//    directory) and calls a tool through the stdio snippet, as a host would. With --keep it keeps running so you
+//    can open the status page and try the snippets.
 //
 // Tokens go to a temporary directory, not ~/.mcp/auth.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { launchCommand } from "../src/app/launch-command.ts";
+import { clientConfigs } from "../src/server/client-config.ts";
 import { startAuthServer } from "../test/fixtures/auth-server.ts";
 import { HEADLESS_BROWSER_PATH } from "../test/fixtures/headless-login.ts";
 import { startMcpServer } from "../test/fixtures/mcp-server.ts";
@@ -126,10 +131,35 @@ async function main(): Promise<number> {
     await client.close();
 
     step(4, "Point any MCP client at the proxy");
-    console.log(`    Streamable HTTP (Cursor, VS Code, Claude Code):  ${endpoint}`);
-    console.log(`    legacy SSE:                                      http://127.0.0.1:${port}/sse`);
-    console.log(`    stdio (Claude Desktop): {"command": "npx", "args": ["mcp-u2m-proxy", "stdio", "${mcp.url}"]}`);
-    console.log(`    status page:                                     http://127.0.0.1:${port}/`);
+    // The snippets the status page and `clients` print, with the command that runs this checkout's proxy and the
+    // demo's token directory and port, so a host's stdio process shares the sign-in above.
+    const launch = launchCommand({
+      authDir,
+      defaultAuthDir: join(homedir(), ".mcp", "auth"),
+      port,
+      script: BIN,
+    });
+    const snippets = clientConfigs({
+      upstreamUrl: mcp.url,
+      proxyBaseUrl: `http://127.0.0.1:${port}`,
+      apiKeyRequired: false,
+      launch,
+    });
+    const snippet = (id: string) => snippets.find((entry) => entry.id === id)?.text ?? "";
+    const desktop = Object.values(JSON.parse(snippet("claude-desktop")).mcpServers)[0];
+    const row = (label: string, value: string) => console.log(`    ${`${label}:`.padEnd(49)}${value}`);
+    row("Streamable HTTP (Cursor, VS Code, Claude Code)", endpoint);
+    row("legacy SSE", snippet("legacy-sse"));
+    row("stdio (Claude Desktop)", JSON.stringify(desktop));
+    row("every host's snippet", [launch.command, ...launch.args, "clients", mcp.url].join(" "));
+    row("status page", `http://127.0.0.1:${port}/`);
+    const { command, args: stdioArgs } = desktop as { command: string; args: string[] };
+    const stdioClient = new Client({ name: "demo-stdio-host", version: "1.0.0" });
+    await stdioClient.connect(new StdioClientTransport({ command, args: stdioArgs, stderr: "ignore" }));
+    const viaStdio = await stdioClient.callTool({ name: "whoami", arguments: {} });
+    const whoami = (viaStdio.content as Array<{ text?: string }>).map((part) => part.text ?? "").join(" ");
+    console.log(`    tools/call whoami through the stdio snippet (no second sign-in) → ${whoami}`);
+    await stdioClient.close();
     if (keep) {
       console.log(`\n${bold("Running.")} Open http://127.0.0.1:${port}/ in a browser; press Ctrl+C to stop.`);
       await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
