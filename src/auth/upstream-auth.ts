@@ -534,6 +534,16 @@ export class UpstreamAuth implements AuthClient {
       const before = this.tokens?.tokens.access_token;
       this.refreshing = this.store
         .withLock(this.storeKey, "refresh", () => this.refreshUnderLock(before, options), { waitMs: 30_000 })
+        .then(
+          (result) => {
+            this.events.emit("refresh", result);
+            return result;
+          },
+          (error: unknown) => {
+            this.events.emit("refresh", "failed");
+            throw error;
+          },
+        )
         .finally(() => {
           this.refreshing = undefined;
         });
@@ -673,6 +683,12 @@ export class UpstreamAuth implements AuthClient {
     this.setTokens(undefined);
     await this.rememberStamp();
     return outcome;
+  }
+
+  /** Subscribe to the outcome of every refresh attempt (metrics, the access log). Returns an unsubscribe function. */
+  onRefresh(listener: (outcome: RefreshResult | "failed") => void): () => void {
+    this.events.on("refresh", listener);
+    return () => this.events.off("refresh", listener);
   }
 
   onStateChange(listener: (status: AuthStatus) => void): () => void {
