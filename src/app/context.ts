@@ -23,7 +23,13 @@ export interface UpstreamContext {
 export async function createUpstreamContext(
   upstream: UpstreamOptions,
   runtime: RuntimeOptions,
-  options: { callback: UpstreamAuthDeps["callback"]; logger?: Logger; storeKey?: string },
+  options: {
+    callback: UpstreamAuthDeps["callback"];
+    logger?: Logger;
+    storeKey?: string;
+    /** The logger's line format when it is created here (`serve --log-format json`). */
+    logFormat?: "text" | "json" | undefined;
+  },
 ): Promise<UpstreamContext> {
   await useEnvProxy();
   assertSecureUrl(upstream.url, runtime.allowInsecureHttp);
@@ -33,6 +39,7 @@ export async function createUpstreamContext(
   logger ??= createLogger({
     level: runtime.debug ? "debug" : "info",
     ...(runtime.debug ? { debugFile: store.sidecarPath(key, "debug.log") } : {}),
+    ...(options.logFormat ? { format: options.logFormat } : {}),
   });
   const staticAuthorization = Object.keys(upstream.headers).some((name) => name.toLowerCase() === "authorization");
   const auth = staticAuthorization

@@ -2,13 +2,16 @@ import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { Dispatcher } from "undici";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
+import { createAccessLog, type LogFormat } from "../lib/access-log.ts";
 import { callbackAddresses, listenCallbackAddress, listenOn } from "../lib/callback-bind.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { createHardenedHttpServer, type InboundTimeouts, inboundTimeouts } from "../lib/hardened-http-server.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
+import { type RateLimit, RateLimiter } from "../proxy/rate-limit.ts";
 import { StreamLimits } from "../proxy/stream-limits.ts";
 import { serverNameOf } from "../server/client-config.ts";
 import type { FaceAuthClient } from "../server/http-face.ts";
+import { createMetricsRoute, createProxyMetrics } from "../server/metrics.ts";
 import { RequestGuard } from "../server/request-guard.ts";
 import { createUpstreamRouter, SERVERS_PREFIX } from "../server/upstream-router.ts";
 import { buildUpstreamFace, type ServedUpstream, type SharedFaceParts, type UpstreamFace } from "./upstream-face.ts";
@@ -80,6 +83,21 @@ export interface ServeOptions {
   checkUpstream?: boolean | undefined;
   /** The upstream's protected resource metadata `resource`, for the start-up check's "did you mean". */
   discoveredResource?: (() => Promise<string | undefined>) | undefined;
+  /**
+   * The upstream's name in metrics labels, log lines and errors (default: from its host, as the page's snippets
+   * name it). With `upstreams`, each entry's own name.
+   */
+  name?: string | undefined;
+  /** Requests relayed to the upstream, at most (token bucket); beyond it 429 with Retry-After. With `upstreams`,
+   * each entry's own `rateLimit`. */
+  rateLimit?: RateLimit | undefined;
+  /**
+   * `--log-format`: "json" writes one access-log line per relayed request and per auth event (info level); "text"
+   * (default) writes them at debug level only. The logger itself should be created with the same format.
+   */
+  logFormat?: LogFormat | undefined;
+  /** The clock of the rate limits (tests step it instead of waiting); default Date.now. */
+  now?: (() => number) | undefined;
 }
 
 export interface ServeHandle {
@@ -137,6 +155,9 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   }
 
   const servers: Server[] = [];
+  // One registry per face (tests run several in one process), one bucket per upstream name.
+  const metrics = createProxyMetrics();
+  const rateLimiter = new RateLimiter({ now: options.now });
   const streamLimits = new StreamLimits({
     maxStreams: options.maxStreams,
     maxStreamsPerSession: options.maxStreamsPerSession,
@@ -156,16 +177,21 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     bridging: options.bridging,
     checkUpstream: options.checkUpstream,
     launch: options.launch,
+    metrics,
+    accessLog: createAccessLog(logger, options.logFormat ?? "text"),
+    rateLimiter,
   };
   const served: readonly ServedUpstream[] = options.upstreams ?? [
     {
-      name: serverNameOf(options.upstream.url),
+      name: options.name ?? serverNameOf(options.upstream.url),
       upstream: options.upstream,
       auth: options.auth,
       upstreamTransport: options.upstreamTransport,
       discoveredResource: options.discoveredResource,
+      rateLimit: options.rateLimit,
     },
   ];
+  for (const entry of served) rateLimiter.configure(entry.name, entry.rateLimit);
   // One upstream keeps the root routes as they always were (its message endpoint is "/message"); with several,
   // each is mounted at /servers/<name> and the paths it hands out say so.
   const many = served.length > 1;
@@ -186,6 +212,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     csrf: shared.csrf,
     logger,
     launch: options.launch,
+    rootRoutes: new Map([["/metrics", createMetricsRoute({ metrics, guard, logger })]]),
   });
   const closeFaces = () => Promise.all(faces.map((face) => face.close()));
 
@@ -248,6 +275,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     reload: async (next) => {
       const result: ReloadResult = { added: [], removed: [], changed: [], retired: [] };
       const retiredFaces: UpstreamFace[] = [];
+      // A changed limit applies at once, also to a face that stays; an unchanged one keeps its bucket's level.
+      for (const entry of next) rateLimiter.configure(entry.name, entry.rateLimit);
       const nextFaces = next.map((entry) => {
         const current = faces.find((face) => face.name === entry.name);
         const before = current && servedAs.get(current);
@@ -267,6 +296,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       for (const face of faces) {
         if (!next.some((entry) => entry.name === face.name)) {
           result.removed.push(face.name);
+          rateLimiter.remove(face.name);
           retiredFaces.push(face);
         }
       }

@@ -1,13 +1,18 @@
 import type { Dispatcher } from "undici";
 import type { UpstreamOptions } from "../config/options.ts";
+import { type AccessLog, noAccessLog } from "../lib/access-log.ts";
 import type { Logger } from "../lib/logger.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
+import type { RateLimit, RateLimiter } from "../proxy/rate-limit.ts";
 import type { StreamLimits } from "../proxy/stream-limits.ts";
 import { UpstreamHealth } from "../proxy/upstream-health.ts";
+import { FaceTraffic } from "../server/face-traffic.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
+import { noMetrics, type ProxyMetrics } from "../server/metrics.ts";
 import { API_KEY_HEADER, type RequestGuard } from "../server/request-guard.ts";
 import type { TransportBridges } from "../server/transport-bridges.ts";
 import type { RoutedUpstream } from "../server/upstream-router.ts";
+import { countingChallenges, watchAuthTelemetry } from "./auth-telemetry.ts";
 import { checkUpstreamAtStart, signInAtStart } from "./sign-in-at-start.ts";
 
 /** One upstream the face serves: its name (a path segment), its options and its OAuth core. */
@@ -21,6 +26,8 @@ export interface ServedUpstream {
   upstreamTransport?: "streamable-http" | "sse" | undefined;
   /** The upstream's protected resource metadata `resource`, for the start-up check's "did you mean". */
   discoveredResource?: (() => Promise<string | undefined>) | undefined;
+  /** Requests relayed to this upstream, at most (config `rateLimit`); beyond it 429 with Retry-After. */
+  rateLimit?: RateLimit | undefined;
 }
 
 /** What every upstream's face shares: one port, one guard, one stream budget, one outbound dispatcher. */
@@ -40,6 +47,11 @@ export interface SharedFaceParts {
   checkUpstream?: boolean | undefined;
   /** The command that runs this proxy here, for the page's stdio snippets. */
   launch?: { command: string; args: string[] } | undefined;
+  /** The face's metrics (labelled by upstream name); none when undefined. */
+  metrics?: ProxyMetrics | undefined;
+  accessLog?: AccessLog | undefined;
+  /** The rate limits, keyed by upstream name (the caller configures each upstream's). */
+  rateLimiter?: RateLimiter | undefined;
 }
 
 export interface UpstreamFace extends RoutedUpstream {
@@ -56,9 +68,15 @@ export interface UpstreamFace extends RoutedUpstream {
 export function buildUpstreamFace(served: ServedUpstream, shared: SharedFaceParts, basePath: string): UpstreamFace {
   const { logger, auth } = { logger: shared.logger, auth: served.auth };
   const upstream = served.upstream;
+  const metrics = shared.metrics?.forUpstream(served.name) ?? noMetrics;
+  const accessLog = shared.accessLog ?? noAccessLog;
+  // The relays hand challenges to the core through this view of it, which counts them.
+  const relayAuth = auth && countingChallenges(auth, metrics);
+  const stopTelemetry = auth && watchAuthTelemetry(auth, served.name, metrics, accessLog);
+  const limiter = shared.rateLimiter;
   const relay = new HttpRelay({
     upstreamUrl: upstream.url,
-    auth,
+    auth: relayAuth,
     headers: upstream.headers,
     logger,
     maxBodyBytes: shared.maxBodyBytes,
@@ -75,19 +93,20 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     shared.bridging === false
       ? undefined
       : () => {
-          bridging ??= import("../server/transport-bridges.ts").then(
-            ({ TransportBridges }) =>
-              new TransportBridges({
-                upstreamUrl: upstream.url,
-                auth,
-                headers: upstream.headers,
-                logger,
-                maxBodyBytes: relay.maxBodyBytes,
-                sessionIdleMs: shared.sessionIdleMs,
-                maxSessions: shared.maxSessions,
-                legacyMessagePath: `${basePath}/message`,
-              }),
-          );
+          bridging ??= import("../server/transport-bridges.ts").then(({ TransportBridges }) => {
+            const created = new TransportBridges({
+              upstreamUrl: upstream.url,
+              auth: relayAuth,
+              headers: upstream.headers,
+              logger,
+              maxBodyBytes: relay.maxBodyBytes,
+              sessionIdleMs: shared.sessionIdleMs,
+              maxSessions: shared.maxSessions,
+              legacyMessagePath: `${basePath}/message`,
+            });
+            metrics.countSessions(() => created.sessionCount);
+            return created;
+          });
           return bridging;
         };
   const health = shared.checkUpstream
@@ -112,6 +131,13 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     basePath,
     csrf: shared.csrf,
     launch: shared.launch,
+    traffic: new FaceTraffic({
+      upstream: served.name,
+      metrics,
+      accessLog,
+      // Asked on every request: a reload may set or change the limit without rebuilding this face.
+      rateLimit: limiter ? () => limiter.take(served.name) : undefined,
+    }),
   });
 
   return {
@@ -140,6 +166,8 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     },
     close: async () => {
       unsubscribeHealth?.();
+      stopTelemetry?.();
+      metrics.close();
       await (await bridging)?.close();
       await relay.close();
     },

@@ -41,6 +41,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   UPSTREAM_TIMEOUT: EXIT.network,
   UPSTREAM_SESSION_EXPIRED: EXIT.network,
   PROXY_BUSY: EXIT.network,
+  RATE_LIMITED: EXIT.network,
   STORE_ERROR: EXIT.store,
   STORE_UNSAFE: EXIT.store,
   INTERNAL: EXIT.internal,

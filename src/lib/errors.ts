@@ -35,6 +35,8 @@ export type ErrorCode =
   | "UPSTREAM_SESSION_EXPIRED"
   // The proxy is at a configured limit (streams, sessions): try again later.
   | "PROXY_BUSY"
+  /** An upstream's configured rate limit is reached (HTTP 429 with Retry-After): try again after it. */
+  | "RATE_LIMITED"
   // Local state.
   | "STORE_ERROR"
   /** A token-store path that is a symbolic link or owned by another user: refused, never followed or tightened. */

@@ -25,12 +25,21 @@ export interface LoggerOptions {
   /** Also append every line (at debug level) to this file, created 0600. */
   debugFile?: string;
   prefix?: string;
+  /**
+   * "json": one JSON object per line (`time`, `level`, `msg`, then the fields) for log collectors; default "text".
+   * Redacted the same way.
+   */
+  format?: "text" | "json";
 }
+
+/** Keys a JSON line always has; fields of the same names are left out rather than overwrite them. */
+const JSON_LINE_KEYS = new Set(["time", "level", "msg"]);
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? "info";
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const prefix = options.prefix ?? "mcp-u2m-proxy";
+  const json = options.format === "json";
   let debugFd: number | undefined;
   if (options.debugFile) {
     // Never through a link planted at the log's path (the token directory itself is checked by the store).
@@ -59,7 +68,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (!wanted && debugFd === undefined) return;
     const rest = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(redact(fields))}` : "";
     const text = `${redactText(message)}${rest}`;
-    if (wanted) write(`${prefix}: ${at === "info" ? "" : `${at}: `}${text}\n`);
+    if (wanted && json) write(`${jsonLine(at, message, fields)}\n`);
+    else if (wanted) write(`${prefix}: ${at === "info" ? "" : `${at}: `}${text}\n`);
     if (debugFd !== undefined) writeSync(debugFd, `${new Date().toISOString()} ${at} ${text}\n`);
   };
 
@@ -70,6 +80,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     info: (m, f) => emit("info", m, f),
     debug: (m, f) => emit("debug", m, f),
   };
+}
+
+function jsonLine(level: string, message: string, fields: Record<string, unknown> | undefined): string {
+  const line: Record<string, unknown> = { time: new Date().toISOString(), level, msg: redactText(message) };
+  const masked = fields ? (redact(fields) as Record<string, unknown>) : {};
+  for (const [key, value] of Object.entries(masked)) if (!JSON_LINE_KEYS.has(key)) line[key] = value;
+  return JSON.stringify(line);
 }
 
 /** A logger that drops everything; the default for library use. */

@@ -11,7 +11,13 @@ import { rememberHeaderSecrets } from "../lib/redact.ts";
 import { ClientGone } from "./client-gone.ts";
 import { filterRequestHeaders, filterResponseHeaders, RELAYED_RESPONSE_SECURITY_HEADERS } from "./header-filter.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
-import { jsonRpcErrorOf, requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
+import {
+  jsonRpcErrorOf,
+  noteAnsweredError,
+  requestIdsOf,
+  upstreamStatusError,
+  writeErrorResponse,
+} from "./relay-errors.ts";
 import { waitForSignIn } from "./sign-in-wait.ts";
 import { DEFAULT_MAX_STREAMS } from "./stream-limits.ts";
 import { exchange } from "./upstream-exchange.ts";
@@ -349,6 +355,7 @@ export class HttpRelay {
   private streamBroke(res: ServerResponse, error: Error, sseForRequests: boolean, body: Buffer | undefined): void {
     if (res.destroyed || res.writableEnded) return;
     this.logger.warn("upstream stream broke", { upstream: this.upstream.href, error: describeError(error) });
+    noteAnsweredError(res, "NETWORK");
     const ids = sseForRequests ? requestIdsOf(body) : undefined;
     if (!ids) {
       res.destroy();

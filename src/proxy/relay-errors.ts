@@ -22,6 +22,8 @@ export const JSON_RPC_ERROR = {
   UPSTREAM_TIMEOUT: -32053,
   /** The proxy is at one of its limits (open streams, sessions); retry later. */
   PROXY_BUSY: -32054,
+  /** An upstream's rate limit (config `rateLimit`) is reached; `data.retryAfterSeconds` says when to retry. */
+  RATE_LIMITED: -32055,
   /** Something inside the proxy went wrong. */
   INTERNAL: -32603,
   /** The request itself is unusable (too large, unknown legacy session). */
@@ -66,6 +68,7 @@ const MAPPING: Record<ErrorCode, ErrorMapping> = {
   UPSTREAM_TIMEOUT: { status: 504, rpc: JSON_RPC_ERROR.UPSTREAM_TIMEOUT },
   UPSTREAM_SESSION_EXPIRED: { status: 404, rpc: JSON_RPC_ERROR.INVALID_REQUEST },
   PROXY_BUSY: { status: 503, rpc: JSON_RPC_ERROR.PROXY_BUSY },
+  RATE_LIMITED: { status: 429, rpc: JSON_RPC_ERROR.RATE_LIMITED },
   STORE_ERROR: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   STORE_UNSAFE: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   INTERNAL: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
@@ -103,8 +106,22 @@ export interface ErrorResponseOptions {
   headers?: string[];
 }
 
+/** Which proxy error answered a response (for metrics and the access log: a 200 may carry a JSON-RPC error). */
+const answeredErrors = new WeakMap<ServerResponse, ErrorCode>();
+
+/** Records that `code` answered (or cut) `res`. writeErrorResponse does it; a stream cut by the relay calls it. */
+export function noteAnsweredError(res: ServerResponse, code: ErrorCode): void {
+  answeredErrors.set(res, code);
+}
+
+/** The proxy error that answered `res`, if one did. */
+export function answeredErrorOf(res: ServerResponse): ErrorCode | undefined {
+  return answeredErrors.get(res);
+}
+
 /** Writes `error` as a JSON answer. When headers are already out, the best left to do is to cut the stream. */
 export function writeErrorResponse(res: ServerResponse, error: ProxyError, options: ErrorResponseOptions = {}): void {
+  noteAnsweredError(res, error.code);
   if (res.headersSent) {
     res.destroy();
     return;

@@ -12,6 +12,7 @@ import { SseEndpointRewrite } from "../proxy/sse-endpoint-rewrite.ts";
 import { StreamLimits } from "../proxy/stream-limits.ts";
 import type { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { clientBaseUrl } from "./client-config.ts";
+import type { FaceTraffic } from "./face-traffic.ts";
 import { renderCallbackResult, renderHomePage } from "./home-page.ts";
 import { sendPage } from "./html-page.ts";
 import type { RequestGuard } from "./request-guard.ts";
@@ -52,6 +53,8 @@ export interface HttpFaceOptions {
   launch?: { command: string; args: string[] } | undefined;
   /** The form token of the page's buttons (default: a random one); shared when one page lists several upstreams. */
   csrf?: string | undefined;
+  /** Metrics, access log and rate limit of the relayed requests (default: none of them). */
+  traffic?: FaceTraffic | undefined;
 }
 
 /** Route names whose requests need the inbound API key (when one is configured). */
@@ -95,6 +98,8 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       return false;
     }
     res.once("close", slot);
+    const closed = options.traffic?.metrics.streamOpened();
+    if (closed) res.once("close", closed);
     return true;
   }
 
@@ -102,6 +107,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   let upstreamKind = options.upstreamTransport;
   /** Bridged legacy clients' session ids, so their POSTs go to the bridge without loading it for anyone else. */
   const bridgedLegacy = new Set<string>();
+  options.traffic?.metrics.countSessions(() => sessions.size + bridgedLegacy.size);
 
   router.add(["GET", "POST", "DELETE"], "/mcp", "mcp", (req, res, { query }) => {
     const stream = isLongLivedStream(req);
@@ -373,6 +379,10 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       res.setHeader("access-control-allow-origin", origin);
       res.setHeader("access-control-expose-headers", "Mcp-Session-Id, MCP-Protocol-Version");
       res.setHeader("vary", "Origin");
+    }
+    if (options.traffic && CORS_ROUTES.has(route.name)) {
+      const stream = route.name === "sse" || (route.name === "mcp" && isLongLivedStream(req));
+      if (!options.traffic.admit(req, res, route.name, stream)) return;
     }
     try {
       const result = route.handler(req, res, context);
