@@ -39,6 +39,8 @@ export interface CliArgs {
     maxStreamsPerSession: number | undefined;
     maxSessions: number | undefined;
     sessionIdleMs: number | undefined;
+    /** `--log-format`: "json" for one JSON object per log line, with an access-log line per relayed request. */
+    logFormat: "text" | "json";
   };
   /** The upstream's transport when the user knows it (skips detection). */
   transport: "streamable-http" | "sse" | undefined;
@@ -71,6 +73,7 @@ const OPTIONS = {
   "max-streams-per-session": { type: "string" },
   "max-sessions": { type: "string" },
   "session-idle-timeout": { type: "string" },
+  "log-format": { type: "string" },
   config: { type: "string" },
   all: { type: "boolean" },
   json: { type: "boolean" },
@@ -142,6 +145,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       maxStreamsPerSession: parseCount("--max-streams-per-session", values["max-streams-per-session"]),
       maxSessions: parseCount("--max-sessions", values["max-sessions"]),
       sessionIdleMs: mapDefined(parseCount("--session-idle-timeout", values["session-idle-timeout"]), (s) => s * 1000),
+      logFormat: parseLogFormat(values["log-format"]),
     },
     transport: parseTransport(values.transport),
     warnings,
@@ -200,6 +204,11 @@ function parseTransport(raw: string | undefined): CliArgs["transport"] {
   if (raw === "streamable-http" || raw === "http") return "streamable-http";
   if (raw === "sse") return "sse";
   throw usage(`--transport must be streamable-http, sse or auto, not "${raw}".`);
+}
+
+function parseLogFormat(raw: string | undefined): "text" | "json" {
+  if (raw === undefined || raw === "text" || raw === "json") return raw ?? "text";
+  throw usage(`--log-format must be text or json, not "${raw}".`, "serve");
 }
 
 /** A positive whole number given to `flag`, or undefined when it was not given. */

@@ -33,6 +33,8 @@ export const FLAGS: Record<string, string> = {
   "--max-streams-per-session N": "of those, per MCP session (default 4)",
   "--max-sessions N": "sessions the proxy holds itself when bridging transports (default 1000)",
   "--session-idle-timeout S": "seconds before an unused bridged session is closed (default 600)",
+  "--log-format FORMAT":
+    "text (default) or json: one JSON object per line, with a line per relayed request and per sign-in or refresh",
   "--help, -h": "this help",
   "--version, -v": "the version",
 };
@@ -64,6 +66,7 @@ const LISTEN = [
   "--max-streams-per-session N",
   "--max-sessions N",
   "--session-idle-timeout S",
+  "--log-format FORMAT",
 ];
 
 /** The flags each command reads. */

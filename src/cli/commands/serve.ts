@@ -41,6 +41,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     const runtime = { ...runtimeFor(args, server), ...(servers.length > 1 ? { openBrowser: false } : {}) };
     const ctx = await createUpstreamContext(server.upstream, runtime, {
       callback: "external",
+      logFormat: args.serve.logFormat,
       ...(logger ? { logger } : {}),
     });
     logger ??= ctx.logger;
@@ -51,6 +52,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
       auth: ctx.auth,
       upstreamTransport: server.transport,
       discoveredResource: () => discoveredResource(ctx),
+      rateLimit: server.rateLimit,
     };
   };
   const entries = await Promise.all(servers.map(served));
@@ -59,7 +61,14 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     upstream: first.upstream,
     runtime: args.runtime,
     auth: first.auth,
-    ...(many ? { upstreams: entries } : { upstreamTransport: first.upstreamTransport }),
+    ...(many
+      ? { upstreams: entries }
+      : {
+          upstreamTransport: first.upstreamTransport,
+          rateLimit: first.rateLimit,
+          ...(servers[0]?.name ? { name: servers[0].name } : {}),
+        }),
+    logFormat: args.serve.logFormat,
     logger,
     host: args.serve.host,
     port: args.runtime.port,
