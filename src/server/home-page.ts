@@ -24,6 +24,12 @@ export interface HomePageInput {
   now?: number;
 }
 
+/**
+ * The state of an upstream reached with a static Authorization header instead of OAuth: no Sign in / Sign out
+ * (there is nothing to start or end), and never the header's value, which the page is not even given.
+ */
+export const STATIC_HEADER_STATE = `<p><span class="badge ok">Static Authorization header</span> <span class="muted">OAuth is not used for this upstream: the proxy sends the Authorization header it was given (<code>--header</code> or the config file's <code>headers</code>), so there is no sign-in to start or end.</span></p>`;
+
 /** The `/` page: the upstream, the sign-in state, Sign in / Sign out, and client configuration. */
 export function renderHomePage(input: HomePageInput): PageOptions {
   const configs = clientConfigs({
@@ -48,8 +54,7 @@ export function renderHomePage(input: HomePageInput): PageOptions {
 ${notice}${input.error ? errorSection(input.error) : ""}
 <section id="state" data-signed-in="${status?.signedIn === true}" data-pending="${pending}"><h2>Upstream</h2>
 <p><code>${escapeHtml(input.upstreamUrl)}</code></p>
-${status ? statusBlock(status, input.now ?? Date.now()) : '<p><span class="badge ok">Static Authorization header</span> <span class="muted">OAuth is not used for this upstream.</span></p>'}
-${status ? actions(input, status) : ""}
+${status ? statusBlock(status, input.now ?? Date.now()) + actions(input, status) : STATIC_HEADER_STATE}
 </section>
 <section><h2>Connect a client</h2>
 <ul class="plain">
@@ -183,7 +188,7 @@ function signInForm(csrf: string, label: string, kind?: "secondary"): string {
 }
 
 function errorSection(error: ProxyError): string {
-  return `<section class="notice bad"><p class="bad"><b>${withCode(error.message)}</b></p>${error.hint ? `<p class="muted">${withCode(error.hint)}</p>` : ""}</section>`;
+  return `<section class="notice bad"><p class="bad"><b>${withCode(error.message)}</b></p>${error.hint ? `<p class="muted">${withCode(error.hint)}</p>` : ""}<p class="muted">Error code: <code>${escapeHtml(error.code)}</code></p></section>`;
 }
 
 /** Escapes text and shows its `backticked` spans (commands in error hints) as code. */

@@ -209,7 +209,8 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   });
 
   router.add("POST", "/oauth/sign-in", "sign-in", async (req, res) => {
-    if (!auth || !(await checkForm(req, res))) return;
+    if (!auth) return refuseWithoutOAuth(req, res, "start");
+    if (!(await checkForm(req, res))) return;
     try {
       // The page redirects this tab to the authorization server: no second tab from the browser opener.
       const handle = await auth.startSignIn({ reason: "page", openBrowser: false });
@@ -222,7 +223,10 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   });
 
   router.add("POST", "/oauth/sign-out", "sign-out", async (req, res) => {
-    if (!auth?.clear || !(await checkForm(req, res))) return;
+    if (!auth) return refuseWithoutOAuth(req, res, "end");
+    if (!auth.clear)
+      return writeJsonError(res, 501, "This proxy cannot sign out from the page; use its clear command.");
+    if (!(await checkForm(req, res))) return;
     try {
       const outcome = await auth.clear();
       const revoked = (outcome as { revoked?: unknown } | undefined)?.revoked === true;
@@ -311,11 +315,37 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
     sendPage(res, status, page, clear);
   }
 
-  /** Same-origin form posts only: the Origin (when sent) must be this very host, and the CSRF token must match. */
+  /**
+   * With a static Authorization header there is no sign-in to start or end: say so at once (409, code USAGE with
+   * `data.staticAuthorization`; the page again for a browser's form post). Changes nothing, so no form check.
+   */
+  async function refuseWithoutOAuth(req: IncomingMessage, res: ServerResponse, what: "start" | "end") {
+    const error = new ProxyError(
+      "USAGE",
+      `This proxy uses a static Authorization header for ${relay.upstream.href}; there is no sign-in to ${what}.`,
+      {
+        hint: "Remove --header Authorization (or the server's Authorization entry under `headers` in the config file) to use OAuth.",
+        details: { staticAuthorization: true },
+      },
+    );
+    if (/text\/html/.test(req.headers.accept ?? "")) return sendHome(req, res, 409, error);
+    writeErrorResponse(res, error, { status: 409 });
+  }
+
+  /**
+   * Same-origin form posts only: the Origin (when sent) must be this page's own (RequestGuard.isOwnPageOrigin:
+   * the Host's, with the scheme the request arrived on, or https behind a TLS-ending reverse proxy when listed),
+   * and the CSRF token must match.
+   */
   async function checkForm(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host}`) {
-      writeJsonError(res, 403, "Cross-origin form posts are refused.");
+    const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
+    if (origin !== undefined && !guard.isOwnPageOrigin(origin, req.headers.host, tls)) {
+      writeJsonError(
+        res,
+        403,
+        "Cross-origin form posts are refused: the form must come from this proxy's own page. Behind an HTTPS reverse proxy, pass the Host header through and list the public origin with --allow-origin.",
+      );
       return false;
     }
     const read = await readBody(req, 4096);

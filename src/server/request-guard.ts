@@ -112,6 +112,33 @@ export class RequestGuard {
   }
 
   /**
+   * Whether a form post's Origin is the origin of this proxy's own page, so that only that page can use Sign in /
+   * Sign out (with the form token; the Origin check is the second lock). The browser builds Host and Origin from
+   * the page's URL, so the Origin's host and port must equal the Host header's. Its scheme must be the one the
+   * request arrived on, except when TLS ends in front of the proxy (an HTTPS reverse proxy: the page is https, the
+   * socket plain HTTP): another scheme passes only for an origin on this machine (loopback) or one the operator
+   * listed exactly with --allow-origin, never through "*". X-Forwarded-Proto is not read: any client can send it.
+   * The origin must pass isOriginAllowed and the Host isHostAllowed as well, so a foreign page is never the page.
+   */
+  isOwnPageOrigin(origin: string, hostHeader: string | undefined, arrivedOverTls: boolean): boolean {
+    if (!hostHeader || !/^[\w.~-]+(?::\d+)?$|^\[[\d.:a-f]+\](?::\d+)?$/i.test(hostHeader)) return false;
+    if (!this.isHostAllowed(hostHeader) || !this.isOriginAllowed(origin)) return false;
+    let url: URL;
+    let expectedHost: string;
+    try {
+      url = new URL(origin);
+      // Parsed with the Origin's scheme, so a default port is dropped the same way on both sides (":443").
+      expectedHost = new URL(`${url.protocol}//${hostHeader}`).host;
+    } catch {
+      return false;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return false;
+    if (url.host !== expectedHost) return false;
+    if (url.protocol === (arrivedOverTls ? "https:" : "http:")) return true;
+    return isLoopbackHost(url.hostname) || this.origins.has(url.origin);
+  }
+
+  /**
    * Fetch Metadata policy for the relay routes, whose requests carry the user's upstream token: a browser marks
    * what a page asked for (`Sec-Fetch-Site`, `Sec-Fetch-Mode`), and only a page's own scripted call may use the
    * sign-in. Navigations and `no-cors` loads (links, `<img>`, `<script>`, forms, frames) are refused whatever the

@@ -1,6 +1,6 @@
 import type { AuthStatus } from "../auth/auth-client.ts";
 import { clientConfigs } from "./client-config.ts";
-import { COPY_SCRIPT, LOCAL_TIME_SCRIPT, statusBlock } from "./home-page.ts";
+import { COPY_SCRIPT, LOCAL_TIME_SCRIPT, STATIC_HEADER_STATE, statusBlock } from "./home-page.ts";
 import { escapeHtml, type PageOptions } from "./html-page.ts";
 
 /** One upstream as the list shows it. */
@@ -43,8 +43,7 @@ export function renderUpstreamsPage(input: UpstreamsPageInput): PageOptions {
     const status = upstream.status;
     let state: string;
     if (!upstream.oauth) {
-      state =
-        '<p><span class="badge ok">Static Authorization header</span> <span class="muted">OAuth is not used for this upstream.</span></p>';
+      state = STATIC_HEADER_STATE;
     } else if (status) {
       state = statusBlock(status, now) + actions(base, input.csrf, status);
     } else {

@@ -92,6 +92,39 @@ describe("home page", () => {
     assert.match(page.body, /your MCP_PROXY_API_KEY/);
   });
 
+  test("with a static Authorization header: no Sign in / Sign out, says why, never the header's value", () => {
+    const page = renderHomePage({
+      upstreamUrl: "https://mcp.example.com/mcp",
+      proxyBaseUrl: "http://127.0.0.1:8000",
+      status: undefined,
+      csrf: "t",
+      apiKeyRequired: false,
+      // Even a face whose core could clear tokens: without OAuth there are none.
+      canSignOut: true,
+    });
+    assert.match(page.body, /Static Authorization header/);
+    assert.match(page.body, /<code>--header<\/code> or the config file's <code>headers<\/code>/);
+    assert.match(page.body, /no sign-in to start or end/);
+    assert.doesNotMatch(page.body, /<form/);
+    assert.doesNotMatch(page.body, /Bearer/);
+    assert.doesNotMatch(page.script ?? "", /healthz/);
+  });
+
+  test("an error on the page names its stable code", () => {
+    const page = renderHomePage({
+      upstreamUrl: "https://mcp.example.com/mcp",
+      proxyBaseUrl: "http://127.0.0.1:8000",
+      status: undefined,
+      csrf: "t",
+      apiKeyRequired: false,
+      canSignOut: false,
+      error: new ProxyError("USAGE", `Bad ${EVIL}.`, { hint: "Remove `--header Authorization`." }),
+    });
+    assert.match(page.body, /Bad &#60;script&#62;/);
+    assert.match(page.body, /Remove <code>--header Authorization<\/code>\./);
+    assert.match(page.body, /Error code: <code>USAGE<\/code>/);
+  });
+
   test("after Sign out, a one-line notice says whether the tokens were revoked (only while signed out)", () => {
     const base = {
       upstreamUrl: "https://mcp.example.com/mcp",

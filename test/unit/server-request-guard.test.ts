@@ -163,3 +163,59 @@ describe("Fetch Metadata policy of the relay routes (browserRefusal)", () => {
     assert.equal(refused({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "same-origin" }), false);
   });
 });
+
+describe("the page's own origin, for its form posts (isOwnPageOrigin)", () => {
+  const local = new RequestGuard({ bindHost: "127.0.0.1" });
+  // Behind an HTTPS reverse proxy that passes Host through: the operator lists the public host and origin.
+  const behindTls = new RequestGuard({
+    bindHost: "127.0.0.1",
+    allowHosts: ["proxy.example.com"],
+    allowOrigins: ["https://proxy.example.com", "https://app.example.com"],
+  });
+
+  test("the Origin of the scheme the request arrived on, for the Host it was sent to", () => {
+    assert.equal(local.isOwnPageOrigin("http://127.0.0.1:8000", "127.0.0.1:8000", false), true);
+    assert.equal(local.isOwnPageOrigin("http://localhost:8000", "LOCALHOST:8000", false), true);
+    assert.equal(local.isOwnPageOrigin("http://[::1]:8000", "[::1]:8000", false), true);
+    assert.equal(local.isOwnPageOrigin("https://localhost:8000", "localhost:8000", true), true);
+  });
+
+  test("behind an HTTPS reverse proxy: the listed https origin of the Host (default port or not)", () => {
+    assert.equal(behindTls.isOwnPageOrigin("https://proxy.example.com", "proxy.example.com", false), true);
+    assert.equal(behindTls.isOwnPageOrigin("https://proxy.example.com", "proxy.example.com:443", false), true);
+    assert.equal(behindTls.isOwnPageOrigin("https://localhost:8443", "localhost:8443", false), true, "local TLS");
+  });
+
+  test("another scheme is not taken on trust: it must be loopback or listed exactly, never through *", () => {
+    const any = new RequestGuard({ bindHost: "127.0.0.1", allowOrigins: ["*"], allowHosts: ["proxy.example.com"] });
+    assert.equal(any.isOwnPageOrigin("https://proxy.example.com", "proxy.example.com", false), false);
+    assert.equal(any.isOwnPageOrigin("http://proxy.example.com", "proxy.example.com", false), true);
+    assert.equal(behindTls.isOwnPageOrigin("http://proxy.example.com", "proxy.example.com", false), false);
+    assert.equal(behindTls.isOwnPageOrigin("http://proxy.example.com", "proxy.example.com", true), false);
+    // A page on the plain-HTTP side of a TLS listener.
+    assert.equal(local.isOwnPageOrigin("http://example.net", "example.net", true), false);
+  });
+
+  test("another site, port or host than the request's is refused, even a listed or loopback one", () => {
+    for (const [origin, host] of [
+      ["https://app.example.com", "proxy.example.com"], // a listed browser app is not the page
+      ["https://proxy.example.com", "127.0.0.1:8000"], // a reverse proxy that rewrote Host
+      ["https://proxy.example.com:8443", "proxy.example.com"],
+      ["https://proxy.example.com", "proxy.example.com:8443"],
+      ["http://localhost:9999", "localhost:8000"],
+      ["http://127.0.0.1:8000", "localhost:8000"],
+      ["https://evil.example", "evil.example"], // DNS rebinding: a foreign name is never the page's
+      ["null", "localhost:8000"],
+      ["not a url", "localhost:8000"],
+      ["ftp://localhost:8000", "localhost:8000"],
+    ]) {
+      assert.equal(behindTls.isOwnPageOrigin(origin as string, host, false), false, `${origin} for Host ${host}`);
+    }
+  });
+
+  test("a missing or malformed Host header matches nothing", () => {
+    for (const host of [undefined, "", "localhost:8000/x", "user@localhost:8000", "localhost:8000?x", "a b"]) {
+      assert.equal(local.isOwnPageOrigin("http://localhost:8000", host, false), false, String(host));
+    }
+  });
+});
