@@ -4,7 +4,14 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
-import { usageLine } from "./help.ts";
+import {
+  assertServerUrlScheme,
+  checkClientMetadataUrl,
+  checkHostName,
+  looksLikeAddress,
+  parseTarget,
+} from "./input-checks.ts";
+import { COMMAND_ALIASES, optionError, unknownCommand, usageError } from "./usage-error.ts";
 
 export const COMMANDS = ["serve", "stdio", "auth", "status", "refresh", "clear", "list", "clients", "help"] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -88,23 +95,28 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    // Node's messages are long-winded; keep the first sentence ("Unknown option '--x'").
-    throw usage(`${(error as Error).message.split(/\.\s/)[0]?.replace(/\.$/, "")}.`);
+    throw optionError(
+      error,
+      Object.keys(OPTIONS).map((name) => `--${name}`),
+      argv.find((word) => (COMMANDS as readonly string[]).includes(word)),
+    );
   }
   const { values, positionals } = parsed;
   const [first, ...rest] = positionals;
   const isCommand = first !== undefined && (COMMANDS as readonly string[]).includes(first);
   // A bare word where a command goes is a mistyped command (`signin`), never a URL.
-  if (first !== undefined && !isCommand && !looksLikeAddress(first)) throw unknownCommand(first);
+  if (first !== undefined && !isCommand && !looksLikeAddress(first)) throw unknownCommand(first, COMMANDS);
   const command: Command = isCommand ? (first as Command) : "serve";
   const args = isCommand ? rest : positionals;
   if (args.length > 1 && command !== "help") {
     throw usage(`Unexpected argument "${args[1]}": ${command} takes one server.`, command);
   }
   const target = command === "help" ? undefined : parseTarget(args[0] ?? nonEmpty(env.UPSTREAM_MCP_URL), command);
+  if (target?.url) assertServerUrlScheme(target.url, values["allow-insecure-http"] === true, command);
   const warnings: string[] = [];
-  // Only serve uses the inbound key: other commands (and --help) must not fail on a key file set in the environment.
-  const usesApiKey = command === "serve" && values.help !== true && values.version !== true;
+  // Only serve (and clients, whose HTTP snippets then send the key) use the inbound key: other commands (and --help)
+  // must not fail on a key file set in the environment.
+  const usesApiKey = (command === "serve" || command === "clients") && values.help !== true && values.version !== true;
 
   return {
     command,
@@ -113,7 +125,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     configPath: values.config ?? nonEmpty(env.MCP_U2M_PROXY_CONFIG),
     all: values.all === true,
     argv,
-    helpTopic: command === "help" ? args[0] : values.help && isCommand ? command : undefined,
+    helpTopic: command === "help" ? helpTopic(args[0]) : values.help && isCommand ? command : undefined,
     help: command === "help" || values.help === true,
     version: values.version === true,
     json: values.json === true,
@@ -121,7 +133,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     upstream: {
       clientId: values["client-id"],
       clientSecret: values["client-secret"],
-      clientMetadataUrl: values["client-metadata-url"],
+      clientMetadataUrl: checkClientMetadataUrl(values["client-metadata-url"], command),
       scope: values.scope,
       authorizeParams: parsePairs(values["authorize-param"] ?? []),
       headers: parseHeaders(values.header ?? []),
@@ -131,13 +143,13 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     runtime: {
       authDir: resolve(values["auth-dir"] ?? nonEmpty(env.MCP_AUTH_DIR) ?? join(homedir(), ".mcp", "auth")),
       port: parsePort(values.port ?? nonEmpty(env.OAUTH_CALLBACK_PORT)),
-      callbackHost: values["callback-host"] ?? DEFAULT_CALLBACK_HOST,
+      callbackHost: checkHostName("--callback-host", values["callback-host"], command) ?? DEFAULT_CALLBACK_HOST,
       openBrowser: values["no-browser"] !== true,
       debug: values.debug === true,
       allowInsecureHttp: values["allow-insecure-http"] === true,
     },
     serve: {
-      host: values.host ?? "127.0.0.1",
+      host: checkHostName("--host", values.host, command) ?? "127.0.0.1",
       apiKey: usesApiKey ? inboundApiKey(values, env, warnings) : undefined,
       allowOrigins: values["allow-origin"] ?? [],
       allowHosts: values["allow-host"] ?? [],
@@ -226,7 +238,8 @@ function mapDefined<T, U>(value: T | undefined, map: (value: T) => U): U | undef
 function parsePort(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_PORT;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be a port number, not "${raw}".`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw usage(`--port must be a port number from 0 to 65535, not "${raw}".`);
   return port;
 }
 
@@ -259,120 +272,13 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 function usage(message: string, command?: string): ProxyError {
-  const line = command ? usageLine(command) : undefined;
-  return new ProxyError("USAGE", message, {
-    hint: line
-      ? `${line}; run "mcp-u2m-proxy ${command} --help" for its options.`
-      : 'Run "mcp-u2m-proxy --help" for usage.',
-  });
+  return usageError(message, command);
 }
 
-/** Other words people type for a command. */
-const ALIASES: Record<string, Command> = {
-  signin: "auth",
-  login: "auth",
-  "sign-in": "auth",
-  authenticate: "auth",
-  logout: "clear",
-  signout: "clear",
-  "sign-out": "clear",
-  revoke: "clear",
-  ls: "list",
-  run: "serve",
-  start: "serve",
-  proxy: "serve",
-  whoami: "status",
-  config: "clients",
-};
-
-/** The command closest to a mistyped one: an alias, else the one within two edits. */
-export function nearestCommand(word: string): Command | undefined {
-  const lower = word.toLowerCase();
-  if (ALIASES[lower]) return ALIASES[lower];
-  let best: { command: Command; distance: number } | undefined;
-  for (const command of COMMANDS) {
-    const distance = editDistance(lower, command);
-    if (distance <= 2 && (!best || distance < best.distance)) best = { command, distance };
-  }
-  return best?.command;
-}
-
-function unknownCommand(word: string): ProxyError {
-  const shown = JSON.stringify(word.slice(0, 40));
-  const nearest = nearestCommand(word);
-  if (nearest) {
-    return new ProxyError("USAGE", `Unknown command ${shown}. Did you mean "${nearest}"?`, {
-      hint: `${usageLine(nearest) ?? `Usage: mcp-u2m-proxy ${nearest}`}`,
-    });
-  }
-  return new ProxyError("USAGE", `Unknown command ${shown}.`, {
-    hint: `Commands: ${COMMANDS.join(", ")}; a server is given as its URL (https://…). Run "mcp-u2m-proxy --help".`,
-  });
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        (previous[j] ?? 0) + 1,
-        (current[j - 1] ?? 0) + 1,
-        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-/** A URL, or something meant as one (a host with a dot, a port or a path): never taken for a command. */
-function looksLikeAddress(word: string): boolean {
-  return /[./:]/.test(word) || word.toLowerCase().startsWith("localhost");
-}
-
-/** A server name from a config file: what a `/servers/<name>` path segment allows. */
-const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/**
- * The server a command is for: an absolute http(s) URL, or a config file's server name. Anything else is a usage
- * error that shows the right form (`mcp.example.com/mcp` → `https://mcp.example.com/mcp`).
- */
-export function parseTarget(
-  raw: string | undefined,
-  command: string,
-): { url: string; name?: undefined } | { name: string; url?: undefined } | undefined {
-  if (raw === undefined) return undefined;
-  const value = raw.trim();
-  const shown = JSON.stringify(value.slice(0, 200));
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw usage(`${shown} is not a valid URL.`, command);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new ProxyError("INVALID_URL", `${url.protocol}// URLs are not MCP server URLs.`, {
-        hint: `Give the server's https URL, e.g. "mcp-u2m-proxy ${command} https://mcp.example.com/mcp".`,
-      });
-    }
-    return { url: value };
-  }
-  if (looksLikeAddress(value)) {
-    const guess = `${/^(localhost|127\.|\[::1\])/i.test(value) ? "http" : "https"}://${value}`;
-    let valid = true;
-    try {
-      new URL(guess);
-    } catch {
-      valid = false;
-    }
-    throw new ProxyError("USAGE", `${shown} has no scheme: a server URL starts with https://.`, {
-      hint: valid
-        ? `Did you mean "mcp-u2m-proxy ${command} ${guess}"?`
-        : `Give the URL in full, e.g. https://mcp.example.com/mcp.`,
-    });
-  }
-  if (SERVER_NAME.test(value)) return { name: value };
-  throw usage(`${shown} is not a URL (https://…) or a server name.`, command);
+/** `help <command>`: a command, or another word for one (`help login`); a typo is a usage error naming the nearest. */
+function helpTopic(word: string | undefined): string | undefined {
+  if (word === undefined || (COMMANDS as readonly string[]).includes(word)) return word;
+  const alias = COMMAND_ALIASES[word.toLowerCase()];
+  if (alias) return alias;
+  throw unknownCommand(word, COMMANDS);
 }

@@ -29,6 +29,12 @@ export function formatStatus(status: AuthStatus, location: string): string {
   if (status.issuer) lines.push(`  authorization server: ${status.issuer}`);
   if (status.clientId) lines.push(`  client:               ${status.clientId} (${status.clientSource ?? "unknown"})`);
   if (status.signInUrl) lines.push(`  sign-in under way:    ${status.signInUrl}`);
-  lines.push(`  stored in:            ${location}/${status.storeKey}_tokens.json`);
+  // Name the tokens file only when there is one: a registration or a sign-in under way has no tokens yet.
+  const hasTokens = status.signedIn || status.hasRefreshToken || status.expiresAt !== undefined;
+  lines.push(
+    hasTokens
+      ? `  stored in:            ${location}/${status.storeKey}_tokens.json`
+      : `  stored in:            ${location} (no tokens yet)`,
+  );
   return lines.join("\n");
 }

@@ -74,11 +74,11 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   serve: [...SIGN_IN, ...LISTEN],
   stdio: [...SIGN_IN, "--transport KIND"],
   auth: [...SIGN_IN, "--force", "--all"],
-  status: [...STORE, "--json", "--debug"],
+  status: [...STORE, "--allow-insecure-http", "--json", "--debug"],
   refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--allow-insecure-http", "--debug"],
   clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--debug"],
-  list: ["--config FILE", "--auth-dir DIR", "--json"],
-  clients: ["--config FILE", "--auth-dir DIR", "--port N", "--api-key KEY"],
+  list: ["--config FILE", "--auth-dir DIR", "--json", "--debug"],
+  clients: ["--config FILE", "--auth-dir DIR", "--port N", "--api-key KEY", "--api-key-file FILE"],
 };
 
 const USAGE: Record<string, string> = {

@@ -52,10 +52,46 @@ export async function runCli(
       err(`mcp-u2m-proxy: ${parsed ? personaliseHint(error.toLine(), parsed, namedServer(parsed)) : error.toLine()}`);
       return exitCodeFor(error.code);
     }
+    const local = parsed ? listenFailure(error, parsed) : undefined;
+    if (local) {
+      err(`mcp-u2m-proxy: ${local.toLine()}`);
+      return exitCodeFor(local.code);
+    }
     err(`mcp-u2m-proxy: unexpected error: ${describeError(error)}`);
     if (process.env.MCP_U2M_PROXY_STACK) err(String((error as Error).stack));
     return EXIT.internal;
   }
+}
+
+/**
+ * A socket this process could not listen on is the user's --host or --port (a name that does not resolve, an
+ * address this machine does not have, a port below 1024 without privileges): a usage error, not an internal one.
+ */
+function listenFailure(error: unknown, args: CliArgs): ProxyError | undefined {
+  const { code, syscall, hostname } = (error ?? {}) as NodeJS.ErrnoException & { hostname?: string };
+  const host = args.command === "serve" ? args.serve.host : args.runtime.callbackHost;
+  const where = `${host.includes(":") ? `[${host}]` : host}:${args.runtime.port}`;
+  if (syscall === "getaddrinfo" && hostname === host) {
+    return new ProxyError("USAGE", `Cannot listen on ${where}: the host name ${host} does not resolve.`, {
+      hint: "Give --host an address of this machine, e.g. 127.0.0.1 (or 0.0.0.0 with --api-key).",
+    });
+  }
+  if (syscall !== "listen") return undefined;
+  const reason =
+    code === "EADDRNOTAVAIL"
+      ? `${host} is not an address of this machine`
+      : code === "EACCES"
+        ? `port ${args.runtime.port} needs privileges`
+        : code === "EADDRINUSE"
+          ? `port ${args.runtime.port} is in use`
+          : `${code ?? "error"}`;
+  return new ProxyError("USAGE", `Cannot listen on ${where}: ${reason}.`, {
+    hint:
+      code === "EADDRNOTAVAIL"
+        ? "Give --host an address of this machine, e.g. 127.0.0.1 (or 0.0.0.0 with --api-key)."
+        : "Pick another --port (1024 or above), e.g. --port 8000.",
+    cause: error,
+  });
 }
 
 /** The config entry the user named (`auth jira`), so suggestions say `jira` rather than its URL. */

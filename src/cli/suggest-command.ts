@@ -1,4 +1,5 @@
 import type { CliArgs } from "./args.ts";
+import { COMMAND_FLAGS } from "./help.ts";
 
 /**
  * The commands a message suggests, written for the user's own invocation: the same server (its config name when
@@ -25,14 +26,23 @@ const BOOLEAN = new Set(["--no-resource", "--allow-insecure-http", "--allow-pkce
 /** Given, but shown as a placeholder: the suggestion must not print the secret. */
 const SECRET = new Set(["--client-secret"]);
 
-/** The carried options as the user wrote them, in their order. */
-export function carriedOptions(argv: readonly string[]): string[] {
+/**
+ * The carried options as the user wrote them, in their order; with `command`, only those it takes (a suggested
+ * `status` gets no --scope).
+ */
+export function carriedOptions(argv: readonly string[], command?: string): string[] {
+  const takes = command === undefined ? undefined : COMMAND_FLAGS[command]?.map((entry) => entry.split(/[ ,]/)[0]);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i] as string;
     const eq = word.indexOf("=");
     const flag = word.startsWith("--") && eq !== -1 ? word.slice(0, eq) : word;
     const inline = word.startsWith("--") && eq !== -1 ? word.slice(eq + 1) : undefined;
+    const canonical = flag === "-p" ? "--port" : flag;
+    if (takes && !takes.includes(canonical)) {
+      if (inline === undefined && !BOOLEAN.has(flag) && (CARRIED.has(flag) || SECRET.has(flag))) i++;
+      continue;
+    }
     if (SECRET.has(flag)) {
       out.push(flag, "<secret>");
       if (inline === undefined) i++;
@@ -44,7 +54,7 @@ export function carriedOptions(argv: readonly string[]): string[] {
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value !== undefined) out.push(flag === "-p" ? "--port" : flag, value);
+    if (value !== undefined) out.push(canonical, value);
   }
   return out;
 }
@@ -57,7 +67,13 @@ export function commandFor(
   extra: readonly string[] = [],
 ): string {
   const target = server.name ?? args.serverName ?? server.upstream?.url ?? args.url;
-  const words = ["mcp-u2m-proxy", command, ...(target ? [target] : []), ...carriedOptions(args.argv ?? []), ...extra];
+  const words = [
+    "mcp-u2m-proxy",
+    command,
+    ...(target ? [target] : []),
+    ...carriedOptions(args.argv ?? [], command),
+    ...extra,
+  ];
   return words.map(shellWord).join(" ");
 }
 

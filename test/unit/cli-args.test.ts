@@ -189,3 +189,149 @@ describe("serve's limits on streams and sessions", () => {
     }
   });
 });
+
+describe("every input mistake is a usage error (exit 2) that shows the right form", () => {
+  const cases: { argv: string[]; env?: NodeJS.ProcessEnv; says: RegExp; hint?: RegExp }[] = [
+    {
+      argv: ["auth", "mcp.example.com/mcp"],
+      says: /"mcp\.example\.com\/mcp" has no scheme/,
+      hint: /Did you mean "mcp-u2m-proxy auth https:\/\/mcp\.example\.com\/mcp"\?/,
+    },
+    {
+      argv: ["auth", "https:/mcp.example.com/mcp"],
+      says: /has no scheme/,
+      hint: /Did you mean "mcp-u2m-proxy auth https:\/\/mcp\.example\.com\/mcp"\?/,
+    },
+    { argv: ["stdio", "localhost:3000/mcp"], says: /has no scheme/, hint: /stdio http:\/\/localhost:3000\/mcp"/ },
+    {
+      argv: ["auth", "user:hunter2@mcp.example.com/mcp"],
+      says: /^"\*\*\*@mcp\.example\.com\/mcp" has no scheme/,
+      hint: /Give the URL in full/,
+    },
+    { argv: ["auth", "not a url"], says: /"not a url" is not a URL \(https:\/\/…\) or a server name/ },
+    { argv: ["auth", "https://exa mple.com/mcp"], says: /is not a valid URL/, hint: /Usage: mcp-u2m-proxy auth/ },
+    { argv: ["auth", "https://256.1.1.1/mcp"], says: /is not a valid URL/ },
+    { argv: ["auth", "https://"], says: /"https:\/\/" is not a valid URL/ },
+    {
+      argv: ["auth", "http://mcp.example.com/mcp"],
+      says: /uses plain http, which the proxy allows only to this machine/,
+      hint: /Did you mean "mcp-u2m-proxy auth https:\/\/mcp\.example\.com\/mcp"\?.*--allow-insecure-http/,
+    },
+    { argv: ["status"], env: { UPSTREAM_MCP_URL: "http://mcp.example.com/mcp" }, says: /uses plain http/ },
+    {
+      argv: ["signin", URL_ARG],
+      says: /^Unknown command "signin"\. Did you mean "auth"\?$/,
+      hint: /^Usage: mcp-u2m-proxy auth/,
+    },
+    { argv: ["login", URL_ARG], says: /Did you mean "auth"\?/ },
+    {
+      argv: ["logout", URL_ARG],
+      says: /^Unknown command "logout"\. Did you mean "clear"\?$/,
+      hint: /Usage: mcp-u2m-proxy clear/,
+    },
+    { argv: ["signout"], says: /Did you mean "clear"\?/ },
+    { argv: ["ls"], says: /Did you mean "list"\?/ },
+    { argv: ["stauts", URL_ARG], says: /Did you mean "status"\?/ },
+    { argv: ["refersh", URL_ARG], says: /Did you mean "refresh"\?/ },
+    { argv: ["frobnicate"], says: /^Unknown command "frobnicate"\.$/, hint: /Commands: serve, stdio, auth/ },
+    { argv: ["help", "stauts"], says: /Unknown command "stauts"\. Did you mean "status"\?/ },
+    {
+      argv: ["auth", URL_ARG, "--prot", "8000"],
+      says: /^Unknown option '--prot'\.$/,
+      hint: /^Did you mean --port\? Usage: mcp-u2m-proxy auth/,
+    },
+    {
+      argv: ["auth", URL_ARG, "--allow-http"],
+      says: /Unknown option '--allow-http'/,
+      hint: /Did you mean --allow-insecure-http\?/,
+    },
+    {
+      argv: ["status", URL_ARG, "--authdir=/tmp/x"],
+      says: /Unknown option '--authdir'\./,
+      hint: /Did you mean --auth-dir\?/,
+    },
+    { argv: ["auth", URL_ARG, "--auth-dir"], says: /^--auth-dir needs a value\.$/, hint: /auth --help/ },
+    { argv: ["auth", URL_ARG, "--auth-dir", "--no-browser"], says: /--auth-dir needs a value; .* --auth-dir=VALUE/ },
+    { argv: ["auth", URL_ARG, "--port", "99999"], says: /--port must be a port number from 0 to 65535/ },
+    {
+      argv: ["auth", URL_ARG, "--client-metadata-url", "notaurl"],
+      says: /--client-metadata-url must be an https URL with a path/,
+    },
+    {
+      argv: ["auth", URL_ARG, "--client-metadata-url", "https://app.example.com/"],
+      says: /must be an https URL with a path/,
+    },
+    {
+      argv: ["auth", URL_ARG, "--callback-host", "bad host"],
+      says: /--callback-host must be a host name or IP address/,
+    },
+    {
+      argv: ["serve", URL_ARG, "--host", "127.0.0.1:9000"],
+      says: /--host must be a host name or IP address, not "127\.0\.0\.1:9000"/,
+      hint: /--host 127\.0\.0\.1 --port 9000/,
+    },
+    { argv: ["auth", URL_ARG, URL_ARG], says: /Unexpected argument .*: auth takes one server/ },
+    { argv: ["serve", URL_ARG, "--transport", "websocket"], says: /--transport must be streamable-http, sse or auto/ },
+  ];
+  for (const { argv, env, says, hint } of cases) {
+    test(argv.join(" "), () => {
+      assert.throws(
+        () => parseCliArgs(argv, env ?? {}),
+        (error: unknown) => {
+          assert.ok(isProxyError(error), String(error));
+          assert.equal(exitCodeFor(error.code), 2, `${error.code}: ${error.message}`);
+          assert.match(error.message, says);
+          if (hint) assert.match(error.hint ?? "", hint);
+          assert.doesNotMatch(error.toLine(), /hunter2/);
+          return true;
+        },
+      );
+    });
+  }
+
+  test("what is right still parses: loopback http, --allow-insecure-http, IP and host names, a metadata URL", () => {
+    assert.equal(parseCliArgs(["auth", "http://127.0.0.1:3000/mcp"], {}).url, "http://127.0.0.1:3000/mcp");
+    assert.equal(parseCliArgs(["auth", "http://localhost/mcp"], {}).url, "http://localhost/mcp");
+    assert.equal(parseCliArgs(["auth", "http://mcp.test/mcp", "--allow-insecure-http"], {}).url, "http://mcp.test/mcp");
+    const args = parseCliArgs(
+      [
+        "serve",
+        URL_ARG,
+        "--host",
+        "::",
+        "--callback-host",
+        "localhost",
+        "--client-metadata-url",
+        "https://a.example/c.json",
+      ],
+      {},
+    );
+    assert.deepEqual(
+      [args.serve.host, args.runtime.callbackHost, args.upstream.clientMetadataUrl],
+      ["::", "localhost", "https://a.example/c.json"],
+    );
+    assert.equal(parseCliArgs(["serve", URL_ARG, "--host", "proxy.internal"], {}).serve.host, "proxy.internal");
+    assert.equal(parseCliArgs(["auth", "http://[::1]:3000/mcp"], {}).url, "http://[::1]:3000/mcp");
+  });
+
+  test("help names a command, or another word for one", () => {
+    assert.equal(parseCliArgs(["help", "status"], {}).helpTopic, "status");
+    assert.equal(parseCliArgs(["help", "login"], {}).helpTopic, "auth");
+    assert.equal(parseCliArgs(["clear", "--help"], {}).helpTopic, "clear");
+    assert.equal(parseCliArgs(["help"], {}).helpTopic, undefined);
+  });
+});
+
+describe("the CLI never reports user input as an unexpected error (exit 70)", () => {
+  test("listen failures from --host/--port are usage errors", async () => {
+    const err: string[] = [];
+    // 192.0.2.1 (TEST-NET-1) is an address no test machine has.
+    const code = await runCli(["serve", URL_ARG, "--host", "192.0.2.1", "--api-key", "k", "--port", "0"], {
+      out: () => {},
+      err: (text) => void err.push(text),
+    });
+    assert.equal(code, 2, err.join("\n"));
+    assert.match(err.join("\n"), /Cannot listen on 192\.0\.2\.1:0: 192\.0\.2\.1 is not an address of this machine\./);
+    assert.doesNotMatch(err.join("\n"), /unexpected error/);
+  });
+});

@@ -5,7 +5,7 @@ import type { CliArgs } from "../args.ts";
 import { EXIT, exitCodeFor } from "../exit-codes.ts";
 import { formatStatus } from "../format.ts";
 import { configFor, configuredServers, type ResolvedServer, resolveServer } from "../resolve-server.ts";
-import { commandFor } from "../suggest-command.ts";
+import { commandFor, personaliseHint } from "../suggest-command.ts";
 import { requireAuth, runtimeFor } from "./require.ts";
 
 /**
@@ -32,7 +32,9 @@ export async function authCommand(
       await signInTo(args, server, out);
     } catch (error) {
       if (!isProxyError(error)) throw error;
-      (err ?? out)(`mcp-u2m-proxy: ${server.name}: ${error.toLine()}`);
+      // As run-cli does for one server: suggested commands name this server and keep the user's options.
+      const line = personaliseHint(error.toLine(), args, { name: server.name, url: server.upstream.url });
+      (err ?? out)(`mcp-u2m-proxy: ${server.name}: ${line}`);
       worst = Math.max(worst, exitCodeFor(error.code));
     }
   }

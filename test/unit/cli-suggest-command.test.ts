@@ -1,0 +1,110 @@
+// Suggested commands are written for the user's own invocation (src/cli/suggest-command.ts): the same server and
+// the options that select the same store and sign-in, never a secret.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { carriedOptions, commandFor, personaliseHint } from "../../src/cli/suggest-command.ts";
+
+const URL_ARG = "https://mcp.example.com/mcp";
+
+describe("carriedOptions", () => {
+  test("keeps what selects the store, client and callback, in the user's order; drops the rest", () => {
+    const argv = [
+      "refresh",
+      URL_ARG,
+      "--no-browser",
+      "--auth-dir",
+      "/tmp/d",
+      "--debug",
+      "-p",
+      "8123",
+      "--config=./servers.json",
+      "--client-id",
+      "app-1",
+      "--scope",
+      "read write",
+      "--host",
+      "0.0.0.0",
+      "--json",
+      "--allow-insecure-http",
+    ];
+    assert.deepEqual(carriedOptions(argv), [
+      "--auth-dir",
+      "/tmp/d",
+      "--port",
+      "8123",
+      "--config",
+      "./servers.json",
+      "--client-id",
+      "app-1",
+      "--scope",
+      "read write",
+      "--allow-insecure-http",
+    ]);
+  });
+
+  test("a client secret is never repeated: a placeholder stands in for it, inline or not", () => {
+    for (const argv of [
+      ["auth", URL_ARG, "--client-secret", "s3cr3t-value", "--auth-dir", "/tmp/d"],
+      ["auth", URL_ARG, "--client-secret=s3cr3t-value", "--auth-dir", "/tmp/d"],
+    ]) {
+      const carried = carriedOptions(argv);
+      assert.deepEqual(carried, ["--client-secret", "<secret>", "--auth-dir", "/tmp/d"], argv.join(" "));
+      assert.ok(!carried.join(" ").includes("s3cr3t"));
+    }
+  });
+
+  test("for a given command, only the options it takes (a dropped option's value goes with it)", () => {
+    assert.deepEqual(carriedOptions(["auth", URL_ARG, "--port", "9000", "--auth-dir", "/tmp/d"], "status"), [
+      "--auth-dir",
+      "/tmp/d",
+    ]);
+    assert.deepEqual(
+      carriedOptions(["auth", URL_ARG, "--scope", "read", "--client-id", "c", "--auth-dir", "/tmp/d"], "refresh"),
+      ["--client-id", "c", "--auth-dir", "/tmp/d"],
+    );
+  });
+});
+
+describe("commandFor", () => {
+  test("names the server (its config name when it has one) and quotes for a shell", () => {
+    const args = { argv: ["status", URL_ARG, "--auth-dir", "/tmp/my tokens"], url: URL_ARG, serverName: undefined };
+    assert.equal(commandFor(args, "auth", {}), `mcp-u2m-proxy auth ${URL_ARG} --auth-dir '/tmp/my tokens'`);
+    assert.equal(
+      commandFor(args, "auth", { name: "jira" }, ["--force"]),
+      "mcp-u2m-proxy auth jira --auth-dir '/tmp/my tokens' --force",
+    );
+  });
+});
+
+describe("personaliseHint", () => {
+  const args = {
+    argv: ["refresh", URL_ARG, "--auth-dir", "/tmp/d", "--port", "8123"],
+    url: URL_ARG,
+    serverName: undefined,
+  };
+
+  test("rewrites every suggested command in a message, keeping --force", () => {
+    const text = `No tokens. Run \`mcp-u2m-proxy auth ${URL_ARG}\` to sign in, or \`mcp-u2m-proxy auth ${URL_ARG} --force\`.`;
+    assert.equal(
+      personaliseHint(text, args),
+      `No tokens. Run \`mcp-u2m-proxy auth ${URL_ARG} --auth-dir /tmp/d --port 8123\` to sign in, or \`mcp-u2m-proxy auth ${URL_ARG} --auth-dir /tmp/d --port 8123 --force\`.`,
+    );
+  });
+
+  test("uses the config name for the same server (trailing slash and case aside), the URL for another", () => {
+    const server = { name: "jira", url: `${URL_ARG}/` };
+    assert.equal(
+      personaliseHint(`Run "mcp-u2m-proxy auth ${URL_ARG.toUpperCase().replace("HTTPS", "https")}".`, args, server),
+      `Run "mcp-u2m-proxy auth jira --auth-dir /tmp/d --port 8123".`,
+    );
+    assert.equal(
+      personaliseHint(`Run "mcp-u2m-proxy auth https://other.example/mcp".`, args, server),
+      `Run "mcp-u2m-proxy auth https://other.example/mcp --auth-dir /tmp/d --port 8123".`,
+    );
+  });
+
+  test("leaves text without a suggested command alone", () => {
+    const text = "The MCP server could not be reached: connection refused. Check that it is running.";
+    assert.equal(personaliseHint(text, args), text);
+  });
+});
