@@ -142,7 +142,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     },
     runtime: {
       authDir: resolve(values["auth-dir"] ?? nonEmpty(env.MCP_AUTH_DIR) ?? join(homedir(), ".mcp", "auth")),
-      port: parsePort(values.port ?? nonEmpty(env.OAUTH_CALLBACK_PORT)),
+      port: parsePort(values.port ?? nonEmpty(env.OAUTH_CALLBACK_PORT), values.port === undefined),
       callbackHost: checkHostName("--callback-host", values["callback-host"], command) ?? DEFAULT_CALLBACK_HOST,
       openBrowser: values["no-browser"] !== true,
       debug: values.debug === true,
@@ -235,11 +235,13 @@ function mapDefined<T, U>(value: T | undefined, map: (value: T) => U): U | undef
   return value === undefined ? undefined : map(value);
 }
 
-function parsePort(raw: string | undefined): number {
+function parsePort(raw: string | undefined, fromEnv: boolean): number {
   if (raw === undefined) return DEFAULT_PORT;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw usage(`--port must be a port number from 0 to 65535, not "${raw}".`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    const source = fromEnv ? "OAUTH_CALLBACK_PORT" : "--port";
+    throw usage(`${source} must be a port number from 0 to 65535, not "${raw}".`);
+  }
   return port;
 }
 
@@ -248,10 +250,28 @@ function parsePairs(items: string[]): Record<string, string> {
   for (const item of items) {
     const at = item.indexOf("=");
     if (at <= 0) throw usage(`--authorize-param needs KEY=VALUE, not "${item}".`);
-    out[item.slice(0, at)] = item.slice(at + 1);
+    const key = item.slice(0, at);
+    // These make the sign-in what it is (PKCE, state, where the code goes): an extra parameter must not replace them.
+    const instead = PROTOCOL_PARAMS[key.toLowerCase()];
+    if (instead !== undefined) {
+      throw usage(`--authorize-param cannot set "${key}": the proxy sets it${instead ? `; ${instead}` : ""}.`);
+    }
+    out[key] = item.slice(at + 1);
   }
   return out;
 }
+
+/** Authorization request parameters the proxy sets itself, with the option that changes them when there is one. */
+const PROTOCOL_PARAMS: Record<string, string> = {
+  response_type: "",
+  client_id: "use --client-id for a pre-registered client",
+  redirect_uri: "use --port and --callback-host to change the callback",
+  state: "",
+  code_challenge: "",
+  code_challenge_method: "",
+  scope: 'use --scope "A B"',
+  resource: "use --no-resource to leave it out",
+};
 
 function parseHeaders(items: string[]): Record<string, string> {
   const out: Record<string, string> = {};

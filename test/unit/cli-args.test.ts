@@ -272,6 +272,21 @@ describe("every input mistake is a usage error (exit 2) that shows the right for
     },
     { argv: ["auth", URL_ARG, URL_ARG], says: /Unexpected argument .*: auth takes one server/ },
     { argv: ["serve", URL_ARG, "--transport", "websocket"], says: /--transport must be streamable-http, sse or auto/ },
+    {
+      argv: ["status"],
+      env: { UPSTREAM_MCP_URL: URL_ARG, OAUTH_CALLBACK_PORT: "eighty" },
+      says: /^OAUTH_CALLBACK_PORT must be a port number/,
+    },
+    {
+      argv: ["auth", URL_ARG, "--authorize-param", "state=abc"],
+      says: /--authorize-param cannot set "state": the proxy sets it\.$/,
+    },
+    {
+      argv: ["auth", URL_ARG, "--authorize-param", "redirect_uri=https://elsewhere.example/cb"],
+      says: /cannot set "redirect_uri": the proxy sets it; use --port and --callback-host/,
+    },
+    { argv: ["auth", URL_ARG, "--authorize-param", "Code_Challenge=x"], says: /cannot set "Code_Challenge"/ },
+    { argv: ["auth", URL_ARG, "--authorize-param", "scope=a b"], says: /use --scope/ },
   ];
   for (const { argv, env, says, hint } of cases) {
     test(argv.join(" "), () => {
@@ -311,6 +326,13 @@ describe("every input mistake is a usage error (exit 2) that shows the right for
       ["::", "localhost", "https://a.example/c.json"],
     );
     assert.equal(parseCliArgs(["serve", URL_ARG, "--host", "proxy.internal"], {}).serve.host, "proxy.internal");
+    assert.deepEqual(
+      parseCliArgs(
+        ["auth", URL_ARG, "--authorize-param", "access_type=offline", "--authorize-param", "prompt=consent"],
+        {},
+      ).upstream.authorizeParams,
+      { access_type: "offline", prompt: "consent" },
+    );
     assert.equal(parseCliArgs(["auth", "http://[::1]:3000/mcp"], {}).url, "http://[::1]:3000/mcp");
   });
 
