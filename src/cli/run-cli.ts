@@ -1,9 +1,10 @@
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
+import { setSuggestionRenderer } from "../lib/suggestions.ts";
 import { type CliArgs, parseCliArgs } from "./args.ts";
 import { EXIT, exitCodeFor } from "./exit-codes.ts";
 import { helpFor } from "./help.ts";
 import { configFor } from "./resolve-server.ts";
-import { personaliseHint } from "./suggest-command.ts";
+import { type NamedServer, personaliseHint } from "./suggest-command.ts";
 
 type Output = (text: string) => void;
 
@@ -33,6 +34,9 @@ export async function runCli(
   const out = io.out ?? ((text) => process.stdout.write(`${text}\n`));
   const err = io.err ?? ((text) => process.stderr.write(`${text}\n`));
   let parsed: CliArgs | undefined;
+  // Until the arguments are parsed, suggestions carry the options as typed (a usage error's "Did you mean …").
+  let servers: readonly NamedServer[] = [];
+  const previous = setSuggestionRenderer((hint) => personaliseHint(hint, { argv }, servers));
   try {
     const args = parseCliArgs(argv);
     for (const warning of args.warnings) err(`mcp-u2m-proxy: warning: ${warning}`);
@@ -45,11 +49,13 @@ export async function runCli(
       return EXIT.ok;
     }
     parsed = args;
+    servers = namedServers(args);
     return await COMMANDS[args.command as Exclude<CliArgs["command"], "help">](args, out, err);
   } catch (error) {
     if (isProxyError(error)) {
-      // Suggested commands repeat the user's own options (--auth-dir, --config, …) so they work as pasted.
-      err(`mcp-u2m-proxy: ${parsed ? personaliseHint(error.toLine(), parsed, namedServer(parsed)) : error.toLine()}`);
+      // Suggested commands repeat the user's own options (--auth-dir, --config, …) so they work as pasted; the
+      // hint already does (the renderer), the message may name a command too.
+      err(`mcp-u2m-proxy: ${personaliseHint(error.toLine(), { argv }, servers)}`);
       return exitCodeFor(error.code);
     }
     const local = parsed ? listenFailure(error, parsed) : undefined;
@@ -60,6 +66,8 @@ export async function runCli(
     err(`mcp-u2m-proxy: unexpected error: ${describeError(error)}`);
     if (process.env.MCP_U2M_PROXY_STACK) err(String((error as Error).stack));
     return EXIT.internal;
+  } finally {
+    setSuggestionRenderer(previous);
   }
 }
 
@@ -94,14 +102,12 @@ function listenFailure(error: unknown, args: CliArgs): ProxyError | undefined {
   });
 }
 
-/** The config entry the user named (`auth jira`), so suggestions say `jira` rather than its URL. */
-function namedServer(args: CliArgs): { name: string; url: string } | undefined {
-  if (!args.serverName) return undefined;
+/** The configured servers, so suggestions say `jira` rather than its URL. */
+function namedServers(args: CliArgs): NamedServer[] {
   try {
-    const server = configFor(args)?.servers.find((candidate) => candidate.name === args.serverName);
-    return server ? { name: server.name, url: server.upstream.url } : undefined;
+    return configFor(args)?.servers.map((server) => ({ name: server.name, url: server.upstream.url })) ?? [];
   } catch {
-    return undefined;
+    return [];
   }
 }
 

@@ -77,27 +77,40 @@ export function commandFor(
   return words.map(shellWord).join(" ");
 }
 
+/** A suggested command: `mcp-u2m-proxy <command> <server>` and the options written after it already. */
 const SUGGESTED =
-  /mcp-u2m-proxy (auth|refresh|clear|status|serve|stdio) (https?:\/\/[^\s`"']+|[A-Za-z0-9][\w.-]*)((?: --force)?)/g;
+  /mcp-u2m-proxy (auth|refresh|clear|status|serve|stdio) (https?:\/\/[^\s`"']+|[A-Za-z0-9][\w.-]*)((?: --?[a-z][\w-]*(?:=[^\s`"']*)?(?: (?!-)[^\s`"']+)?)*)/g;
+
+/** A configured server, so a suggestion says `auth jira` rather than its URL. */
+export interface NamedServer {
+  name: string;
+  url: string;
+}
 
 /**
- * Rewrites the commands a message from the core suggests (`mcp-u2m-proxy auth https://…`) into the user's own
- * invocation (their config name for the server, their --auth-dir, …).
+ * Rewrites the commands a message suggests (`mcp-u2m-proxy auth https://…`) into the user's own invocation: their
+ * config name for the server and the options of theirs the command takes (--auth-dir, --config, …), after the
+ * server and before the options the message wrote. Idempotent: options already there are not added again, so a hint
+ * copied from one error into another reads the same.
  */
 export function personaliseHint(
   text: string,
-  args: Pick<CliArgs, "argv" | "url" | "serverName">,
-  server?: { name?: string | undefined; url?: string | undefined },
+  args: Pick<CliArgs, "argv">,
+  servers: readonly NamedServer[] = [],
 ): string {
-  return text.replace(SUGGESTED, (_match, command: string, target: string, force: string) => {
-    const sameServer = server?.url !== undefined && sameUrl(target, server.url);
-    const name = sameServer ? server?.name : undefined;
-    return commandFor(
-      { argv: args.argv, url: target, serverName: undefined },
-      command,
-      { name, upstream: { url: target } },
-      force ? ["--force"] : [],
-    );
+  return text.replace(SUGGESTED, (_match, command: string, target: string, written: string) => {
+    const name = servers.find((server) => sameUrl(target, server.url))?.name;
+    const present = new Set([...written.matchAll(/ (--?[a-z][\w-]*)/g)].map((match) => match[1]));
+    const carried = carriedOptions(args.argv ?? [], command);
+    const missing: string[] = [];
+    for (let i = 0; i < carried.length; i++) {
+      const flag = carried[i] as string;
+      const takesValue = carried[i + 1] !== undefined && !carried[i + 1]?.startsWith("--");
+      const words = takesValue ? [flag, carried[++i] as string] : [flag];
+      // Repeatable options (--authorize-param) are added only when the message wrote none of them.
+      if (!present.has(flag)) missing.push(...words);
+    }
+    return ["mcp-u2m-proxy", command, name ?? target, ...missing].map(shellWord).join(" ") + written;
   });
 }
 

@@ -1,4 +1,5 @@
 import { maskKnownSecrets } from "./known-secrets.ts";
+import { renderSuggestions } from "./suggestions.ts";
 
 /**
  * One error type for the whole proxy, with a stable `code` that callers branch on (never the message).
@@ -59,7 +60,8 @@ export class ProxyError extends Error {
     // Messages often quote what an upstream or authorization server said: never a secret this process holds.
     super(maskKnownSecrets(message), { cause: options.cause });
     this.code = code;
-    this.hint = options.hint === undefined ? undefined : maskKnownSecrets(options.hint);
+    // Suggested commands in the hint are written for the running invocation (suggestions.ts; set by the CLI).
+    this.hint = options.hint === undefined ? undefined : maskKnownSecrets(renderSuggestions(options.hint));
     this.details = options.details;
   }
 

@@ -92,7 +92,7 @@ describe("personaliseHint", () => {
   });
 
   test("uses the config name for the same server (trailing slash and case aside), the URL for another", () => {
-    const server = { name: "jira", url: `${URL_ARG}/` };
+    const server = [{ name: "jira", url: `${URL_ARG}/` }];
     assert.equal(
       personaliseHint(`Run "mcp-u2m-proxy auth ${URL_ARG.toUpperCase().replace("HTTPS", "https")}".`, args, server),
       `Run "mcp-u2m-proxy auth jira --auth-dir /tmp/d --port 8123".`,
@@ -100,6 +100,28 @@ describe("personaliseHint", () => {
     assert.equal(
       personaliseHint(`Run "mcp-u2m-proxy auth https://other.example/mcp".`, args, server),
       `Run "mcp-u2m-proxy auth https://other.example/mcp --auth-dir /tmp/d --port 8123".`,
+    );
+  });
+
+  test("is idempotent: a hint copied into another error keeps one set of options, --force stays last", () => {
+    const once = personaliseHint(`Sign in again with \`mcp-u2m-proxy auth ${URL_ARG} --force\`.`, args);
+    assert.equal(once, `Sign in again with \`mcp-u2m-proxy auth ${URL_ARG} --auth-dir /tmp/d --port 8123 --force\`.`);
+    assert.equal(personaliseHint(once, args), once);
+    const named = personaliseHint(`Run "mcp-u2m-proxy auth ${URL_ARG}".`, args, [{ name: "jira", url: URL_ARG }]);
+    assert.equal(personaliseHint(named, args, [{ name: "jira", url: URL_ARG }]), named);
+  });
+
+  test("options the message wrote are kept as written, and not added twice", () => {
+    assert.equal(
+      personaliseHint(`Run mcp-u2m-proxy auth ${URL_ARG} --port 9999 to sign in.`, args),
+      `Run mcp-u2m-proxy auth ${URL_ARG} --auth-dir /tmp/d --port 9999 to sign in.`,
+    );
+  });
+
+  test("a URL a shell would split is quoted", () => {
+    assert.equal(
+      personaliseHint("Run `mcp-u2m-proxy auth https://mcp.example.com/mcp?tenant=a&x=1`.", { argv: [] }),
+      "Run `mcp-u2m-proxy auth 'https://mcp.example.com/mcp?tenant=a&x=1'`.",
     );
   });
 

@@ -33,7 +33,11 @@ export async function authCommand(
     } catch (error) {
       if (!isProxyError(error)) throw error;
       // As run-cli does for one server: suggested commands name this server and keep the user's options.
-      const line = personaliseHint(error.toLine(), args, { name: server.name, url: server.upstream.url });
+      const line = personaliseHint(
+        error.toLine(),
+        args,
+        server.name ? [{ name: server.name, url: server.upstream.url }] : [],
+      );
       (err ?? out)(`mcp-u2m-proxy: ${server.name}: ${line}`);
       worst = Math.max(worst, exitCodeFor(error.code));
     }
