@@ -1,6 +1,5 @@
 import { assertSecureUrl } from "../auth/secure-fetch.ts";
 import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "../auth/upstream-auth.ts";
-import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { FileTokenStore } from "../store/file-store.ts";
@@ -56,7 +55,8 @@ export function createStore(runtime: RuntimeOptions, onWarning?: (message: strin
 let proxyInstalled: Promise<void> | undefined;
 /** undici is loaded only when a proxy is configured (it is heavy, and the CLI commands need it for nothing else). */
 function useEnvProxy(): Promise<void> {
-  if (!readEnvironment().outboundProxy) return Promise.resolve();
+  const env = process.env;
+  if (!(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) return Promise.resolve();
   proxyInstalled ??= import("undici").then(({ EnvHttpProxyAgent, setGlobalDispatcher }) => {
     setGlobalDispatcher(new EnvHttpProxyAgent());
   });

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { Dispatcher } from "undici";
-import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createAccessLog, type LogFormat } from "../lib/access-log.ts";
 import { callbackAddresses, listenCallbackAddress, listenOn } from "../lib/callback-bind.ts";
@@ -147,7 +146,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
 
   let dispatcher = options.dispatcher;
   let ownDispatcher: Dispatcher | undefined;
-  if (!dispatcher && readEnvironment().outboundProxy) {
+  const env = process.env;
+  if (!dispatcher && (env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) {
     // Corporate proxies: honour HTTP(S)_PROXY and NO_PROXY on the hot path too (undici in full only then).
     const { EnvHttpProxyAgent } = await import("undici");
     ownDispatcher = new EnvHttpProxyAgent();
