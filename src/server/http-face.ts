@@ -7,7 +7,7 @@ import { type Logger, silentLogger } from "../lib/logger.ts";
 import type { HttpRelay } from "../proxy/http-relay.ts";
 import { LegacySseSessions } from "../proxy/legacy-sse-sessions.ts";
 import { readBody } from "../proxy/read-body.ts";
-import { JSON_RPC_ERROR, writeErrorResponse } from "../proxy/relay-errors.ts";
+import { writeErrorResponse } from "../proxy/relay-errors.ts";
 import { SseEndpointRewrite } from "../proxy/sse-endpoint-rewrite.ts";
 import { StreamLimits } from "../proxy/stream-limits.ts";
 import type { UpstreamHealth } from "../proxy/upstream-health.ts";
@@ -15,6 +15,7 @@ import { clientBaseUrl } from "./client-config.ts";
 import type { FaceTraffic } from "./face-traffic.ts";
 import { renderCallbackResult, renderHomePage } from "./home-page.ts";
 import { sendPage } from "./html-page.ts";
+import { writeJson, writeJsonError } from "./json-response.ts";
 import type { RequestGuard } from "./request-guard.ts";
 import { Router, splitTarget } from "./router.ts";
 import type { TransportBridges } from "./transport-bridges.ts";
@@ -517,27 +518,4 @@ function sameSecret(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
-}
-
-function writeJson(res: ServerResponse, status: number, value: unknown, extra: string[] = []): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, [
-    "content-type",
-    "application/json",
-    "content-length",
-    String(Buffer.byteLength(body)),
-    "cache-control",
-    "no-store",
-    ...extra,
-  ]);
-  res.end(res.req?.method === "HEAD" ? undefined : body);
-}
-
-/** A JSON-RPC-shaped error (id null) for refusals that happen before any relaying. */
-function writeJsonError(res: ServerResponse, status: number, message: string, extra: string[] = []): void {
-  writeJson(res, status, { jsonrpc: "2.0", id: null, error: { code: JSON_RPC_ERROR.INVALID_REQUEST, message } }, [
-    "x-content-type-options",
-    "nosniff",
-    ...extra,
-  ]);
 }

@@ -1,9 +1,9 @@
-import type { RequestListener, ServerResponse } from "node:http";
+import type { RequestListener } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { AuthStatus } from "../auth/auth-client.ts";
 import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
-import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
+import { writeJsonError } from "./json-response.ts";
 import type { RequestGuard } from "./request-guard.ts";
 
 /**
@@ -289,13 +289,13 @@ export function createMetricsRoute(options: {
   const logger = options.logger ?? silentLogger;
   return (req, res) => {
     if (!guard.isHostAllowed(req.headers.host) || !guard.isOriginAllowed(req.headers.origin)) {
-      return writeRefusal(res, 403, "Invalid Host or Origin header.");
+      return writeJsonError(res, 403, "Invalid Host or Origin header.");
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
-      return writeRefusal(res, 405, "Method not allowed.", ["allow", "GET, HEAD"]);
+      return writeJsonError(res, 405, "Method not allowed.", ["allow", "GET, HEAD"]);
     }
     if (guard.requiresKey && !guard.hasValidKey(req.headers)) {
-      return writeRefusal(
+      return writeJsonError(
         res,
         401,
         "This proxy requires its API key: send Authorization: Bearer <key> or X-API-Key: <key>.",
@@ -314,7 +314,7 @@ export function createMetricsRoute(options: {
       },
       (error: unknown) => {
         logger.error("metrics could not be collected", { error: describeError(error) });
-        if (!res.headersSent) writeRefusal(res, 500, "The proxy failed to collect its metrics.");
+        if (!res.headersSent) writeJsonError(res, 500, "The proxy failed to collect its metrics.");
       },
     );
   };
@@ -333,20 +333,4 @@ function safeCount(source: () => number): number {
   } catch {
     return 0;
   }
-}
-
-function writeRefusal(res: ServerResponse, status: number, message: string, extra: string[] = []): void {
-  const body = JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: JSON_RPC_ERROR.INVALID_REQUEST, message } });
-  res.writeHead(status, [
-    "content-type",
-    "application/json",
-    "content-length",
-    String(Buffer.byteLength(body)),
-    "cache-control",
-    "no-store",
-    "x-content-type-options",
-    "nosniff",
-    ...extra,
-  ]);
-  res.end(body);
 }

@@ -3,10 +3,10 @@ import type { AuthStatus } from "../auth/auth-client.ts";
 import { CALLBACK_PATH } from "../config/options.ts";
 import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
-import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
 import type { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { sendPage } from "./html-page.ts";
 import type { FaceAuthClient } from "./http-face.ts";
+import { writeJson, writeJsonError } from "./json-response.ts";
 import type { RequestGuard } from "./request-guard.ts";
 import { splitTarget } from "./router.ts";
 import { renderUpstreamsPage } from "./upstreams-page.ts";
@@ -199,24 +199,4 @@ function unknownName(name: string, upstreams: readonly RoutedUpstream[]): string
   return upstreams.length === 0
     ? `No MCP server is named ${shown}: none is configured.`
     : `No MCP server is named ${shown}. Known names: ${names(upstreams)}.`;
-}
-
-function writeJson(res: ServerResponse, status: number, value: unknown, extra: string[] = []): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, [
-    "content-type",
-    "application/json",
-    "content-length",
-    String(Buffer.byteLength(body)),
-    "cache-control",
-    "no-store",
-    "x-content-type-options",
-    "nosniff",
-    ...extra,
-  ]);
-  res.end(res.req?.method === "HEAD" ? undefined : body);
-}
-
-function writeJsonError(res: ServerResponse, status: number, message: string, extra: string[] = []): void {
-  writeJson(res, status, { jsonrpc: "2.0", id: null, error: { code: JSON_RPC_ERROR.INVALID_REQUEST, message } }, extra);
 }
