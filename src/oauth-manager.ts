@@ -1,7 +1,6 @@
-import { homedir } from "node:os";
-import { join } from "node:path";
 import type { AuthStatus, CallbackResult } from "./auth/auth-client.ts";
 import { UpstreamAuth } from "./auth/upstream-auth.ts";
+import { defaultAuthDir } from "./config/defaults.ts";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "./config/options.ts";
 import { ProxyError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
@@ -31,7 +30,7 @@ export class OAuthManager {
 
   constructor(options: OAuthManagerOptions) {
     const runtime: RuntimeOptions = {
-      authDir: options.authDir ?? join(homedir(), ".mcp", "auth"),
+      authDir: options.authDir ?? defaultAuthDir(),
       port: options.port ?? DEFAULT_PORT,
       callbackHost: options.callbackHost ?? DEFAULT_CALLBACK_HOST,
       openBrowser: options.openBrowser ?? true,

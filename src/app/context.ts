@@ -1,5 +1,6 @@
 import { assertSecureUrl } from "../auth/secure-fetch.ts";
 import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "../auth/upstream-auth.ts";
+import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { FileTokenStore } from "../store/file-store.ts";
@@ -55,8 +56,7 @@ export function createStore(runtime: RuntimeOptions, onWarning?: (message: strin
 let proxyInstalled: Promise<void> | undefined;
 /** undici is loaded only when a proxy is configured (it is heavy, and the CLI commands need it for nothing else). */
 function useEnvProxy(): Promise<void> {
-  const env = process.env;
-  if (!(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) return Promise.resolve();
+  if (!readEnvironment().outboundProxy) return Promise.resolve();
   proxyInstalled ??= import("undici").then(({ EnvHttpProxyAgent, setGlobalDispatcher }) => {
     setGlobalDispatcher(new EnvHttpProxyAgent());
   });

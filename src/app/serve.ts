@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { Dispatcher } from "undici";
+import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createAccessLog, type LogFormat } from "../lib/access-log.ts";
 import { callbackAddresses, listenCallbackAddress, listenOn } from "../lib/callback-bind.ts";
@@ -146,8 +147,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
 
   let dispatcher = options.dispatcher;
   let ownDispatcher: Dispatcher | undefined;
-  const env = process.env;
-  if (!dispatcher && (env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) {
+  if (!dispatcher && readEnvironment().outboundProxy) {
     // Corporate proxies: honour HTTP(S)_PROXY and NO_PROXY on the hot path too (undici in full only then).
     const { EnvHttpProxyAgent } = await import("undici");
     ownDispatcher = new EnvHttpProxyAgent();

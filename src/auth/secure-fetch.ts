@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../config/defaults.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { isLoopbackHost } from "../lib/loopback.ts";
 import { FetchFailure, FetchTimeout } from "../lib/network-failure.ts";
@@ -30,7 +31,7 @@ export function assertSecureUrl(raw: string | URL, allowInsecureHttp: boolean): 
  * Longest wait for an answer from an authorization server or for discovery: a stalled server must not hold a
  * sign-in, or the refresh lock that other requests and processes wait on, for longer than this.
  */
-export const OAUTH_REQUEST_TIMEOUT_MS = 30_000;
+export const OAUTH_REQUEST_TIMEOUT_MS = DEFAULTS.oauthRequestTimeoutMs;
 
 /**
  * A fetch that refuses insecure URLs before sending anything (discovery and AS endpoints come from the network)

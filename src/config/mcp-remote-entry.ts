@@ -1,7 +1,8 @@
 /**
  * An existing `mcp-remote` entry (`"command": "npx", "args": ["-y", "mcp-remote", "<url>", "--header", …]`) read
- * as a remote server, so a host's config can be pointed at this proxy unchanged. Flags with an equivalent here are
- * mapped; the others are named in `ignored` (the caller warns).
+ * as a remote server, so a host's config can be pointed at this proxy unchanged. The flags are mcp-remote 0.15's
+ * (its `parseCommandLineArgs`): those with an equivalent here are mapped, the others are named in `ignored` with
+ * the reason (the caller warns), and nothing is ever run.
  */
 export interface McpRemoteEntry {
   url: string;
@@ -14,43 +15,94 @@ export interface McpRemoteEntry {
   authorizeParams: Record<string, string>;
   sendResource: boolean;
   allowHttp: boolean;
+  /** "--flag (why)" for each flag without an equivalent here. */
   ignored: string[];
 }
 
-/** mcp-remote flags that take a value but have no equivalent here (skipped with their value). */
-const IGNORED_WITH_VALUE = new Set([
-  "--host",
-  "--auth-timeout",
-  "--callback-path",
-  "--auth-success-url",
-  "--static-oauth-client-metadata",
-  "--ignore-tool",
-  "--token-endpoint",
-  "--protocol",
-  "--connect-timeout",
-  "--headers-timeout",
-  "--body-timeout",
-  "--keep-alive",
-  "--ping-interval",
-  "--ipv",
-  "--resource",
-]);
-
-/** The `args` of a command entry when it runs mcp-remote; undefined when it runs something else. */
-export function mcpRemoteArgs(command: unknown, args: unknown): string[] | undefined {
-  if (typeof command !== "string" || !Array.isArray(args) || !args.every((arg) => typeof arg === "string")) {
-    return undefined;
+/** An mcp-remote argument that is wrong; `index` is its place in the entry's `args`. */
+export class McpRemoteArgError extends Error {
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
+    super(message);
   }
-  const words = args as string[];
-  const base = command.split(/[\\/]/).pop() ?? command;
-  if (/^mcp-remote(\.cmd)?$/.test(base)) return words;
-  if (!/^(npx|bunx|pnpx)(\.cmd)?$/.test(base)) return undefined;
-  const at = words.findIndex((word) => /^mcp-remote(@[\w.^~-]+)?$/.test(word));
-  return at === -1 ? undefined : words.slice(at + 1);
 }
 
-/** Parses mcp-remote's arguments (`<url> [port] [flags]`). Throws a plain Error naming what is wrong. */
-export function parseMcpRemoteArgs(args: readonly string[]): McpRemoteEntry {
+/** Reads a file an argument names (`--header-file`, `@file`); the caller resolves the path and reports failures. */
+export type ReadArgFile = (path: string, index: number) => string;
+
+/** mcp-remote flags without an equivalent here, with the reason shown in the warning. Value flags skip a value. */
+const IGNORED: Record<string, { value: boolean; why: string }> = {
+  "--host": { value: true, why: "the callback host is --callback-host, for every server" },
+  "--callback-path": { value: true, why: "the callback is /oauth/callback, for every server" },
+  "--auth-timeout": { value: true, why: "the sign-in timeout is the proxy's" },
+  "--auth-success-url": { value: true, why: "the sign-in ends on this proxy's own page" },
+  "--ignore-tool": { value: true, why: "tools are relayed as the server lists them" },
+  "--protocol": { value: true, why: "the protocol is detected" },
+  "--token-endpoint": { value: true, why: "only the browser sign-in is supported" },
+  "--connect-timeout": { value: true, why: "upstream timeouts are the proxy's" },
+  "--headers-timeout": { value: true, why: "upstream timeouts are the proxy's" },
+  "--body-timeout": { value: true, why: "upstream timeouts are the proxy's" },
+  "--ping-interval": { value: true, why: "no keep-alive pings are sent" },
+  "--keep-alive": { value: false, why: "no keep-alive pings are sent" },
+  "--ipv4": { value: false, why: "addresses are resolved as usual" },
+  "--disable-cookies": { value: false, why: "no cookies are kept" },
+  "--device-code": { value: false, why: "only the browser sign-in is supported" },
+  "--client-credentials": { value: false, why: "only the browser sign-in is supported" },
+  "--use-id-token": { value: false, why: "the access token is sent" },
+};
+
+const IGNORED_RESOURCE = "the resource indicator sent is the one the server's metadata names";
+
+/** Flags this proxy has its own form of, accepted without a warning. */
+const SILENT = new Set(["--debug", "--silent", "--enable-proxy", "--help", "-h", "--version"]);
+
+/** Parameters the flow derives per request: setting them breaks the sign-in (mcp-remote refuses them too). */
+export const RESERVED_AUTHORIZE_PARAMS = new Set([
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "state",
+  "code_challenge",
+  "code_challenge_method",
+]);
+
+/**
+ * The `args` after `mcp-remote` when a command entry runs it (`npx`/`bunx`/`pnpx` with `mcp-remote[@version]`,
+ * `mcp-remote` itself, or either behind Windows' `cmd /c`), with their offset in the entry's `args`; undefined
+ * when it runs something else.
+ */
+export function mcpRemoteArgs(command: unknown, args: unknown): { args: string[]; offset: number } | undefined {
+  if (typeof command !== "string") return undefined;
+  const words = args === undefined ? [] : args;
+  if (!Array.isArray(words) || !words.every((word) => typeof word === "string")) return undefined;
+  return findMcpRemote(command, words as string[], 0);
+}
+
+function findMcpRemote(
+  command: string,
+  words: string[],
+  offset: number,
+): { args: string[]; offset: number } | undefined {
+  const base = (command.split(/[\\/]/).pop() ?? command).toLowerCase().replace(/\.(cmd|exe)$/, "");
+  if (base === "mcp-remote") return { args: words, offset };
+  if (base === "cmd" && /^\/c$/i.test(words[0] ?? "") && words[1] !== undefined) {
+    return findMcpRemote(words[1], words.slice(2), offset + 2);
+  }
+  if (base !== "npx" && base !== "bunx" && base !== "pnpx") return undefined;
+  // The package word, not the value of npx's own -p/--package (`npx -p mcp-remote@1 mcp-remote <url>`).
+  const at = words.findIndex(
+    (word, i) => /^mcp-remote(@[\w.^~<>=-]+)?$/.test(word) && !/^(-p|--package)$/.test(words[i - 1] ?? ""),
+  );
+  return at === -1 ? undefined : { args: words.slice(at + 1), offset: offset + at + 1 };
+}
+
+/**
+ * Parses mcp-remote's arguments (`<url> [port] [flags]`), already expanded. Throws McpRemoteArgError naming the
+ * argument. `readFile` reads `--header-file` and `@file` values.
+ */
+export function parseMcpRemoteArgs(args: readonly string[], readFile: ReadArgFile, offset = 0): McpRemoteEntry {
   const entry: McpRemoteEntry = {
     url: "",
     headers: {},
@@ -61,18 +113,32 @@ export function parseMcpRemoteArgs(args: readonly string[]): McpRemoteEntry {
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
+    const at = offset + i;
+    const fail = (message: string) => new McpRemoteArgError(at, message);
     const value = () => {
       const next = args[i + 1];
-      if (next === undefined) throw new Error(`mcp-remote's ${arg} needs a value`);
+      if (next === undefined) throw fail(`mcp-remote's ${arg} needs a value`);
       i++;
       return next;
     };
     switch (arg) {
       case "--header": {
-        const header = value();
-        const colon = header.indexOf(":");
-        if (colon <= 0) throw new Error(`mcp-remote's --header needs "Name: value", not "${header}"`);
-        entry.headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
+        const header = parseHeaderLine(value());
+        if (!header) throw new McpRemoteArgError(offset + i, `mcp-remote's --header needs "Name: value"`);
+        entry.headers[header.name] = header.value;
+        break;
+      }
+      case "--header-file": {
+        const text = readFile(value(), offset + i);
+        text.split(/\r?\n/).forEach((line, number) => {
+          const trimmed = line.trim();
+          if (!trimmed || trimmed.startsWith("#")) return;
+          const header = parseHeaderLine(trimmed);
+          if (!header) {
+            throw new McpRemoteArgError(offset + i, `line ${number + 1} of the --header-file is not "Name: value"`);
+          }
+          entry.headers[header.name] = header.value;
+        });
         break;
       }
       case "--transport": {
@@ -80,31 +146,42 @@ export function parseMcpRemoteArgs(args: readonly string[]): McpRemoteEntry {
         if (strategy === "http-only") entry.transport = "streamable-http";
         else if (strategy === "sse-only") entry.transport = "sse";
         else if (strategy !== "http-first" && strategy !== "sse-first") {
-          throw new Error(
-            `mcp-remote's --transport must be http-first, sse-first, http-only or sse-only, not "${strategy}"`,
+          throw new McpRemoteArgError(
+            offset + i,
+            `mcp-remote's --transport must be http-first, sse-first, http-only or sse-only (got ${quote(strategy)})`,
           );
         }
         break;
       }
       case "--static-oauth-client-info": {
-        const raw = value();
-        if (raw.startsWith("@"))
-          throw new Error(
-            'mcp-remote\'s --static-oauth-client-info @file is not read; put clientId and clientSecret under "mcp-u2m-proxy".oauth',
-          );
-        const info = JSON.parse(raw) as { client_id?: unknown; client_secret?: unknown };
+        const info = jsonArg(value(), "--static-oauth-client-info", offset + i, readFile);
         if (typeof info.client_id === "string") entry.clientId = info.client_id;
         if (typeof info.client_secret === "string") entry.clientSecret = info.client_secret;
         break;
       }
+      case "--static-oauth-client-metadata": {
+        // mcp-remote pins the requested scope from it; the rest describes a registration this proxy makes itself.
+        const metadata = jsonArg(value(), "--static-oauth-client-metadata", offset + i, readFile);
+        if (typeof metadata.scope === "string" && metadata.scope.trim()) entry.scope = metadata.scope.trim();
+        const rest = Object.keys(metadata).filter((key) => key !== "scope");
+        if (rest.length > 0) {
+          entry.ignored.push(
+            `--static-oauth-client-metadata ${rest.join(", ")} (this proxy registers its own client metadata)`,
+          );
+        }
+        break;
+      }
       case "--client-metadata-url":
-        entry.clientMetadataUrl = value();
+        entry.clientMetadataUrl = value().trim();
         break;
       case "--authorize-param": {
         const pair = value();
         const eq = pair.indexOf("=");
-        if (eq <= 0) throw new Error(`mcp-remote's --authorize-param needs key=value, not "${pair}"`);
-        const key = pair.slice(0, eq);
+        if (eq < 1) throw new McpRemoteArgError(offset + i, `mcp-remote's --authorize-param needs key=value`);
+        const key = pair.slice(0, eq).trim();
+        if (RESERVED_AUTHORIZE_PARAMS.has(key)) {
+          throw new McpRemoteArgError(offset + i, `--authorize-param cannot set "${key}": the sign-in sets it`);
+        }
         if (key === "scope") entry.scope = pair.slice(eq + 1);
         else entry.authorizeParams[key] = pair.slice(eq + 1);
         break;
@@ -115,25 +192,55 @@ export function parseMcpRemoteArgs(args: readonly string[]): McpRemoteEntry {
       case "--allow-http":
         entry.allowHttp = true;
         break;
-      case "--debug":
-      case "--silent":
-      case "--enable-proxy":
-        break; // this proxy has its own (--debug; HTTPS_PROXY is always honoured)
-      default:
-        if (IGNORED_WITH_VALUE.has(arg)) {
-          entry.ignored.push(arg);
-          value();
-        } else if (arg.startsWith("--")) {
-          entry.ignored.push(arg);
+      case "--resource":
+        // mcp-remote reads an empty --resource as "leave the parameter out"; a URI has no equivalent here.
+        if (value().trim() === "") entry.sendResource = false;
+        else entry.ignored.push(`--resource (${IGNORED_RESOURCE})`);
+        break;
+      default: {
+        const ignored = IGNORED[arg];
+        if (ignored) {
+          if (ignored.value) value();
+          entry.ignored.push(`${arg} (${ignored.why})`);
+        } else if (SILENT.has(arg)) {
+          // This proxy has its own: --debug, HTTPS_PROXY always honoured, no output on stdio.
+        } else if (arg.startsWith("-")) {
+          entry.ignored.push(`${arg} (not an mcp-remote option this proxy knows)`);
         } else if (!entry.url) {
           entry.url = arg;
         } else if (/^\d+$/.test(arg)) {
-          entry.ignored.push(`port ${arg}`); // mcp-remote's callback port; this proxy has one callback for all
+          entry.ignored.push(`port ${arg} (the callback is on the proxy's --port, for every server)`);
         } else {
-          throw new Error(`unexpected mcp-remote argument "${arg}"`);
+          throw fail(`unexpected mcp-remote argument ${quote(arg)}`);
         }
+      }
     }
   }
-  if (!entry.url) throw new Error("the mcp-remote arguments name no server URL");
+  if (!entry.url) throw new McpRemoteArgError(offset, "the mcp-remote arguments name no server URL");
   return entry;
+}
+
+/** `Name: value` as mcp-remote reads it (a token name, optional space after the colon); header names lowercased. */
+function parseHeaderLine(line: string): { name: string; value: string } | undefined {
+  const match = /^([A-Za-z0-9_-]+):\s*(.*)$/.exec(line);
+  if (!match || /[\r\n]/.test(match[2] as string)) return undefined;
+  return { name: (match[1] as string).toLowerCase(), value: (match[2] as string).trim() };
+}
+
+function jsonArg(raw: string, flag: string, index: number, readFile: ReadArgFile): Record<string, unknown> {
+  const text = raw.startsWith("@") ? readFile(raw.slice(1), index) : raw;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new McpRemoteArgError(index, `mcp-remote's ${flag} is not valid JSON`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new McpRemoteArgError(index, `mcp-remote's ${flag} must be a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function quote(value: string): string {
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
 }

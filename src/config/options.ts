@@ -1,3 +1,5 @@
+import { DEFAULTS } from "./defaults.ts";
+
 /**
  * Normalised options, after flags > env > defaults have been merged by the CLI (src/cli/parse-args.ts).
  * Everything downstream takes these shapes, never raw argv or process.env.
@@ -43,17 +45,10 @@ export interface RuntimeOptions {
   allowInsecureHttp: boolean;
 }
 
-export const DEFAULT_PORT = 8000;
-/** An IP literal, not "localhost": no other local address can receive the browser's callback (RFC 8252 §7.3). */
-export const DEFAULT_CALLBACK_HOST = "127.0.0.1";
-export const CALLBACK_PATH = "/oauth/callback";
-/** A sign-in the user does not finish in this time fails with a clear message. */
-export const SIGN_IN_TIMEOUT_MS = 5 * 60_000;
-/** Refresh this long before the access token expires. */
-export const REFRESH_SKEW_MS = 60_000;
-/**
- * A sign-in with a stored dynamic client that has no callback after this long asks the authorization URL itself:
- * an authorization server that forgot the client (an in-memory one restarted) answers it with a 4xx error page the
- * browser shows and never leaves, so the proxy registers again and restarts the sign-in (once).
- */
-export const STALE_CLIENT_WAIT_MS = 10_000;
+// Defined in the one table of defaults (defaults.ts); named here for the modules that import them from options.
+export const DEFAULT_PORT = DEFAULTS.port;
+export const DEFAULT_CALLBACK_HOST = DEFAULTS.callbackHost;
+export const CALLBACK_PATH = DEFAULTS.callbackPath;
+export const SIGN_IN_TIMEOUT_MS = DEFAULTS.signInTimeoutMs;
+export const REFRESH_SKEW_MS = DEFAULTS.refreshSkewMs;
+export const STALE_CLIENT_WAIT_MS = DEFAULTS.staleClientWaitMs;

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
+import { DEFAULTS } from "../config/defaults.ts";
 
 /** Default limit for buffered request bodies: MCP messages are small; 4 MB leaves room for large tool arguments. */
-export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = DEFAULTS.maxBodyBytes;
 
 export type BodyResult = { ok: true; body: Buffer | undefined } | { ok: false; reason: "too-large" | "aborted" };
 

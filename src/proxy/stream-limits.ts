@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../config/defaults.ts";
 import { ProxyError } from "../lib/errors.ts";
 
 /**
@@ -13,8 +14,8 @@ export interface StreamLimitsOptions {
   maxStreamsPerSession?: number | undefined;
 }
 
-export const DEFAULT_MAX_STREAMS = 2000;
-export const DEFAULT_MAX_STREAMS_PER_SESSION = 4;
+export const DEFAULT_MAX_STREAMS = DEFAULTS.maxStreams;
+export const DEFAULT_MAX_STREAMS_PER_SESSION = DEFAULTS.maxStreamsPerSession;
 
 export class StreamLimits {
   readonly maxStreams: number;

@@ -3,6 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/client";
 import { isInitializeRequest, parseJSONRPCMessage } from "@modelcontextprotocol/client";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { createAuthorizedFetch } from "../auth/authorized-fetch.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { LegacySseServerTransport } from "../proxy/legacy-sse-server-transport.ts";
@@ -35,8 +36,8 @@ export interface TransportBridgesOptions {
   legacyMessagePath?: string | undefined;
 }
 
-export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
-export const DEFAULT_MAX_SESSIONS = 1000;
+export const DEFAULT_SESSION_IDLE_MS = DEFAULTS.sessionIdleMs;
+export const DEFAULT_MAX_SESSIONS = DEFAULTS.maxSessions;
 
 export class TransportBridges {
   private readonly logger: Logger;

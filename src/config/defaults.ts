@@ -1,0 +1,46 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Every default of the program in one table: what a flag, an environment variable or a config key falls back to.
+ * The modules that use one keep their own named constant (`DEFAULT_MAX_STREAMS`, …) defined from this table, so
+ * their imports stay as they are.
+ */
+export const DEFAULTS = {
+  /** The port `serve` listens on and the OAuth callback uses (--port, OAUTH_CALLBACK_PORT). */
+  port: 8000,
+  /** The address `serve` binds (--host): loopback only, unless the user opens it up. */
+  serveHost: "127.0.0.1",
+  /** An IP literal, not "localhost": no other local address can receive the browser's callback (RFC 8252 §7.3). */
+  callbackHost: "127.0.0.1",
+  callbackPath: "/oauth/callback",
+  /** The config file read from the working directory when present (--config, MCP_U2M_PROXY_CONFIG). */
+  configFile: "mcp-u2m-proxy.json",
+  /** A sign-in the user does not finish in this time fails with a clear message. */
+  signInTimeoutMs: 5 * 60_000,
+  /** Refresh this long before the access token expires. */
+  refreshSkewMs: 60_000,
+  /**
+   * A sign-in with a stored dynamic client that has no callback after this long asks the authorization URL itself:
+   * an authorization server that forgot the client (an in-memory one restarted) answers it with a 4xx error page
+   * the browser shows and never leaves, so the proxy registers again and restarts the sign-in (once).
+   */
+  staleClientWaitMs: 10_000,
+  /** Longest wait for an authorization server's answer (discovery, registration, tokens, revocation). */
+  oauthRequestTimeoutMs: 30_000,
+  /** Largest buffered request body: MCP messages are small; 4 MB leaves room for large tool arguments. */
+  maxBodyBytes: 4 * 1024 * 1024,
+  /** Long-lived streams open at once across all clients (--max-streams). */
+  maxStreams: 2000,
+  /** Long-lived streams open at once within one MCP session (--max-streams-per-session). */
+  maxStreamsPerSession: 4,
+  /** Bridged Streamable HTTP sessions at most (--max-sessions). */
+  maxSessions: 1000,
+  /** A bridged session unused this long is closed (--session-idle-timeout). */
+  sessionIdleMs: 10 * 60_000,
+} as const;
+
+/** The token directory when neither --auth-dir nor MCP_AUTH_DIR is given: `~/.mcp/auth`. */
+export function defaultAuthDir(home: string = homedir()): string {
+  return join(home, ".mcp", "auth");
+}
