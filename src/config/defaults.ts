@@ -38,6 +38,12 @@ export const DEFAULTS = {
   maxSessions: 1000,
   /** A bridged session unused this long is closed (--session-idle-timeout). */
   sessionIdleMs: 10 * 60_000,
+  /** A relayed request waits this long for a sign-in under way before it gets the sign-in error. */
+  signInWaitMs: 45_000,
+  /** Longest wait for an upstream MCP server's response headers (then 504); streamed bodies have no limit. */
+  upstreamTimeoutMs: 120_000,
+  /** Connections the relay keeps to an upstream origin for requests (streams have their own pool, maxStreams). */
+  upstreamConnections: 128,
 } as const;
 
 /** The token directory when neither --auth-dir nor MCP_AUTH_DIR is given: `~/.mcp/auth`. */

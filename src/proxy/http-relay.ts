@@ -4,6 +4,7 @@ import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { operationOf } from "../auth/authorized-fetch.ts";
 import { answerChallenge, isAuthChallenge } from "../auth/upstream-call-policy.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { brokeOff, mcpServer, unreachable } from "../lib/messages.ts";
@@ -97,9 +98,9 @@ export interface RelayTarget {
 /** How a relay() call ended. "not-sse" leaves the response unwritten; "bridged" left it to legacyFallback. */
 export type RelayOutcome = "relayed" | "answered-error" | "client-gone" | "not-sse" | "bridged";
 
-const DEFAULT_SIGN_IN_WAIT_MS = 45_000;
-const DEFAULT_UPSTREAM_TIMEOUT_MS = 120_000;
-const DEFAULT_CONNECTIONS = 128;
+const DEFAULT_SIGN_IN_WAIT_MS = DEFAULTS.signInWaitMs;
+const DEFAULT_UPSTREAM_TIMEOUT_MS = DEFAULTS.upstreamTimeoutMs;
+const DEFAULT_CONNECTIONS = DEFAULTS.upstreamConnections;
 const ERROR_SNIPPET_BYTES = 2048;
 
 export class HttpRelay {
