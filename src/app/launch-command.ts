@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { delimiter, dirname, join, resolve, sep } from "node:path";
+import { type Environment, readEnvironment } from "../config/environment.ts";
 import { DEFAULT_PORT } from "../config/options.ts";
 
 /** How a host launches this proxy: a command and the arguments before the subcommand (`stdio <url>`). */
@@ -16,6 +17,7 @@ export interface LaunchContext {
   configPath?: string | undefined;
   /** The callback port in use (named when not the default: the stored registration's redirect URI has it). */
   port?: number | undefined;
+  /** The environment to read PATH and npm_command from (default: the process's). */
   env?: NodeJS.ProcessEnv;
   /** The running script (process.argv[1]) and node (process.execPath). */
   script?: string | undefined;
@@ -32,7 +34,7 @@ const PACKAGE = "mcp-u2m-proxy";
  * use, so that the host's stdio process shares this proxy's sign-in.
  */
 export function launchCommand(context: LaunchContext): LaunchCommand {
-  const base = baseCommand(context.env ?? process.env, context.script ?? process.argv[1], context.execPath);
+  const base = baseCommand(readEnvironment(context.env), context.script ?? process.argv[1], context.execPath);
   const extra: string[] = [];
   if (context.configPath) extra.push("--config", context.configPath);
   if (context.authDir !== context.defaultAuthDir) extra.push("--auth-dir", context.authDir);
@@ -42,7 +44,7 @@ export function launchCommand(context: LaunchContext): LaunchCommand {
   return { command: base.command, args: [...base.args, ...extra] };
 }
 
-function baseCommand(env: NodeJS.ProcessEnv, script: string | undefined, execPath?: string): LaunchCommand {
+function baseCommand(env: Environment, script: string | undefined, execPath?: string): LaunchCommand {
   // No script (an embedding that is not the CLI): the published form is all there is to say.
   if (!script) return { command: "npx", args: ["-y", PACKAGE] };
   const real = builtScript(realpathOr(script));
@@ -50,10 +52,10 @@ function baseCommand(env: NodeJS.ProcessEnv, script: string | undefined, execPat
   const npxRoot = npxCacheRoot(real);
   if (npxRoot) {
     // npx puts its cache's bin on PATH: the bare name works only inside npx, never for a host.
-    const spec = env.npm_command === "exec" ? npxPackageSpec(npxRoot) : undefined;
+    const spec = env.npmCommand === "exec" ? npxPackageSpec(npxRoot) : undefined;
     return spec ? { command: "npx", args: ["-y", spec] } : node;
   }
-  if (onPath(PACKAGE, env.PATH, real)) return { command: PACKAGE, args: [] };
+  if (onPath(PACKAGE, env.path, real)) return { command: PACKAGE, args: [] };
   return node;
 }
 

@@ -3,6 +3,7 @@ import { basename } from "node:path";
 import { ProxyError } from "../lib/errors.ts";
 import { configError, shown } from "./config-error.ts";
 import { parseJsonText } from "./config-json.ts";
+import { environmentVariables } from "./environment.ts";
 import type { UpstreamOptions } from "./options.ts";
 import { toUpstreamOptions } from "./resolve-config.ts";
 import { isObject, readServerEntry, type ServerEntry } from "./server-entry.ts";
@@ -42,7 +43,7 @@ const MAX_BYTES = 1024 * 1024;
 /** Reads and checks a config file. Throws CONFIG_INVALID (exit 2) naming the file, the server and the key. */
 export function loadConfigFile(
   path: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = environmentVariables(),
   options: LoadOptions = {},
 ): ConfigFile {
   let text: string;
@@ -71,7 +72,7 @@ export function loadConfigFile(
 export function parseConfig(
   text: string,
   path: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = environmentVariables(),
   options: LoadOptions = {},
 ): ConfigFile {
   const json = parseJsonText(text);

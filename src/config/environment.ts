@@ -50,6 +50,14 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
   };
 }
 
+/**
+ * The whole environment, for the one reader whose names the program cannot list: a config file's `${VAR}`
+ * references (env-expand.ts), which may name any variable the user set. Everything else is in readEnvironment().
+ */
+export function environmentVariables(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value?.trim() ? value.trim() : undefined;
 }

@@ -1,7 +1,7 @@
 import { DEFAULTS } from "./defaults.ts";
 
 /**
- * Normalised options, after flags > env > defaults have been merged by the CLI (src/cli/parse-args.ts).
+ * Normalised options, after flags > env > defaults have been merged by the CLI (src/cli/args.ts).
  * Everything downstream takes these shapes, never raw argv or process.env.
  */
 export interface UpstreamOptions {

@@ -27,7 +27,7 @@ export function findConfigPath(options: {
   const cwd = options.cwd ?? process.cwd();
   const flag = options.flag?.trim() ? options.flag.trim() : undefined;
   if (flag !== undefined) return { path: absolute(flag, cwd), from: "--config" };
-  const fromEnv = readEnvironment(options.env ?? process.env).configPath;
+  const fromEnv = readEnvironment(options.env).configPath;
   if (fromEnv !== undefined) return { path: absolute(fromEnv, cwd), from: "MCP_U2M_PROXY_CONFIG" };
   const fallback = resolve(cwd, DEFAULTS.configFile);
   return existsSync(fallback) ? { path: fallback, from: "default" } : undefined;

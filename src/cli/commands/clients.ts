@@ -1,6 +1,5 @@
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { launchCommand } from "../../app/launch-command.ts";
+import { defaultAuthDir } from "../../config/defaults.ts";
 import { clientConfigs, shellQuote } from "../../server/client-config.ts";
 import type { CliArgs } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
@@ -18,7 +17,7 @@ export async function clientsCommand(args: CliArgs, out: (text: string) => void)
     all && config ? configuredServers(config) : [resolveServer(args, "clients", config)];
   const launch = launchCommand({
     authDir: args.runtime.authDir,
-    defaultAuthDir: join(homedir(), ".mcp", "auth"),
+    defaultAuthDir: defaultAuthDir(),
     configPath: config?.path,
     port: args.runtime.port,
   });
