@@ -1,8 +1,10 @@
 import { readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULTS, defaultAuthDir } from "../config/defaults.ts";
+import { type Environment, readEnvironment } from "../config/environment.ts";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
+import { type ConfigLocation, findConfigPath } from "../config/resolve-config.ts";
 import { ProxyError } from "../lib/errors.ts";
 import {
   assertServerUrlScheme,
@@ -22,8 +24,13 @@ export interface CliArgs {
   url: string | undefined;
   /** A server name instead of a URL (`auth jira`): resolved against the config file. */
   serverName: string | undefined;
-  /** --config FILE (or env MCP_U2M_PROXY_CONFIG), when given. */
-  configPath: string | undefined;
+  /**
+   * When the name also reads as a host without its scheme (`my.server`), the URL it would be: a configured server
+   * of that name wins, else resolving it is a usage error that shows both forms.
+   */
+  serverNameAsUrl: string | undefined;
+  /** The config file: --config FILE, else env MCP_U2M_PROXY_CONFIG, else ./mcp-u2m-proxy.json when it exists. */
+  configLocation: ConfigLocation | undefined;
   /** --all: every configured server. */
   all: boolean;
   /** The arguments as given, for suggestions that repeat the user's options (suggest-command.ts). */
@@ -89,8 +96,12 @@ const OPTIONS = {
   version: { type: "boolean", short: "v" },
 } as const;
 
-/** Parses argv (without node and script) and env into normalised options. Flags win over env, env over defaults. */
-export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
+/**
+ * Parses argv (without node and script) and the environment (default: the process's) into normalised options.
+ * Flags win over env, env over defaults.
+ */
+export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
+  const environment = readEnvironment(env);
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -111,7 +122,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (args.length > 1 && command !== "help") {
     throw usage(`Unexpected argument "${args[1]}": ${command} takes one server.`, command);
   }
-  const target = command === "help" ? undefined : parseTarget(args[0] ?? nonEmpty(env.UPSTREAM_MCP_URL), command);
+  const target = command === "help" ? undefined : parseTarget(args[0] ?? environment.upstreamUrl, command);
   if (target?.url) assertServerUrlScheme(target.url, values["allow-insecure-http"] === true, command);
   const warnings: string[] = [];
   // Only serve (and clients, whose HTTP snippets then send the key) use the inbound key: other commands (and --help)
@@ -122,7 +133,8 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     command,
     url: target?.url,
     serverName: target?.name,
-    configPath: values.config ?? nonEmpty(env.MCP_U2M_PROXY_CONFIG),
+    serverNameAsUrl: target?.asUrl,
+    configLocation: findConfigPath({ flag: values.config, env }),
     all: values.all === true,
     argv,
     helpTopic: command === "help" ? helpTopic(args[0]) : values.help && isCommand ? command : undefined,
@@ -141,16 +153,16 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       allowPkceUnverified: values["allow-pkce-unverified"] === true,
     },
     runtime: {
-      authDir: resolve(values["auth-dir"] ?? nonEmpty(env.MCP_AUTH_DIR) ?? join(homedir(), ".mcp", "auth")),
-      port: parsePort(values.port ?? nonEmpty(env.OAUTH_CALLBACK_PORT), values.port === undefined),
+      authDir: resolve(values["auth-dir"] ?? environment.authDir ?? defaultAuthDir()),
+      port: parsePort(values.port ?? environment.port, values.port === undefined),
       callbackHost: checkHostName("--callback-host", values["callback-host"], command) ?? DEFAULT_CALLBACK_HOST,
       openBrowser: values["no-browser"] !== true,
       debug: values.debug === true,
       allowInsecureHttp: values["allow-insecure-http"] === true,
     },
     serve: {
-      host: checkHostName("--host", values.host, command) ?? "127.0.0.1",
-      apiKey: usesApiKey ? inboundApiKey(values, env, warnings) : undefined,
+      host: checkHostName("--host", values.host, command) ?? DEFAULTS.serveHost,
+      apiKey: usesApiKey ? inboundApiKey(values, environment, warnings) : undefined,
       allowOrigins: values["allow-origin"] ?? [],
       allowHosts: values["allow-host"] ?? [],
       maxStreams: parseCount("--max-streams", values["max-streams"]),
@@ -170,7 +182,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
  */
 function inboundApiKey(
   values: { "api-key"?: string | undefined; "api-key-file"?: string | undefined },
-  env: NodeJS.ProcessEnv,
+  environment: Environment,
   warnings: string[],
 ): string | undefined {
   const flag = values["api-key"];
@@ -178,8 +190,8 @@ function inboundApiKey(
   if (flag !== undefined && flagFile !== undefined) throw usage("Give --api-key or --api-key-file, not both.");
   if (flag !== undefined) return flag;
   if (flagFile !== undefined) return readApiKeyFile(flagFile, "--api-key-file", warnings);
-  const fromEnv = nonEmpty(env.MCP_PROXY_API_KEY);
-  const envFile = nonEmpty(env.MCP_PROXY_API_KEY_FILE);
+  const fromEnv = environment.apiKey;
+  const envFile = environment.apiKeyFile;
   if (fromEnv !== undefined && envFile !== undefined) {
     throw usage("Set MCP_PROXY_API_KEY or MCP_PROXY_API_KEY_FILE, not both.");
   }
@@ -285,10 +297,6 @@ function parseHeaders(items: string[]): Record<string, string> {
     out[name.toLowerCase()] = value;
   }
   return out;
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value?.trim() ? value.trim() : undefined;
 }
 
 function usage(message: string, command?: string): ProxyError {

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { SERVER_NAME_PATTERN } from "../config/server-entry.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { isLoopbackHost } from "../lib/loopback.ts";
 import { usageError } from "./usage-error.ts";
@@ -14,7 +15,7 @@ export function looksLikeAddress(word: string): boolean {
 }
 
 /** A server name from a config file: what a `/servers/<name>` path segment allows. */
-const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SERVER_NAME = SERVER_NAME_PATTERN;
 
 /** The input as it may be quoted back: short, and never with a password in it. */
 function shown(value: string): string {
@@ -22,13 +23,18 @@ function shown(value: string): string {
 }
 
 /**
- * The server a command is for: an absolute http(s) URL, or a config file's server name. Anything else is a usage
- * error that shows the right form (`mcp.example.com/mcp` → `https://mcp.example.com/mcp`).
+ * The server a command is for: an absolute http(s) URL, or a config file's server name. A word that is both a
+ * valid name and a host without its scheme (`my.server`) is returned as a name with the URL it would be (`asUrl`):
+ * only the config file can tell which was meant (resolve-server.ts). Anything else is a usage error that shows the
+ * right form (`mcp.example.com/mcp` → `https://mcp.example.com/mcp`).
  */
 export function parseTarget(
   raw: string | undefined,
   command: string,
-): { url: string; name?: undefined } | { name: string; url?: undefined } | undefined {
+):
+  | { url: string; name?: undefined; asUrl?: undefined }
+  | { name: string; url?: undefined; asUrl?: string | undefined }
+  | undefined {
   if (raw === undefined) return undefined;
   const value = raw.trim();
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
@@ -51,6 +57,7 @@ export function parseTarget(
     const scheme = /^http:/i.test(value) || /^(localhost|127\.|\[::1\])/i.test(rest) ? "http" : "https";
     const guess = `${scheme}://${rest}`;
     const usable = canParse(guess) && !/^[^/]*@/.test(rest);
+    if (usable && SERVER_NAME.test(value)) return { name: value, asUrl: guess };
     throw new ProxyError("USAGE", `${shown(value)} has no scheme: a server URL starts with https://.`, {
       hint: usable
         ? `Did you mean "mcp-u2m-proxy ${command} ${guess}"?`

@@ -1,13 +1,11 @@
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { type ConfigFile, type ConfiguredServer, loadConfigFile } from "../config/config-file.ts";
+import { type ConfigFile, loadConfigFile, type ServerEntry } from "../config/config-file.ts";
+import { DEFAULTS } from "../config/defaults.ts";
+import { environmentVariables } from "../config/environment.ts";
 import type { UpstreamOptions } from "../config/options.ts";
+import { toUpstreamOptions } from "../config/resolve-config.ts";
 import { ProxyError } from "../lib/errors.ts";
 import type { CliArgs } from "./args.ts";
 import { usageLine } from "./help.ts";
-
-/** The config file's default name, read from the working directory when present. */
-export const DEFAULT_CONFIG_FILE = "mcp-u2m-proxy.json";
 
 /** One server a command works on: a URL given on the command line, or a config file's entry. */
 export interface ResolvedServer {
@@ -16,23 +14,21 @@ export interface ResolvedServer {
   upstream: UpstreamOptions;
   transport: "streamable-http" | "sse" | undefined;
   allowInsecureHttp: boolean;
-  rateLimit?: ConfiguredServer["rateLimit"];
+  rateLimit?: ServerEntry["rateLimit"];
 }
 
 const loaded = new Map<string, ConfigFile>();
 
 /**
- * The config file in use: --config FILE (or MCP_U2M_PROXY_CONFIG), which must exist, else ./mcp-u2m-proxy.json
- * when there is one. Undefined without either.
+ * The config file in use (args.configLocation: --config FILE, MCP_U2M_PROXY_CONFIG or ./mcp-u2m-proxy.json), read
+ * once per process; undefined without one. A named file that is missing is CONFIG_INVALID (exit 2).
  */
 export function configFor(
-  args: CliArgs,
-  cwd = process.cwd(),
-  env: NodeJS.ProcessEnv = process.env,
+  args: Pick<CliArgs, "configLocation">,
+  env: NodeJS.ProcessEnv = environmentVariables(),
 ): ConfigFile | undefined {
-  const explicit = args.configPath !== undefined;
-  const path = resolve(cwd, args.configPath ?? DEFAULT_CONFIG_FILE);
-  if (!explicit && !existsSync(path)) return undefined;
+  const path = args.configLocation?.path;
+  if (path === undefined) return undefined;
   let config = loaded.get(path);
   if (!config) {
     config = loadConfigFile(path, env);
@@ -46,19 +42,23 @@ export function forgetLoadedConfig(): void {
   loaded.clear();
 }
 
-/** The configured servers as ResolvedServers (for `serve` without a URL, `auth --all`, `status`, `list`). */
+/**
+ * The configured servers as ResolvedServers (for `serve` without a URL, `auth --all`, `status`, `list`): each as
+ * its entry says; the command line's server options are for one server, never applied to all of them.
+ */
 export function configuredServers(config: ConfigFile): ResolvedServer[] {
-  return config.servers.map(fromConfig);
+  return config.servers.map((entry) => fromConfig(entry));
 }
 
 /**
- * The one server of a command: the URL given (command-line options apply), the named config entry, or the only
- * configured one. A usage error (exit 2) names what is missing or unknown and shows the right form.
+ * The one server of a command: the URL given (command-line options apply), the named config entry or the only
+ * configured one (the command line's options win over the entry's). A usage error (exit 2) names what is missing
+ * or unknown and shows the right form.
  */
 export function resolveServer(args: CliArgs, command: string, config = configFor(args)): ResolvedServer {
   if (args.url) {
     return {
-      name: config?.servers.find((server) => sameUrl(server.upstream.url, args.url as string))?.name,
+      name: config?.servers.find((server) => sameUrl(server.url, args.url as string))?.name,
       upstream: { ...args.upstream, url: args.url },
       transport: args.transport,
       allowInsecureHttp: false,
@@ -66,16 +66,19 @@ export function resolveServer(args: CliArgs, command: string, config = configFor
   }
   if (args.serverName) {
     const server = config?.servers.find((candidate) => candidate.name === args.serverName);
-    if (server) return fromConfig(server);
+    if (server) return fromConfig(server, args);
     const skipped = config?.skipped.find((entry) => entry.name === args.serverName);
     const names = config?.servers.map((candidate) => candidate.name) ?? [];
+    if (!skipped && args.serverNameAsUrl !== undefined) {
+      throw nameOrUrl(args.serverName, args.serverNameAsUrl, command, config, names);
+    }
     throw new ProxyError(
       "USAGE",
       skipped
         ? `The server "${args.serverName}" in ${config?.path} is not served: ${skipped.reason}.`
         : config
           ? `No server is named "${args.serverName}" in ${config.path}.`
-          : `"${args.serverName}" is not a URL, and there is no config file to name servers (--config FILE or ./${DEFAULT_CONFIG_FILE}).`,
+          : `"${args.serverName}" is not a URL, and there is no config file to name servers (--config FILE or ./${DEFAULTS.configFile}).`,
       {
         hint:
           names.length > 0
@@ -85,7 +88,7 @@ export function resolveServer(args: CliArgs, command: string, config = configFor
     );
   }
   const only = config?.servers.length === 1 ? config.servers[0] : undefined;
-  if (only) return fromConfig(only);
+  if (only) return fromConfig(only, args);
   const names = config?.servers.map((server) => server.name) ?? [];
   throw new ProxyError(
     "USAGE",
@@ -99,13 +102,31 @@ export function resolveServer(args: CliArgs, command: string, config = configFor
   );
 }
 
-function fromConfig(server: ConfiguredServer): ResolvedServer {
+/** A dotted word that names no configured server: it was a host without its scheme, or a name mistyped. */
+function nameOrUrl(
+  word: string,
+  asUrl: string,
+  command: string,
+  config: ConfigFile | undefined,
+  names: string[],
+): ProxyError {
+  const where = config ? `no server in ${config.path} is named "${word}"` : "there is no config file to name it";
+  return new ProxyError("USAGE", `"${word}" has no scheme (a server URL starts with https://) and ${where}.`, {
+    hint:
+      names.length > 0
+        ? `Did you mean "mcp-u2m-proxy ${command} ${asUrl}"? Or a configured server, e.g. "mcp-u2m-proxy ${command} ${names[0]}" (configured: ${names.join(", ")}).`
+        : `Did you mean "mcp-u2m-proxy ${command} ${asUrl}"? Or give a server's name from a config file (--config FILE or ./${DEFAULTS.configFile}).`,
+  });
+}
+
+/** A config entry as the program takes it; `args` (a single resolved server) adds the command line's options. */
+function fromConfig(entry: ServerEntry, args?: Pick<CliArgs, "upstream" | "transport">): ResolvedServer {
   return {
-    name: server.name,
-    upstream: server.upstream,
-    transport: server.transport,
-    allowInsecureHttp: server.allowInsecureHttp,
-    rateLimit: server.rateLimit,
+    name: entry.name,
+    upstream: toUpstreamOptions(entry, args?.upstream),
+    transport: args?.transport ?? entry.transport,
+    allowInsecureHttp: entry.allowInsecureHttp,
+    rateLimit: entry.rateLimit,
   };
 }
 
