@@ -1,3 +1,4 @@
+import { readEnvironment } from "../config/environment.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { setSuggestionRenderer } from "../lib/suggestions.ts";
 import { type CliArgs, parseCliArgs } from "./args.ts";
@@ -14,10 +15,10 @@ const COMMANDS: Record<
   (args: CliArgs, out: Output, err: Output) => Promise<number>
 > = {
   auth: async (args, out, err) => (await import("./commands/auth.ts")).authCommand(args, out, err),
-  status: async (args, out) => (await import("./commands/status.ts")).statusCommand(args, out),
+  status: async (args, out, err) => (await import("./commands/status.ts")).statusCommand(args, out, err),
   refresh: async (args, out) => (await import("./commands/refresh.ts")).refreshCommand(args, out),
   clear: async (args, out) => (await import("./commands/clear.ts")).clearCommand(args, out),
-  list: async (args, out) => (await import("./commands/list.ts")).listCommand(args, out),
+  list: async (args, out, err) => (await import("./commands/list.ts")).listCommand(args, out, err),
   serve: async (args, out) => (await import("./commands/serve.ts")).serveCommand(args, out),
   stdio: async (args) => (await import("./commands/stdio.ts")).stdioCommand(args),
   clients: async (args, out) => (await import("./commands/clients.ts")).clientsCommand(args, out),
@@ -64,7 +65,7 @@ export async function runCli(
       return exitCodeFor(local.code);
     }
     err(`mcp-u2m-proxy: unexpected error: ${describeError(error)}`);
-    if (process.env.MCP_U2M_PROXY_STACK) err(String((error as Error).stack));
+    if (readEnvironment().printStack) err(String((error as Error).stack));
     return EXIT.internal;
   } finally {
     setSuggestionRenderer(previous);

@@ -100,7 +100,8 @@ describe("mcp-u2m-proxy CLI", () => {
     assert.equal(list.code, 0);
     assert.match(list.stdout, new RegExp(`${mcp.url.replace(/[/.]/g, "\\$&")} +signed in`));
     const listJson = JSON.parse((await run(["list", "--json", ...common])).stdout);
-    assert.equal(listJson.length, 1);
+    assert.equal(listJson.servers.length, 1);
+    assert.deepEqual(listJson.warnings, []);
 
     const refreshes = as.stats.refreshSuccesses;
     const refresh = await run(["refresh", mcp.url, ...common]);

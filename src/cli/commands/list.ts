@@ -1,15 +1,24 @@
 import type { CliArgs } from "../args.ts";
+import { printConfigNotices } from "../config-notices.ts";
 import { EXIT } from "../exit-codes.ts";
 import { describeIn } from "../format.ts";
 import { allStatuses } from "./status.ts";
 
-/** `list`: one line per configured or stored server. */
-export async function listCommand(args: CliArgs, out: (text: string) => void): Promise<number> {
-  const { statuses, location } = await allStatuses(args);
+/**
+ * `list`: one line per configured or stored server; the config file's warnings on `err`. With --json one object:
+ * `{ "servers": [...], "warnings": [...] }`.
+ */
+export async function listCommand(
+  args: CliArgs,
+  out: (text: string) => void,
+  err: (text: string) => void,
+): Promise<number> {
+  const { statuses, location, warnings } = await allStatuses(args);
   if (args.json) {
-    out(JSON.stringify(statuses, null, 2));
+    out(JSON.stringify({ servers: statuses, warnings }, null, 2));
     return EXIT.ok;
   }
+  printConfigNotices(warnings, err);
   if (statuses.length === 0) {
     out(`No configured servers and no stored sign-ins in ${location}.`);
     return EXIT.ok;

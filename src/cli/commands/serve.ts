@@ -1,16 +1,17 @@
 import { watch } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { createUpstreamContext } from "../../app/context.ts";
 import { discoveredResource } from "../../app/endpoint-check.ts";
 import { launchCommand } from "../../app/launch-command.ts";
 import { type ServeHandle, startServe } from "../../app/serve.ts";
 import type { ServedUpstream } from "../../app/upstream-face.ts";
 import type { UpstreamAuth } from "../../auth/upstream-auth.ts";
+import { defaultAuthDir } from "../../config/defaults.ts";
+import { readEnvironment } from "../../config/environment.ts";
 import { describeError } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { openUrl } from "../../lib/open-url.ts";
 import type { CliArgs } from "../args.ts";
+import { configNotices, printConfigNotices } from "../config-notices.ts";
 import { EXIT } from "../exit-codes.ts";
 import {
   configFor,
@@ -30,10 +31,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
   // Without a URL or name, a config file's servers are served as named upstreams (reloadable), even just one.
   const many = !args.url && !args.serverName && config !== undefined && config.servers.length > 0;
   const servers = many && config ? configuredServers(config) : [resolveServer(args, "serve", config)];
-  for (const warning of config?.warnings ?? []) process.stderr.write(`mcp-u2m-proxy: warning: ${warning}\n`);
-  for (const skipped of config?.skipped ?? []) {
-    process.stderr.write(`mcp-u2m-proxy: skipping "${skipped.name}" in ${config?.path}: ${skipped.reason}.\n`);
-  }
+  printConfigNotices(configNotices(config), (line) => process.stderr.write(`${line}\n`));
   const auths = new Set<UpstreamAuth>();
   let logger: Logger | undefined;
   const served = async (server: ResolvedServer): Promise<ServedUpstream> => {
@@ -83,12 +81,12 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     discoveredResource: first.discoveredResource,
     launch: launchCommand({
       authDir: args.runtime.authDir,
-      defaultAuthDir: join(homedir(), ".mcp", "auth"),
+      defaultAuthDir: defaultAuthDir(),
       configPath: config?.path,
       port: args.runtime.port,
     }),
     openPage: args.runtime.openBrowser
-      ? (url) => openUrl(url, { browserCommand: process.env.BROWSER })
+      ? (url) => openUrl(url, { browserCommand: readEnvironment().browser })
       : async (url) => void process.stderr.write(`Open ${url} to sign in to each server.\n`),
   });
   out(readyMessage(handle, many ? entries : undefined, first.upstream.url));
