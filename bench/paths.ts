@@ -18,6 +18,7 @@ import { echo } from "./workloads.ts";
 export type PathId =
   | "direct"
   | "http"
+  | "http-10"
   | "floor-undici"
   | "floor-node-http"
   | "stdio"
@@ -43,6 +44,8 @@ export interface PathDef {
   label: string;
   /** The direct path this one is compared with. */
   baseline: PathId;
+  /** Another path measured in the same run whenever this one is (the many-upstreams case: the one-upstream face). */
+  peer?: PathId;
   /** Which face's targets apply ("floor": the bare Node relay, for context only). */
   face: "direct" | "http" | "stdio" | "reference" | "floor";
   open(): Promise<PathSession>;
@@ -59,6 +62,8 @@ export interface PathContext {
   mcpRemote: { configDir: string; callbackPort: number };
   /** Node options for proxy processes, before the script (e.g. `--cpu-prof`, not allowed in NODE_OPTIONS). */
   nodeArgs?: string[];
+  /** The many-upstreams config file and the entry the client calls; without it there is no "http-10" path. */
+  manyUpstreams?: { file: string; measured: string; count: number };
 }
 
 export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -116,6 +121,7 @@ export function definePaths(ctx: PathContext): PathDef[] {
           (base) => new StreamableHTTPClientTransport(new URL(`${base}/mcp`)),
         ),
     },
+    ...(ctx.manyUpstreams ? [manyUpstreamsPath(ctx, ctx.manyUpstreams)] : []),
     ...(["undici", "node-http"] as const).map(
       (client): PathDef => ({
         id: `floor-${client}`,
@@ -194,6 +200,25 @@ export function definePaths(ctx: PathContext): PathDef[] {
         ),
     },
   ];
+}
+
+/** `serve --config FILE` with several configured upstreams; the client uses `/servers/<measured>/mcp`. */
+function manyUpstreamsPath(ctx: PathContext, many: NonNullable<PathContext["manyUpstreams"]>): PathDef {
+  return {
+    id: "http-10",
+    label: `HTTP face, ${many.count} upstreams, /servers/${many.measured}/mcp`,
+    baseline: "direct",
+    peer: "http",
+    face: "http",
+    open: () =>
+      openHttpProcess(
+        (port) => [PROXY_MAIN, "serve", "--config", many.file, ...proxyFlags(ctx, port)],
+        {},
+        ctx,
+        (base) =>
+          new StreamableHTTPClientTransport(new URL(`${base}/servers/${encodeURIComponent(many.measured)}/mcp`)),
+      ),
+  };
 }
 
 async function firstResult(client: Client, transport: Transport): Promise<void> {

@@ -1,4 +1,4 @@
-/** Medians over rounds, ratios to direct, the targets of issue 4, and the Markdown tables printed and saved. */
+/** Medians over rounds, ratios to direct, the targets of issues 4 and 7, and the Markdown tables printed and saved. */
 import type { DiskReadCheck } from "./disk-reads.ts";
 import type { PathDef, PathId } from "./paths.ts";
 import { median, type ProgressRun } from "./workloads.ts";
@@ -22,6 +22,7 @@ export interface RoundResult {
   peakRssMiB?: number | undefined;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   cps16: number;
   cps64: number;
@@ -38,6 +39,7 @@ export interface PathSummary {
   id: PathId;
   label: string;
   baseline: PathId;
+  peer?: PathId | undefined;
   face: PathDef["face"];
   rounds: number;
   startMs: number;
@@ -47,6 +49,7 @@ export interface PathSummary {
   peakRssMiB?: number | undefined;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   cps16: number;
   cps64: number;
@@ -59,6 +62,8 @@ export interface PathSummary {
   progressMinReceived: number;
   progressAllInOrder: boolean;
   disk?: DiskReadCheck | { error: string } | undefined;
+  /** Idle RSS of each round, in round order (how much it moves from round to round). */
+  idleRssRoundsMiB: number[];
   errors: string[];
 }
 
@@ -81,6 +86,7 @@ export function summarize(path: PathDef, results: RoundResult[], errors: string[
     id: path.id,
     label: path.label,
     baseline: path.baseline,
+    peer: path.peer,
     face: path.face,
     rounds: results.length,
     startMs: of((r) => r.startMs),
@@ -90,6 +96,7 @@ export function summarize(path: PathDef, results: RoundResult[], errors: string[
     peakRssMiB: optionalMedian(results.map((r) => r.peakRssMiB)),
     p50: of((r) => r.p50),
     p90: of((r) => r.p90),
+    p95: of((r) => r.p95),
     p99: of((r) => r.p99),
     cps16: of((r) => r.cps16),
     cps64: of((r) => r.cps64),
@@ -100,6 +107,7 @@ export function summarize(path: PathDef, results: RoundResult[], errors: string[
     progressPerSecond: of((r) => r.progress.perSecond),
     progressMinReceived: results.length ? Math.min(...results.map((r) => r.progress.received)) : 0,
     progressAllInOrder: results.length > 0 && results.every((r) => r.progress.inOrder),
+    idleRssRoundsMiB: results.flatMap((r) => (r.idleRssMiB === undefined ? [] : [r.idleRssMiB])),
     errors,
   };
 }
@@ -182,12 +190,57 @@ export function evaluateTargets(summaries: Map<PathId, PathSummary>, steps: numb
       );
     } else add("no disk read per request", "not checked (no strace)", "0 per call", undefined);
   }
+  results.push(...evaluateManyUpstreams(summaries));
+  return results;
+}
+
+/**
+ * Issue 7, ten configured upstreams against one, both measured in the same rounds:
+ * - per-call p50 on the one route used "unchanged": within the noise of the one-upstream face, taken as its p50 at
+ *   most 1.10× the HTTP face's (the same as the ratio of their ratios to direct, which share the denominator);
+ * - idle RSS at most 5 MB (5,000,000 bytes, 4.77 MiB) above the one-upstream face's (medians over rounds).
+ */
+export const MANY_UPSTREAMS_P50_LIMIT = 1.1;
+export const MANY_UPSTREAMS_RSS_LIMIT_MIB = 5_000_000 / 2 ** 20;
+
+export function evaluateManyUpstreams(summaries: Map<PathId, PathSummary>): TargetResult[] {
+  const many = summaries.get("http-10");
+  const one = many?.peer ? summaries.get(many.peer) : undefined;
+  const direct = many ? summaries.get(many.baseline) : undefined;
+  if (!many || !one || many.rounds === 0 || one.rounds === 0) return [];
+  const p50 = ratio(many.p50, one.p50);
+  const toDirect =
+    direct && direct.rounds > 0
+      ? `; to direct ${fmtRatio(many.p50 / direct.p50)} vs ${fmtRatio(one.p50 / direct.p50)}`
+      : "";
+  const results: TargetResult[] = [
+    {
+      target: "p50 latency, 10 upstreams vs 1 (issue 7)",
+      path: many.id,
+      measured: `${fmtRatio(p50)} (${fmt(many.p50)} vs ${fmt(one.p50)} ms${toDirect})`,
+      limit: `≤ ${MANY_UPSTREAMS_P50_LIMIT.toFixed(2)}× the 1-upstream face`,
+      pass: Number.isFinite(p50) ? p50 <= MANY_UPSTREAMS_P50_LIMIT : undefined,
+    },
+  ];
+  const rss =
+    many.idleRssMiB === undefined || one.idleRssMiB === undefined ? undefined : many.idleRssMiB - one.idleRssMiB;
+  results.push({
+    target: "idle RSS, 10 upstreams minus 1 (issue 7)",
+    path: many.id,
+    measured:
+      rss === undefined
+        ? "not measured"
+        : `${rss >= 0 ? "+" : ""}${fmt(rss, 1)} MiB (${fmt(many.idleRssMiB, 1)} vs ${fmt(one.idleRssMiB, 1)} MiB)`,
+    limit: `≤ +5 MB (${fmt(MANY_UPSTREAMS_RSS_LIMIT_MIB, 2)} MiB)`,
+    pass: rss === undefined ? undefined : rss <= MANY_UPSTREAMS_RSS_LIMIT_MIB,
+  });
   return results;
 }
 
 const LABEL_ORDER: PathId[] = [
   "direct",
   "http",
+  "http-10",
   "floor-undici",
   "floor-node-http",
   "stdio",
@@ -211,6 +264,7 @@ export function metricsTable(summaries: Map<PathId, PathSummary>, steps: number,
   const rows: Array<[string, (s: PathSummary) => string]> = [
     ["p50 latency, sequential echo (ms)", (s) => cell(s, (x) => x.p50, 2, true)],
     ["p90 latency (ms)", (s) => cell(s, (x) => x.p90, 2, true)],
+    ["p95 latency (ms)", (s) => cell(s, (x) => x.p95, 2, true)],
     ["p99 latency (ms)", (s) => cell(s, (x) => x.p99, 2, true)],
     ["calls/s, 16 in flight", (s) => cell(s, (x) => x.cps16, 0, true)],
     ["calls/s, 64 in flight", (s) => cell(s, (x) => x.cps64, 0, true)],
@@ -284,6 +338,19 @@ export function contextLines(summaries: Map<PathId, PathSummary>): string[] {
       `- HTTP face /mcp vs ${floor.label}: CPU per call ${times(http.proxyCpuMsPerCall, floor.proxyCpuMsPerCall)}, ` +
         `p50 ${times(http.p50, floor.p50)}, calls/s at 64 ${times(http.cps64, floor.cps64)}, ` +
         `idle RSS ${plus(http.idleRssMiB, floor.idleRssMiB, 1)} MiB, start ${plus(http.startMs, floor.startMs, 0)} ms.`,
+    );
+  }
+  const many = get("http-10");
+  if (http && many) {
+    const rounds = (s: PathSummary) => s.idleRssRoundsMiB.map((value) => value.toFixed(1)).join(", ");
+    // Idle RSS moves by several MiB with whether a GC has run yet; each path's lowest round is a second reading.
+    const lowest = (s: PathSummary) => (s.idleRssRoundsMiB.length ? Math.min(...s.idleRssRoundsMiB) : undefined);
+    lines.push(
+      `- ${many.label} vs HTTP face /mcp: p50 ${times(many.p50, http.p50)}, p95 ${times(many.p95, http.p95)}, ` +
+        `calls/s at 16 ${times(many.cps16, http.cps16)} and at 64 ${times(many.cps64, http.cps64)}, CPU per call ` +
+        `${times(many.proxyCpuMsPerCall, http.proxyCpuMsPerCall)}, idle RSS ${plus(many.idleRssMiB, http.idleRssMiB, 1)} ` +
+        `MiB (per round: ${rounds(many)} against ${rounds(http)}; lowest rounds ${plus(lowest(many), lowest(http), 1)} MiB), peak RSS ${plus(many.peakRssMiB, http.peakRssMiB, 1)} ` +
+        `MiB, start ${plus(many.startMs, http.startMs, 0)} ms.`,
     );
   }
   const stdio = get("stdio");

@@ -3,12 +3,13 @@
  *
  * Paths: direct (SDK client with a bearer from the test AS), the HTTP face (`/mcp`; and `/sse` against a direct
  * legacy SSE connection), the stdio face (`dist/main.js stdio`), and mcp-remote 0.15.1 (its store pre-seeded) as
- * the reference. The proxy runs on its real OAuth path: `dist/main.js auth` signs in through the test AS with the
- * headless browser, and every proxy process reads that store at start like a user's would.
+ * the reference; and (issue 7) `serve --config` with ten configured upstreams, the client on one of them, next to
+ * the one-upstream HTTP face. The proxy runs on its real OAuth path: `dist/main.js auth` signs in through the test
+ * AS with the headless browser, and every proxy process reads that store at start like a user's would.
  *
  * Rounds are interleaved (every path once per round, in a rotated order; a new process per path per round) and
  * medians over rounds are reported: a table of absolute numbers and ratios to direct, PASS/MISS per target of
- * issue 4. Saved to bench/results/<timestamp>.json and bench/results/latest.md.
+ * issues 4 and 7. Saved to bench/results/<timestamp>.json and bench/results/latest.md.
  *
  * Options: --quick (about a minute), --rounds N, --paths direct,http,…, --profile (proxy processes write V8 CPU
  * profiles to bench/results/profiles/<timestamp>/), --no-strace. Only 127.0.0.1 traffic; every loop is bounded.
@@ -19,6 +20,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { checkDiskReads, type DiskReadCheck, straceAvailable } from "./disk-reads.ts";
+import { MANY_UPSTREAMS, writeManyUpstreamsConfig } from "./many-upstreams.ts";
 import { seedMcpRemoteStore } from "./mcp-remote-store.ts";
 import { childEnvironment, definePaths, freePort, type PathDef, type PathId, REPO_ROOT } from "./paths.ts";
 import { cpuTimeMs, memoryStats } from "./proc-stats.ts";
@@ -85,17 +87,20 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-/** `dist/main.js auth <url>`: the proxy signs in through the test AS, the headless browser acting as the user. */
-async function proxySignIn(url: string, authDir: string): Promise<void> {
+/**
+ * `dist/main.js auth <url>` (or `auth --all --config FILE`): the proxy signs in through the test AS, the headless
+ * browser acting as the user.
+ */
+async function proxySignIn(target: string[], authDir: string, timeoutMs = 60_000): Promise<void> {
   try {
-    await execFileAsync(process.execPath, [PROXY_MAIN, "auth", url, "--auth-dir", authDir, "--port", "0"], {
+    await execFileAsync(process.execPath, [PROXY_MAIN, "auth", ...target, "--auth-dir", authDir, "--port", "0"], {
       cwd: REPO_ROOT,
       env: childEnvironment({ BROWSER: `${process.execPath} ${HEADLESS_BROWSER}` }),
-      timeout: 60_000,
+      timeout: timeoutMs,
     });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? "";
-    throw new Error(`proxy sign-in to ${url} failed: ${describe(error)} ${stderr}`);
+    throw new Error(`proxy sign-in (auth ${target.join(" ")}) failed: ${describe(error)} ${stderr}`);
   }
 }
 
@@ -114,9 +119,11 @@ async function measure(path: PathDef, round: number, plan: Plan, upstream: Upstr
   const session = await path.open();
   try {
     const counts = await upstream.counts(true);
+    const servers = [counts.mcp, counts.sse, counts.extra];
     const startRequests = {
-      mcp: counts.mcp.mcp + counts.sse.mcp,
-      discovery: counts.as.discovery + counts.as.other + counts.as.mcp + counts.mcp.discovery + counts.sse.discovery,
+      mcp: servers.reduce((sum, server) => sum + server.mcp, 0),
+      discovery:
+        counts.as.discovery + counts.as.other + counts.as.mcp + servers.reduce((sum, s) => sum + s.discovery, 0),
     };
     const pid = session.pid;
     await sleep(250);
@@ -149,6 +156,7 @@ async function measure(path: PathDef, round: number, plan: Plan, upstream: Upstr
       peakRssMiB,
       p50: percentile(latencies, 50),
       p90: percentile(latencies, 90),
+      p95: percentile(latencies, 95),
       p99: percentile(latencies, 99),
       cps16: run16.perSecond,
       cps64: run64.perSecond,
@@ -238,9 +246,11 @@ async function main(): Promise<void> {
   log(`bench: ${options.quick ? "quick" : "full"} run, ${plan.rounds} rounds; load average ${fmtLoad(loadBefore)}`);
 
   const work = mkdtempSync(join(tmpdir(), "mcp-u2m-bench-"));
-  const upstream = await UpstreamHandle.start();
+  // The many-upstreams path needs nine more upstream servers: started only when that path is measured.
+  const many = !options.only || options.only.has("http-10");
+  const upstream = await UpstreamHandle.start(many ? MANY_UPSTREAMS - 1 : 0);
   try {
-    const { mcpUrl, sseUrl } = upstream.info;
+    const { mcpUrl, sseUrl, extraMcpUrls } = upstream.info;
     const proxyAuthDir = join(work, "proxy-auth");
     const mcpRemoteDir = join(work, "mcp-remote");
     const callbackPort = await freePort();
@@ -248,10 +258,18 @@ async function main(): Promise<void> {
     const [direct, directSse] = await Promise.all([
       upstream.signIn(mcpUrl),
       upstream.signIn(sseUrl),
-      proxySignIn(mcpUrl, proxyAuthDir),
-      proxySignIn(sseUrl, proxyAuthDir),
+      proxySignIn([mcpUrl], proxyAuthDir),
+      proxySignIn([sseUrl], proxyAuthDir),
       seedMcpRemoteStore(upstream, mcpUrl, mcpRemoteDir, callbackPort),
     ]);
+    // The ten entries sign in the same way, one after the other (`auth --all`); the measured one, for mcpUrl, is
+    // already signed in above (same URL, same store key) and is only checked. After the parallel sign-ins, so that
+    // no two processes sign in to mcpUrl at once.
+    const manyUpstreams = many ? writeManyUpstreamsConfig(work, mcpUrl, extraMcpUrls) : undefined;
+    if (manyUpstreams) {
+      log(`bench: signing in to the ${MANY_UPSTREAMS} configured upstreams (auth --all --config)…`);
+      await proxySignIn(["--all", "--config", manyUpstreams.file], proxyAuthDir, 180_000);
+    }
     const profileDir = options.profile ? join(RESULTS_DIR, "profiles", stamp) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     const allPaths = definePaths({
@@ -260,11 +278,15 @@ async function main(): Promise<void> {
       tokens: { mcp: direct.token.access_token, sse: directSse.token.access_token },
       proxyAuthDir,
       mcpRemote: { configDir: mcpRemoteDir, callbackPort },
+      ...(manyUpstreams ? { manyUpstreams: { ...manyUpstreams, count: MANY_UPSTREAMS } } : {}),
       ...(profileDir ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] } : {}),
     });
     const wanted = options.only;
+    // A path named brings its direct baseline and its peer (the many-upstreams case: the one-upstream face).
     const paths = wanted
-      ? allPaths.filter((p) => wanted.has(p.id) || allPaths.some((q) => wanted.has(q.id) && q.baseline === p.id))
+      ? allPaths.filter(
+          (p) => wanted.has(p.id) || allPaths.some((q) => wanted.has(q.id) && (q.baseline === p.id || q.peer === p.id)),
+        )
       : allPaths;
     if (paths.length === 0) throw new Error(`--paths matched nothing; paths: ${allPaths.map((p) => p.id).join(",")}`);
 
@@ -400,7 +422,7 @@ function renderMarkdown(
     "",
     metrics,
     "",
-    "### Targets (issue 4)",
+    "### Targets (issues 4 and 7)",
     "",
     targets,
     ...(context.length ? ["", "### Context", "", ...context] : []),

@@ -32,12 +32,19 @@ export class UpstreamHandle {
     });
   }
 
-  /** Forks the upstream process and waits (bounded) until its servers listen. */
-  static async start(): Promise<UpstreamHandle> {
-    const child = fork(fileURLToPath(new URL("./upstream.ts", import.meta.url)), [], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+  /**
+   * Forks the upstream process and waits (bounded) until its servers listen; `extraMcpServers` more protected MCP
+   * servers besides the main two (for the many-upstreams path).
+   */
+  static async start(extraMcpServers = 0): Promise<UpstreamHandle> {
+    const child = fork(
+      fileURLToPath(new URL("./upstream.ts", import.meta.url)),
+      ["--extra-mcp", String(extraMcpServers)],
+      {
+        execArgv: ["--import", "tsx"],
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      },
+    );
     const timeout = AbortSignal.timeout(60_000);
     const [message] = (await Promise.race([
       once(child, "message", { signal: timeout }),

@@ -6,11 +6,14 @@
  * Talks to the parent over IPC (see `UpstreamRequest`). Counts every HTTP request each server receives through
  * Node's `http.server.request.start` diagnostics channel, so discovery requests to the AS (its well-known
  * metadata, JWKS, …) are counted too, not only the OAuth endpoints the fixture's own stats record.
+ *
+ * With `--extra-mcp N`, N more protected Streamable HTTP servers of the same kind listen on ports of their own
+ * (the other entries of the many-upstreams path's config file: each is a distinct upstream with its own sign-in).
  */
 import { subscribe } from "node:diagnostics_channel";
 import type { IncomingMessage, Server } from "node:http";
 import { startAuthServer } from "../test/fixtures/auth-server.ts";
-import { startMcpServer } from "../test/fixtures/mcp-server.ts";
+import { startMcpServer, type TestMcpServer } from "../test/fixtures/mcp-server.ts";
 import { registerClient, signIn } from "../test/fixtures/oauth-test-client.ts";
 
 /** Requests seen by one server since the last reset. */
@@ -27,6 +30,8 @@ export interface UpstreamCounts {
   as: ServerCounts;
   mcp: ServerCounts;
   sse: ServerCounts;
+  /** All the extra MCP servers together. */
+  extra: ServerCounts;
 }
 
 export type UpstreamRequest =
@@ -41,6 +46,8 @@ export interface UpstreamReady {
   issuer: string;
   mcpUrl: string;
   sseUrl: string;
+  /** The extra MCP servers' URLs (`--extra-mcp N`). */
+  extraMcpUrls: string[];
 }
 
 export interface SignInAnswer {
@@ -51,18 +58,32 @@ export interface SignInAnswer {
 const KEEP_ALIVE_MS = 65_000;
 
 const empty = (): ServerCounts => ({ mcp: 0, discovery: 0, other: 0 });
+const emptyCounts = (): UpstreamCounts => ({ as: empty(), mcp: empty(), sse: empty(), extra: empty() });
+
+/** `--extra-mcp N` (0-50). */
+function extraServerCount(): number {
+  const at = process.argv.indexOf("--extra-mcp");
+  const count = at === -1 ? 0 : Number(process.argv[at + 1]);
+  if (!Number.isInteger(count) || count < 0 || count > 50) throw new Error("--extra-mcp must be 0-50");
+  return count;
+}
 
 async function main(): Promise<void> {
   const as = await startAuthServer();
   const mcp = await startMcpServer({ authServer: as, transport: "streamable-stateful" });
   const sse = await startMcpServer({ authServer: as, transport: "sse" });
+  const extras: TestMcpServer[] = [];
+  for (let i = extraServerCount(); i > 0; i--) {
+    extras.push(await startMcpServer({ authServer: as, transport: "streamable-stateful" }));
+  }
 
   const ports = new Map<number, keyof UpstreamCounts>([
     [as.port, "as"],
     [mcp.port, "mcp"],
     [sse.port, "sse"],
+    ...extras.map((server) => [server.port, "extra"] as const),
   ]);
-  let counts: UpstreamCounts = { as: empty(), mcp: empty(), sse: empty() };
+  let counts = emptyCounts();
   subscribe("http.server.request.start", (message) => {
     const { request, server } = message as { request: IncomingMessage; server: Server };
     const address = server.address();
@@ -89,7 +110,7 @@ async function main(): Promise<void> {
         switch (request.type) {
           case "counts": {
             const snapshot = structuredClone(counts);
-            if (request.reset) counts = { as: empty(), mcp: empty(), sse: empty() };
+            if (request.reset) counts = emptyCounts();
             send({ id: request.id, ok: true, value: snapshot });
             return;
           }
@@ -97,6 +118,7 @@ async function main(): Promise<void> {
             as.resetStats();
             mcp.resetStats();
             sse.resetStats();
+            for (const server of extras) server.resetStats();
             send({ id: request.id, ok: true, value: null });
             return;
           case "sign-in": {
@@ -122,14 +144,20 @@ async function main(): Promise<void> {
   });
 
   const stop = async () => {
-    await Promise.allSettled([mcp.close(), sse.close()]);
+    await Promise.allSettled([mcp.close(), sse.close(), ...extras.map((server) => server.close())]);
     await as.close();
     process.exit(0);
   };
   process.once("disconnect", () => void stop());
   process.once("SIGTERM", () => void stop());
 
-  const ready: UpstreamReady = { type: "ready", issuer: as.issuer, mcpUrl: mcp.url, sseUrl: sse.url };
+  const ready: UpstreamReady = {
+    type: "ready",
+    issuer: as.issuer,
+    mcpUrl: mcp.url,
+    sseUrl: sse.url,
+    extraMcpUrls: extras.map((server) => server.url),
+  };
   send(ready);
 }
 
