@@ -4,7 +4,7 @@ import { defaultAuthDir } from "./config/defaults.ts";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "./config/options.ts";
 import { ProxyError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
-import { FileTokenStore } from "./store/file-store.ts";
+import { createStore } from "./store/create-store.ts";
 import type { TokenStore } from "./store/token-store.ts";
 
 export interface OAuthManagerOptions extends Partial<Omit<UpstreamOptions, "url">>, Partial<RuntimeOptions> {
@@ -48,7 +48,7 @@ export class OAuthManager {
       sendResource: options.sendResource ?? true,
     };
     this.auth = new UpstreamAuth(upstream, runtime, {
-      store: options.store ?? new FileTokenStore({ dir: runtime.authDir }),
+      store: options.store ?? createStore({ backend: "file", dir: runtime.authDir }),
       callback: options.callback ?? "own-listener",
       ...(options.logger ? { logger: options.logger } : {}),
     });

@@ -3,7 +3,8 @@ import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "..
 import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
-import { FileTokenStore } from "../store/file-store.ts";
+import { createStore as createTokenStore } from "../store/create-store.ts";
+import type { FileTokenStore } from "../store/file-store.ts";
 import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
 import type { TokenStore } from "../store/token-store.ts";
 
@@ -50,7 +51,7 @@ export async function createUpstreamContext(
 }
 
 export function createStore(runtime: RuntimeOptions, onWarning?: (message: string) => void): FileTokenStore {
-  return new FileTokenStore({ dir: runtime.authDir, ...(onWarning ? { onWarning } : {}) });
+  return createTokenStore({ backend: "file", dir: runtime.authDir, onWarning });
 }
 
 let proxyInstalled: Promise<void> | undefined;

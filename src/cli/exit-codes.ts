@@ -43,6 +43,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   PROXY_BUSY: EXIT.network,
   RATE_LIMITED: EXIT.network,
   STORE_ERROR: EXIT.store,
+  STORE_CONFLICT: EXIT.store,
   STORE_UNSAFE: EXIT.store,
   INTERNAL: EXIT.internal,
 };

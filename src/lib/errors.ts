@@ -40,6 +40,8 @@ export type ErrorCode =
   | "RATE_LIMITED"
   // Local state.
   | "STORE_ERROR"
+  /** A compare-and-set write found the record changed since it was read (another process wrote it): read it again. */
+  | "STORE_CONFLICT"
   /** A token-store path that is a symbolic link or owned by another user: refused, never followed or tightened. */
   | "STORE_UNSAFE"
   | "INTERNAL";

@@ -70,6 +70,7 @@ const MAPPING: Record<ErrorCode, ErrorMapping> = {
   PROXY_BUSY: { status: 503, rpc: JSON_RPC_ERROR.PROXY_BUSY },
   RATE_LIMITED: { status: 429, rpc: JSON_RPC_ERROR.RATE_LIMITED },
   STORE_ERROR: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
+  STORE_CONFLICT: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   STORE_UNSAFE: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   INTERNAL: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
 };

@@ -19,9 +19,11 @@ import {
 import { ProxyError } from "../lib/errors.ts";
 import { rememberSecretsIn } from "../lib/redact.ts";
 import type { acquireFileLock } from "./file-lock.ts";
+import { withRecordLock } from "./record-lock.ts";
 import { assertWritableRecord, parseStoredRecord, RECORD_KINDS } from "./record-schemas.ts";
-import { assertStoreKey } from "./store-key.ts";
-import type { RecordKind, RecordTypes, TokenStore } from "./token-store.ts";
+import { nextRevision, revisionOf, withRevision } from "./revisions.ts";
+import { assertRecordKey, assertStoreKey, assertUpstreamKey, isPrincipalGrantKey } from "./store-key.ts";
+import type { RecordKind, RecordTypes, StoredRecord, TokenStore, WriteOptions } from "./token-store.ts";
 
 export interface FileTokenStoreOptions {
   /**
@@ -43,7 +45,8 @@ export interface FileTokenStoreOptions {
 
 const LOCK_NAMES = new Set(["refresh", "sign-in"]);
 const SUFFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const RECORD_FILE = /^([A-Za-z0-9-]{1,64})_(tokens|client_info|discovery)\.json$/;
+/** `<upstream key>[.u<hex>]_<kind>.json`: group 1 the upstream key, group 2 the grant suffix, group 3 the kind. */
+const RECORD_FILE = /^([A-Za-z0-9-]{1,64})(\.u[0-9a-f]{16})?_(tokens|client_info|discovery)\.json$/;
 
 export class FileTokenStore implements TokenStore {
   readonly location: string;
@@ -63,9 +66,9 @@ export class FileTokenStore implements TokenStore {
     this.#waitMs = options.lockWaitMs ?? 30_000;
   }
 
-  /** The file a record lives in: `<dir>/<key>_<kind>.json`. */
+  /** The file a record lives in: `<dir>/<key>_<kind>.json` (a grant key's tokens: `<key>.u<hex>_tokens.json`). */
   recordPath(key: string, kind: RecordKind): string {
-    assertStoreKey(key);
+    assertRecordKey(key, kind);
     return join(this.#dir, `${key}_${kind}.json`);
   }
 
@@ -78,7 +81,7 @@ export class FileTokenStore implements TokenStore {
     }
   }
 
-  async read<K extends RecordKind>(key: string, kind: K): Promise<RecordTypes[K] | undefined> {
+  async read<K extends RecordKind>(key: string, kind: K): Promise<StoredRecord<K> | undefined> {
     const path = this.recordPath(key, kind);
     await this.#ensureDir();
     let text: string;
@@ -110,7 +113,7 @@ export class FileTokenStore implements TokenStore {
       return undefined;
     }
     const parsed = parseStoredRecord(kind, raw);
-    if (parsed.ok) return rememberSecretsIn(parsed.value);
+    if (parsed.ok) return rememberSecretsIn(withRevision(parsed.value, revisionOf(parsed.value)));
     if (parsed.newer) {
       this.#warnOnce(`${path}: ${parsed.reason}; leaving it alone and treating it as absent.`);
       return undefined;
@@ -119,32 +122,54 @@ export class FileTokenStore implements TokenStore {
     return undefined;
   }
 
-  async write<K extends RecordKind>(key: string, kind: K, value: RecordTypes[K]): Promise<void> {
+  /**
+   * Under the record's write lock (`<file>.lock`, see record-lock.ts): reads the stored revision, checks a
+   * compare-and-set's expectation, and renames the new record into place, so revisions are never handed out twice,
+   * across processes too.
+   */
+  async write<K extends RecordKind>(
+    key: string,
+    kind: K,
+    value: RecordTypes[K],
+    options?: WriteOptions,
+  ): Promise<number> {
     const path = this.recordPath(key, kind);
     assertWritableRecord(kind, value);
-    const data = `${JSON.stringify(value, null, 2)}\n`;
     await this.#ensureDir();
+    const writeLocked = () =>
+      this.#underRecordLock(path, async () => {
+        const revision = nextRevision(key, kind, await this.#storedRevision(key, kind), options);
+        await writeFileAtomic(path, `${JSON.stringify(withRevision(value, revision), null, 2)}\n`, { mode: 0o600 });
+        return revision;
+      });
+    let revision: number;
     try {
-      await writeFileAtomic(path, data, { mode: 0o600 });
+      revision = await writeLocked();
     } catch (error) {
       if (!isErrno(error, "ENOENT")) throw this.#storeError(`write ${path}`, error);
       // The directory was removed while we ran (`rm -rf ~/.mcp/auth` is a common reset): make it again.
       this.#ready = undefined;
       await this.#ensureDir();
-      await writeFileAtomic(path, data, { mode: 0o600 }).catch((again: unknown) => {
+      revision = await writeLocked().catch((again: unknown) => {
         throw this.#storeError(`write ${path}`, again);
       });
     }
     await removeStaleTempFiles(path);
+    return revision;
   }
 
   async remove(key: string, kind?: RecordKind): Promise<void> {
-    const kinds = kind ? [kind] : RECORD_KINDS;
-    const paths = kinds.map((k) => this.recordPath(key, k));
+    assertStoreKey(key);
+    const paths = kind
+      ? [this.recordPath(key, kind)]
+      : isPrincipalGrantKey(key)
+        ? [this.recordPath(key, "tokens")]
+        : [...RECORD_KINDS.map((k) => this.recordPath(key, k)), ...(await this.#principalGrantFiles(key))];
     await this.#ensureDir();
     for (const path of paths) {
       try {
-        await unlink(path);
+        // Under the write lock: a compare-and-set that read the record before cannot put it back afterwards.
+        await this.#underRecordLock(path, () => unlink(path));
       } catch (error) {
         if (!isErrno(error, "ENOENT")) throw this.#storeError(`remove ${path}`, error);
       }
@@ -154,19 +179,18 @@ export class FileTokenStore implements TokenStore {
   }
 
   async keys(): Promise<string[]> {
-    await this.#ensureDir();
-    let names: string[];
-    try {
-      names = await readdir(this.#dir);
-    } catch (error) {
-      throw this.#storeError(`list ${this.#dir}`, error);
-    }
     const keys = new Set<string>();
-    for (const name of names) {
-      const match = RECORD_FILE.exec(name);
-      if (match?.[1]) keys.add(match[1]);
-    }
+    for (const match of await this.#recordFiles()) keys.add(match[1]!);
     return [...keys].sort();
+  }
+
+  async grantKeys(upstreamKey: string): Promise<string[]> {
+    assertUpstreamKey(upstreamKey);
+    const grants: string[] = [];
+    for (const match of await this.#recordFiles()) {
+      if (match[1] === upstreamKey && match[3] === "tokens") grants.push(`${upstreamKey}${match[2] ?? ""}`);
+    }
+    return grants.sort();
   }
 
   /**
@@ -231,6 +255,39 @@ export class FileTokenStore implements TokenStore {
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     this.#assertOwnDirSync();
     return join(this.#dir, `${key}_${suffix}`);
+  }
+
+  /** The record files in the directory, as RECORD_FILE matches. */
+  async #recordFiles(): Promise<RegExpExecArray[]> {
+    await this.#ensureDir();
+    let names: string[];
+    try {
+      names = await readdir(this.#dir);
+    } catch (error) {
+      throw this.#storeError(`list ${this.#dir}`, error);
+    }
+    return names.map((name) => RECORD_FILE.exec(name)).filter((match) => match !== null);
+  }
+
+  /** The tokens files of an upstream's principal grants (not its default grant). */
+  async #principalGrantFiles(upstreamKey: string): Promise<string[]> {
+    return (await this.#recordFiles())
+      .filter((match) => match[1] === upstreamKey && match[2] !== undefined)
+      .map((match) => join(this.#dir, match[0]));
+  }
+
+  /** The revision of the record as stored now; undefined when there is none (or it reads as absent). */
+  async #storedRevision(key: string, kind: RecordKind): Promise<number | undefined> {
+    const current = await this.read(key, kind);
+    return current === undefined ? undefined : current.revision;
+  }
+
+  #underRecordLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+    return withRecordLock(
+      `${path}.lock`,
+      { waitMs: this.#waitMs, staleMs: this.#staleMs, onLost: (message) => this.#warn(message) },
+      fn,
+    );
   }
 
   #ensureDir(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { ProxyError } from "../lib/errors.ts";
 import { checkShape, type Shape } from "../lib/shape-check.ts";
+import { revisionProblem } from "./revisions.ts";
 import { type RecordKind, type RecordTypes, STORE_VERSION } from "./token-store.ts";
 
 /** Every record kind, in the order they are listed and removed. */
@@ -100,12 +101,17 @@ export function parseStoredRecord<K extends RecordKind>(
     }
   }
   const problems = checkShape(record, shapes[kind]);
+  const revision = revisionProblem(record);
+  if (revision !== undefined) problems.push(revision);
   if (problems.length > 0) return { ok: false, reason: problems.join("; ") };
   const value = record as unknown as RecordTypes[K];
   return version < currentVersion ? { ok: true, value, migratedFrom: version } : { ok: true, value };
 }
 
-/** Throws ProxyError STORE_ERROR unless `value` is a valid record of the current layout version. */
+/**
+ * Throws ProxyError STORE_ERROR unless `value` is a valid record of the current layout version. Its `revision`, if
+ * any (a record read back and changed), is not checked: the store sets its own.
+ */
 export function assertWritableRecord(kind: RecordKind, value: unknown): void {
   const problems = checkShape(value, shapes[kind]);
   const version = (value as { version?: unknown } | null)?.version;

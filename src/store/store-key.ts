@@ -85,17 +85,69 @@ export function storeKey(serverUrl: string, identity: StoreIdentity = {}): strin
   return createHash("sha256").update(input, "utf8").digest("hex").slice(0, 32);
 }
 
-/** Keys are file-name safe and never contain "_" (the separator in `<key>_tokens.json`) nor path separators. */
-const KEY_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+/** Upstream keys are file-name safe and never contain "_" (the separator in `<key>_tokens.json`), "." nor "/". */
+const UPSTREAM_KEY = /^[A-Za-z0-9-]{1,64}$/;
+/** A principal's grant: `<upstream key>.u<16 hex>`. The "." cannot occur in an upstream key, so the forms never collide. */
+const GRANT_KEY = /^([A-Za-z0-9-]{1,64})\.u[0-9a-f]{16}$/;
 
 /**
- * Throws ProxyError INTERNAL unless `key` is a valid store key (what {@link storeKey} returns, or any 1-64
- * characters of letters, digits and "-"). Backends call it first, so a key can never escape the store directory.
+ * The key a grant (the tokens one principal obtained for one upstream) is stored under.
+ *
+ * - Without a principal: the upstream key itself, so the single-user layout `<key>_tokens.json` is what it always
+ *   was and nobody is signed out on upgrade.
+ * - With one: `<upstream key>.u<16 hex>`, the hex being SHA-256 over the upstream key and the principal. The
+ *   principal never appears in clear (it names a person; file names end up in listings and logs), and the same
+ *   principal gets unrelated suffixes under different upstreams. The principal is taken as given: callers
+ *   normalise it (case, whitespace) if two spellings should be one grant.
+ *
+ * The upstream's client registration and discovery stay under the upstream key: only tokens are per grant.
+ */
+export function grantKey(upstreamKey: string, principal?: string): string {
+  assertUpstreamKey(upstreamKey);
+  if (principal === undefined || principal === "") return upstreamKey;
+  const digest = createHash("sha256").update(`grant\0${upstreamKey}\0${principal}`, "utf8").digest("hex");
+  return `${upstreamKey}.u${digest.slice(0, 16)}`;
+}
+
+/** Whether `key` names a principal's grant (`<upstream key>.u<hex>`), not an upstream (or its default grant). */
+export function isPrincipalGrantKey(key: string): boolean {
+  return GRANT_KEY.test(key);
+}
+
+/** The upstream key a store key belongs to: a principal grant's prefix, else the key itself. */
+export function upstreamKeyOf(key: string): string {
+  return GRANT_KEY.exec(key)?.[1] ?? key;
+}
+
+/**
+ * Throws ProxyError INTERNAL unless `key` is a valid store key: an upstream key (what {@link storeKey} returns,
+ * or any 1-64 letters, digits and "-") or a grant key from {@link grantKey}. Backends call it first, so a key can
+ * never escape the store directory.
  */
 export function assertStoreKey(key: string): void {
-  if (!KEY_PATTERN.test(key)) {
-    throw new ProxyError("INTERNAL", `Invalid store key ${JSON.stringify(key.slice(0, 80))}.`, {
-      hint: "Store keys are 1-64 letters, digits or '-' (normally from storeKey()); this is a bug in the caller.",
+  if (!UPSTREAM_KEY.test(key) && !GRANT_KEY.test(key)) throw invalidKey(key, "Store keys");
+}
+
+/** Throws ProxyError INTERNAL unless `key` is an upstream key (not a principal's grant key). */
+export function assertUpstreamKey(key: string): void {
+  if (!UPSTREAM_KEY.test(key)) throw invalidKey(key, "Upstream keys");
+}
+
+/**
+ * {@link assertStoreKey}, and: a principal's grant key holds tokens only. The client registration and discovery are
+ * the upstream's, shared by its grants; storing them per principal would be a bug in the caller.
+ */
+export function assertRecordKey(key: string, kind: "tokens" | "client_info" | "discovery"): void {
+  assertStoreKey(key);
+  if (kind !== "tokens" && GRANT_KEY.test(key)) {
+    throw new ProxyError("INTERNAL", `A ${kind} record belongs to the upstream key, not the grant key ${key}.`, {
+      hint: "Use the upstream key (upstreamKeyOf(key)) for client_info and discovery; this is a bug in the caller.",
     });
   }
+}
+
+function invalidKey(key: string, what: string): ProxyError {
+  return new ProxyError("INTERNAL", `Invalid store key ${JSON.stringify(key.slice(0, 80))}.`, {
+    hint: `${what} are 1-64 letters, digits or '-' (normally from storeKey()), or grantKey()'s '<key>.u<16 hex>'; this is a bug in the caller.`,
+  });
 }

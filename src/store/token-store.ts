@@ -8,7 +8,10 @@
 /** Stored layout version, independent of the package version (never sign people out on upgrade). */
 export const STORE_VERSION = 1;
 
-/** The record kinds kept per upstream key. */
+/**
+ * The record kinds. `client_info` and `discovery` are the upstream's (kept under its key); `tokens` are a grant's
+ * (kept under a grant key, see grantKey() in store-key.ts: the upstream key itself for the default grant).
+ */
 export type RecordKind = "tokens" | "client_info" | "discovery";
 
 export interface TokenSet {
@@ -23,6 +26,8 @@ export interface TokenSet {
 
 export interface TokensRecord {
   version: number;
+  /** Set by the store on every write (what a write is given here is ignored); see {@link StoredRecord}. */
+  revision?: number;
   /** The canonical upstream MCP server URL these tokens are for. */
   server_url: string;
   /** The authorization server issuer that issued them (SEP-2352 binding). */
@@ -40,6 +45,8 @@ export interface TokensRecord {
 
 export interface ClientInfoRecord {
   version: number;
+  /** Set by the store on every write (what a write is given here is ignored); see {@link StoredRecord}. */
+  revision?: number;
   server_url: string;
   /** The AS issuer this registration is bound to; never reused for another issuer. */
   issuer: string;
@@ -53,6 +60,8 @@ export interface ClientInfoRecord {
 
 export interface DiscoveryRecord {
   version: number;
+  /** Set by the store on every write (what a write is given here is ignored); see {@link StoredRecord}. */
+  revision?: number;
   server_url: string;
   /** The SDK's OAuthDiscoveryState (PRM, AS URL, AS metadata), as JSON. */
   state: Record<string, unknown>;
@@ -65,6 +74,21 @@ export interface RecordTypes {
   discovery: DiscoveryRecord;
 }
 
+/**
+ * A record as read back: with its revision, which starts at 1 and grows by one with every write of the record, so a
+ * caller can compare-and-set ({@link WriteOptions}). A record written before revisions existed reads as revision 0.
+ * Removing a record forgets its revision: one written again starts at 1.
+ */
+export type StoredRecord<K extends RecordKind> = RecordTypes[K] & { revision: number };
+
+export interface WriteOptions {
+  /**
+   * Compare-and-set: write only if the stored record's revision is this (`null`: only if there is no record),
+   * else reject with ProxyError STORE_CONFLICT and write nothing. Omitted: a plain write.
+   */
+  expectedRevision?: number | null | undefined;
+}
+
 export interface TokenStore {
   /** Where it keeps things, for people ("~/.mcp/auth", "memory"). */
   readonly location: string;
@@ -73,16 +97,23 @@ export interface TokenStore {
    * aside, reported through the backend's warning callback (FileTokenStore `onWarning`) and treated as absent; an
    * older layout version is upgraded in code. Never throws for a bad record.
    */
-  read<K extends RecordKind>(key: string, kind: K): Promise<RecordTypes[K] | undefined>;
+  read<K extends RecordKind>(key: string, kind: K): Promise<StoredRecord<K> | undefined>;
   /**
-   * Writes a record atomically: readers see the old or the new one, never a mix, even across a crash.
+   * Writes a record atomically: readers see the old or the new one, never a mix, even across a crash. Resolves to
+   * the record's new revision (the old one + 1; 1 for a new record). With `expectedRevision` it is a compare-and-set,
+   * atomic across every process sharing the store (see {@link WriteOptions}).
    * The record must have `version: STORE_VERSION` and the documented shape, else ProxyError STORE_ERROR.
    */
-  write<K extends RecordKind>(key: string, kind: K, value: RecordTypes[K]): Promise<void>;
-  /** Removes one kind, or every record of the key. */
+  write<K extends RecordKind>(key: string, kind: K, value: RecordTypes[K], options?: WriteOptions): Promise<number>;
+  /**
+   * Removes one kind, or every record of the key. With an upstream key and no kind, that is the upstream's records
+   * and all its grants (every principal's tokens): a `clear` of the upstream.
+   */
   remove(key: string, kind?: RecordKind): Promise<void>;
-  /** Every key that has at least one record. */
+  /** Every upstream key that has at least one record (its own or one of its grants'). Grant keys are not listed. */
   keys(): Promise<string[]>;
+  /** The grant keys of an upstream that hold tokens, sorted (the default grant, the upstream key, included). */
+  grantKeys(upstreamKey: string): Promise<string[]>;
   /**
    * Runs fn while holding an exclusive lock on (key, name), across every process sharing this store.
    * Waits up to `waitMs` (default 30 s) for the lock, then throws ProxyError STORE_ERROR. Stale locks of dead

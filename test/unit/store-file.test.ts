@@ -1,15 +1,31 @@
 /** FileTokenStore specifics: layout, modes, corruption, versions. The shared contract is in store-contract.test.ts. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { isProxyError } from "../../src/lib/errors.ts";
 import { FileTokenStore } from "../../src/store/file-store.ts";
 import { RECORD_KINDS } from "../../src/store/record-schemas.ts";
-import { storeKey } from "../../src/store/store-key.ts";
-import { clientInfoRecord, discoveryRecord, SERVER_URL, tokensRecord } from "../integration/store-helpers/records.ts";
+import { grantKey, storeKey } from "../../src/store/store-key.ts";
+import {
+  asStored,
+  clientInfoRecord,
+  discoveryRecord,
+  SERVER_URL,
+  tokensRecord,
+} from "../integration/store-helpers/records.ts";
 
 const root = mkdtempSync(join(tmpdir(), "store-file-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -17,10 +33,14 @@ let n = 0;
 const KEY = storeKey(SERVER_URL);
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 
-function open(options: { dir?: string } = {}) {
+function open(options: { dir?: string; lockWaitMs?: number } = {}) {
   const warnings: string[] = [];
   const dir = options.dir ?? join(root, `s${++n}`, "auth");
-  const store = new FileTokenStore({ dir, onWarning: (message) => warnings.push(message) });
+  const store = new FileTokenStore({
+    dir,
+    onWarning: (message) => warnings.push(message),
+    ...(options.lockWaitMs ? { lockWaitMs: options.lockWaitMs } : {}),
+  });
   return { store, dir, warnings };
 }
 
@@ -36,8 +56,11 @@ describe("FileTokenStore layout", () => {
       `${KEY}_discovery.json`,
       `${KEY}_tokens.json`,
     ]);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, `${KEY}_tokens.json`), "utf8")), tokensRecord());
-    assert.deepEqual(JSON.parse(readFileSync(store.recordPath(KEY, "client_info"), "utf8")), clientInfoRecord());
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, `${KEY}_tokens.json`), "utf8")), asStored(tokensRecord()));
+    assert.deepEqual(
+      JSON.parse(readFileSync(store.recordPath(KEY, "client_info"), "utf8")),
+      asStored(clientInfoRecord()),
+    );
     assert.deepEqual(warnings, []);
   });
 
@@ -78,7 +101,7 @@ describe("FileTokenStore layout", () => {
     const { store, warnings } = open();
     await store.write(KEY, "tokens", tokensRecord());
     chmodSync(store.recordPath(KEY, "tokens"), 0o644);
-    assert.deepEqual(await store.read(KEY, "tokens"), tokensRecord());
+    assert.deepEqual(await store.read(KEY, "tokens"), asStored(tokensRecord()));
     assert.equal(modeOf(store.recordPath(KEY, "tokens")), 0o600);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /readable by others \(mode 0644\); changed it to 0600/);
@@ -152,6 +175,92 @@ describe("FileTokenStore layout", () => {
   });
 });
 
+describe("FileTokenStore grants and revisions on disk", () => {
+  const ALICE = grantKey(KEY, "alice@example.com");
+
+  test("the default grant keeps the old file name; a principal's is <key>.u<hex>_tokens.json, never naming them", async () => {
+    const { store, dir } = open();
+    await store.write(grantKey(KEY), "tokens", tokensRecord("default"));
+    await store.write(ALICE, "tokens", tokensRecord("alice"));
+    await store.write(KEY, "client_info", clientInfoRecord());
+    const names = readdirSync(dir).sort();
+    assert.deepEqual(names, [`${KEY}.u98489ed53fe5a7d5_tokens.json`, `${KEY}_client_info.json`, `${KEY}_tokens.json`]);
+    assert.ok(names.every((name) => !/alice|example/.test(name)));
+    assert.equal(store.recordPath(ALICE, "tokens"), join(dir, `${ALICE}_tokens.json`));
+    assert.equal(modeOf(join(dir, names[0]!)), 0o600);
+    // The revision sits next to the version, for people reading the file.
+    const onDisk = JSON.parse(readFileSync(store.recordPath(ALICE, "tokens"), "utf8"));
+    assert.deepEqual(Object.keys(onDisk).slice(0, 2), ["version", "revision"]);
+    assert.equal(onDisk.revision, 1);
+  });
+
+  test("a tokens file written by an earlier version is the default grant, at revision 0", async () => {
+    const { store, dir, warnings } = open();
+    await store.keys();
+    writeFileSync(join(dir, `${KEY}_tokens.json`), JSON.stringify(tokensRecord("from 0.x")), { mode: 0o600 });
+    assert.deepEqual(await store.read(grantKey(KEY), "tokens"), asStored(tokensRecord("from 0.x"), 0));
+    assert.deepEqual(await store.keys(), [KEY]);
+    assert.deepEqual(await store.grantKeys(KEY), [KEY]);
+    assert.deepEqual(warnings, []);
+  });
+
+  test("a revision that is not an integer ≥ 0 makes the record corrupt (moved aside)", async () => {
+    const { store, dir, warnings } = open();
+    await store.keys();
+    writeFileSync(store.recordPath(KEY, "tokens"), JSON.stringify({ ...tokensRecord(), revision: "7" }), {
+      mode: 0o600,
+    });
+    assert.equal(await store.read(KEY, "tokens"), undefined);
+    assert.match(warnings[0] ?? "", /revision: expected an integer ≥ 0/);
+    assert.ok(readdirSync(dir).some((name) => name.includes(".corrupt-")));
+  });
+
+  test("a write lock left by a dead process on this host is broken at once, not after the staleness period", async () => {
+    // lockWaitMs is below the 10 s staleness: only the dead-owner rule can let this write through in time.
+    const { store, dir, warnings } = open({ lockWaitMs: 5000 });
+    await store.keys();
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    writeFileSync(`${store.recordPath(KEY, "tokens")}.lock`, `${hostname()}\n${dead}\n`);
+    assert.equal(await store.write(KEY, "tokens", tokensRecord()), 1);
+    assert.deepEqual(readdirSync(dir), [`${KEY}_tokens.json`]);
+    assert.deepEqual(warnings, []);
+  });
+
+  test("a write lock held by a live owner makes writes wait, then fail with STORE_ERROR; an old one is broken", async () => {
+    const { store, dir } = open({ lockWaitMs: 200 });
+    await store.write(KEY, "tokens", tokensRecord("before"));
+    const lock = `${store.recordPath(KEY, "tokens")}.lock`;
+    // Another host's pid cannot be checked from here: only its age can make it stale.
+    writeFileSync(lock, "elsewhere.invalid\n1\n");
+    for (const write of [
+      () => store.write(KEY, "tokens", tokensRecord("blocked")),
+      () => store.write(KEY, "tokens", tokensRecord("blocked"), { expectedRevision: 1 }),
+      () => store.remove(KEY, "tokens"),
+    ]) {
+      await assert.rejects(write(), (error: unknown) => {
+        assert.ok(isProxyError(error, "STORE_ERROR"), String(error));
+        assert.match(error.message, /Timed out after 200 ms waiting for the write lock .*_tokens\.json\.lock/);
+        assert.match(error.hint ?? "", /if none is running, remove/);
+        return true;
+      });
+    }
+    assert.equal((await store.read(KEY, "tokens"))?.tokens.access_token, "before");
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(lock, hourAgo, hourAgo);
+    assert.equal(await store.write(KEY, "tokens", tokensRecord("after"), { expectedRevision: 1 }), 2);
+    assert.deepEqual(readdirSync(dir), [`${KEY}_tokens.json`], "no lock or breaker left");
+  });
+
+  test("remove() of an upstream removes its grants' files and leaves no lock files", async () => {
+    const { store, dir } = open();
+    await store.write(KEY, "tokens", tokensRecord());
+    await store.write(ALICE, "tokens", tokensRecord());
+    await store.write(KEY, "discovery", discoveryRecord());
+    await store.remove(KEY);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
 describe("FileTokenStore corruption handling", () => {
   const corruptions: [string, string, RegExp][] = [
     ["bad JSON", '{"version":1,"tokens":{"access_token":"secret-in-bad-json"', /not valid JSON/],
@@ -192,7 +301,7 @@ describe("FileTokenStore corruption handling", () => {
       // Absent from now on, and a new sign-in can write over it.
       assert.deepEqual(await store.keys(), []);
       await store.write(KEY, "tokens", tokensRecord());
-      assert.deepEqual(await store.read(KEY, "tokens"), tokensRecord());
+      assert.deepEqual(await store.read(KEY, "tokens"), asStored(tokensRecord()));
       assert.equal(warnings.length, 1);
     });
   }

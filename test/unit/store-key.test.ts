@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isProxyError } from "../../src/lib/errors.ts";
-import { assertStoreKey, canonicalServerUrl, storeKey } from "../../src/store/store-key.ts";
+import {
+  assertRecordKey,
+  assertStoreKey,
+  assertUpstreamKey,
+  canonicalServerUrl,
+  grantKey,
+  isPrincipalGrantKey,
+  storeKey,
+  upstreamKeyOf,
+} from "../../src/store/store-key.ts";
 
 describe("canonicalServerUrl", () => {
   const cases: [string, string][] = [
@@ -137,4 +146,94 @@ describe("assertStoreKey", () => {
   test("accepts letters, digits and dashes", () => {
     assert.doesNotThrow(() => assertStoreKey("Test-key-01"));
   });
+});
+
+describe("grantKey", () => {
+  const upstream = storeKey("https://mcp.example.com/mcp");
+
+  test("without a principal it is the upstream key itself (the single-user layout is unchanged)", () => {
+    assert.equal(grantKey(upstream), upstream);
+    assert.equal(grantKey(upstream, ""), upstream);
+    assert.equal(isPrincipalGrantKey(upstream), false);
+    assert.equal(upstreamKeyOf(upstream), upstream);
+  });
+
+  test("with a principal: <upstream key>.u<16 hex>, pinned, a valid store key naming its upstream", () => {
+    const key = grantKey(upstream, "alice@example.com");
+    // printf 'grant\0%s\0%s' 7a930d27a3f5c4643da88c1794444840 alice@example.com | sha256sum | cut -c1-16
+    assert.equal(key, `${upstream}.u98489ed53fe5a7d5`);
+    assert.equal(isPrincipalGrantKey(key), true);
+    assert.equal(upstreamKeyOf(key), upstream);
+    assert.doesNotThrow(() => assertStoreKey(key));
+    assert.throws(
+      () => assertUpstreamKey(key),
+      (e: unknown) => isProxyError(e, "INTERNAL"),
+    );
+  });
+
+  test("never shows the principal, and is safe in a file name whatever the principal is", () => {
+    for (const principal of [
+      "alice@example.com",
+      "../../etc/passwd",
+      "a_b",
+      "a/b\\c",
+      "ключ",
+      "x".repeat(5000),
+      "\n",
+    ]) {
+      const key = grantKey(upstream, principal);
+      assert.match(key, /^[0-9a-f]{32}\.u[0-9a-f]{16}$/, principal.slice(0, 20));
+      assert.ok(!key.includes("alice") && !key.includes("/") && !key.includes("_"));
+    }
+  });
+
+  test("distinct per principal, and per upstream for the same principal", () => {
+    const other = storeKey("https://other.example.com/mcp");
+    const keys = [
+      grantKey(upstream, "alice"),
+      grantKey(upstream, "bob"),
+      grantKey(upstream, "Alice"),
+      grantKey(other, "alice"),
+    ];
+    assert.equal(new Set(keys).size, keys.length);
+    // The suffix alone does not tell that two upstreams' grants are the same person's.
+    assert.notEqual(keys[0]!.split(".")[1], keys[3]!.split(".")[1]);
+  });
+
+  test("refuses an upstream key that is not one (a grant key, or garbage)", () => {
+    for (const bad of [grantKey(upstream, "alice"), "", "a/b", "a_b"]) {
+      assert.throws(
+        () => grantKey(bad, "bob"),
+        (e: unknown) => isProxyError(e, "INTERNAL"),
+        bad,
+      );
+    }
+  });
+
+  test("grant keys hold tokens only: client_info and discovery are the upstream's", () => {
+    const key = grantKey(upstream, "alice");
+    assert.doesNotThrow(() => assertRecordKey(key, "tokens"));
+    for (const kind of ["client_info", "discovery"] as const) {
+      assert.doesNotThrow(() => assertRecordKey(upstream, kind));
+      assert.throws(
+        () => assertRecordKey(key, kind),
+        (e: unknown) => isProxyError(e, "INTERNAL") && /belongs to the upstream key/.test(e.message),
+      );
+    }
+  });
+
+  for (const bad of [
+    `${"a".repeat(32)}.u0123`,
+    `${"a".repeat(32)}.u0123456789ABCDEF`,
+    `${"a".repeat(32)}.x0123456789abcdef`,
+    ".u0123456789abcdef",
+    `${"a".repeat(32)}.u0123456789abcdef.u0123456789abcdef`,
+  ]) {
+    test(`assertStoreKey rejects the near-grant ${JSON.stringify(bad)}`, () => {
+      assert.throws(
+        () => assertStoreKey(bad),
+        (e: unknown) => isProxyError(e, "INTERNAL"),
+      );
+    });
+  }
 });

@@ -27,7 +27,7 @@ import { ensurePrivateDir, UnsafePathError, writeFileAtomic } from "../../src/li
 import { isProxyError, type ProxyError } from "../../src/lib/errors.ts";
 import { FileTokenStore } from "../../src/store/file-store.ts";
 import { storeKey } from "../../src/store/store-key.ts";
-import { SERVER_URL, tokensRecord } from "../integration/store-helpers/records.ts";
+import { asStored, SERVER_URL, tokensRecord } from "../integration/store-helpers/records.ts";
 
 const root = mkdtempSync(join(tmpdir(), "store-unsafe-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -130,7 +130,7 @@ describe("FileTokenStore refuses symbolic links", () => {
     const { store } = open(dir);
     await store.write(KEY, "tokens", tokensRecord());
     assert.equal(statSync(dir).mode & 0o777, 0o700);
-    assert.deepEqual(await store.read(KEY, "tokens"), tokensRecord());
+    assert.deepEqual(await store.read(KEY, "tokens"), asStored(tokensRecord()));
   });
 });
 

@@ -61,6 +61,11 @@ export function discoveryRecord(): DiscoveryRecord {
   };
 }
 
+/** A record as the store reads it back after its `revision`-th write (the store sets `revision`). */
+export function asStored<T extends object>(record: T, revision = 1): T & { revision: number } {
+  return { ...record, revision };
+}
+
 export const sampleRecords: { [K in RecordKind]: () => RecordTypes[K] } = {
   tokens: () => tokensRecord(),
   client_info: clientInfoRecord,
