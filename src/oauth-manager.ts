@@ -1,3 +1,4 @@
+import { signInPresenter } from "./app/context.ts";
 import type { AuthStatus, CallbackResult } from "./auth/auth-client.ts";
 import { UpstreamAuth } from "./auth/upstream-auth.ts";
 import { defaultAuthDir } from "./config/defaults.ts";
@@ -51,6 +52,7 @@ export class OAuthManager {
       store: options.store ?? createStore({ backend: "file", dir: runtime.authDir }),
       callback: options.callback ?? "own-listener",
       ...(options.logger ? { logger: options.logger } : {}),
+      ...signInPresenter(options.logger),
     });
   }
 

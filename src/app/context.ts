@@ -3,6 +3,7 @@ import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "..
 import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
+import { openUrl } from "../lib/open-url.ts";
 import { createStore as createTokenStore } from "../store/create-store.ts";
 import type { FileTokenStore } from "../store/file-store.ts";
 import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
@@ -46,8 +47,31 @@ export async function createUpstreamContext(
   const staticAuthorization = Object.keys(upstream.headers).some((name) => name.toLowerCase() === "authorization");
   const auth = staticAuthorization
     ? undefined
-    : createUpstreamAuth(upstream, runtime, { store, logger, callback: options.callback, storeKey: key });
+    : createUpstreamAuth(upstream, runtime, {
+        store,
+        logger,
+        callback: options.callback,
+        storeKey: key,
+        ...signInPresenter(logger),
+      });
   return { store, auth, logger, upstream, runtime };
+}
+
+/**
+ * How a person learns about a sign-in when the proxy runs for them: the URL on stderr (stdout may be the MCP
+ * channel), and the browser opened (BROWSER, else the platform's opener, without a shell) when the sign-in asks.
+ */
+export function signInPresenter(logger?: Logger): Pick<UpstreamAuthDeps, "printSignInUrl" | "openUrl"> {
+  return {
+    printSignInUrl: (url, serverUrl) => {
+      process.stderr.write(`\nSign in to ${serverUrl} by opening this URL in a browser:\n\n  ${url}\n\n`);
+    },
+    openUrl: (url) =>
+      openUrl(url, { browserCommand: readEnvironment().browser }).catch((error: unknown) => {
+        logger?.debug(`The browser opener failed: ${error instanceof Error ? error.message : String(error)}`);
+        throw error;
+      }),
+  };
 }
 
 export function createStore(runtime: RuntimeOptions, onWarning?: (message: string) => void): FileTokenStore {

@@ -77,7 +77,15 @@ export async function checkUpstreamAtStart(options: {
 async function signInFromChallenge(auth: AuthClient, wwwAuthenticate: string | null, logger: Logger): Promise<void> {
   logger.info(`Not signed in to ${auth.serverUrl}; starting the sign-in.`);
   const outcome = await auth.onChallenge({ status: 401, wwwAuthenticate, usedToken: undefined });
-  if (outcome.action !== "retry") logger.warn(outcome.error.toLine());
+  if (outcome.action === "retry") return;
+  if (outcome.action === "sign-in" && outcome.completed) {
+    // Under way: its URL is shown already; only a failure is worth a line, whenever it comes.
+    outcome.completed.catch((error: unknown) =>
+      logger.warn(`Sign-in to ${auth.serverUrl} failed: ${describeError(error)}`),
+    );
+    return;
+  }
+  logger.warn(outcome.error.toLine());
 }
 
 async function probe(

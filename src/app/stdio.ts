@@ -24,6 +24,8 @@ export interface RunStdioOptions {
   fetch?: FetchLike;
   /** Aborting it closes the bridge at once (requests in flight are not waited for). */
   signal?: AbortSignal;
+  /** How long a request waits for a sign-in under way before it is answered with the sign-in URL (default 45 s). */
+  signInWaitMs?: number | undefined;
   /** Longest wait, once stdin has ended, for answers to the requests still in flight (default 10 s). */
   drainMs?: number;
 }
@@ -35,7 +37,7 @@ const DEFAULT_DRAIN_MS = 10_000;
  * legacy SSE (detected on the first message), with the token on every upstream request.
  *
  * If there is no usable token at start, the sign-in starts at once (browser or printed URL; one per upstream across
- * processes). Meanwhile client requests wait inside the auth core for the sign-in (bounded); when it does not
+ * processes). Meanwhile client requests wait for the sign-in (bounded, `signInWaitMs`); when it does not
  * complete in time they are answered with a JSON-RPC error that carries the sign-in URL.
  *
  * When stdin ends, the requests already sent still get their answers (`echo '<request>' | mcp-u2m-proxy stdio URL`
@@ -47,6 +49,7 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
   const fetch = createAuthorizedFetch(auth, {
     headers: upstream.headers,
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.signInWaitMs !== undefined ? { signInWaitMs: options.signInWaitMs } : {}),
   });
   const connector = new UpstreamConnector({ url: upstream.url, fetch, logger, hint: options.transport });
   const downstream = new StdioFaceTransport({

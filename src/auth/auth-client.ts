@@ -23,6 +23,12 @@ export interface AuthClient {
    */
   onChallenge(challenge: UpstreamChallenge): Promise<ChallengeOutcome>;
 
+  /**
+   * The upstream accepted a request for `operation` (the `operation` of UpstreamChallenge): its step-up budget
+   * starts again. Optional: callers that never step up need not say.
+   */
+  accepted?(operation: string | undefined): void;
+
   /** Starts a sign-in, or joins the one under way. Opens the browser per configuration; the URL is always printed. */
   startSignIn(options?: { scope?: string; reason?: string; openBrowser?: boolean }): Promise<SignInHandle>;
 
@@ -52,8 +58,11 @@ export interface UpstreamChallenge {
 export type ChallengeOutcome =
   /** A different token is ready: replay the request once with getAccessToken(). */
   | { action: "retry" }
-  /** The user must sign in; a sign-in was started (error.details.signInUrl says where). */
-  | { action: "sign-in"; error: ProxyError }
+  /**
+   * The user must sign in; a sign-in was started (error.details.signInUrl says where). `completed` settles when it
+   * ends (tokens stored, or it failed): a caller that can wait for the person retries then. The core never waits.
+   */
+  | { action: "sign-in"; error: ProxyError; completed?: Promise<void> | undefined }
   /** Give up on this request (scope refused too often, AS error); the error says why. */
   | { action: "fail"; error: ProxyError };
 

@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { DEFAULTS } from "../config/defaults.ts";
 import { rememberHeaderSecrets } from "../lib/redact.ts";
 import type { AuthClient } from "./auth-client.ts";
 import { answerChallenge, isAuthChallenge } from "./upstream-call-policy.ts";
@@ -10,6 +11,11 @@ export interface AuthorizedFetchOptions {
   fetch?: FetchLike;
   /** Static headers added to every request (--header). */
   headers?: Record<string, string>;
+  /**
+   * How long one request may wait for a sign-in it started (the person is in the browser) before it fails with the
+   * sign-in URL (default 45 s). 0: fail at once.
+   */
+  signInWaitMs?: number;
 }
 
 /**
@@ -33,6 +39,8 @@ export function createAuthorizedFetch(auth: AuthClient | undefined, options: Aut
       setMaxListeners(0, init.signal);
       raisedLimit.add(init.signal);
     }
+    const wait = { ms: options.signInWaitMs ?? DEFAULTS.signInWaitMs, signal: init.signal ?? undefined };
+    let operation: string | undefined;
     for (let attempt = 0; ; attempt++) {
       const headers = new Headers(init.headers);
       for (const [name, value] of Object.entries(staticHeaders)) headers.set(name, value);
@@ -40,13 +48,19 @@ export function createAuthorizedFetch(auth: AuthClient | undefined, options: Aut
       if (token) headers.set("authorization", `Bearer ${token}`);
       const response = await baseFetch(input, { ...init, headers });
       const wwwAuthenticate = response.headers.get("www-authenticate");
-      if (!auth || !isAuthChallenge(response.status, wwwAuthenticate)) return response;
+      if (!auth || !isAuthChallenge(response.status, wwwAuthenticate)) {
+        // A replayed request that got through: its step-up budget starts again.
+        if (attempt > 0 && response.ok) auth?.accepted?.(operation);
+        return response;
+      }
+      operation ??= operationOf(init);
+      await response.body?.cancel().catch(() => {});
       const outcome = await answerChallenge(
         auth,
-        { status: response.status, wwwAuthenticate, usedToken: token, operation: operationOf(init) },
+        { status: response.status, wwwAuthenticate, usedToken: token, operation },
         attempt,
+        wait,
       );
-      await response.body?.cancel().catch(() => {});
       if (outcome.action !== "retry") throw outcome.error;
     }
   };

@@ -1,5 +1,7 @@
 import { ProxyError } from "../lib/errors.ts";
 import type { AuthClient, ChallengeOutcome, UpstreamChallenge } from "./auth-client.ts";
+import { toProxyError } from "./oauth-errors.ts";
+import { type SignInWaitBudget, waitForSignIn } from "./sign-in-wait.ts";
 
 /**
  * The one policy for an upstream call that carries the user's token, shared by the HTTP face's pass-through relay
@@ -20,15 +22,25 @@ export function isAuthChallenge(status: number, wwwAuthenticate: string | null |
  * Asks the auth core what to do about a challenge, within the replay budget. `replays` is how many times this
  * request was already replayed. Past the budget the request fails with an error that names what the upstream kept
  * answering (a 401 is a refused sign-in, not a missing scope).
+ *
+ * When the core started a sign-in and the caller gave a wait budget, this waits for the person (what is left of the
+ * budget, or until the client goes away): a completed sign-in is a retry; otherwise the "sign-in" outcome stands
+ * (with the failure's error when the sign-in failed).
  */
 export async function answerChallenge(
   auth: AuthClient,
   challenge: UpstreamChallenge,
   replays: number,
+  wait?: SignInWaitBudget,
 ): Promise<ChallengeOutcome> {
   if (replays >= MAX_CHALLENGE_REPLAYS)
     return { action: "fail", error: keptRefusing(auth.serverUrl, challenge.status) };
-  return auth.onChallenge(challenge);
+  const outcome = await auth.onChallenge(challenge);
+  if (outcome.action !== "sign-in" || !outcome.completed || !wait || wait.ms <= 0) return outcome;
+  const waited = await waitForSignIn(outcome.completed, wait);
+  if (waited.outcome === "completed") return { action: "retry" };
+  if (waited.outcome === "failed") return { action: "sign-in", error: toProxyError(waited.error, auth.serverUrl) };
+  return outcome;
 }
 
 function keptRefusing(serverUrl: string, status: number): ProxyError {

@@ -3,6 +3,7 @@ import type { Transform, Writable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { operationOf } from "../auth/authorized-fetch.ts";
+import { type SignInWaitBudget, waitForSignIn } from "../auth/sign-in-wait.ts";
 import { answerChallenge, isAuthChallenge } from "../auth/upstream-call-policy.ts";
 import { DEFAULTS } from "../config/defaults.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
@@ -19,7 +20,6 @@ import {
   upstreamStatusError,
   writeErrorResponse,
 } from "./relay-errors.ts";
-import { waitForSignIn } from "./sign-in-wait.ts";
 import { DEFAULT_MAX_STREAMS } from "./stream-limits.ts";
 import { exchange } from "./upstream-exchange.ts";
 import { createUpstreamPool } from "./upstream-pool.ts";
@@ -210,8 +210,11 @@ export class HttpRelay {
       return "answered-error";
     };
 
+    // One wait budget per request, spent across every wait for a sign-in (before sending, and after a challenge).
+    const wait: SignInWaitBudget = { ms: this.signInWaitMs, signal: gone };
     let waited = false;
     let replays = 0;
+    let challengedOperation: string | undefined;
     for (;;) {
       let token: string | undefined;
       if (this.auth && !this.staticAuthorization) {
@@ -224,7 +227,7 @@ export class HttpRelay {
         const pending = token === undefined && !waited ? this.auth.pendingSignIn() : undefined;
         if (pending) {
           waited = true;
-          const result = await waitForSignIn(pending, this.signInWaitMs, gone);
+          const result = await waitForSignIn(pending.completed, wait, pending.expiresAt);
           if (result.outcome === "aborted") return "client-gone";
           if (result.outcome === "completed") continue;
           return fail(this.signInError(result.outcome === "failed" ? result.error : undefined));
@@ -268,6 +271,8 @@ export class HttpRelay {
         return fail(this.networkError(result.error));
       }
       if (result.kind === "streaming") {
+        // A replayed request that got through: its step-up budget starts again (only after challenges: hot path).
+        if (replays > 0 && res.statusCode < 400) this.auth?.accepted?.(challengedOperation);
         if (res.statusCode === 404 && req.headers["mcp-session-id"] !== undefined) {
           // The upstream forgot the session (restart, expiry): the 404 passes through so the client
           // re-initialises (MCP 2025-11-25 transports §Session Management).
@@ -280,15 +285,17 @@ export class HttpRelay {
       if (challengeable && this.auth && isChallenge(status, heldHeaders)) {
         // The core refreshes (401) or steps up (403 insufficient_scope), and waits for a sign-in it had to start;
         // past the shared replay budget the request fails.
+        challengedOperation = operationFor(req.headers, body);
         const outcome = await answerChallenge(
           this.auth,
           {
             status,
             wwwAuthenticate: headerString(heldHeaders["www-authenticate"]),
             usedToken: token,
-            operation: operationFor(req.headers, body),
+            operation: challengedOperation,
           },
           replays++,
+          wait,
         );
         if (gone.aborted) return "client-gone";
         if (outcome.action === "retry") continue;

@@ -77,14 +77,15 @@ async function main(): Promise<void> {
     callback: "own-listener",
     openUrl: followToCallback,
     printSignInUrl: () => {},
-    signInWaitMs: 20_000,
   });
 
   const client = new Client(
     { name: "mcp-u2m-proxy-conformance", version: "0.0.0" },
     { capabilities: {}, versionNegotiation: { mode: "auto" } },
   );
-  const transport = new StreamableHTTPClientTransport(new URL(serverUrl), { fetch: createAuthorizedFetch(auth) });
+  const transport = new StreamableHTTPClientTransport(new URL(serverUrl), {
+    fetch: createAuthorizedFetch(auth, { signInWaitMs: 20_000 }),
+  });
   mark("start");
   try {
     await client.connect(transport);

@@ -134,7 +134,7 @@ describe("HTTP face sign-in and token lifecycle", () => {
 
   test("a revoked grant gives a clear error and one new sign-in: no loop, no hang", async () => {
     const clock = movableClock();
-    const h = await startFaceHarness({ deps: { now: clock.now, signInWaitMs: 300 }, serve: { signInWaitMs: 300 } });
+    const h = await startFaceHarness({ deps: { now: clock.now }, serve: { signInWaitMs: 300 } });
     try {
       await h.signedIn();
       h.browser = "ignore";

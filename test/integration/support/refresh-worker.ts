@@ -9,10 +9,12 @@ const [authDir, mcpUrl, durationMs] = process.argv.slice(2) as [string, string, 
 const auth = new UpstreamAuth(
   { url: mcpUrl, authorizeParams: {}, headers: {}, sendResource: true },
   { authDir, port: 0, callbackHost: "127.0.0.1", openBrowser: false, debug: false, allowInsecureHttp: false },
-  { store: new FileTokenStore({ dir: authDir }), callback: "external", printSignInUrl: () => {}, signInWaitMs: 0 },
+  { store: new FileTokenStore({ dir: authDir }), callback: "external", printSignInUrl: () => {} },
 );
 const client = new Client({ name: "refresh-worker", version: "1.0.0" });
-await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { fetch: createAuthorizedFetch(auth) }));
+await client.connect(
+  new StreamableHTTPClientTransport(new URL(mcpUrl), { fetch: createAuthorizedFetch(auth, { signInWaitMs: 0 }) }),
+);
 const tokens = new Set<string>();
 let calls = 0;
 let errors = 0;

@@ -6,6 +6,7 @@
 //   STDIO_TEST_SIGN_IN_WAIT_MS   how long a request waits for a sign-in (default: the core's)
 //   STDIO_TEST_LOG_LEVEL         logger level on stderr (default "info")
 //   STDIO_TEST_TRANSPORT         "streamable-http" | "sse": skip detection
+import { signInPresenter } from "../../../src/app/context.ts";
 import { runStdio } from "../../../src/app/stdio.ts";
 import { createUpstreamAuth } from "../../../src/auth/upstream-auth.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../../../src/config/options.ts";
@@ -34,7 +35,7 @@ const auth = createUpstreamAuth(upstream, runtime, {
   store: new FileTokenStore({ dir: authDir, onWarning: (message) => logger.warn(message) }),
   logger,
   callback: "own-listener",
-  ...(waitMs ? { signInWaitMs: Number(waitMs) } : {}),
+  ...signInPresenter(logger),
 });
 await runStdio({
   upstream,
@@ -42,6 +43,7 @@ await runStdio({
   auth,
   logger,
   transport: process.env.STDIO_TEST_TRANSPORT as UpstreamTransportKind | undefined,
+  ...(waitMs ? { signInWaitMs: Number(waitMs) } : {}),
 });
 await auth.close();
 logger.debug("stdio entry done");

@@ -1,0 +1,166 @@
+import { type Logger, silentLogger } from "../lib/logger.ts";
+import type { TokenStore } from "../store/token-store.ts";
+import type { FetchLike } from "./authorized-fetch.ts";
+import type { ClientRegistry } from "./client-registry.ts";
+import type { DiscoveryCache } from "./discovery-cache.ts";
+import { isInvalidClient, isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
+import { loadSdk } from "./sdk.ts";
+import type { TokenKeeper } from "./token-keeper.ts";
+import { expiresSoon } from "./token-lifetime.ts";
+
+/**
+ * What a refresh came to:
+ * - "refreshed": this process got new tokens from the authorization server;
+ * - "replaced": newer tokens were already stored (another process or caller refreshed first), now in use;
+ * - "no-refresh-token": nothing to refresh with (only a sign-in helps);
+ * - "invalid-grant": the AS refused the refresh token, or the resource moved to another AS; tokens removed;
+ * - "invalid-client": the AS no longer knows the client; registration and tokens removed.
+ * Anything else (network, 5xx after retries, a malformed answer) rejects with a ProxyError.
+ */
+export type RefreshResult = "refreshed" | "replaced" | "no-refresh-token" | "invalid-grant" | "invalid-client";
+
+export interface RefreshRequest {
+  /** Refresh even when the stored tokens are not near expiry (CLI `refresh`). */
+  force?: boolean;
+  /** Discover again first (after the upstream refused a token: its AS may have changed). */
+  rediscover?: boolean;
+}
+
+/** Retries of a refresh that failed transiently (network, temporarily_unavailable). */
+export const TRANSIENT_RETRIES = 2;
+/** How long a refresh waits for another process's refresh of the same grant. */
+const REFRESH_LOCK_WAIT_MS = 30_000;
+
+export interface RefresherParts {
+  store: TokenStore;
+  keeper: TokenKeeper;
+  clients: ClientRegistry;
+  discovery: DiscoveryCache;
+  fetchFn: FetchLike;
+  serverUrl: string;
+  /** Send RFC 8707 `resource` on the refresh request. */
+  sendResource: boolean;
+  /** The resource metadata URL the upstream's last challenge named, if any. */
+  resourceMetadataUrl: () => string | undefined;
+  /** Every outcome, for metrics and the access log. */
+  onOutcome?: (outcome: RefreshResult | "failed") => void;
+  now?: () => number;
+  log?: Logger;
+  /** The back-off before a transient retry (tests pass a shorter one). */
+  backoff?: (attempt: number) => Promise<void>;
+}
+
+/**
+ * Refreshes one grant, once at a time: within the process concurrent callers share one promise; across processes
+ * the store's lock serialises, and whoever gets the lock second finds the winner's tokens in the store and uses
+ * them, so a rotating refresh token is spent exactly once.
+ */
+export class Refresher {
+  private running: Promise<RefreshResult> | undefined;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly parts: RefresherParts) {
+    this.now = parts.now ?? Date.now;
+    this.log = parts.log ?? silentLogger;
+  }
+
+  refresh(request: RefreshRequest = {}): Promise<RefreshResult> {
+    if (!this.running) {
+      const { store, keeper, onOutcome } = this.parts;
+      const before = keeper.accessToken;
+      this.running = store
+        .withLock(keeper.key, "refresh", () => this.underLock(before, request), { waitMs: REFRESH_LOCK_WAIT_MS })
+        .then(
+          (result) => {
+            onOutcome?.(result);
+            return result;
+          },
+          (error: unknown) => {
+            onOutcome?.("failed");
+            throw error;
+          },
+        )
+        .finally(() => {
+          this.running = undefined;
+        });
+    }
+    return this.running;
+  }
+
+  private async underLock(before: string | undefined, { force, rediscover }: RefreshRequest): Promise<RefreshResult> {
+    const { keeper, clients, discovery, serverUrl } = this.parts;
+    const stored = await keeper.readStored();
+    if (stored && stored.tokens.access_token !== before && !expiresSoon(stored, this.now())) {
+      keeper.adopt(stored);
+      return "replaced";
+    }
+    if (!stored) keeper.adopt(undefined);
+    const refreshToken = stored?.tokens.refresh_token;
+    if (!stored || !refreshToken) return "no-refresh-token";
+    if (!force && !rediscover && !expiresSoon(stored, this.now())) {
+      keeper.adopt(stored);
+      return "replaced";
+    }
+
+    const client = await clients.read();
+    let serverInfo = rediscover ? undefined : await discovery.read();
+    serverInfo ??= await discovery.discover(this.parts.resourceMetadataUrl());
+    const issuer = serverInfo.authorizationServerMetadata?.issuer ?? serverInfo.authorizationServerUrl;
+    if (!client || client.issuer !== issuer || stored.issuer !== issuer) {
+      // The resource now points at another authorization server: nothing issued by the old one may be reused.
+      this.log.info(`${serverUrl} now uses authorization server ${issuer}; a new sign-in is needed.`);
+      await keeper.forget();
+      return "invalid-grant";
+    }
+
+    const resource = this.parts.sendResource ? (serverInfo.resourceMetadata?.resource ?? serverUrl) : undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { refreshAuthorization } = await loadSdk();
+        const tokens = await refreshAuthorization(serverInfo.authorizationServerUrl, {
+          ...(serverInfo.authorizationServerMetadata ? { metadata: serverInfo.authorizationServerMetadata } : {}),
+          clientInformation: client.client,
+          refreshToken,
+          ...(resource ? { resource } : {}),
+          fetchFn: this.parts.fetchFn,
+        });
+        // RFC 6749 §6: the AS may keep the refresh token; keep the old one when it sends none.
+        await keeper.persist(
+          { ...tokens, refresh_token: tokens.refresh_token ?? refreshToken },
+          issuer,
+          stored.requested_scope,
+          stored.account,
+        );
+        this.log.debug(`Refreshed tokens for ${serverUrl}.`);
+        return "refreshed";
+      } catch (error) {
+        if (isInvalidGrant(error)) {
+          this.log.warn(`The refresh token for ${serverUrl} was refused (invalid_grant); a new sign-in is needed.`);
+          await keeper.forget();
+          return "invalid-grant";
+        }
+        if (isInvalidClient(error)) {
+          // The AS forgot our registration: register again at the next sign-in (a pre-registered client stays).
+          // The refresh token was issued to the old client, so no refresh can follow the new registration.
+          this.log.warn(
+            `The authorization server no longer knows this proxy's client for ${serverUrl} (invalid_client); a new sign-in is needed.`,
+          );
+          await clients.forget();
+          await keeper.forget();
+          return "invalid-client";
+        }
+        if (!isTransientOAuthError(error) || attempt >= TRANSIENT_RETRIES) throw toProxyError(error, serverUrl);
+        await (this.parts.backoff ?? backoff)(attempt);
+      }
+    }
+  }
+}
+
+/**
+ * The pause before a transient retry. Never unref'd: with nothing else pending the process would end in the middle
+ * of the wait and report nothing.
+ */
+function backoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+}

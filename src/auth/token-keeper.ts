@@ -1,0 +1,127 @@
+import type { StoredOAuthTokens } from "@modelcontextprotocol/client";
+import { type Logger, silentLogger } from "../lib/logger.ts";
+import { rememberSecretsIn } from "../lib/redact.ts";
+import { STORE_VERSION, type TokenStore, type TokensRecord } from "../store/token-store.ts";
+
+/**
+ * The tokens of one grant, kept in memory so the hot path never reads the store: loaded once, written through on
+ * every sign-in and refresh, and read again only when another process may have written (the store's cheap stamp
+ * changed, a lock was lost, or a held token was refused).
+ */
+export class TokenKeeper {
+  private record: TokensRecord | undefined;
+  private loaded: Promise<void> | undefined;
+  /** The store's fingerprint of the record when this process last read or wrote it. */
+  private stamp: string | undefined;
+
+  constructor(
+    private readonly store: TokenStore,
+    /** The grant's key in the store. */
+    readonly key: string,
+    private readonly serverUrl: string,
+    private readonly onChange: () => void,
+    private readonly now: () => number = Date.now,
+    private readonly log: Logger = silentLogger,
+  ) {}
+
+  /** The tokens in memory (after load()); undefined when not signed in. */
+  get current(): TokensRecord | undefined {
+    return this.record;
+  }
+
+  get accessToken(): string | undefined {
+    return this.record?.tokens.access_token;
+  }
+
+  /** Reads the record once per process; later calls share the first read. */
+  load(): Promise<void> {
+    this.loaded ??= this.reload();
+    return this.loaded;
+  }
+
+  /** Reads the record again from the store (another process may have written it). */
+  async reload(): Promise<void> {
+    // The fingerprint before the read: a change in between is seen (and read) at the next check.
+    const stamp = await this.store.stamp?.(this.key, "tokens");
+    this.set(await this.store.read(this.key, "tokens"), { quiet: true });
+    this.stamp = stamp;
+  }
+
+  /** The record as the store has it now, without adopting it (the refresher decides). */
+  readStored(): Promise<TokensRecord | undefined> {
+    return this.store.read(this.key, "tokens");
+  }
+
+  /**
+   * Whether another process changed the record since this one last read or wrote it (a `clear`, a sign-in, a
+   * refresh): then it is read again, so a running `serve` or `stdio` stops using tokens that were cleared. One stat
+   * per call (the file store's fingerprint); nothing before the first load.
+   */
+  async noticeStoreChange(): Promise<void> {
+    if (!this.store.stamp || this.stamp === undefined) return;
+    const stamp = await this.store.stamp(this.key, "tokens");
+    if (stamp === this.stamp) return;
+    const had = this.accessToken;
+    await this.reload();
+    if (this.accessToken === had) return;
+    // A refresh by another process is routine; a `clear` elsewhere is worth a line.
+    if (this.record) this.log.debug(`The stored tokens for ${this.serverUrl} were replaced by another process.`);
+    else this.log.info(`The stored tokens for ${this.serverUrl} were removed elsewhere; a new sign-in is needed.`);
+    this.onChange();
+  }
+
+  /** Stores a token response (sign-in or refresh) and uses it from now on. */
+  async persist(
+    tokens: StoredOAuthTokens,
+    issuer: string,
+    requestedScope: string | undefined,
+    account: string | undefined,
+  ): Promise<TokensRecord> {
+    const obtainedAt = this.now();
+    const { issuer: _stamp, ...set } = tokens as StoredOAuthTokens & { issuer?: string };
+    const record: TokensRecord = {
+      version: STORE_VERSION,
+      server_url: this.serverUrl,
+      issuer,
+      tokens: set as TokensRecord["tokens"],
+      obtained_at: obtainedAt,
+      ...(typeof tokens.expires_in === "number" ? { expires_at: obtainedAt + tokens.expires_in * 1000 } : {}),
+      ...(requestedScope ? { requested_scope: requestedScope } : {}),
+      ...(account ? { account } : {}),
+    };
+    await this.store.write(this.key, "tokens", record);
+    this.set(record);
+    await this.rememberStamp();
+    return record;
+  }
+
+  /** Uses a record another process stored (found under the refresh lock). */
+  adopt(record: TokensRecord | undefined): void {
+    this.set(record);
+  }
+
+  /** Deletes the tokens (refused for good, or signed out). */
+  async forget(): Promise<void> {
+    await this.store.remove(this.key, "tokens");
+    this.set(undefined);
+    await this.rememberStamp();
+  }
+
+  /** After `clear` removed every record of the upstream: nothing in memory either. */
+  async cleared(): Promise<void> {
+    this.set(undefined);
+    await this.rememberStamp();
+  }
+
+  /** After this process read or wrote the record: its own changes are not "another process". */
+  private async rememberStamp(): Promise<void> {
+    if (this.store.stamp) this.stamp = await this.store.stamp(this.key, "tokens");
+  }
+
+  private set(record: TokensRecord | undefined, { quiet = false } = {}): void {
+    rememberSecretsIn(record?.tokens);
+    const changed = record?.tokens.access_token !== this.record?.tokens.access_token;
+    this.record = record;
+    if (changed && !quiet) this.onChange();
+  }
+}
