@@ -55,7 +55,8 @@ export class ChallengePolicy {
 
   /** Whether `token` was refused by the upstream: then it is never sent again. */
   isRefused(token: string | undefined): boolean {
-    return token !== undefined && this.refused.has(fingerprint(token));
+    // On the hot path the set is empty: no hashing until the upstream refuses a token.
+    return token !== undefined && this.refused.size > 0 && this.refused.has(fingerprint(token));
   }
 
   /** The operation succeeded: its step-up budget starts again (a later scope change gets its own step-ups). */

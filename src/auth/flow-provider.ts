@@ -34,6 +34,18 @@ export interface PendingFlow {
 }
 
 /** The storage side a flow provider needs from UpstreamAuth. */
+/** What the flow sets on the authorization URL itself; extra authorize parameters never replace them. */
+export const FLOW_PARAMS: ReadonlySet<string> = new Set([
+  "response_type",
+  "client_id",
+  "redirect_uri",
+  "state",
+  "code_challenge",
+  "code_challenge_method",
+  "scope",
+  "resource",
+]);
+
 export interface FlowHost {
   readonly serverUrl: string;
   readonly clientMetadata: OAuthClientMetadata;
@@ -124,8 +136,11 @@ export class FlowProvider implements OAuthClientProvider {
   redirectToAuthorization(authorizationUrl: URL): void {
     // Checked at discovery already; again here because nothing opens this URL unless this returns.
     if (this.flow.discovery) this.host.checkPkce(this.flow.discovery);
-    for (const [name, value] of Object.entries(this.host.authorizeParams))
+    for (const [name, value] of Object.entries(this.host.authorizeParams)) {
+      // The options layer refuses these; a library caller's map must not break PKCE, state or the binding either.
+      if (FLOW_PARAMS.has(name.toLowerCase())) continue;
       authorizationUrl.searchParams.set(name, value);
+    }
     this.flow.authorizationUrl = authorizationUrl.href;
   }
 
