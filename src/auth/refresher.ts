@@ -1,3 +1,4 @@
+import { isProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import type { TokenStore } from "../store/token-store.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
@@ -125,13 +126,23 @@ export class Refresher {
           ...(resource ? { resource } : {}),
           fetchFn: this.parts.fetchFn,
         });
-        // RFC 6749 §6: the AS may keep the refresh token; keep the old one when it sends none.
-        await keeper.persist(
-          { ...tokens, refresh_token: tokens.refresh_token ?? refreshToken },
-          issuer,
-          stored.requested_scope,
-          stored.account,
-        );
+        // RFC 6749 §6: the AS may keep the refresh token; keep the old one when it sends none. A fenced write: only
+        // over the record this refresh started from, so a writer that got there first (a sign-in, a store shared
+        // with a process that does not take this lock) is never overwritten; its tokens are used instead.
+        try {
+          await keeper.persist(
+            { ...tokens, refresh_token: tokens.refresh_token ?? refreshToken },
+            issuer,
+            stored.requested_scope,
+            stored.account,
+            stored.revision,
+          );
+        } catch (error) {
+          if (!isProxyError(error) || error.code !== "STORE_CONFLICT") throw error;
+          this.log.debug(`The tokens for ${serverUrl} changed during the refresh; using the newer ones.`);
+          keeper.adopt(await keeper.readStored());
+          return "replaced";
+        }
         this.log.debug(`Refreshed tokens for ${serverUrl}.`);
         return "refreshed";
       } catch (error) {

@@ -1,7 +1,7 @@
 import type { StoredOAuthTokens } from "@modelcontextprotocol/client";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { rememberSecretsIn } from "../lib/redact.ts";
-import { STORE_VERSION, type TokenStore, type TokensRecord } from "../store/token-store.ts";
+import { STORE_VERSION, type StoredRecord, type TokenStore, type TokensRecord } from "../store/token-store.ts";
 
 /**
  * The tokens of one grant, kept in memory so the hot path never reads the store: loaded once, written through on
@@ -47,8 +47,8 @@ export class TokenKeeper {
     this.stamp = stamp;
   }
 
-  /** The record as the store has it now, without adopting it (the refresher decides). */
-  readStored(): Promise<TokensRecord | undefined> {
+  /** The record as the store has it now (with its revision), without adopting it (the refresher decides). */
+  readStored(): Promise<StoredRecord<"tokens"> | undefined> {
     return this.store.read(this.key, "tokens");
   }
 
@@ -70,12 +70,17 @@ export class TokenKeeper {
     this.onChange();
   }
 
-  /** Stores a token response (sign-in or refresh) and uses it from now on. */
+  /**
+   * Stores a token response (sign-in or refresh) and uses it from now on. With `expectedRevision` the write is a
+   * compare-and-set (a refresh writes only over the record it refreshed): ProxyError STORE_CONFLICT when another
+   * writer got there first, and nothing changes here.
+   */
   async persist(
     tokens: StoredOAuthTokens,
     issuer: string,
     requestedScope: string | undefined,
     account: string | undefined,
+    expectedRevision?: number,
   ): Promise<TokensRecord> {
     const obtainedAt = this.now();
     const { issuer: _stamp, ...set } = tokens as StoredOAuthTokens & { issuer?: string };
@@ -89,7 +94,12 @@ export class TokenKeeper {
       ...(requestedScope ? { requested_scope: requestedScope } : {}),
       ...(account ? { account } : {}),
     };
-    await this.store.write(this.key, "tokens", record);
+    await this.store.write(
+      this.key,
+      "tokens",
+      record,
+      expectedRevision === undefined ? undefined : { expectedRevision },
+    );
     this.set(record);
     await this.rememberStamp();
     return record;
