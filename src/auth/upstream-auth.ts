@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { type RuntimeOptions, SIGN_IN_TIMEOUT_MS, type UpstreamOptions } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
-import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
+import { canonicalServerUrl, grantKey, storeKey } from "../store/store-key.ts";
 import type { TokenStore } from "../store/token-store.ts";
 import type {
   AuthClient,
@@ -127,7 +127,8 @@ export class UpstreamAuth implements AuthClient {
     this.clients = new ClientRegistry(this.store, this.storeKey, serverUrl, upstream);
     this.discovery = new DiscoveryCache(this.store, this.storeKey, serverUrl, this.fetchFn, now);
     this.checkPkce = pkceSupportCheck({ serverUrl, allowUnverified: upstream.allowPkceUnverified === true, log });
-    this.keeper = new TokenKeeper(this.store, this.storeKey, serverUrl, onChange, now, log);
+    // The grant is the upstream's default one (no principal): its key is the upstream key, the layout unchanged.
+    this.keeper = new TokenKeeper(this.store, grantKey(this.storeKey), serverUrl, onChange, now, log);
     this.refresher = new Refresher({
       store: this.store,
       keeper: this.keeper,
@@ -224,7 +225,7 @@ export class UpstreamAuth implements AuthClient {
     await this.keeper.load();
     const before = this.keeper.accessToken;
     await this.store.withLock(
-      this.storeKey,
+      this.keeper.key,
       "sign-in",
       async () => {
         // Someone (another process, or a refresh) may have produced tokens while we waited for the lock.
@@ -365,7 +366,7 @@ export class UpstreamAuth implements AuthClient {
    * (a failed revocation is reported, not retried: the token stays valid upstream until it expires).
    */
   async clear(): Promise<ClearOutcome> {
-    const record = await this.store.read(this.storeKey, "tokens");
+    const record = await this.store.read(this.keeper.key, "tokens");
     const client = await this.clients.read();
     const serverInfo = await this.discovery.read();
     const hadRecords = record !== undefined || client !== undefined || serverInfo !== undefined;
