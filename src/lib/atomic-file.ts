@@ -253,7 +253,8 @@ function tightenResult(created: boolean, mode: number): PrivateDirResult {
   return created ? { created, tightened: false } : { created, tightened: true, previousMode: mode };
 }
 
-function isProcessAlive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (one owned by someone else counts). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

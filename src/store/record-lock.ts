@@ -12,7 +12,7 @@
 import { constants } from "node:fs";
 import { lstat, mkdir, open, rmdir, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
-import { isErrno } from "../lib/atomic-file.ts";
+import { isErrno, isProcessAlive } from "../lib/atomic-file.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
 
@@ -172,16 +172,6 @@ async function release(lockPath: string, held: Held, onLost: ((message: string) 
   await unlink(lockPath).catch((error: unknown) => {
     if (!isErrno(error, "ENOENT")) throw error;
   });
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return isErrno(error, "EPERM");
-  }
 }
 
 function timedOut(lockPath: string, waitMs: number): ProxyError {
