@@ -20,10 +20,10 @@ import type { FlowHost, PendingFlow } from "./flow-provider.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { pkceSupportCheck } from "./pkce-support.ts";
 import { Refresher, type RefreshResult } from "./refresher.ts";
-import { revokeGrant } from "./revoke-grant.ts";
 import { scopeUnion } from "./scopes.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { SignInFlows, type SignInOptions } from "./sign-in-flows.ts";
+import { type ClearOutcome, signOut } from "./sign-out.ts";
 import { accountOf } from "./token-claims.ts";
 import { TokenKeeper } from "./token-keeper.ts";
 import { expiresSoon, isDead } from "./token-lifetime.ts";
@@ -54,24 +54,6 @@ export interface UpstreamAuthDeps {
   storeKey?: string;
 }
 
-/** What `clear` did: whether anything was stored, and what became of the revocation. */
-export interface ClearOutcome {
-  hadRecords: boolean;
-  /** The authorization server revoked the grant. */
-  revoked: boolean;
-  /**
-   * "unsupported": the AS offers no revocation endpoint; "no-client": no client registration was stored to revoke
-   * with; "no-tokens": nothing to revoke.
-   */
-  revocation: "revoked" | "failed" | "unsupported" | "no-client" | "no-tokens";
-  /** With "failed": where and what the server said (no secrets). */
-  failure?: string | undefined;
-  /** With "failed": the AS answered invalid_client (it no longer knows this proxy's dynamic registration). */
-  clientUnknown?: boolean | undefined;
-  /** When the access token expires, if known (it stays valid upstream until then when not revoked). */
-  expiresAt?: string | undefined;
-}
-
 /** How long a request that needs a sign-in waits for this process to produce the URL it can name. */
 const SIGN_IN_URL_WAIT_MS = 10_000;
 
@@ -84,6 +66,8 @@ const SIGN_IN_URL_WAIT_MS = 10_000;
  * This class wires them together and adds what spans them: the cross-process sign-in lock, status and clear.
  * It prints nothing and opens nothing itself: the app layer passes `printSignInUrl` and `openUrl`.
  */
+export type { ClearOutcome } from "./sign-out.ts";
+
 export class UpstreamAuth implements AuthClient {
   readonly serverUrl: string;
   readonly storeKey: string;
@@ -362,38 +346,20 @@ export class UpstreamAuth implements AuthClient {
   }
 
   /**
-   * Signs out: revokes at the AS when it supports RFC 7009, then deletes every stored record, whatever the AS said
-   * (a failed revocation is reported, not retried: the token stays valid upstream until it expires).
+   * Signs out: revokes at the AS when it supports RFC 7009, then deletes every stored record of the upstream,
+   * whatever the AS said (see sign-out.ts).
    */
   async clear(): Promise<ClearOutcome> {
-    const record = await this.store.read(this.keeper.key, "tokens");
-    const client = await this.clients.read();
-    const serverInfo = await this.discovery.read();
-    const hadRecords = record !== undefined || client !== undefined || serverInfo !== undefined;
-    const metadata = serverInfo?.authorizationServerMetadata as { revocation_endpoint?: string } | undefined;
-    const endpoint = metadata?.revocation_endpoint;
-    const expiresAt = record?.expires_at ? new Date(record.expires_at).toISOString() : undefined;
-    let outcome: ClearOutcome;
-    if (!record) outcome = { hadRecords, revoked: false, revocation: "no-tokens" };
-    else if (!client) outcome = { hadRecords, revoked: false, revocation: "no-client", expiresAt };
-    else if (!endpoint) outcome = { hadRecords, revoked: false, revocation: "unsupported", expiresAt };
-    else {
-      const result = await revokeGrant(this.fetchFn, endpoint, client, record);
-      if (result.revoked) outcome = { hadRecords, revoked: true, revocation: "revoked" };
-      else {
-        this.log.warn(`Could not revoke the tokens for ${this.serverUrl} at ${endpoint}: ${result.reason}.`);
-        const clientUnknown = result.error === "invalid_client";
-        outcome = {
-          hadRecords,
-          revoked: false,
-          revocation: "failed",
-          failure: `${endpoint}: ${result.reason}`,
-          expiresAt,
-          ...(clientUnknown ? { clientUnknown } : {}),
-        };
-      }
-    }
-    await this.store.remove(this.storeKey);
+    const outcome = await signOut({
+      store: this.store,
+      upstreamKey: this.storeKey,
+      grantKey: this.keeper.key,
+      clients: this.clients,
+      discovery: this.discovery,
+      fetchFn: this.fetchFn,
+      serverUrl: this.serverUrl,
+      log: this.log,
+    });
     await this.keeper.cleared();
     return outcome;
   }
