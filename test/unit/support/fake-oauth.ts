@@ -37,6 +37,13 @@ export interface FakeOAuth {
   refuseRevocation(status: number, error: string): void;
   /** Answer every code exchange with 401 invalid_client (the AS forgot the client after issuing the code). */
   refuseCodeExchange(times: number): void;
+  /**
+   * Answer the next `times` refresh_token grants with this status and OAuth error (`temporarily_unavailable` 503,
+   * `invalid_grant` 400, …); later ones work again. `network` instead of a status: the fetch rejects (a TypeError).
+   */
+  failRefresh(times: number, status: number | "network", error?: string): void;
+  /** Token-endpoint requests per grant type. */
+  tokenRequests: Record<string, number>;
 }
 
 export function fakeOAuth(): FakeOAuth {
@@ -45,6 +52,8 @@ export function fakeOAuth(): FakeOAuth {
   let registered = 0;
   let revocation: { status: number; error: string } | undefined;
   let refusedExchanges = 0;
+  let refreshFailure: { times: number; status: number | "network"; error: string } | undefined;
+  const tokenRequests: Record<string, number> = {};
   const json = (body: unknown, status = 200) =>
     new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
   const fetchFn = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -72,6 +81,13 @@ export function fakeOAuth(): FakeOAuth {
           : new Response("<h1>oops! something went wrong</h1><p>invalid_client</p>", { status: 400 });
       case "/token": {
         const params = form();
+        const grant = params.get("grant_type") ?? "";
+        tokenRequests[grant] = (tokenRequests[grant] ?? 0) + 1;
+        if (grant === "refresh_token" && refreshFailure && refreshFailure.times > 0) {
+          refreshFailure.times -= 1;
+          if (refreshFailure.status === "network") throw new TypeError("fetch failed");
+          return json({ error: refreshFailure.error, error_description: "refused by the test" }, refreshFailure.status);
+        }
         const known = clients.has(params.get("client_id") ?? "");
         if (!known || (params.get("grant_type") === "authorization_code" && refusedExchanges-- > 0)) {
           return json({ error: "invalid_client", error_description: "client is invalid" }, 401);
@@ -103,6 +119,10 @@ export function fakeOAuth(): FakeOAuth {
     refuseCodeExchange: (times) => {
       refusedExchanges = times;
     },
+    failRefresh: (times, status, error = "server_error") => {
+      refreshFailure = { times, status, error };
+    },
+    tokenRequests,
   };
   return network;
 }
