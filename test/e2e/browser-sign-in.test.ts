@@ -60,6 +60,16 @@ describe("browser sign-in through the HTTP face's page", { skip }, () => {
   let callbackOrigin: string;
 
   before(async () => {
+    try {
+      await setUp();
+    } catch (error) {
+      // A failed set-up cancels every step; say why on stderr too, where a CI log shows it plainly.
+      console.error(`The browser test could not start: ${error instanceof Error ? error.stack : String(error)}`);
+      throw error;
+    }
+  });
+
+  async function setUp(): Promise<void> {
     assert.ok(hasChromium, `${CHROMIUM} is missing, and CI must run the browser test: apt-get install -y chromium`);
     assert.ok(existsSync(BIN), `${BIN} is missing: run \`npm run build\` first`);
     await mkdir(SHOTS, { recursive: true });
@@ -71,11 +81,11 @@ describe("browser sign-in through the HTTP face's page", { skip }, () => {
     base = `http://127.0.0.1:${port}`;
     callbackOrigin = `http://127.0.0.1:${port}`;
     proxy = await startProxy(["serve", mcp.url, "--port", String(port), "--auth-dir", authDir, "--no-browser"]);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
-  });
+  }
 
   after(async () => {
     await browser?.close().catch(() => {});
@@ -85,6 +95,23 @@ describe("browser sign-in through the HTTP face's page", { skip }, () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /**
+   * Debian's Chromium, headless. A first start on a fresh machine (font caches, a loaded CI host) can be slow, so it
+   * gets a generous limit and one more try; a failure says what Chromium printed.
+   */
+  async function launchChromium(): Promise<Browser> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        return await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 90_000 });
+      } catch (error) {
+        lastError = error;
+        console.error(`Chromium did not start (attempt ${attempt}): ${String(error)}`);
+      }
+    }
+    throw new Error(`${CHROMIUM} did not start headless: ${String(lastError)}`);
+  }
+
   /** Spawns the built CLI and resolves once it says it is ready (rejects with its output if it exits first). */
   function startProxy(args: string[]): Promise<ChildProcess> {
     return new Promise((resolve, reject) => {
@@ -93,8 +120,8 @@ describe("browser sign-in through the HTTP face's page", { skip }, () => {
       const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(new Error(`the proxy did not say "ready" within 20 s; output:\n${output}`));
-      }, 20_000);
+        reject(new Error(`the proxy did not say "ready" within 60 s; output:\n${output}`));
+      }, 60_000);
       const onData = (chunk: Buffer) => {
         output += chunk.toString("utf8");
         if (/is ready/.test(output)) {
