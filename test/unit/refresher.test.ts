@@ -1,0 +1,168 @@
+// Every outcome of Refresher.refresh, with a real TokenKeeper, ClientRegistry and DiscoveryCache on a MemoryTokenStore
+// and the fake authorization server of support/fake-oauth.ts (an injected fetch). The fenced write (a record written
+// during the refresh wins) is in refresher-fenced-write.test.ts.
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { ClientRegistry } from "../../src/auth/client-registry.ts";
+import { DiscoveryCache } from "../../src/auth/discovery-cache.ts";
+import { Refresher, type RefreshResult, TRANSIENT_RETRIES } from "../../src/auth/refresher.ts";
+import { TokenKeeper } from "../../src/auth/token-keeper.ts";
+import { isProxyError } from "../../src/lib/errors.ts";
+import {
+  closeAll,
+  type FakeOAuth,
+  harness,
+  MCP_URL,
+  seedSignedIn,
+  tokensRecord,
+  upstreamOf,
+} from "./support/fake-oauth.ts";
+
+after(closeAll);
+
+const HOUR = 3_600_000;
+
+/** A signed-in grant (client known to the AS) whose token expires at `expiresAt`, and a Refresher for it. */
+async function setup({
+  expiresAt = Date.now() + 30_000,
+  fetchFn,
+}: {
+  expiresAt?: number;
+  fetchFn?: FakeOAuth["fetchFn"];
+} = {}) {
+  const h = harness();
+  await seedSignedIn(h, { clientId: "client-known", expiresAt });
+  h.network.clients.add("client-known");
+  const { store } = h;
+  const key = h.auth.storeKey;
+  const keeper = new TokenKeeper(store, key, MCP_URL, () => {});
+  await keeper.load();
+  const outcomes: Array<RefreshResult | "failed"> = [];
+  const backoffs: number[] = [];
+  const fetch = fetchFn ?? h.network.fetchFn;
+  const refresher = new Refresher({
+    store,
+    keeper,
+    clients: new ClientRegistry(store, key, MCP_URL, upstreamOf()),
+    discovery: new DiscoveryCache(store, key, MCP_URL, fetch, Date.now),
+    fetchFn: fetch,
+    serverUrl: MCP_URL,
+    sendResource: true,
+    resourceMetadataUrl: () => undefined,
+    onOutcome: (outcome) => void outcomes.push(outcome),
+    backoff: async (attempt) => void backoffs.push(attempt),
+  });
+  const stored = async () => (await store.read(key, "tokens"))?.tokens;
+  return { h, keeper, refresher, outcomes, backoffs, stored, grants: () => h.network.tokenRequests.refresh_token ?? 0 };
+}
+
+test("concurrent refreshes share one request to the authorization server", async () => {
+  const s = await setup();
+  const results = await Promise.all([s.refresher.refresh(), s.refresher.refresh(), s.refresher.refresh()]);
+  assert.deepEqual(results, ["refreshed", "refreshed", "refreshed"]);
+  assert.equal(s.grants(), 1);
+  assert.match(s.keeper.accessToken ?? "", /^at-refresh_token-/);
+  assert.deepEqual(s.outcomes, ["refreshed"]);
+});
+
+test("newer tokens in the store (another process refreshed) are used without a request", async () => {
+  const s = await setup();
+  await s.h.store.write(s.h.auth.storeKey, "tokens", tokensRecord("at-other-process", Date.now() + HOUR));
+  assert.equal(await s.refresher.refresh(), "replaced");
+  assert.equal(s.keeper.accessToken, "at-other-process");
+  assert.equal(s.grants(), 0);
+});
+
+test("a token far from expiry is kept unless the refresh is forced or rediscovers", async () => {
+  const s = await setup({ expiresAt: Date.now() + HOUR });
+  assert.equal(await s.refresher.refresh(), "replaced");
+  assert.equal(s.grants(), 0);
+  assert.equal(await s.refresher.refresh({ force: true }), "refreshed");
+  assert.equal(await s.refresher.refresh({ rediscover: true }), "refreshed");
+  assert.equal(s.grants(), 2);
+});
+
+test("nothing to refresh with: no tokens, or tokens without a refresh token", async () => {
+  const s = await setup();
+  const record = tokensRecord("at-no-rt", Date.now() + 30_000);
+  delete record.tokens.refresh_token;
+  await s.h.store.write(s.h.auth.storeKey, "tokens", record);
+  await s.keeper.reload();
+  assert.equal(await s.refresher.refresh({ force: true }), "no-refresh-token");
+  await s.keeper.forget();
+  assert.equal(await s.refresher.refresh({ force: true }), "no-refresh-token");
+  assert.equal(s.grants(), 0);
+});
+
+test("a resource that moved to another authorization server: invalid-grant, tokens removed, nothing sent", async () => {
+  const s = await setup();
+  const client = await s.h.store.read(s.h.auth.storeKey, "client_info");
+  assert.ok(client);
+  await s.h.store.write(s.h.auth.storeKey, "client_info", { ...client, issuer: "https://old-as.example.com" });
+  assert.equal(await s.refresher.refresh({ force: true }), "invalid-grant");
+  assert.equal(await s.stored(), undefined);
+  assert.equal(s.grants(), 0, "the refresh token never goes to another server");
+});
+
+test("invalid_grant: the tokens are removed", async () => {
+  const s = await setup();
+  s.h.network.failRefresh(1, 400, "invalid_grant");
+  assert.equal(await s.refresher.refresh(), "invalid-grant");
+  assert.equal(await s.stored(), undefined);
+  assert.equal(s.keeper.current, undefined);
+});
+
+test("invalid_client: the registration and the tokens are removed", async () => {
+  const s = await setup();
+  s.h.network.clients.clear();
+  assert.equal(await s.refresher.refresh(), "invalid-client");
+  assert.equal(await s.stored(), undefined);
+  assert.equal(await s.h.store.read(s.h.auth.storeKey, "client_info"), undefined);
+});
+
+test(`transient failures are retried ${TRANSIENT_RETRIES} times with a back-off, then the refresh succeeds`, async () => {
+  const s = await setup();
+  s.h.network.failRefresh(1, 503, "temporarily_unavailable");
+  const s2 = await setup();
+  s2.h.network.failRefresh(TRANSIENT_RETRIES, "network");
+  assert.equal(await s.refresher.refresh(), "refreshed");
+  assert.deepEqual(s.backoffs, [0]);
+  assert.equal(await s2.refresher.refresh(), "refreshed");
+  assert.deepEqual(s2.backoffs, [0, 1]);
+  assert.equal(s2.grants(), TRANSIENT_RETRIES + 1);
+});
+
+test("past the retries the refresh rejects with a ProxyError and keeps the tokens", async () => {
+  const s = await setup();
+  s.h.network.failRefresh(TRANSIENT_RETRIES + 1, 503, "server_error");
+  await assert.rejects(s.refresher.refresh(), (error) => isProxyError(error));
+  assert.equal(s.grants(), TRANSIENT_RETRIES + 1);
+  assert.equal((await s.stored())?.access_token, "at-seeded", "the refresh token may work later");
+  assert.deepEqual(s.outcomes, ["failed"]);
+});
+
+test("any other refusal rejects at once, without retries, and keeps the tokens", async () => {
+  const s = await setup();
+  s.h.network.failRefresh(1, 400, "invalid_scope");
+  await assert.rejects(s.refresher.refresh(), (error) => isProxyError(error));
+  assert.equal(s.grants(), 1);
+  assert.deepEqual(s.backoffs, []);
+  assert.ok(await s.stored());
+});
+
+test("the refresh token is kept when the answer carries none (RFC 6749 §6)", async () => {
+  const plain = await setup();
+  const fetchFn: FakeOAuth["fetchFn"] = async (input, init) => {
+    const response = await plain.h.network.fetchFn(input, init);
+    if (!String(init?.body ?? "").includes("grant_type=refresh_token")) return response;
+    const { refresh_token: _dropped, ...rest } = (await response.json()) as Record<string, unknown>;
+    return new Response(JSON.stringify(rest), { status: 200, headers: { "content-type": "application/json" } });
+  };
+  const s = await setup({ fetchFn });
+  s.h.network.clients.add("client-known");
+  // The custom fetch answers from `plain`'s AS, which knows the same client id.
+  assert.equal(await s.refresher.refresh(), "refreshed");
+  const stored = await s.stored();
+  assert.match(stored?.access_token ?? "", /^at-refresh_token-/);
+  assert.equal(stored?.refresh_token, "rt-for-at-seeded");
+});
