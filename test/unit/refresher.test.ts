@@ -133,18 +133,24 @@ test(`transient failures are retried ${TRANSIENT_RETRIES} times with a back-off,
 });
 
 test("past the retries the refresh rejects with a ProxyError and keeps the tokens", async () => {
-  const s = await setup();
-  s.h.network.failRefresh(TRANSIENT_RETRIES + 1, 503, "server_error");
-  await assert.rejects(s.refresher.refresh(), (error) => isProxyError(error));
-  assert.equal(s.grants(), TRANSIENT_RETRIES + 1);
-  assert.equal((await s.stored())?.access_token, "at-seeded", "the refresh token may work later");
-  assert.deepEqual(s.outcomes, ["failed"]);
+  for (const [failure, code] of [
+    [503, "AS_ERROR"],
+    ["network", "NETWORK"],
+  ] as const) {
+    const s = await setup();
+    s.h.network.failRefresh(TRANSIENT_RETRIES + 1, failure, "temporarily_unavailable");
+    await assert.rejects(s.refresher.refresh(), (error) => isProxyError(error, code), String(failure));
+    assert.equal(s.grants(), TRANSIENT_RETRIES + 1);
+    assert.deepEqual(s.backoffs, [0, 1]);
+    assert.equal((await s.stored())?.access_token, "at-seeded", "the refresh token may work later");
+    assert.deepEqual(s.outcomes, ["failed"]);
+  }
 });
 
 test("any other refusal rejects at once, without retries, and keeps the tokens", async () => {
   const s = await setup();
   s.h.network.failRefresh(1, 400, "invalid_scope");
-  await assert.rejects(s.refresher.refresh(), (error) => isProxyError(error));
+  await assert.rejects(s.refresher.refresh(), (error) => isProxyError(error, "AS_ERROR"));
   assert.equal(s.grants(), 1);
   assert.deepEqual(s.backoffs, []);
   assert.ok(await s.stored());
@@ -165,4 +171,17 @@ test("the refresh token is kept when the answer carries none (RFC 6749 §6)", as
   const stored = await s.stored();
   assert.match(stored?.access_token ?? "", /^at-refresh_token-/);
   assert.equal(stored?.refresh_token, "rt-for-at-seeded");
+});
+
+test("onOutcome hears every outcome, once per refresh", async () => {
+  const s = await setup({ expiresAt: Date.now() + HOUR });
+  await s.refresher.refresh(); // far from expiry: replaced
+  await s.refresher.refresh({ force: true });
+  s.h.network.failRefresh(1, 400, "invalid_grant");
+  await s.refresher.refresh({ force: true });
+  await s.refresher.refresh(); // the tokens are gone
+  await s.h.store.write(s.h.auth.storeKey, "tokens", tokensRecord("at-signed-in-again", Date.now() + 30_000));
+  s.h.network.clients.clear();
+  await s.refresher.refresh();
+  assert.deepEqual(s.outcomes, ["replaced", "refreshed", "invalid-grant", "no-refresh-token", "invalid-client"]);
 });
