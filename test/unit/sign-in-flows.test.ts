@@ -77,7 +77,7 @@ test("an `iss` of another authorization server is refused before the code is exc
   const query = callbackFor(handle.url);
   query.set("iss", "https://evil.example.com");
   const result = await h.auth.handleCallback(query);
-  assert.equal(result.ok, false);
+  assert.ok(!result.ok && result.error.code === "ISSUER_MISMATCH");
   assert.equal(authorizationCodes(h), 0);
   await assert.rejects(handle.completed, (error) => isProxyError(error));
   assert.equal(await h.auth.getAccessToken(), undefined);
@@ -116,6 +116,30 @@ test("the own callback listener is bound while a sign-in waits and closed once i
     assert.equal(response.status, 200);
     await handle.completed;
     await until(() => !auth.listening, "the listener to close");
+  } finally {
+    await auth.close();
+  }
+});
+
+test("the own callback listener is closed when the sign-in fails to start (its AS metadata answers 500)", async () => {
+  const network = fakeOAuth();
+  const auth = new UpstreamAuth(
+    upstreamOf(),
+    { ...RUNTIME, port: 0 },
+    {
+      store: new MemoryTokenStore(),
+      callback: "own-listener",
+      fetch: async (input, init) =>
+        String(input instanceof Request ? input.url : input).startsWith(`${ISSUER}/.well-known/`)
+          ? new Response("down", { status: 500 })
+          : network.fetchFn(input, init),
+      printSignInUrl: () => {},
+    },
+  );
+  try {
+    await assert.rejects(auth.startSignIn(), (error) => isProxyError(error));
+    assert.equal(auth.listening, false);
+    assert.equal(auth.pendingSignIn(), undefined);
   } finally {
     await auth.close();
   }
