@@ -13,6 +13,7 @@ import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport as StdioClientTransportV1 } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
+import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
 import { type McpTransportMode, startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
 import { INITIALIZE, RawStdioChild, type StdioChildEnv, stdioCommand } from "./support/stdio-child.ts";
 
@@ -213,6 +214,33 @@ describe("stdio face: process behaviour", () => {
       assert.ok(error.message.includes(error.data.signInUrl ?? "-"), error.message);
       assert.match(error.message, new RegExp(server.url.replace(/[.]/g, "\\.")));
       assert.match(child.stderr, /Sign in to .* by opening this URL/);
+      child.endInput();
+      assert.equal((await child.exited).code, 0);
+    } finally {
+      child.kill();
+      await server.close();
+    }
+  });
+
+  test("an initialize sent while the start-up sign-in runs waits for it, then succeeds (no early 401)", async () => {
+    const server = await startMcpServer({ authServer, transport: "streamable-stateful" });
+    const child = new RawStdioChild(server.url, { authDir: tempDir(), browser: "none", signInWaitMs: 120_000 });
+    try {
+      child.send(INITIALIZE);
+      await waitFor(() => /\/authorize\?\S+/.test(child.stderr), "the sign-in URL on stderr");
+      const url = child.stderr.match(/https?:\/\/\S+\/authorize\?\S+/)?.[0] ?? "";
+      assert.ok(url.startsWith(`${authServer.issuer}/authorize?`), url);
+      // The person has not signed in yet: the initialize is still waiting, not answered with an error.
+      assert.ok(!child.stdoutLines.some((line) => line.includes('"id":0')), child.stdoutLines.join("\n"));
+      await completeLoginInBrowser(url, { login: "waiting-user" });
+      const answer = await child.response(0);
+      assert.equal(answer.error, undefined, JSON.stringify(answer.error));
+      assert.ok((answer.result as { serverInfo?: unknown }).serverInfo, "an initialize result");
+      child.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+      child.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+      const call = await child.response(1);
+      assert.equal(call.error, undefined, JSON.stringify(call.error));
+      assert.equal(JSON.parse(textOf(call.result) ?? "{}").sub, "waiting-user");
       child.endInput();
       assert.equal((await child.exited).code, 0);
     } finally {
