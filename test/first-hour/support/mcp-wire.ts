@@ -1,5 +1,4 @@
 // Small clients of the proxy's faces as raw HTTP and stdio, for tests that compare what each face answers.
-import { createServer } from "node:net";
 
 export const INITIALIZE = {
   jsonrpc: "2.0",
@@ -15,16 +14,7 @@ export interface RpcAnswer {
   error?: { code: number; message: string; data?: unknown };
 }
 
-/** A port nothing listens on (bound and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.once("error", reject);
-  });
-}
+export { freePort } from "../../fixtures/ports.ts";
 
 /** POSTs one JSON-RPC message to the proxy's `/mcp` and returns the JSON answer (the proxy answers errors as JSON). */
 export async function postMcp(baseUrl: string, message: unknown): Promise<{ status: number; answer: RpcAnswer }> {

@@ -1,6 +1,5 @@
 // Starts the HTTP face (startServe) in front of a fixture MCP server protected by the fixture authorization
 // server, with the real OAuth core (UpstreamAuth, callback "external") and the scripted login as the "browser".
-import { createServer } from "node:net";
 import { type ServeHandle, type ServeOptions, startServe } from "../../../src/app/serve.ts";
 import { UpstreamAuth, type UpstreamAuthDeps } from "../../../src/auth/upstream-auth.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../../../src/config/options.ts";
@@ -9,6 +8,7 @@ import { MemoryTokenStore } from "../../../src/store/memory-store.ts";
 import { type AuthServerOptions, startAuthServer, type TestAuthServer } from "../../fixtures/auth-server.ts";
 import { completeLoginInBrowser, type HeadlessLoginOptions } from "../../fixtures/headless-login.ts";
 import { type McpServerOptions, startMcpServer, type TestMcpServer } from "../../fixtures/mcp-server.ts";
+import { freePort } from "../../fixtures/ports.ts";
 
 export interface FaceHarness {
   as: TestAuthServer;
@@ -45,17 +45,7 @@ export interface FaceHarnessOptions {
 }
 
 /** A port that was free a moment ago (the OAuth redirect URI needs the real port before listening). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function startFaceHarness(options: FaceHarnessOptions = {}): Promise<FaceHarness> {
   const as = options.shared?.as ?? (await startAuthServer(options.authServer));
