@@ -3,10 +3,17 @@
 // fake authorization server of support/fake-oauth.ts; the own-listener cases bind a real loopback port.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { UpstreamAuth } from "../../src/auth/upstream-auth.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
-import { MemoryTokenStore } from "../../src/store/memory-store.ts";
-import { callbackFor, closeAll, fakeOAuth, harness, ISSUER, RUNTIME, until, upstreamOf } from "./support/fake-oauth.ts";
+import {
+  callbackFor,
+  closeAll,
+  discoveryDown,
+  fakeOAuth,
+  harness,
+  ISSUER,
+  ownListenerAuth,
+  until,
+} from "./support/fake-oauth.ts";
 
 after(closeAll);
 
@@ -99,50 +106,24 @@ test("an error response ends the sign-in: access_denied is SIGN_IN_DENIED", asyn
 });
 
 test("the own callback listener is bound while a sign-in waits and closed once it completed", async () => {
-  const network = fakeOAuth();
-  const auth = new UpstreamAuth(
-    upstreamOf(),
-    { ...RUNTIME, port: 0 },
-    { store: new MemoryTokenStore(), callback: "own-listener", fetch: network.fetchFn, printSignInUrl: () => {} },
-  );
-  try {
-    assert.equal(auth.listening, false, "nothing is bound before a sign-in");
-    const handle = await auth.startSignIn();
-    assert.equal(auth.listening, true);
-    const port = Number(new URL(new URL(handle.url).searchParams.get("redirect_uri") ?? "").port);
-    assert.ok(port > 0, "the redirect URI names the port the listener got");
-    // The browser's redirect, through the real listener.
-    const response = await fetch(`http://127.0.0.1:${port}/oauth/callback?${callbackFor(handle.url)}`);
-    assert.equal(response.status, 200);
-    await handle.completed;
-    await until(() => !auth.listening, "the listener to close");
-  } finally {
-    await auth.close();
-  }
+  const auth = ownListenerAuth(fakeOAuth().fetchFn);
+  assert.equal(auth.listening, false, "nothing is bound before a sign-in");
+  const handle = await auth.startSignIn();
+  assert.equal(auth.listening, true);
+  const port = Number(new URL(new URL(handle.url).searchParams.get("redirect_uri") ?? "").port);
+  assert.ok(port > 0, "the redirect URI names the port the listener got");
+  // The browser's redirect, through the real listener.
+  const response = await fetch(`http://127.0.0.1:${port}/oauth/callback?${callbackFor(handle.url)}`);
+  assert.equal(response.status, 200);
+  await handle.completed;
+  await until(() => !auth.listening, "the listener to close");
 });
 
 test("the own callback listener is closed when the sign-in fails to start (its AS metadata answers 500)", async () => {
-  const network = fakeOAuth();
-  const auth = new UpstreamAuth(
-    upstreamOf(),
-    { ...RUNTIME, port: 0 },
-    {
-      store: new MemoryTokenStore(),
-      callback: "own-listener",
-      fetch: async (input, init) =>
-        String(input instanceof Request ? input.url : input).startsWith(`${ISSUER}/.well-known/`)
-          ? new Response("down", { status: 500 })
-          : network.fetchFn(input, init),
-      printSignInUrl: () => {},
-    },
-  );
-  try {
-    await assert.rejects(auth.startSignIn(), (error) => isProxyError(error));
-    assert.equal(auth.listening, false);
-    assert.equal(auth.pendingSignIn(), undefined);
-  } finally {
-    await auth.close();
-  }
+  const auth = ownListenerAuth(discoveryDown(fakeOAuth()));
+  await assert.rejects(auth.startSignIn(), (error) => isProxyError(error));
+  assert.equal(auth.listening, false);
+  assert.equal(auth.pendingSignIn(), undefined);
 });
 
 test("close() abandons a pending sign-in: its waiters hear SIGN_IN_TIMEOUT", async () => {

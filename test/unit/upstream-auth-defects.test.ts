@@ -2,23 +2,21 @@
 // UpstreamAuth with a MemoryTokenStore and the fake authorization server of support/fake-oauth.ts; the own-listener
 // case binds a real loopback port.
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, test } from "node:test";
 import type { UpstreamChallenge } from "../../src/auth/auth-client.ts";
 import { MAX_STEP_UPS, STEP_UP_WINDOW_MS } from "../../src/auth/challenge-policy.ts";
-import { UpstreamAuth } from "../../src/auth/upstream-auth.ts";
 import { answerChallenge } from "../../src/auth/upstream-call-policy.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
-import { MemoryTokenStore } from "../../src/store/memory-store.ts";
+import { canBind, freePort } from "../fixtures/ports.ts";
 import {
   callbackFor,
   closeAll,
+  discoveryDown,
   fakeOAuth,
   harness,
-  RUNTIME,
+  ownListenerAuth,
   seedSignedIn,
   until,
-  upstreamOf,
 } from "./support/fake-oauth.ts";
 
 after(closeAll);
@@ -74,36 +72,13 @@ test("the step-up budget of an operation starts again after it succeeded, and af
 
 test("the own callback listener is closed when a sign-in fails after it started listening", async () => {
   const port = await freePort();
-  const network = fakeOAuth();
-  const auth = new UpstreamAuth(
-    upstreamOf(),
-    { ...RUNTIME, port },
-    {
-      store: new MemoryTokenStore(),
-      callback: "own-listener",
-      // The authorization server's metadata answers 500: discovery fails after the listener was bound.
-      fetch: async (input, init) => {
-        const url = String(input instanceof Request ? input.url : input);
-        if (url.includes("/.well-known/oauth-authorization-server") || url.includes("/.well-known/openid"))
-          return new Response("down", { status: 500 });
-        return network.fetchFn(input, init);
-      },
-      printSignInUrl: () => {},
-    },
-  );
-  try {
-    await assert.rejects(auth.signIn());
-    assert.equal(auth.listening, false);
-    // The port is really released (the close is deferred briefly so a result page can finish).
-    let free = false;
-    await until(() => {
-      void canBind(port).then((yes) => {
-        free ||= yes;
-      });
-      return free;
-    }, "the callback port to be free");
-  } finally {
-    await auth.close();
+  const auth = ownListenerAuth(discoveryDown(fakeOAuth()), port);
+  await assert.rejects(auth.signIn());
+  assert.equal(auth.listening, false);
+  // The port is really released (the close is deferred briefly so a result page can finish).
+  for (const deadline = Date.now() + 10_000; !(await canBind(port)); ) {
+    if (Date.now() > deadline) assert.fail(`port ${port} is still bound`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 });
 
@@ -146,22 +121,3 @@ test("a step-up while a sign-in waits in the browser restarts it for both scopes
   await outcome.completed;
   assert.ok(await h.auth.getAccessToken());
 });
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}

@@ -183,6 +183,28 @@ export function harness(
   return { auth, store, network, printed, opened, warnings };
 }
 
+/**
+ * An UpstreamAuth that takes its own callback listener, on a real loopback port (`port` 0: whichever is free), as the
+ * CLI and the stdio face do. Closed by closeAll.
+ */
+export function ownListenerAuth(fetchFn: FakeOAuth["fetchFn"], port = 0): UpstreamAuth {
+  const auth = new UpstreamAuth(
+    upstreamOf(),
+    { ...RUNTIME, port },
+    { store: new MemoryTokenStore(), callback: "own-listener", fetch: fetchFn, printSignInUrl: () => {} },
+  );
+  open.push(auth);
+  return auth;
+}
+
+/** `network`'s fetch, except that the authorization server's metadata answers 500: a sign-in fails to start. */
+export function discoveryDown(network: FakeOAuth): FakeOAuth["fetchFn"] {
+  return async (input, init) =>
+    String(input instanceof Request ? input.url : input).startsWith(`${ISSUER}/.well-known/`)
+      ? new Response("down", { status: 500 })
+      : network.fetchFn(input, init);
+}
+
 /** Records as a past sign-in with a dynamic client left them: registration, discovery and (optionally) tokens. */
 export async function seedSignedIn(
   h: Harness,
