@@ -239,8 +239,8 @@ async function rerunTimeouts(
   outputDir: string,
 ): Promise<void> {
   const passedDirectly = new Set(direct.results.filter((r) => r.passed).map((r) => r.scenario));
+  const timedOut = (problem: string) => /timed out/i.test(problem);
   for (const [index, result] of face.results.entries()) {
-    const timedOut = (p: string) => /timed out/i.test(p);
     const onlyTimedOut =
       result.problems.some(timedOut) && result.problems.every((p) => timedOut(p) || p.startsWith("WARNING"));
     if (result.passed || !passedDirectly.has(result.scenario) || !onlyTimedOut) continue;
