@@ -24,7 +24,8 @@ export type PathId =
   | "stdio"
   | "mcp-remote"
   | "direct-sse"
-  | "http-sse";
+  | "http-sse"
+  | "http-sse-bridged";
 
 export interface PathSession {
   client: Client;
@@ -194,6 +195,21 @@ export function definePaths(ctx: PathContext): PathDef[] {
       open: () =>
         openHttpProcess(
           (port) => [PROXY_MAIN, "serve", ctx.sseUrl, ...proxyFlags(ctx, port)],
+          {},
+          ctx,
+          (base) => new SSEClientTransport(new URL(`${base}/sse`)),
+        ),
+    },
+    {
+      // A legacy client in front of a Streamable HTTP upstream: the face bridges messages (MessageBridge over the
+      // upstream client transport), so this path measures that transport too.
+      id: "http-sse-bridged",
+      label: "HTTP face /sse, Streamable HTTP upstream (bridged)",
+      baseline: "direct-sse",
+      face: "http",
+      open: () =>
+        openHttpProcess(
+          (port) => [PROXY_MAIN, "serve", ctx.mcpUrl, ...proxyFlags(ctx, port)],
           {},
           ctx,
           (base) => new SSEClientTransport(new URL(`${base}/sse`)),

@@ -1,4 +1,7 @@
-/** Medians over rounds, ratios to direct, the targets of issues 4 and 7, and the Markdown tables printed and saved. */
+/**
+ * Medians over rounds, ratios to direct, the targets of issues 4 and 7 and of the upstream client transport, and the
+ * Markdown tables printed and saved.
+ */
 import type { DiskReadCheck } from "./disk-reads.ts";
 import type { PathDef, PathId } from "./paths.ts";
 import { median, type ProgressRun } from "./workloads.ts";
@@ -191,6 +194,70 @@ export function evaluateTargets(summaries: Map<PathId, PathSummary>, steps: numb
     } else add("no disk read per request", "not checked (no strace)", "0 per call", undefined);
   }
   results.push(...evaluateManyUpstreams(summaries));
+  results.push(...evaluateUpstreamTransport(summaries, bigBytes));
+  return results;
+}
+
+/**
+ * The upstream client transport's targets (the paths that speak to the upstream as an MCP client: the stdio face,
+ * and a legacy `/sse` client bridged to a Streamable HTTP upstream), as ratios within one run:
+ * - stdio face: p50 ≤ 1.3× direct, the 5 MB result ≤ 2× direct, peak RSS ≤ 120 MB (120,000,000 bytes, 114.44 MiB);
+ * - HTTP face `/sse` bridged to the Streamable HTTP upstream: p50 ≤ 1.5× direct SSE.
+ */
+export const UPSTREAM_TRANSPORT_LIMITS = {
+  stdioP50: 1.3,
+  stdioBig: 2,
+  stdioPeakRssMiB: 120_000_000 / 2 ** 20,
+  bridgedSseP50: 1.5,
+} as const;
+
+export function evaluateUpstreamTransport(summaries: Map<PathId, PathSummary>, bigBytes: number): TargetResult[] {
+  const results: TargetResult[] = [];
+  const measured = (id: PathId) => {
+    const s = summaries.get(id);
+    const base = s ? summaries.get(s.baseline) : undefined;
+    return s && base && s.rounds > 0 && base.rounds > 0 ? { s, base } : undefined;
+  };
+  const limits = UPSTREAM_TRANSPORT_LIMITS;
+  const stdio = measured("stdio");
+  if (stdio) {
+    const { s, base } = stdio;
+    const p50 = ratio(s.p50, base.p50);
+    results.push({
+      target: "p50 latency (upstream transport)",
+      path: s.id,
+      measured: `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms)`,
+      limit: `≤ ${limits.stdioP50}×`,
+      pass: p50 <= limits.stdioP50,
+    });
+    const big = ratio(s.bigMs, base.bigMs);
+    results.push({
+      target: `${(bigBytes / 1e6).toFixed(0)} MB result (upstream transport)`,
+      path: s.id,
+      measured: `${fmtRatio(big)} (${fmt(s.bigMs, 0)} vs ${fmt(base.bigMs, 0)} ms)`,
+      limit: `≤ ${limits.stdioBig}×`,
+      pass: big <= limits.stdioBig,
+    });
+    results.push({
+      target: "peak RSS after the 5 MB result (upstream transport)",
+      path: s.id,
+      measured: `${fmt(s.peakRssMiB, 1)} MiB`,
+      limit: `≤ 120 MB (${fmt(limits.stdioPeakRssMiB, 1)} MiB)`,
+      pass: s.peakRssMiB === undefined ? undefined : s.peakRssMiB <= limits.stdioPeakRssMiB,
+    });
+  }
+  const bridged = measured("http-sse-bridged");
+  if (bridged) {
+    const { s, base } = bridged;
+    const p50 = ratio(s.p50, base.p50);
+    results.push({
+      target: "p50 latency (upstream transport)",
+      path: s.id,
+      measured: `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms, ${base.label})`,
+      limit: `≤ ${limits.bridgedSseP50}×`,
+      pass: p50 <= limits.bridgedSseP50,
+    });
+  }
   return results;
 }
 
@@ -247,6 +314,7 @@ const LABEL_ORDER: PathId[] = [
   "mcp-remote",
   "direct-sse",
   "http-sse",
+  "http-sse-bridged",
 ];
 
 /** The main table: one row per metric, one column per path, "value (ratio to its direct path)". */

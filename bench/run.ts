@@ -2,14 +2,14 @@
  * `npm run bench`: the same SDK client code, measured on each path to one protected upstream, in one run.
  *
  * Paths: direct (SDK client with a bearer from the test AS), the HTTP face (`/mcp`; and `/sse` against a direct
- * legacy SSE connection), the stdio face (`dist/main.js stdio`), and mcp-remote 0.15.1 (its store pre-seeded) as
+ * legacy SSE connection, both to the legacy SSE upstream and bridged to the Streamable HTTP one), the stdio face (`dist/main.js stdio`), and mcp-remote 0.15.1 (its store pre-seeded) as
  * the reference; and (issue 7) `serve --config` with ten configured upstreams, the client on one of them, next to
  * the one-upstream HTTP face. The proxy runs on its real OAuth path: `dist/main.js auth` signs in through the test
  * AS with the headless browser, and every proxy process reads that store at start like a user's would.
  *
  * Rounds are interleaved (every path once per round, in a rotated order; a new process per path per round) and
  * medians over rounds are reported: a table of absolute numbers and ratios to direct, PASS/MISS per target of
- * issues 4 and 7. Saved to bench/results/<timestamp>.json and bench/results/latest.md.
+ * issues 4 and 7 and of the upstream client transport (stdio face and bridged `/sse` against direct). Saved to bench/results/<timestamp>.json and bench/results/latest.md.
  *
  * Options: --quick (about a minute), --rounds N, --paths direct,http,…, --profile (proxy processes write V8 CPU
  * profiles to bench/results/profiles/<timestamp>/), --no-strace. Only 127.0.0.1 traffic; every loop is bounded.
@@ -418,11 +418,11 @@ function renderMarkdown(
     `Node ${meta.node}, ${meta.cpus} × ${meta.cpuModel}; commit ${meta.commit ?? "?"}; ` +
       `load average (1/5/15 min) ${fmtLoad(meta.loadAverageBefore)} before, ${fmtLoad(meta.loadAverageAfter)} after; ` +
       `\`node -e 0\` starts and exits in ${meta.nodeStartMs.toFixed(0)} ms; run took ${meta.elapsedSeconds.toFixed(0)} s.`,
-    "Ratios are to the direct path over the same transport (HTTP face /sse and direct SSE: to direct SSE).",
+    "Ratios are to the direct path over the same transport (HTTP face /sse, also bridged: to direct SSE).",
     "",
     metrics,
     "",
-    "### Targets (issues 4 and 7)",
+    "### Targets (issues 4 and 7; upstream transport)",
     "",
     targets,
     ...(context.length ? ["", "### Context", "", ...context] : []),
