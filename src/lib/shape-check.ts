@@ -1,7 +1,7 @@
 /**
  * A very small structural validator for the store's own JSON records. The store used zod, but zod alone is
  * ~13 MB of memory and ~130 ms at every start of every proxy process (issue 4 targets start time and idle RSS),
- * for three flat record shapes. Objects are loose: unknown fields are kept, so a record written by a later 1.x
+ * for four flat record shapes. Objects are loose: unknown fields are kept, so a record written by a later 1.x
  * survives a read-modify-write by this version.
  */
 export type Shape =
@@ -9,6 +9,7 @@ export type Shape =
   | "non-empty string"
   | "number"
   | "integer ≥ 1"
+  | "string array"
   | "object"
   | { optional: Shape }
   | { oneOf: readonly string[] }
@@ -52,6 +53,8 @@ function visit(value: unknown, shape: Shape, path: string, problems: string[]): 
         ? typeof value === "string" && value.length > 0
         : shape === "number"
           ? typeof value === "number" && Number.isFinite(value)
-          : Number.isInteger(value) && (value as number) >= 1;
+          : shape === "string array"
+            ? Array.isArray(value) && value.every((item) => typeof item === "string")
+            : Number.isInteger(value) && (value as number) >= 1;
   if (!ok) problems.push(`${at}: expected ${value === undefined ? `a ${shape}, found nothing` : `a ${shape}`}`);
 }

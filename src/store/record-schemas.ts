@@ -9,7 +9,7 @@ import { revisionProblem } from "./revisions.ts";
 import { type RecordKind, type RecordTypes, STORE_VERSION } from "./token-store.ts";
 
 /** Every record kind, in the order they are listed and removed. */
-export const RECORD_KINDS: readonly RecordKind[] = ["tokens", "client_info", "discovery"];
+export const RECORD_KINDS: readonly RecordKind[] = ["tokens", "client_info", "discovery", "protocol"];
 
 const optionalString: Shape = { optional: "string" };
 
@@ -48,6 +48,15 @@ const shapes: { [K in RecordKind]: Shape } = {
   discovery: {
     fields: { version: "integer ≥ 1", server_url: "non-empty string", state: "object", discovered_at: "number" },
   },
+  protocol: {
+    fields: {
+      version: "integer ≥ 1",
+      server_url: "non-empty string",
+      era: { oneOf: ["legacy", "modern", "dual"] },
+      supported_versions: "string array",
+      checked_at: "number",
+    },
+  },
 };
 
 /** Upgrades a record of version n to version n + 1. Gets a plain object whose `version` is n. */
@@ -62,6 +71,7 @@ const MIGRATIONS: { [K in RecordKind]: Partial<Record<number, Migration>> } = {
   tokens: {},
   client_info: {},
   discovery: {},
+  protocol: {},
 };
 
 export type ParseResult<K extends RecordKind> =

@@ -3,6 +3,7 @@
  */
 import { createHash } from "node:crypto";
 import { ProxyError } from "../lib/errors.ts";
+import type { RecordKind } from "./token-store.ts";
 
 /**
  * The MCP "Canonical Server URI" of an MCP server URL: absolute http(s), lowercase scheme and host, default port
@@ -137,7 +138,7 @@ export function assertUpstreamKey(key: string): void {
  * {@link assertStoreKey}, and: a principal's grant key holds tokens only. The client registration and discovery are
  * the upstream's, shared by its grants; storing them per principal would be a bug in the caller.
  */
-export function assertRecordKey(key: string, kind: "tokens" | "client_info" | "discovery"): void {
+export function assertRecordKey(key: string, kind: RecordKind): void {
   assertStoreKey(key);
   if (kind !== "tokens" && GRANT_KEY.test(key)) {
     throw new ProxyError("INTERNAL", `A ${kind} record belongs to the upstream key, not the grant key ${key}.`, {

@@ -9,10 +9,10 @@
 export const STORE_VERSION = 1;
 
 /**
- * The record kinds. `client_info` and `discovery` are the upstream's (kept under its key); `tokens` are a grant's
- * (kept under a grant key, see grantKey() in store-key.ts: the upstream key itself for the default grant).
+ * The record kinds. `client_info`, `discovery` and `protocol` are the upstream's (kept under its key); `tokens` are a
+ * grant's (kept under a grant key, see grantKey() in store-key.ts: the upstream key itself for the default grant).
  */
-export type RecordKind = "tokens" | "client_info" | "discovery";
+export type RecordKind = "tokens" | "client_info" | "discovery" | "protocol";
 
 export interface TokenSet {
   access_token: string;
@@ -68,10 +68,25 @@ export interface DiscoveryRecord {
   discovered_at: number;
 }
 
+/** Which MCP wire era the upstream speaks, as last probed (see src/proxy/era/era-verdicts.ts). */
+export interface ProtocolRecord {
+  version: number;
+  /** Set by the store on every write (what a write is given here is ignored); see {@link StoredRecord}. */
+  revision?: number;
+  server_url: string;
+  /** `legacy`: 2025 session wire only; `modern`: 2026-07-28 only; `dual`: both. */
+  era: "legacy" | "modern" | "dual";
+  /** The versions its `server/discover` named (empty for a legacy server). */
+  supported_versions: string[];
+  /** Epoch ms of the probe: a verdict is probed again once it is old. */
+  checked_at: number;
+}
+
 export interface RecordTypes {
   tokens: TokensRecord;
   client_info: ClientInfoRecord;
   discovery: DiscoveryRecord;
+  protocol: ProtocolRecord;
 }
 
 /**

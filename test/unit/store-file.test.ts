@@ -24,6 +24,7 @@ import {
   clientInfoRecord,
   discoveryRecord,
   SERVER_URL,
+  sampleRecords,
   tokensRecord,
 } from "../integration/store-helpers/records.ts";
 
@@ -70,11 +71,7 @@ describe("FileTokenStore layout", () => {
       try {
         const { store, dir } = open();
         for (const kind of RECORD_KINDS) {
-          await store.write(
-            KEY,
-            kind,
-            kind === "tokens" ? tokensRecord() : kind === "discovery" ? discoveryRecord() : clientInfoRecord(),
-          );
+          await store.write(KEY, kind, sampleRecords[kind]());
         }
         assert.equal(modeOf(dir), 0o700);
         for (const kind of RECORD_KINDS) assert.equal(modeOf(store.recordPath(KEY, kind)), 0o600, kind);

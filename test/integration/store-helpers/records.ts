@@ -70,6 +70,13 @@ export const sampleRecords: { [K in RecordKind]: () => RecordTypes[K] } = {
   tokens: () => tokensRecord(),
   client_info: clientInfoRecord,
   discovery: discoveryRecord,
+  protocol: () => ({
+    version: STORE_VERSION,
+    server_url: "https://mcp.example.com/mcp",
+    era: "modern",
+    supported_versions: ["2026-07-28"],
+    checked_at: 1_899_996_400_000,
+  }),
 };
 
 /**
