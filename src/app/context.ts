@@ -12,6 +12,8 @@ import type { TokenStore } from "../store/token-store.ts";
 /** What every command needs for one upstream: the store, its auth client and a logger. */
 export interface UpstreamContext {
   store: TokenStore;
+  /** The upstream's key in the store (its registration, discovery and protocol era live there). */
+  storeKey: string;
   /** Undefined when a static `Authorization` header replaces OAuth (--header). */
   auth: UpstreamAuth | undefined;
   logger: Logger;
@@ -54,7 +56,7 @@ export async function createUpstreamContext(
         storeKey: key,
         ...signInPresenter(logger),
       });
-  return { store, auth, logger, upstream, runtime };
+  return { store, storeKey: key, auth, logger, upstream, runtime };
 }
 
 /**

@@ -3,9 +3,11 @@ import type { AuthClient } from "../auth/auth-client.ts";
 import { createAuthorizedFetch, type FetchLike } from "../auth/authorized-fetch.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import type { Logger } from "../lib/logger.ts";
+import { EraVerdicts } from "../proxy/era/era-verdicts.ts";
 import { MessageBridge } from "../proxy/message-bridge.ts";
 import { StdioFaceTransport } from "../proxy/stdio-face.ts";
 import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
+import type { TokenStore } from "../store/token-store.ts";
 import { signInAtStart } from "./sign-in-at-start.ts";
 
 export interface RunStdioOptions {
@@ -20,6 +22,10 @@ export interface RunStdioOptions {
   output?: Writable;
   /** The upstream wire when known (skips detection). */
   transport?: UpstreamTransportKind;
+  /** The upstream's MCP wire era when known (`--protocol`); otherwise probed when needed and remembered. */
+  protocol?: "legacy" | "modern" | undefined;
+  /** Where the probed era is remembered (the upstream's key in the store); in memory only without it. */
+  eraStore?: { store: TokenStore; key: string } | undefined;
   /** Base fetch under the authorized fetch (default global fetch). */
   fetch?: FetchLike;
   /** Aborting it closes the bridge at once (requests in flight are not waited for). */
@@ -51,7 +57,14 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.signInWaitMs !== undefined ? { signInWaitMs: options.signInWaitMs } : {}),
   });
-  const connector = new UpstreamConnector({ url: upstream.url, fetch, logger, hint: options.transport });
+  const eras = new EraVerdicts({
+    url: new URL(upstream.url),
+    fetch,
+    store: options.eraStore,
+    choice: options.protocol ?? "auto",
+    logger,
+  });
+  const connector = new UpstreamConnector({ url: upstream.url, fetch, logger, hint: options.transport, eras });
   const downstream = new StdioFaceTransport({
     ...(options.input ? { input: options.input } : {}),
     ...(options.output ? { output: options.output } : {}),

@@ -58,6 +58,8 @@ export interface CliArgs {
   };
   /** The upstream's transport when the user knows it (skips detection). */
   transport: "streamable-http" | "sse" | undefined;
+  /** `--protocol`: the upstream's MCP wire era when the user knows it (skips the probe); undefined probes. */
+  protocol: "legacy" | "modern" | undefined;
   /** Things the user should know about their options (printed once on stderr before the command runs). */
   warnings: string[];
 }
@@ -83,6 +85,7 @@ const OPTIONS = {
   "allow-origin": { type: "string", multiple: true },
   "allow-host": { type: "string", multiple: true },
   transport: { type: "string" },
+  protocol: { type: "string" },
   "max-streams": { type: "string" },
   "max-streams-per-session": { type: "string" },
   "max-sessions": { type: "string" },
@@ -172,6 +175,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       logFormat: parseLogFormat(values["log-format"]),
     },
     transport: parseTransport(values.transport),
+    protocol: parseProtocol(values.protocol),
     warnings,
   };
 }
@@ -228,6 +232,12 @@ function parseTransport(raw: string | undefined): CliArgs["transport"] {
   if (raw === "streamable-http" || raw === "http") return "streamable-http";
   if (raw === "sse") return "sse";
   throw usage(`--transport must be streamable-http, sse or auto, not "${raw}".`);
+}
+
+function parseProtocol(raw: string | undefined): CliArgs["protocol"] {
+  if (raw === undefined || raw === "auto") return undefined;
+  if (raw === "legacy" || raw === "modern") return raw;
+  throw usage(`--protocol must be auto, legacy (the 2025 session wire) or modern (2026-07-28), not "${raw}".`);
 }
 
 function parseLogFormat(raw: string | undefined): "text" | "json" {

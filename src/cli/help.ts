@@ -11,6 +11,8 @@ export const FLAGS: Record<string, string> = {
   "--authorize-param K=V": "extra authorization request parameter (repeatable), e.g. access_type=offline",
   '--header "Name: value"': "send this header upstream (repeatable); an Authorization header replaces OAuth",
   "--transport KIND": "the upstream's transport: streamable-http, sse or auto (default: detected once)",
+  "--protocol ERA":
+    "the upstream's MCP revision: legacy (2025, sessions), modern (2026-07-28) or auto (default: probed, remembered a day)",
   "--no-resource": "do not send the RFC 8707 resource parameter (for servers that reject it)",
   "--auth-dir DIR": "token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)",
   "--port N":
@@ -62,6 +64,7 @@ const LISTEN = [
   "--allow-origin ORIGIN",
   "--allow-host NAME",
   "--transport KIND",
+  "--protocol ERA",
   "--max-streams N",
   "--max-streams-per-session N",
   "--max-sessions N",
@@ -72,7 +75,7 @@ const LISTEN = [
 /** The flags each command reads. */
 export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   serve: [...SIGN_IN, ...LISTEN],
-  stdio: [...SIGN_IN, "--transport KIND"],
+  stdio: [...SIGN_IN, "--transport KIND", "--protocol ERA"],
   auth: [...SIGN_IN, "--force", "--all"],
   status: [...STORE, "--allow-insecure-http", "--json", "--debug"],
   refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--allow-insecure-http", "--debug"],

@@ -13,6 +13,8 @@ export interface ResolvedServer {
   name: string | undefined;
   upstream: UpstreamOptions;
   transport: "streamable-http" | "sse" | undefined;
+  /** `--protocol` or the entry's `"mcp-u2m-proxy".protocol`; undefined: probed. */
+  protocol: "legacy" | "modern" | undefined;
   allowInsecureHttp: boolean;
   rateLimit?: ServerEntry["rateLimit"];
 }
@@ -61,6 +63,7 @@ export function resolveServer(args: CliArgs, command: string, config = configFor
       name: config?.servers.find((server) => sameUrl(server.url, args.url as string))?.name,
       upstream: { ...args.upstream, url: args.url },
       transport: args.transport,
+      protocol: args.protocol,
       allowInsecureHttp: false,
     };
   }
@@ -120,11 +123,12 @@ function nameOrUrl(
 }
 
 /** A config entry as the program takes it; `args` (a single resolved server) adds the command line's options. */
-function fromConfig(entry: ServerEntry, args?: Pick<CliArgs, "upstream" | "transport">): ResolvedServer {
+function fromConfig(entry: ServerEntry, args?: Pick<CliArgs, "upstream" | "transport" | "protocol">): ResolvedServer {
   return {
     name: entry.name,
     upstream: toUpstreamOptions(entry, args?.upstream),
     transport: args?.transport ?? entry.transport,
+    protocol: args?.protocol ?? entry.protocol,
     allowInsecureHttp: entry.allowInsecureHttp,
     rateLimit: entry.rateLimit,
   };

@@ -4,7 +4,7 @@ import { RESERVED_AUTHORIZE_PARAMS } from "./mcp-remote-entry.ts";
 /**
  * This proxy's own keys inside an entry, under `"mcp-u2m-proxy"`, where hosts leave them alone:
  * `{ "oauth": { clientId, clientSecret, clientMetadataUrl, scope, resource, authorizeParams }, "enabled",
- * "rateLimit": { requestsPerMinute, burst } }`. Unknown keys here are warned about (a typo would otherwise be
+ * "rateLimit": { requestsPerMinute, burst }, "protocol": "auto" | "legacy" | "modern" }`. Unknown keys here are warned about (a typo would otherwise be
  * silently ignored) but accepted, so a file written for a later version still loads.
  */
 export interface OwnKeys {
@@ -17,12 +17,15 @@ export interface OwnKeys {
     authorizeParams: Record<string, string>;
   };
   rateLimit: { requestsPerMinute: number; burst: number } | undefined;
+  /** The upstream's MCP wire era when known (undefined: probed). */
+  protocol: "legacy" | "modern" | undefined;
   /** Unknown keys, with why, for the warning. */
   ignored: string[];
 }
 
 const OWN = "mcp-u2m-proxy";
-const OWN_KEYS = new Set(["oauth", "enabled", "rateLimit"]);
+const OWN_KEYS = new Set(["oauth", "enabled", "rateLimit", "protocol"]);
+const PROTOCOLS = new Set(["auto", "legacy", "modern"]);
 const OAUTH_STRINGS = ["clientId", "clientSecret", "clientMetadataUrl", "scope"] as const;
 const OAUTH_KEYS = new Set<string>([...OAUTH_STRINGS, "resource", "authorizeParams"]);
 
@@ -41,12 +44,18 @@ export function ownEnabled(raw: unknown, at: Place): boolean | undefined {
 
 /** Reads and checks the own keys of a served entry; strings go through `expand` (variables). */
 export function readOwnKeys(raw: unknown, at: Place, expand: (value: string, key: string) => string): OwnKeys {
-  const own: OwnKeys = { oauth: { authorizeParams: {} }, rateLimit: undefined, ignored: [] };
+  const own: OwnKeys = { oauth: { authorizeParams: {} }, rateLimit: undefined, protocol: undefined, ignored: [] };
   if (!isObject(raw)) return own;
   for (const key of Object.keys(raw)) {
     if (!OWN_KEYS.has(key)) own.ignored.push(`${OWN}.${key} (not a key of this version)`);
   }
   own.rateLimit = readRateLimit(raw.rateLimit, at);
+  if (raw.protocol !== undefined) {
+    if (typeof raw.protocol !== "string" || !PROTOCOLS.has(raw.protocol)) {
+      throw configError(at(`${OWN}.protocol`), `must be "auto", "legacy" or "modern" (got ${shown(raw.protocol)})`);
+    }
+    own.protocol = raw.protocol === "auto" ? undefined : (raw.protocol as "legacy" | "modern");
+  }
   const oauth = raw.oauth;
   if (oauth === undefined) return own;
   if (!isObject(oauth)) throw configError(at(`${OWN}.oauth`), `must be an object (got ${shown(oauth)})`);

@@ -29,6 +29,8 @@ export interface ServerEntry {
   url: string;
   /** Undefined: detected (Streamable HTTP first, then legacy SSE). */
   transport: Transport | undefined;
+  /** The upstream's MCP wire era (`"mcp-u2m-proxy".protocol`); undefined: probed. */
+  protocol: "legacy" | "modern" | undefined;
   /** Static headers, names lowercased. An `authorization` header replaces OAuth. */
   headers: Record<string, string>;
   oauth: OAuthSettings;
@@ -147,6 +149,7 @@ function readRemote(
     oauth,
     allowInsecureHttp: false,
     rateLimit: undefined,
+    protocol: undefined,
     source: "remote",
     ignored,
     extra: extraKeys(raw),
@@ -205,6 +208,7 @@ function readMcpRemote(
     },
     allowInsecureHttp: parsed.allowHttp,
     rateLimit: undefined,
+    protocol: undefined,
     source: "mcp-remote",
     ignored,
     extra: extraKeys(raw),
@@ -223,6 +227,7 @@ function applyOwnKeys(entry: ServerEntry, rawOwn: unknown, context: EntryContext
   if (own.oauth.resource !== undefined) oauth.resource = own.oauth.resource;
   Object.assign(oauth.authorizeParams, own.oauth.authorizeParams);
   entry.rateLimit = own.rateLimit;
+  entry.protocol = own.protocol;
   entry.ignored.push(...own.ignored);
   if (oauth.clientSecret !== undefined && oauth.clientId === undefined) {
     throw configError(at("mcp-u2m-proxy.oauth.clientSecret"), `needs a "clientId" beside it`);

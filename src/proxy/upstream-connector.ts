@@ -11,6 +11,8 @@ import type { FetchLike } from "../auth/authorized-fetch.ts";
 import { isProxyError, type ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { connectionClosed, mcpServer, noMcpTransport } from "../lib/messages.ts";
+import type { EraVerdicts } from "./era/era-verdicts.ts";
+import { LegacyClientBridge } from "./era/legacy-client-bridge.ts";
 import { jsonRpcErrorBody, upstreamJsonRpcError } from "./upstream-error.ts";
 
 /** The two upstream wires the proxy can speak as a client. */
@@ -24,6 +26,11 @@ export interface UpstreamConnectorOptions {
   logger?: Logger;
   /** The wire, when already known (an earlier detection, or the user said so): skips the probe. */
   hint?: UpstreamTransportKind | undefined;
+  /**
+   * The upstream's MCP wire era. With it, a 2025 client's `initialize` that a 2026-07-28-only server refuses (or a
+   * server already known to be modern-only) is answered through the era bridge instead (era/legacy-client-bridge.ts).
+   */
+  eras?: EraVerdicts | undefined;
 }
 
 /**
@@ -52,12 +59,26 @@ export class UpstreamConnector {
   private readonly logger: Logger;
   private detected: UpstreamTransportKind | undefined;
   private fallbackNoted = false;
+  readonly eras: EraVerdicts | undefined;
 
   constructor(options: UpstreamConnectorOptions) {
     this.url = new URL(options.url);
     this.fetch = options.fetch;
     this.logger = options.logger ?? silentLogger;
     this.detected = options.hint;
+    this.eras = options.eras;
+  }
+
+  /** @internal A 2025 client's bridge to this 2026-07-28-only upstream. */
+  openEraBridge(discover?: Record<string, unknown>): LegacyClientBridge {
+    return new LegacyClientBridge({
+      url: this.url,
+      fetch: this.fetch,
+      upstreamName: this.url.href,
+      logger: this.logger,
+      verdicts: this.eras,
+      discover,
+    });
   }
 
   /** The upstream wire, once a first message has gone through (or from the hint). */
@@ -224,6 +245,9 @@ class DetectingTransport implements UpstreamTransport {
 
   private async open(first: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
     if (this.connector.kind === "sse") return this.openSse(first);
+    const initialize = "method" in first && first.method === "initialize";
+    const known = initialize ? await this.connector.eras?.peekStored() : undefined;
+    if (known?.era === "modern") return this.openEraBridge(first);
 
     const http = this.connector.openStreamableHttp();
     this.wire(http);
@@ -234,6 +258,11 @@ class DetectingTransport implements UpstreamTransport {
       const fallback = "method" in first && "id" in first && isLegacyTransportSignal(error, first.method);
       this.unwire(http);
       await http.close().catch(() => {});
+      if (!fallback && initialize && this.connector.eras && error instanceof SdkHttpError) {
+        // A refused `initialize` may come from a 2026-07-28-only server: only its server/discover proves it.
+        const verdict = await this.connector.eras.get().catch(() => undefined);
+        if (verdict?.era === "modern") return this.openEraBridge(first, verdict.discover);
+      }
       if (!fallback) throw error;
       this.connector.noteFallback((error as SdkHttpError).status);
       try {
@@ -246,6 +275,19 @@ class DetectingTransport implements UpstreamTransport {
       }
     }
     this.adopt(http, "streamable-http");
+  }
+
+  private async openEraBridge(first: JSONRPCMessage, discover?: Record<string, unknown>): Promise<void> {
+    this.connector.log.debug(`upstream ${this.connector.url.href} speaks only 2026-07-28; bridging this 2025 client`);
+    const bridge = this.connector.openEraBridge(discover);
+    this.wire(bridge);
+    if (this.closed) {
+      this.unwire(bridge);
+      throw connectionClosed(mcpServer(this.connector.url.href));
+    }
+    this.inner = bridge;
+    this.innerKind = "streamable-http";
+    await bridge.send(first);
   }
 
   private async openSse(first: JSONRPCMessage): Promise<void> {

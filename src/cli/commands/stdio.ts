@@ -20,6 +20,8 @@ export async function stdioCommand(args: CliArgs): Promise<number> {
       logger: ctx.logger,
       signal: stop.signal,
       ...(server.transport ? { transport: server.transport } : {}),
+      protocol: server.protocol,
+      eraStore: { store: ctx.store, key: ctx.storeKey },
     });
   } finally {
     await ctx.auth?.close();
