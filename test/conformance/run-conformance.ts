@@ -1,17 +1,21 @@
 /**
  * Runs the official MCP conformance suite's client auth scenarios, one scenario per suite process, a few at a time
- * (a whole `--suite` at once on 2 cores times scenarios out), against a client of one of two kinds:
+ * (a whole `--suite` at once on 2 cores times scenarios out), against a client of one of these kinds:
  * - "core": test/conformance/conformance-client.ts, the OAuth core in process;
- * - "stdio": test/conformance/conformance-stdio-client.ts, an SDK client driving the real `dist/main.js stdio <url>`
- *   (run `npm run build` first).
+ * - "stdio": test/conformance/conformance-stdio-client.ts, an SDK v2 client driving the real
+ *   `dist/main.js stdio <url>`;
+ * - "stdio-v1": test/conformance/conformance-v1-stdio-client.ts, the same with an SDK v1 client (2025-11-25 wire);
+ * - "http-v1": test/conformance/conformance-v1-http-client.ts, an SDK v1 client over Streamable HTTP to the real
+ *   `dist/main.js serve <url>`.
+ * The kinds other than core run dist/ (run `npm run build` first).
  * A scenario passes when its checks.json has no FAILURE and no WARNING. Results go under
- * test-results/conformance/<suite version>/ (core) and test-results/conformance/stdio/<suite version>/ (stdio).
+ * test-results/conformance/<suite version>/ (core) and test-results/conformance/<kind>/<suite version>/ (others).
  *
  * The suite needs Node ≥ 22: it runs on the npm `node@22` package through npx (installed once per version, then
  * started directly), while the client under test runs on this Node (absolute path), compiled once per run.
  *
  * Usage: node --import tsx test/conformance/run-conformance.ts [--suite 0.1.16|0.2.0-alpha.12]...
- *          [--client core|stdio]... [--scenario NAME]... [--concurrency N] [--out DIR]
+ *          [--client core|stdio|stdio-v1|http-v1]... [--scenario NAME]... [--concurrency N] [--out DIR]
  * Exits 0 when every required scenario of the selected suites passed (default: core client only).
  */
 import { execFile, spawn } from "node:child_process";
@@ -23,12 +27,28 @@ import { promisify } from "node:util";
 const execFileAsync = promisify(execFile);
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../..");
-/** The client under test: the OAuth core in process, or the proxy's stdio face as a child process. */
-export type ClientKind = "core" | "stdio";
+/**
+ * The client under test: the OAuth core in process, or a face of the proxy as a child process, driven by an SDK v2
+ * client (stdio) or an SDK v1 client (stdio-v1, http-v1).
+ */
+export type ClientKind = "core" | "stdio" | "stdio-v1" | "http-v1";
 const CLIENTS: Record<ClientKind, string> = {
   core: join(HERE, "conformance-client.ts"),
   stdio: join(HERE, "conformance-stdio-client.ts"),
+  "stdio-v1": join(HERE, "conformance-v1-stdio-client.ts"),
+  "http-v1": join(HERE, "conformance-v1-http-client.ts"),
 };
+/** How each kind is named in summaries (core: none). */
+const FACES: Record<ClientKind, string> = {
+  core: "",
+  stdio: "stdio face",
+  "stdio-v1": "stdio face, SDK v1",
+  "http-v1": "HTTP face, SDK v1",
+};
+
+function isClientKind(value: string | undefined): value is ClientKind {
+  return value !== undefined && Object.hasOwn(CLIENTS, value);
+}
 
 /** The 14 scenarios of 0.1.16 `--suite auth` (2025-11-25 requirements). */
 const AUTH_2025_11_25 = [
@@ -330,7 +350,8 @@ async function runScenarioOnce(
   // (The proxy's own log lines are in the same stderr.txt.)
   const stderrFile = join(dirname(checksFile), "stderr.txt");
   const stderr = existsSync(stderrFile) ? readFileSync(stderrFile, "utf8") : "";
-  const portBusy = /Port \d+ for the OAuth callback is already in use/.exec(stderr)?.[0];
+  // (The HTTP face's callback is its own listening port: "Port N on 127.0.0.1 is already in use.")
+  const portBusy = /Port \d+ (?:for the OAuth callback|on \S+) is already in use/.exec(stderr)?.[0];
   if (portBusy) result.problems.push(`the client could not bind its callback port: ${portBusy}`);
   const reason = clientLines.filter((line) => !/^exit \d+ after|^warn: /.test(line)).at(-1);
   if (result.problems.length > 0 && reason) result.problems.push(`client said: ${reason}`);
@@ -395,8 +416,9 @@ function resultPath(client: ClientKind, suite: SuiteSpec): string {
  */
 export async function runSuites(suites: SuiteSpec[], options: RunOptions = {}): Promise<SuiteResult[]> {
   const clients = options.clients ?? ["core"];
-  if (clients.includes("stdio") && !existsSync(join(REPO, "dist", "main.js"))) {
-    throw new Error("the stdio client runs dist/main.js: run npm run build first");
+  const proxyKinds = clients.filter((client) => client !== "core");
+  if (proxyKinds.length > 0 && !existsSync(join(REPO, "dist", "main.js"))) {
+    throw new Error(`the ${proxyKinds.join(", ")} client runs dist/main.js: run npm run build first`);
   }
   const started = Date.now();
   const outDir = options.outDir ?? join(REPO, "test-results", "conformance");
@@ -473,8 +495,8 @@ export function formatSummary(summary: SuiteResult): string {
     ? `; not required: ${optional.filter((r) => r.passed).length}/${optional.length} (${optional.map((r) => `${r.scenario} ${r.passed ? "pass" : "FAIL"}`).join(", ")})`
     : "";
   // The proxy always keeps tokens in its FileTokenStore (MCP_AUTH_DIR); `suite.store` picks the core client's store.
-  const face = summary.client === "stdio" ? "stdio face, " : "";
-  const store = summary.client === "stdio" ? "file" : summary.suite.store;
+  const face = FACES[summary.client] ? `${FACES[summary.client]}, ` : "";
+  const store = summary.client === "core" ? summary.suite.store : "file";
   return `${face}${summary.suite.label}: ${summary.requiredPassed}/${summary.requiredTotal}${extra} (${store} store)`;
 }
 
@@ -489,7 +511,7 @@ async function cli(argv: string[]): Promise<number> {
     const value = argv[i + 1];
     if (arg === "--suite" && value) versions.push(value);
     else if (arg === "--scenario" && value) scenarios.push(value);
-    else if (arg === "--client" && (value === "core" || value === "stdio")) clients.push(value);
+    else if (arg === "--client" && isClientKind(value)) clients.push(value);
     else if (arg === "--concurrency" && value) concurrency = Number(value);
     else if (arg === "--out" && value) outDir = resolve(value);
     else {
