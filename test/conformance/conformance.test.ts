@@ -1,18 +1,29 @@
 /**
- * The official MCP conformance suite's client auth scenarios, run against two clients:
+ * The official MCP conformance suite's client auth scenarios, run against these clients:
  * - a small client built on the project's OAuth core (conformance-client.ts);
- * - the proxy's stdio face: an SDK client driving the real `dist/main.js stdio <url>` (conformance-stdio-client.ts;
- *   `npm test` builds dist/ first — run `npm run build` before running this file alone).
+ * - the proxy's stdio face driven by an SDK v2 client (conformance-stdio-client.ts) and by an SDK v1 client, the
+ *   2025-era host (conformance-v1-stdio-client.ts);
+ * - the proxy's HTTP face `/mcp` driven by an SDK v1 client (conformance-v1-http-client.ts).
+ * The proxy kinds run the real dist/main.js (`npm test` builds it first — run `npm run build` before running this
+ * file alone).
  * Suites: @modelcontextprotocol/conformance 0.1.16 `--suite auth` (14 scenarios, 2025-11-25) and 0.2.0-alpha.12's
  * 25 auth scenarios of `--requirements 2026-07-28` (at the 2026-07-28 wire), plus the two 2025-03-26 backcompat
  * scenarios, reported but not required. The core client of the first suite keeps tokens in memory, the second's in
  * the FileTokenStore; the proxy always uses the FileTokenStore. All (client, scenario) runs share one pool of 3.
  * Needs the npm registry once per pinned version (.ci/run pre-warms npx's cache); everything else is loopback.
- * Results: test-results/conformance/ (core) and test-results/conformance/stdio/ (stdio face).
+ * Results: test-results/conformance/ (core) and test-results/conformance/<kind>/ (the proxy kinds).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type ClientKind, formatResult, formatSummary, runSuites, SUITES } from "./run-conformance.ts";
+import {
+  type ClientKind,
+  formatResult,
+  formatSummary,
+  runSuites,
+  type ScenarioResult,
+  SUITES,
+  type SuiteResult,
+} from "./run-conformance.ts";
 
 /**
  * Scenarios that fail now and then through the stdio face, for reasons in the product (not in this harness); a
@@ -23,37 +34,98 @@ const KNOWN_STDIO_ISSUES: Record<string, string> = {
   // (scope-step-up, scope-retry-limit) were fixed in the product. Add an entry only with its reason.
 };
 
+/**
+ * The one place that excuses required failures of the SDK v1 client through the HTTP face at the 2026-07-28 wire:
+ * the HTTP face does not yet bridge a 2025 client to a 2026-only server, so its `initialize` reaches the upstream
+ * and is refused (-32020 Missing MCP-Protocol-Version header). A failure of one of these is a todo; any other
+ * failure fails the test; one that passes is reported, to be taken off. Remove the entries when that bridge lands.
+ * (The scenarios where the client must refuse to sign in pass already: the refusal comes before `initialize`.)
+ */
+const KNOWN_BRIDGE_GAPS: { client: ClientKind; suite: string; scenarios: string[] } = {
+  client: "http-v1",
+  suite: "0.2.0-alpha.12",
+  scenarios: [
+    "auth/metadata-default",
+    "auth/metadata-var1",
+    "auth/metadata-var2",
+    "auth/metadata-var3",
+    "auth/basic-cimd",
+    "auth/scope-from-www-authenticate",
+    "auth/scope-from-scopes-supported",
+    "auth/scope-omitted-when-undefined",
+    "auth/scope-step-up",
+    "auth/scope-retry-limit",
+    "auth/token-endpoint-auth-basic",
+    "auth/token-endpoint-auth-post",
+    "auth/token-endpoint-auth-none",
+    "auth/pre-registration",
+    "auth/offline-access-scope",
+    "auth/offline-access-not-supported",
+    "auth/authorization-server-migration",
+    "auth/iss-supported",
+    "auth/iss-not-advertised",
+  ],
+};
+
+/** Why a required failure of this run does not fail the test, or undefined when it does. */
+function excuse(summary: SuiteResult, result: ScenarioResult): string | undefined {
+  if (summary.client === "stdio" && KNOWN_STDIO_ISSUES[result.scenario]) {
+    return `known stdio-face issue: ${KNOWN_STDIO_ISSUES[result.scenario]}`;
+  }
+  if (isBridgeGap(summary, result.scenario)) return "KNOWN_BRIDGE_GAPS: the HTTP face does not bridge 2025 → 2026 yet";
+  return undefined;
+}
+
+function isBridgeGap(summary: SuiteResult, scenario: string): boolean {
+  const gaps = KNOWN_BRIDGE_GAPS;
+  return summary.client === gaps.client && summary.suite.version === gaps.suite && gaps.scenarios.includes(scenario);
+}
+
+/** "stdio-v1 0.2.0-alpha.12 2026-07-28 auth failing: auth/x (FAILURE …; client said …), …" — or nothing. */
+function failureLine(summary: SuiteResult): string | undefined {
+  const failed = summary.results.filter((r) => r.required && !r.passed);
+  if (failed.length === 0) return undefined;
+  const each = failed.map(
+    (r) => `${r.scenario}${isBridgeGap(summary, r.scenario) ? " [known gap]" : ""} (${r.problems.join("; ")})`,
+  );
+  return `${summary.client} ${summary.suite.label} failing ${failed.length}: ${each.join(", ")}`;
+}
+
 test("MCP conformance suite: client auth scenarios", { timeout: 25 * 60_000 }, async (t) => {
-  const clients: ClientKind[] = ["core", "stdio"];
+  const clients: ClientKind[] = ["core", "stdio", "stdio-v1", "http-v1"];
   const started = Date.now();
   const summaries = await runSuites(SUITES, { concurrency: 3, clients });
-  for (const summary of summaries) {
-    process.stderr.write(`${formatSummary(summary)}\n`);
-    t.diagnostic(formatSummary(summary));
+  const lines = summaries.flatMap((summary) => [formatSummary(summary), failureLine(summary) ?? []].flat());
+  const gaps = summaries.filter(
+    (s) => s.client === KNOWN_BRIDGE_GAPS.client && s.suite.version === KNOWN_BRIDGE_GAPS.suite,
+  );
+  for (const summary of gaps) {
+    const passing = KNOWN_BRIDGE_GAPS.scenarios.filter((s) => summary.results.find((r) => r.scenario === s)?.passed);
+    lines.push(
+      `KNOWN_BRIDGE_GAPS (${KNOWN_BRIDGE_GAPS.client} ${summary.suite.label}, not failing the test): ${KNOWN_BRIDGE_GAPS.scenarios.length} scenarios${passing.length ? `; passing now, take off the list: ${passing.join(", ")}` : ""}`,
+    );
+  }
+  for (const line of lines) {
+    process.stderr.write(`${line}\n`);
+    t.diagnostic(line);
   }
   t.diagnostic(`(${((Date.now() - started) / 1000).toFixed(0)} s for ${clients.join(" + ")})`);
   for (const summary of summaries) {
-    const face = summary.client === "stdio" ? "stdio face " : "";
+    const prefix = summary.client === "core" ? "" : `${summary.client} `;
     for (const result of summary.results) {
-      const name = `${face}${summary.suite.version} ${result.scenario}`;
-      const known = summary.client === "stdio" ? KNOWN_STDIO_ISSUES[result.scenario] : undefined;
-      // A scenario outside the requirement sets is reported; its failure is a todo, not a test failure.
-      let options = {};
-      if (!result.passed && !result.required) options = { todo: "not in a requirement set" };
-      else if (!result.passed && known) options = { todo: `known stdio-face issue: ${known}` };
-      await t.test(name, options, () => {
+      const reason = result.passed ? undefined : result.required ? excuse(summary, result) : "not in a requirement set";
+      // A scenario outside the requirement sets or excused above is reported; its failure is a todo.
+      await t.test(`${prefix}${summary.suite.version} ${result.scenario}`, reason ? { todo: reason } : {}, () => {
         assert.ok(result.passed, formatResult(result));
       });
     }
   }
   for (const summary of summaries) {
-    const unexplained = summary.results.filter(
-      (r) => r.required && !r.passed && !(summary.client === "stdio" && KNOWN_STDIO_ISSUES[r.scenario]),
-    );
+    const unexplained = summary.results.filter((r) => r.required && !r.passed && !excuse(summary, r));
     assert.deepEqual(
       unexplained.map((r) => r.scenario),
       [],
-      formatSummary(summary),
+      [formatSummary(summary), failureLine(summary)].join("\n"),
     );
   }
 });
