@@ -73,6 +73,10 @@ export interface ServeOptions {
   dispatcher?: Dispatcher | undefined;
   /** The upstream's transport when known (--transport); otherwise detected once and remembered. */
   upstreamTransport?: "streamable-http" | "sse" | undefined;
+  /** The upstream's MCP wire era (--protocol, config `protocol`); auto (default) probes when a client needs it. */
+  protocol?: ServedUpstream["protocol"];
+  /** Where a probed era is remembered (the upstream's key in the store); in memory only without it. */
+  eraStore?: ServedUpstream["eraStore"];
   /** Bridge clients whose transport the upstream does not speak (default true). */
   bridging?: boolean | undefined;
   /** Start a sign-in at start-up when there are no valid tokens (default true). */
@@ -189,6 +193,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       upstreamTransport: options.upstreamTransport,
       discoveredResource: options.discoveredResource,
       rateLimit: options.rateLimit,
+      protocol: options.protocol,
+      eraStore: options.eraStore,
     },
   ];
   for (const entry of served) rateLimiter.configure(entry.name, entry.rateLimit);
@@ -350,8 +356,8 @@ function openPageOnFirstSignIn(
 /** Whether a reloaded entry is the same upstream as before (then its face, sessions and sign-in stay). */
 function sameUpstream(before: ServedUpstream, after: ServedUpstream): boolean {
   return (
-    JSON.stringify([before.upstream, before.upstreamTransport ?? null]) ===
-    JSON.stringify([after.upstream, after.upstreamTransport ?? null])
+    JSON.stringify([before.upstream, before.upstreamTransport ?? null, before.protocol ?? null]) ===
+    JSON.stringify([after.upstream, after.upstreamTransport ?? null, after.protocol ?? null])
   );
 }
 

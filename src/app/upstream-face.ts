@@ -1,7 +1,9 @@
 import type { Dispatcher } from "undici";
+import { createAuthorizedFetch } from "../auth/authorized-fetch.ts";
 import type { UpstreamOptions } from "../config/options.ts";
 import { type AccessLog, noAccessLog } from "../lib/access-log.ts";
 import type { Logger } from "../lib/logger.ts";
+import { EraVerdicts, type ProtocolChoice } from "../proxy/era/era-verdicts.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
 import type { RateLimit, RateLimiter } from "../proxy/rate-limit.ts";
 import type { StreamLimits } from "../proxy/stream-limits.ts";
@@ -12,6 +14,7 @@ import { noMetrics, type ProxyMetrics } from "../server/metrics.ts";
 import { API_KEY_HEADER, type RequestGuard } from "../server/request-guard.ts";
 import type { TransportBridges } from "../server/transport-bridges.ts";
 import type { RoutedUpstream } from "../server/upstream-router.ts";
+import type { TokenStore } from "../store/token-store.ts";
 import { countingChallenges, watchAuthTelemetry } from "./auth-telemetry.ts";
 import { checkUpstreamAtStart, signInAtStart } from "./sign-in-at-start.ts";
 
@@ -28,6 +31,10 @@ export interface ServedUpstream {
   discoveredResource?: (() => Promise<string | undefined>) | undefined;
   /** Requests relayed to this upstream, at most (config `rateLimit`); beyond it 429 with Retry-After. */
   rateLimit?: RateLimit | undefined;
+  /** The upstream's MCP wire era (`--protocol`, config `protocol`); auto (default) probes when a client needs it. */
+  protocol?: ProtocolChoice | undefined;
+  /** Where the probed era is remembered (the upstream's key in the store); in memory only without it. */
+  eraStore?: { store: TokenStore; key: string } | undefined;
 }
 
 /** What every upstream's face shares: one port, one guard, one stream budget, one outbound dispatcher. */
@@ -87,6 +94,22 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     dispatcher: shared.dispatcher,
     dropRequestHeaders: [API_KEY_HEADER],
   });
+  // The upstream's era, per upstream: a stored verdict is read at once (the routing decides without waiting), a
+  // probe runs only when a 2025 client's initialize is refused.
+  const eras =
+    shared.bridging === false
+      ? undefined
+      : new EraVerdicts({
+          url: new URL(upstream.url),
+          fetch: createAuthorizedFetch(relayAuth, {
+            headers: upstream.headers,
+            ...(shared.signInWaitMs !== undefined ? { signInWaitMs: shared.signInWaitMs } : {}),
+          }),
+          store: served.eraStore,
+          choice: served.protocol ?? "auto",
+          logger,
+        });
+  void eras?.peekStored();
   // Bridging loads the SDK (tens of MB, ~0.3 s): only when a client first needs it, never for the pass-through.
   let bridging: Promise<TransportBridges> | undefined;
   const bridges =
@@ -103,6 +126,8 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
               sessionIdleMs: shared.sessionIdleMs,
               maxSessions: shared.maxSessions,
               legacyMessagePath: `${basePath}/message`,
+              eras,
+              signInWaitMs: shared.signInWaitMs,
             });
             metrics.countSessions(() => created.sessionCount);
             return created;
@@ -125,6 +150,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     guard: shared.guard,
     logger,
     bridges,
+    eras,
     upstreamTransport: served.upstreamTransport,
     streamLimits: shared.streamLimits,
     health,

@@ -91,6 +91,13 @@ export interface RelayTarget {
    * Compatibility), this gets the buffered body to answer the client by bridging, and relay() resolves "bridged".
    */
   legacyFallback?: ((body: Buffer | undefined) => Promise<void>) | undefined;
+  /**
+   * A 2025 client's `initialize` POST whose refusal (400/404/405) may come from a 2026-07-28-only upstream: this gets
+   * the buffered body first and resolves true when it answered the client (the era probe found a modern server and
+   * the era bridge took over; relay() then resolves "bridged"), false to carry on (legacy fallback, or the refusal
+   * passed on as it is).
+   */
+  eraFallback?: ((body: Buffer | undefined) => Promise<boolean>) | undefined;
   /** A long-lived stream: sent over the stream pool, not the request pool. */
   stream?: boolean | undefined;
 }
@@ -237,7 +244,8 @@ export class HttpRelay {
 
       const upstreamHeaders = token ? [...headers, "authorization", this.bearer(token)] : headers;
       const challengeable = this.auth !== undefined && !this.staticAuthorization;
-      const probing = target.legacyFallback !== undefined && isInitializeBody(body);
+      const probing =
+        (target.legacyFallback !== undefined || target.eraFallback !== undefined) && isInitializeBody(body);
       let streamedSse = false;
       const result = await exchange(target.stream ? this.streamDispatcher : this.dispatcher, {
         request: {
@@ -310,7 +318,15 @@ export class HttpRelay {
         this.logger.warn("upstream answered with a server error", { upstream: this.upstream.href, status });
         return fail(upstreamStatusError(this.upstream.href, status, heldBody.toString("utf8", 0, ERROR_SNIPPET_BYTES)));
       }
-      if (probing && LEGACY_STATUSES.has(status) && isLegacyRefusal(heldBody.toString("utf8"))) {
+      if (probing && LEGACY_STATUSES.has(status) && target.eraFallback && (await target.eraFallback(body))) {
+        return "bridged";
+      }
+      if (
+        probing &&
+        target.legacyFallback &&
+        LEGACY_STATUSES.has(status) &&
+        isLegacyRefusal(heldBody.toString("utf8"))
+      ) {
         this.logger.info("the upstream refused a Streamable HTTP initialize; bridging to legacy HTTP+SSE", {
           upstream: this.upstream.href,
           status,

@@ -201,8 +201,9 @@ class DetectingTransport implements UpstreamTransport {
     if (this.inner) return this.inner.send(message, options);
     if (this.closed) return Promise.reject(connectionClosed(mcpServer(this.connector.url.href)));
     if (this.opening) return this.opening.then(() => this.send(message, options));
-    if (this.connector.kind === "streamable-http") {
-      // Known wire: nothing to probe, so nothing to queue behind.
+    const eraOpen = this.connector.eras !== undefined && "method" in message && message.method === "initialize";
+    if (this.connector.kind === "streamable-http" && !eraOpen) {
+      // Known wire and no era to find out: nothing to probe, so nothing to queue behind.
       const http = this.connector.openStreamableHttp();
       this.wire(http);
       this.adopt(http, "streamable-http");
@@ -255,7 +256,11 @@ class DetectingTransport implements UpstreamTransport {
     try {
       await http.send(first, options);
     } catch (error) {
-      const fallback = "method" in first && "id" in first && isLegacyTransportSignal(error, first.method);
+      const fallback =
+        this.connector.kind === undefined &&
+        "method" in first &&
+        "id" in first &&
+        isLegacyTransportSignal(error, first.method);
       this.unwire(http);
       await http.close().catch(() => {});
       if (!fallback && initialize && this.connector.eras && error instanceof SdkHttpError) {

@@ -4,6 +4,7 @@ import type { AuthClient, AuthStatus } from "../auth/auth-client.ts";
 import { CALLBACK_PATH } from "../config/options.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
+import type { EraVerdicts } from "../proxy/era/era-verdicts.ts";
 import type { HttpRelay } from "../proxy/http-relay.ts";
 import { LegacySseSessions } from "../proxy/legacy-sse-sessions.ts";
 import { readBody } from "../proxy/read-body.ts";
@@ -39,6 +40,11 @@ export interface HttpFaceOptions {
    * gets a 502 that says to use `/mcp`, and the reverse gets the upstream's refusal.
    */
   bridges?: (() => Promise<TransportBridges>) | undefined;
+  /**
+   * The upstream's MCP wire era (configured, stored or probed). With `bridges`, a 2025 client in front of a
+   * 2026-07-28-only upstream is bridged (the proxy owns its session); same-era traffic stays on the pass-through.
+   */
+  eras?: EraVerdicts | undefined;
   /** The upstream's transport when known (else detected on the first `/sse` or `initialize` and remembered). */
   upstreamTransport?: "streamable-http" | "sse" | undefined;
   /** Caps on open long-lived streams (default: StreamLimits' defaults). */
@@ -110,17 +116,79 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   const bridgedLegacy = new Set<string>();
   options.traffic?.metrics.countSessions(() => sessions.size + bridgedLegacy.size);
 
+  /** The bridges once loaded (a session the proxy holds can only exist then). */
+  let loadedBridges: TransportBridges | undefined;
+  const eras = options.eras;
+
   router.add(["GET", "POST", "DELETE"], "/mcp", "mcp", (req, res, { query }) => {
     const stream = isLongLivedStream(req);
     if (stream && !holdStreamSlot(req, res)) return;
+    const sessionless = req.method === "POST" && req.headers["mcp-session-id"] === undefined;
+    if (eras && bridges && isModernClientRequest(req) && eras.known !== "modern" && eras.known !== "dual") {
+      // A 2026-07-28 client: bridged when the upstream speaks only the 2025 session wire.
+      if (eras.known === "legacy" || upstreamKind === "sse") return bridgeModern(req, res, bridges);
+      if (sessionless) return probeForModernClient(req, res, query, bridges, stream);
+    }
     if (upstreamKind === "sse" && bridges) return bridges().then((via) => via.handleStreamableClient(req, res));
-    if (upstreamKind === undefined && bridges && req.method === "POST" && req.headers["mcp-session-id"] === undefined) {
+    if (eras && bridges && !isModernClientRequest(req)) {
+      // A 2025 client: bridged when the upstream speaks only 2026-07-28 (or the session is already a bridged one).
+      const session = req.headers["mcp-session-id"];
+      const held = typeof session === "string" && loadedBridges?.holdsSession(session) === true;
+      if (held || eras.known === "modern") return bridgeEra(req, res, bridges);
+      if (sessionless && eras.known === undefined) return probeStreamable(req, res, query, bridges, stream);
+    }
+    if (upstreamKind === undefined && bridges && sessionless) {
       return probeStreamable(req, res, query, bridges, stream);
     }
     return relay.relay(req, res, { kind: "mcp", path: relay.mcpPath(query), stream });
   });
 
-  /** The first session-less POST to /mcp while the upstream's transport is unknown: relay it, and learn. */
+  /** A 2026-07-28 client's `/mcp` request in front of a 2025-only upstream: answered from an upstream session. */
+  async function bridgeModern(req: IncomingMessage, res: ServerResponse, via: () => Promise<TransportBridges>) {
+    loadedBridges = await via();
+    await loadedBridges.handleModernClient(req, res);
+  }
+
+  /**
+   * A 2026-07-28 client's first request while the upstream's era is unknown: the era probe (itself a
+   * `server/discover`) decides; when it proves nothing (no sign-in yet, an outage), the request is relayed.
+   */
+  async function probeForModernClient(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: string,
+    via: () => Promise<TransportBridges>,
+    stream: boolean,
+  ) {
+    const verdict = await eras?.get().catch((error: unknown) => {
+      logger.debug(`the era probe proved nothing: ${describeError(error)}`);
+      return undefined;
+    });
+    if (verdict?.era === "legacy") {
+      logger.info("the upstream speaks only the 2025 MCP session wire; bridging 2026-07-28 clients to it", {
+        upstream: relay.upstream.href,
+      });
+      return bridgeModern(req, res, via);
+    }
+    return relay.relay(req, res, { kind: "mcp", path: relay.mcpPath(query), stream });
+  }
+
+  /** A 2025 client's `/mcp` request in front of a 2026-07-28-only upstream: the proxy holds the session. */
+  async function bridgeEra(
+    req: IncomingMessage,
+    res: ServerResponse,
+    via: () => Promise<TransportBridges>,
+    body?: Buffer,
+  ): Promise<void> {
+    loadedBridges = await via();
+    await loadedBridges.handleStreamableClient(req, res, body, "streamable-http");
+  }
+
+  /**
+   * A session-less POST to /mcp while the upstream's transport or era is unknown: relay it, and learn. A refused
+   * `initialize` is checked with the era probe first (a 2026-07-28-only server refuses it), then as a legacy
+   * HTTP+SSE server's refusal.
+   */
   async function probeStreamable(
     req: IncomingMessage,
     res: ServerResponse,
@@ -132,10 +200,31 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       kind: "mcp",
       path: relay.mcpPath(query),
       stream,
-      legacyFallback: async (body) => {
-        upstreamKind = "sse";
-        await (await via()).handleStreamableClient(req, res, body);
-      },
+      ...(upstreamKind === undefined
+        ? {
+            legacyFallback: async (body: Buffer | undefined) => {
+              upstreamKind = "sse";
+              await (await via()).handleStreamableClient(req, res, body);
+            },
+          }
+        : {}),
+      ...(eras && eras.known === undefined
+        ? {
+            eraFallback: async (body: Buffer | undefined) => {
+              const verdict = await eras.get().catch((error: unknown) => {
+                logger.debug(`the era probe proved nothing: ${describeError(error)}`);
+                return undefined;
+              });
+              if (verdict?.era !== "modern") return false;
+              logger.info("the upstream speaks only MCP 2026-07-28; bridging 2025 clients to it", {
+                upstream: relay.upstream.href,
+              });
+              upstreamKind = "streamable-http";
+              await bridgeEra(req, res, via, body);
+              return true;
+            },
+          }
+        : {}),
     });
     if (outcome === "relayed" && res.statusCode < 300) upstreamKind ??= "streamable-http";
   }
@@ -148,7 +237,9 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
 
   router.add("GET", "/sse", "sse", async (req, res, context) => {
     if (!holdStreamSlot(req, res)) return;
-    if (upstreamKind === "streamable-http" && bridges) return bridgeLegacyClient(req, res, bridges);
+    if ((upstreamKind === "streamable-http" || eras?.known === "modern") && bridges) {
+      return bridgeLegacyClient(req, res, bridges);
+    }
     const outcome = await relay.relay(req, res, {
       kind: "legacy-sse",
       path: relay.mcpPath(context.query),
@@ -455,6 +546,15 @@ function deniedForm(path: string): string {
 function isLongLivedStream(req: IncomingMessage): boolean {
   if (req.method === "GET") return true;
   return req.method === "POST" && req.headers["mcp-method"] === "subscriptions/listen";
+}
+
+/**
+ * A request of a 2026-07-28 client: it names its revision in `MCP-Protocol-Version` on every request (SH §Protocol
+ * Version Header), where a 2025 client sends none before its session or a 2025 date.
+ */
+function isModernClientRequest(req: IncomingMessage): boolean {
+  const version = req.headers["mcp-protocol-version"];
+  return typeof version === "string" && version >= "2026";
 }
 
 /** Set by Sign out for the next page load only ("1", or "revoked" when the authorization server revoked the grant). */

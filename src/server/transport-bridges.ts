@@ -6,12 +6,14 @@ import { createAuthorizedFetch } from "../auth/authorized-fetch.ts";
 import { DEFAULTS } from "../config/defaults.ts";
 import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
+import type { EraVerdicts } from "../proxy/era/era-verdicts.ts";
 import { LegacySseServerTransport } from "../proxy/legacy-sse-server-transport.ts";
 import { MessageBridge } from "../proxy/message-bridge.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
 import { StreamableHttpSessionTransport } from "../proxy/streamable-http-session-transport.ts";
-import { UpstreamConnector } from "../proxy/upstream-connector.ts";
+import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
+import { ModernClientCalls } from "./modern-client-calls.ts";
 
 /**
  * Message-level bridging for the HTTP face when a client speaks another transport than the upstream
@@ -34,6 +36,13 @@ export interface TransportBridgesOptions {
   /** The message endpoint bridged legacy clients are told to POST to (default "/message"; with many upstreams
    * `/servers/<name>/message`). */
   legacyMessagePath?: string | undefined;
+  /**
+   * The upstream's MCP wire era: with it, a 2025 client's `initialize` in front of a 2026-07-28-only upstream is
+   * answered by the era bridge (the proxy then owns the client's session: its id, GET stream and DELETE).
+   */
+  eras?: EraVerdicts | undefined;
+  /** How long an upstream request waits for a sign-in under way (default: the authorized fetch's). */
+  signInWaitMs?: number | undefined;
 }
 
 export const DEFAULT_SESSION_IDLE_MS = DEFAULTS.sessionIdleMs;
@@ -43,6 +52,9 @@ export class TransportBridges {
   private readonly logger: Logger;
   private readonly toStreamable: UpstreamConnector;
   private readonly toLegacy: UpstreamConnector;
+  /** The 2025 wire of the upstream as 2026-07-28 clients' bridge opens it (transport detected, no era bridge). */
+  private readonly toSessions: UpstreamConnector;
+  private modernCalls: ModernClientCalls | undefined;
   private readonly legacyClients = new Map<string, LegacySseServerTransport>();
   private readonly httpClients = new Map<string, StreamableHttpSessionTransport>();
   private readonly bridges = new Set<MessageBridge>();
@@ -55,14 +67,19 @@ export class TransportBridges {
     this.logger = options.logger ?? silentLogger;
     this.sessionIdleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-    const fetch = createAuthorizedFetch(options.auth, { headers: options.headers ?? {} });
+    const fetch = createAuthorizedFetch(options.auth, {
+      headers: options.headers ?? {},
+      ...(options.signInWaitMs !== undefined ? { signInWaitMs: options.signInWaitMs } : {}),
+    });
     this.toStreamable = new UpstreamConnector({
       url: options.upstreamUrl,
       fetch,
       logger: this.logger,
       hint: "streamable-http",
+      eras: options.eras,
     });
     this.toLegacy = new UpstreamConnector({ url: options.upstreamUrl, fetch, logger: this.logger, hint: "sse" });
+    this.toSessions = new UpstreamConnector({ url: options.upstreamUrl, fetch, logger: this.logger });
   }
 
   /** `GET /sse` from a legacy client while the upstream speaks Streamable HTTP. Returns the session id it got. */
@@ -91,10 +108,17 @@ export class TransportBridges {
   }
 
   /**
-   * `/mcp` from a Streamable HTTP client while the upstream speaks only legacy SSE: sessions are the proxy's own
-   * (created on `initialize`, ended by DELETE), each bridged to one upstream SSE connection.
+   * `/mcp` from a 2025 Streamable HTTP client whose session the proxy holds itself: in front of an upstream that
+   * speaks only legacy SSE (`toward` "sse"), or only the 2026-07-28 stateless wire (`toward` "streamable-http":
+   * the era bridge answers `initialize` from `server/discover`). Sessions are created on `initialize`, serve their
+   * GET stream here, end with DELETE or when idle, and each is bridged to its own upstream connection.
    */
-  async handleStreamableClient(req: IncomingMessage, res: ServerResponse, body?: Buffer): Promise<void> {
+  async handleStreamableClient(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body?: Buffer,
+    toward: UpstreamTransportKind = "sse",
+  ): Promise<void> {
     const sessionId = req.headers["mcp-session-id"];
     const method = req.method ?? "GET";
     if (method === "POST") {
@@ -130,7 +154,7 @@ export class TransportBridges {
         session = new StreamableHttpSessionTransport();
         const opened = session;
         this.httpClients.set(opened.sessionId, opened);
-        const bridge = this.bridge(opened, this.toLegacy);
+        const bridge = this.bridge(opened, toward === "sse" ? this.toLegacy : this.toStreamable);
         void bridge.closed.then(() => this.httpClients.delete(opened.sessionId));
         this.startSweeper();
         await bridge.start();
@@ -150,15 +174,36 @@ export class TransportBridges {
     res.writeHead(200).end();
   }
 
+  /**
+   * `/mcp` from a 2026-07-28 client while the upstream speaks only the 2025 session wire: each stateless request
+   * is answered from an upstream session the proxy holds per caller (modern-client-calls.ts).
+   */
+  handleModernClient(req: IncomingMessage, res: ServerResponse, body?: Buffer): Promise<void> {
+    this.modernCalls ??= new ModernClientCalls({
+      openLegacy: () => this.toSessions.createTransport(),
+      upstreamName: this.options.upstreamUrl,
+      logger: this.logger,
+      maxBodyBytes: this.options.maxBodyBytes,
+      idleMs: this.sessionIdleMs,
+      maxCallers: this.maxSessions,
+    });
+    return this.modernCalls.handle(req, res, body);
+  }
+
+  /** Whether `sessionId` is one of the sessions the proxy holds itself (bridged). */
+  holdsSession(sessionId: string): boolean {
+    return this.httpClients.has(sessionId);
+  }
+
   /** Bridged Streamable HTTP sessions held now. */
   get sessionCount(): number {
-    return this.httpClients.size;
+    return this.httpClients.size + (this.modernCalls?.size ?? 0);
   }
 
   /** Closes every bridged session. */
   async close(): Promise<void> {
     this.stopSweeper();
-    await Promise.all([...this.bridges].map((bridge) => bridge.close()));
+    await Promise.all([...[...this.bridges].map((bridge) => bridge.close()), this.modernCalls?.close()]);
   }
 
   /**

@@ -51,6 +51,8 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
       upstreamTransport: server.transport,
       discoveredResource: () => discoveredResource(ctx),
       rateLimit: server.rateLimit,
+      protocol: server.protocol,
+      eraStore: { store: ctx.store, key: ctx.storeKey },
     };
   };
   const entries = await Promise.all(servers.map(served));
@@ -64,6 +66,8 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
       : {
           upstreamTransport: first.upstreamTransport,
           rateLimit: first.rateLimit,
+          protocol: first.protocol,
+          eraStore: first.eraStore,
           ...(servers[0]?.name ? { name: servers[0].name } : {}),
         }),
     logFormat: args.serve.logFormat,

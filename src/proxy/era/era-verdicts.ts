@@ -2,7 +2,7 @@ import type { FetchLike } from "../../auth/authorized-fetch.ts";
 import { describeError } from "../../lib/errors.ts";
 import { type Logger, silentLogger } from "../../lib/logger.ts";
 import { STORE_VERSION, type TokenStore } from "../../store/token-store.ts";
-import { type Era, type EraProbeResult, probeEra } from "./era-probe.ts";
+import type { Era, EraProbeResult } from "./era-probe.ts";
 
 /** `--protocol`: probe (auto), or take the user's word for the upstream's era. */
 export type ProtocolChoice = "auto" | "legacy" | "modern";
@@ -35,6 +35,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  */
 export class EraVerdicts {
   private current: Promise<EraVerdict> | undefined;
+  /** The verdict once one is settled, for callers that must decide without waiting (the HTTP face's routing). */
+  private settled: EraVerdict | undefined;
   private readonly logger: Logger;
   private readonly now: () => number;
 
@@ -49,11 +51,26 @@ export class EraVerdicts {
     if (choice !== "auto") {
       return Promise.resolve({ era: choice, supportedVersions: [], source: "configured" });
     }
-    this.current ??= this.find().catch((error: unknown) => {
-      this.current = undefined;
-      throw error;
-    });
+    if (!this.current) {
+      const current = this.find().then(
+        (verdict) => {
+          if (this.current === current) this.settled = verdict;
+          return verdict;
+        },
+        (error: unknown) => {
+          if (this.current === current) this.current = undefined;
+          throw error;
+        },
+      );
+      this.current = current;
+    }
     return this.current;
+  }
+
+  /** The era known right now (configured, or settled by a probe or the store), without waiting or probing. */
+  get known(): Era | undefined {
+    const choice = this.options.choice ?? "auto";
+    return choice !== "auto" ? choice : this.settled?.era;
   }
 
   /** The verdict if one is known (configured, in memory or stored), without probing. */
@@ -62,13 +79,17 @@ export class EraVerdicts {
     if (choice !== "auto") return this.get();
     if (this.current) return this.current.catch(() => undefined);
     const stored = await this.readStored();
-    if (stored) this.current = Promise.resolve(stored);
+    if (stored && !this.current) {
+      this.current = Promise.resolve(stored);
+      this.settled = stored;
+    }
     return stored;
   }
 
   /** The server no longer answers as the verdict said: probe again next time. */
   async forget(): Promise<void> {
     this.current = undefined;
+    this.settled = undefined;
     const stored = this.options.store;
     if (stored) await stored.store.remove(stored.key, "protocol").catch(() => {});
   }
@@ -76,6 +97,8 @@ export class EraVerdicts {
   private async find(): Promise<EraVerdict> {
     const stored = await this.readStored();
     if (stored) return stored;
+    // Loaded on first need: the probe speaks through the SDK, which the HTTP face's pass-through never loads.
+    const { probeEra } = await import("./era-probe.ts");
     const probed = await probeEra(this.options.url, this.options.fetch);
     this.logger.debug(`upstream ${this.options.url.href} speaks the ${probed.era} MCP wire`, {
       versions: probed.supportedVersions.join(" "),
