@@ -3,7 +3,6 @@ import {
   type MessageExtraInfo,
   SdkHttpError,
   SSEClientTransport,
-  StreamableHTTPClientTransport,
   type Transport,
   type TransportSendOptions,
 } from "@modelcontextprotocol/client";
@@ -13,6 +12,7 @@ import { type Logger, silentLogger } from "../lib/logger.ts";
 import { connectionClosed, mcpServer, noMcpTransport } from "../lib/messages.ts";
 import type { EraVerdicts } from "./era/era-verdicts.ts";
 import { LegacyClientBridge } from "./era/legacy-client-bridge.ts";
+import { LeanHttpClientTransport } from "./lean-http-client-transport.ts";
 import { jsonRpcErrorBody, upstreamJsonRpcError } from "./upstream-error.ts";
 
 /** The two upstream wires the proxy can speak as a client. */
@@ -104,17 +104,17 @@ export class UpstreamConnector {
     this.detected = kind;
   }
 
-  /** @internal A Streamable HTTP client transport over the authorized fetch. */
-  openStreamableHttp(): StreamableHTTPClientTransport {
-    return new StreamableHTTPClientTransport(this.url, {
-      fetch: this.fetch,
-      // The GET stream carries server notifications for the whole session; keep retrying it a while.
-      reconnectionOptions: {
-        initialReconnectionDelay: 1_000,
-        maxReconnectionDelay: 30_000,
-        reconnectionDelayGrowFactor: 1.5,
-        maxRetries: 5,
-      },
+  /**
+   * @internal A Streamable HTTP client transport over the authorized fetch: the lean one (no per-message schema
+   * validation or stream pipelines; lean-http-client-transport.ts). The GET stream carries server notifications for
+   * the whole session, so it is retried a while.
+   */
+  openStreamableHttp(): LeanHttpClientTransport {
+    return new LeanHttpClientTransport(this.url, this.fetch, {
+      initialDelayMs: 1_000,
+      maxDelayMs: 30_000,
+      growFactor: 1.5,
+      maxRetries: 5,
     });
   }
 
@@ -228,7 +228,7 @@ class DetectingTransport implements UpstreamTransport {
   }
 
   async terminateSession(): Promise<void> {
-    if (this.inner instanceof StreamableHTTPClientTransport && this.inner.sessionId) {
+    if (this.inner instanceof LeanHttpClientTransport && this.inner.sessionId) {
       await this.inner.terminateSession();
     }
   }

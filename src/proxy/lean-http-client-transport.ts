@@ -1,0 +1,397 @@
+import {
+  isInitializedNotification,
+  isInitializeRequest,
+  isJSONRPCRequest,
+  type JSONRPCMessage,
+  type MessageExtraInfo,
+  SdkErrorCode,
+  SdkHttpError,
+  type Transport,
+  type TransportSendOptions,
+} from "@modelcontextprotocol/client";
+import type { FetchLike } from "../auth/authorized-fetch.ts";
+import { modernRequestHeaders } from "./era/mcp-request-headers.ts";
+import { readSse } from "./lean-sse-reader.ts";
+
+const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
+/** Headers the transport derives itself; a caller's per-request headers may not override them (as the SDK). */
+const RESERVED = new Set([
+  "authorization",
+  "dpop",
+  "content-type",
+  "mcp-protocol-version",
+  "mcp-method",
+  "mcp-name",
+  "mcp-session-id",
+]);
+
+export interface LeanReconnection {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  growFactor: number;
+  maxRetries: number;
+}
+
+const DEFAULT_RECONNECTION: LeanReconnection = {
+  initialDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  growFactor: 1.5,
+  maxRetries: 5,
+};
+
+type StreamOptions = {
+  resumptionToken?: string | undefined;
+  replayId?: string | number | undefined;
+  requestSignal?: AbortSignal | undefined;
+  onRequestStreamEnd?: (() => void) | undefined;
+};
+
+/**
+ * Streamable HTTP client transport for the proxy's message path, a drop-in for the SDK's
+ * `StreamableHTTPClientTransport` as the proxy uses it, without its per-message schema validation and stream
+ * pipelines: JSON bodies are parsed once, SSE bodies as they arrive (lean-sse-reader.ts). Auth is the FetchLike's job.
+ */
+export class LeanHttpClientTransport implements Transport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
+  readonly hasPerRequestStream = true;
+
+  private readonly abort = new AbortController();
+  private session: string | undefined;
+  private protocolVersion: string | undefined;
+  private serverRetryMs: number | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(
+    private readonly url: URL,
+    private readonly fetch: FetchLike,
+    private readonly reconnection: LeanReconnection = DEFAULT_RECONNECTION,
+  ) {}
+
+  get sessionId(): string | undefined {
+    return this.session;
+  }
+
+  async start(): Promise<void> {}
+
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const requestSignal = options?.requestSignal;
+    try {
+      if (options?.resumptionToken) {
+        const replayId = isJSONRPCRequest(message) ? message.id : undefined;
+        this.openGet({ resumptionToken: options.resumptionToken, replayId, requestSignal }).catch((e) => this.fail(e));
+        return;
+      }
+      const handshake = isInitializeRequest(message);
+      let modern = false;
+      const headers = this.headers(!handshake);
+      if (isJSONRPCRequest(message)) {
+        const version = (message.params?._meta as Record<string, unknown> | undefined)?.[PROTOCOL_VERSION_META_KEY];
+        if (typeof version === "string") {
+          modern = version >= "2026";
+          // As the SDK: the envelope's version, the method and Mcp-Name travel as headers.
+          const derived = modernRequestHeaders(message.method, message.params as Record<string, unknown>);
+          Object.assign(headers, derived, { "mcp-protocol-version": version });
+        }
+      }
+      for (const [name, value] of Object.entries(options?.headers ?? {})) {
+        if (!RESERVED.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
+      }
+      headers["content-type"] = "application/json";
+      headers.accept = "application/json, text/event-stream";
+      const response = await this.request({
+        method: "POST",
+        headers,
+        body: JSON.stringify(message),
+        signal: requestSignal ? AbortSignal.any([this.abort.signal, requestSignal]) : this.abort.signal,
+      });
+      if (handshake && response.ok) this.session = response.headers.get("mcp-session-id") || undefined;
+      if (!response.ok) {
+        const text = await response.text().catch(() => null);
+        const answer = response.status === 400 && modern ? errorAnswerTo(message, text) : undefined;
+        if (answer) {
+          // As the SDK: a 2026-07-28 server's 400 JSON-RPC error is the request's answer, not a transport failure.
+          this.onmessage?.(answer);
+          return;
+        }
+        const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+        throw new SdkHttpError(
+          SdkErrorCode.ClientHttpNotImplemented,
+          `Error POSTing to endpoint (${status}): ${text}`,
+          {
+            status: response.status,
+            statusText: response.statusText,
+            text,
+          },
+        );
+      }
+      // 202 (or 204): accepted, nothing in the body; a request's answer then comes on the GET stream.
+      if (response.status === 202 || response.status === 204 || !isJSONRPCRequest(message)) {
+        await response.body?.cancel().catch(() => {});
+        if (response.status === 202 && isInitializedNotification(message)) this.openGet({}).catch((e) => this.fail(e));
+        return;
+      }
+      const type = (response.headers.get("content-type") ?? "").split(";", 1)[0]?.trim().toLowerCase();
+      if (type === "text/event-stream") {
+        void this.consume(response.body, { requestSignal, onRequestStreamEnd: options?.onRequestStreamEnd }, false);
+      } else if (type === "application/json") {
+        const text = await response.text();
+        let data: unknown;
+        try {
+          data = JSON.parse(text);
+        } catch {
+          throw new Error(
+            `The upstream answered ${message.method} with a body that is not JSON (${text.length} characters, HTTP ${response.status}).`,
+          );
+        }
+        for (const one of Array.isArray(data) ? data : [data]) this.deliver(one);
+      } else {
+        await response.body?.cancel().catch(() => {});
+        throw new Error(`Unexpected content type: ${response.headers.get("content-type")}`);
+      }
+    } catch (error) {
+      if (!requestSignal?.aborted) this.onerror?.(error as Error);
+      throw error;
+    }
+  }
+
+  /** DELETE with the session id; 405 means the server keeps sessions itself (fine). */
+  async terminateSession(): Promise<void> {
+    if (!this.session) return;
+    const response = await this.request({
+      method: "DELETE",
+      headers: this.headers(true),
+      signal: this.abort.signal,
+    });
+    await response.body?.cancel().catch(() => {});
+    if (!response.ok && response.status !== 405) {
+      throw new SdkHttpError(
+        SdkErrorCode.ClientHttpFailedToTerminateSession,
+        `Failed to terminate session: ${response.statusText}`,
+        {
+          status: response.status,
+          statusText: response.statusText,
+        },
+      );
+    }
+    this.session = undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.abort.abort();
+    this.onclose?.();
+  }
+
+  /**
+   * One request to the endpoint. Redirects are followed only when they keep the method (GET, or 307/308) and the
+   * origin, at most 5 times, as the SDK's transport does: the authorized fetch puts the user's token on every
+   * request, and a redirect to another origin would hand that token to a server it was not issued for; a 301/302/303
+   * would turn the POST into a GET that has lost its JSON-RPC body. Any other redirect fails with where it points.
+   */
+  private async request(init: RequestInit): Promise<Response> {
+    let url = this.url;
+    for (let followed = 0; ; followed++) {
+      const response = await this.fetch(url, { ...init, redirect: "manual" });
+      const target = redirectTarget(url, response);
+      if (!target) return response;
+      await response.body?.cancel().catch(() => {});
+      const keepsMethod = init.method === "GET" || response.status === 307 || response.status === 308;
+      if (
+        !keepsMethod ||
+        !sameOrigin(url, target) ||
+        target.username ||
+        target.password ||
+        followed === MAX_REDIRECTS
+      ) {
+        target.username = target.password = target.search = target.hash = "";
+        const why = followed === MAX_REDIRECTS ? `after ${MAX_REDIRECTS} redirects` : "";
+        throw new SdkHttpError(
+          SdkErrorCode.ClientHttpNotImplemented,
+          `Redirect to ${target.href} not followed${why ? ` ${why}` : ""}: only same-origin redirects that keep the method are followed, so the token never leaves the server it was issued for. Use that URL as the upstream if it is the intended server.`,
+          { status: response.status, statusText: response.statusText, text: "" },
+        );
+      }
+      url = target;
+    }
+  }
+
+  /** Hands on a parsed message that has the JSON-RPC 2.0 shape; anything else is reported, not delivered. */
+  private deliver(message: unknown): void {
+    if (isJsonRpcShape(message)) this.onmessage?.(message);
+    else this.fail(new Error("The upstream sent a message that is not JSON-RPC 2.0; it was dropped."));
+  }
+
+  private headers(withSession: boolean): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (withSession && this.session) headers["mcp-session-id"] = this.session;
+    if (this.protocolVersion) headers["mcp-protocol-version"] = this.protocolVersion;
+    return headers;
+  }
+
+  private fail(error: unknown): void {
+    if (!this.closed) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  /** GET stream: the standalone one (no token) or a resumed request stream (Last-Event-ID). 405: none offered. */
+  private async openGet(options: StreamOptions, attempt = 0): Promise<void> {
+    const headers = this.headers(true);
+    headers.accept = "text/event-stream";
+    if (options.resumptionToken) headers["last-event-id"] = options.resumptionToken;
+    const signal = options.requestSignal
+      ? AbortSignal.any([this.abort.signal, options.requestSignal])
+      : this.abort.signal;
+    const response = await this.request({ method: "GET", headers, signal });
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      if (response.status === 405) {
+        options.onRequestStreamEnd?.();
+        return;
+      }
+      throw new SdkHttpError(
+        SdkErrorCode.ClientHttpFailedToOpenStream,
+        `Failed to open SSE stream: ${response.statusText}`,
+        {
+          status: response.status,
+          statusText: response.statusText,
+        },
+      );
+    }
+    void this.consume(response.body, options, true, attempt);
+  }
+
+  /**
+   * Delivers a stream's messages as they are parsed. A stream that ends or breaks before its response (or the
+   * standalone stream, any time) is resumed from its last event id with bounded backoff, as the SDK does. The count
+   * of attempts starts again only after a stream that carried an event: one that opens and drops at once (a proxy
+   * in between timing out, a server that closes every stream) is retried at most `maxRetries` times, not forever.
+   */
+  private async consume(
+    body: ReadableStream<Uint8Array> | null,
+    options: StreamOptions,
+    reconnectable: boolean,
+    attempt = 0,
+  ): Promise<void> {
+    const aborted = () => this.closed || options.requestSignal?.aborted === true;
+    let lastEventId = options.resumptionToken;
+    let primed = false;
+    let progressed = false;
+    let answered = false;
+    let broken: unknown;
+    if (body) {
+      try {
+        await readSse(
+          body,
+          (event) => {
+            progressed = true;
+            if (event.id) {
+              lastEventId = event.id;
+              primed = true;
+            }
+            if (!event.data || (event.event && event.event !== "message")) return;
+            let message: unknown;
+            try {
+              message = JSON.parse(event.data);
+            } catch {
+              this.fail(
+                new Error(`The upstream sent an SSE event that is not JSON (${event.data.length} characters).`),
+              );
+              return;
+            }
+            if (isJsonRpcShape(message) && !("method" in message) && "id" in message) {
+              answered = true;
+              if (options.replayId !== undefined) message.id = options.replayId;
+            }
+            this.deliver(message);
+          },
+          (ms) => {
+            this.serverRetryMs = ms;
+          },
+        );
+      } catch (error) {
+        broken = error;
+      }
+    }
+    if (aborted()) return;
+    if (broken) this.fail(new Error(`SSE stream disconnected: ${broken}`));
+    if (body && (reconnectable || primed) && !answered) {
+      this.reconnect({ ...options, resumptionToken: lastEventId }, progressed ? 0 : attempt);
+    } else {
+      options.onRequestStreamEnd?.();
+    }
+  }
+
+  private reconnect(options: StreamOptions, attempt: number): void {
+    if (attempt >= this.reconnection.maxRetries) {
+      this.fail(new Error(`Maximum reconnection attempts (${this.reconnection.maxRetries}) exceeded.`));
+      options.onRequestStreamEnd?.();
+      return;
+    }
+    const { initialDelayMs, growFactor, maxDelayMs } = this.reconnection;
+    const delay = Math.min(this.serverRetryMs ?? initialDelayMs * growFactor ** attempt, maxDelayMs);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closed || options.requestSignal?.aborted) return;
+      this.openGet(options, attempt + 1).catch((error) => {
+        if (this.closed || options.requestSignal?.aborted) return;
+        this.fail(
+          new Error(`Failed to reconnect SSE stream: ${error instanceof Error ? error.message : String(error)}`),
+        );
+        this.reconnect(options, attempt + 1);
+      });
+    }, delay);
+    this.timers.add(timer);
+  }
+}
+
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+function redirectTarget(url: URL, response: Response): URL | undefined {
+  const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get("location") : null;
+  if (!location) return undefined;
+  try {
+    return new URL(location, url);
+  } catch {
+    return undefined;
+  }
+}
+
+function sameOrigin(from: URL, to: URL): boolean {
+  return from.protocol === to.protocol && from.host === to.host;
+}
+
+/**
+ * The cheap structural check that replaces the SDK's schema validation on the hot path: an object with
+ * `jsonrpc: "2.0"` that is a request or notification (string `method`) or a response (an `id` with `result` or
+ * `error`). Field contents are the receiver's business (the proxy relays them as they are).
+ */
+export function isJsonRpcShape(value: unknown): value is JSONRPCMessage {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const message = value as Record<string, unknown>;
+  if (message.jsonrpc !== "2.0") return false;
+  if (typeof message.method === "string") return true;
+  return "id" in message && ("result" in message || "error" in message);
+}
+
+/** The JSON-RPC error response in `text` when it answers `request`, else undefined. */
+function errorAnswerTo(request: JSONRPCMessage, text: string | null): JSONRPCMessage | undefined {
+  if (!text || !("id" in request)) return undefined;
+  try {
+    const parsed = JSON.parse(text) as { jsonrpc?: unknown; id?: unknown; error?: unknown };
+    return parsed?.jsonrpc === "2.0" && parsed.error && parsed.id === request.id
+      ? (parsed as JSONRPCMessage)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
