@@ -5,8 +5,8 @@ import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { openUrl } from "../lib/open-url.ts";
 import { createStore as createTokenStore } from "../store/create-store.ts";
-import type { FileTokenStore } from "../store/file-store.ts";
 import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
+import { parseStoreUrl } from "../store/store-url.ts";
 import type { TokenStore } from "../store/token-store.ts";
 
 /** What every command needs for one upstream: the store, its auth client and a logger. */
@@ -43,7 +43,7 @@ export async function createUpstreamContext(
   const store = createStore(runtime, (message) => logger?.warn(message));
   logger ??= createLogger({
     level: runtime.debug ? "debug" : "info",
-    ...(runtime.debug ? { debugFile: store.sidecarPath(key, "debug.log") } : {}),
+    ...(runtime.debug && store.sidecarPath ? { debugFile: store.sidecarPath(key, "debug.log") } : {}),
     ...(options.logFormat ? { format: options.logFormat } : {}),
   });
   const staticAuthorization = Object.keys(upstream.headers).some((name) => name.toLowerCase() === "authorization");
@@ -76,8 +76,25 @@ export function signInPresenter(logger?: Logger): Pick<UpstreamAuthDeps, "printS
   };
 }
 
-export function createStore(runtime: RuntimeOptions, onWarning?: (message: string) => void): FileTokenStore {
-  return createTokenStore({ backend: "file", dir: runtime.authDir, onWarning });
+/** Shared stores by URL: every upstream of this process uses one connection (pool) per server. */
+const sharedStores = new Map<string, TokenStore>();
+
+/**
+ * The token store the options name: the file store in `authDir`, or the shared one at `store` (--store,
+ * MCP_PROXY_STORE). A shared store is built once per process and URL; its warnings go to the first caller's logger.
+ */
+export function createStore(runtime: RuntimeOptions, onWarning?: (message: string) => void): TokenStore {
+  if (runtime.storeUrl === undefined) return createTokenStore({ backend: "file", dir: runtime.authDir, onWarning });
+  const location = parseStoreUrl(runtime.storeUrl);
+  if (location.backend !== "redis" && location.backend !== "postgres") {
+    return createTokenStore({ backend: "file", dir: runtime.authDir, onWarning });
+  }
+  let store = sharedStores.get(location.url);
+  if (!store) {
+    store = createTokenStore({ backend: location.backend, url: location.url, onWarning });
+    sharedStores.set(location.url, store);
+  }
+  return store;
 }
 
 let proxyInstalled: Promise<void> | undefined;

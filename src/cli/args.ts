@@ -6,6 +6,7 @@ import { type Environment, readEnvironment } from "../config/environment.ts";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
 import { type ConfigLocation, findConfigPath } from "../config/resolve-config.ts";
 import { ProxyError } from "../lib/errors.ts";
+import { parseStoreUrl } from "../store/store-url.ts";
 import {
   assertServerUrlScheme,
   checkClientMetadataUrl,
@@ -74,6 +75,7 @@ const OPTIONS = {
   "no-resource": { type: "boolean" },
   "allow-pkce-unverified": { type: "boolean" },
   "auth-dir": { type: "string" },
+  store: { type: "string" },
   port: { type: "string", short: "p" },
   "callback-host": { type: "string" },
   "no-browser": { type: "boolean" },
@@ -156,7 +158,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       allowPkceUnverified: values["allow-pkce-unverified"] === true,
     },
     runtime: {
-      authDir: resolve(values["auth-dir"] ?? environment.authDir ?? defaultAuthDir()),
+      ...storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store),
       port: parsePort(values.port ?? environment.port, values.port === undefined),
       callbackHost: checkHostName("--callback-host", values["callback-host"], command) ?? DEFAULT_CALLBACK_HOST,
       openBrowser: values["no-browser"] !== true,
@@ -319,4 +321,23 @@ function helpTopic(word: string | undefined): string | undefined {
   const alias = COMMAND_ALIASES[word.toLowerCase()];
   if (alias) return alias;
   throw unknownCommand(word, COMMANDS);
+}
+
+/**
+ * `--store URL` (env MCP_PROXY_STORE) and `--auth-dir`: `file:DIR` is the file store in DIR (like --auth-dir; an
+ * explicit --auth-dir wins), `file:` the --auth-dir one, and a redis:// or postgres:// URL a shared store (checked
+ * here, so a typo fails before anything runs, named without its password).
+ */
+function storeOptions(authDir: string | undefined, store: string | undefined): { authDir: string; storeUrl?: string } {
+  const location = store === undefined ? undefined : parseStoreUrl(store);
+  if (location === undefined || location.backend === "file") {
+    const dir = authDir ?? (location?.backend === "file" ? location.dir : undefined) ?? defaultAuthDir();
+    return { authDir: resolve(dir) };
+  }
+  if (location.backend === "memory") {
+    throw new ProxyError("USAGE", "--store memory: is for tests only; the proxy needs a store that outlives it.", {
+      hint: "Use file:DIR, redis://HOST:PORT or postgres://USER@HOST:PORT/DB.",
+    });
+  }
+  return { authDir: resolve(authDir ?? defaultAuthDir()), storeUrl: location.url };
 }

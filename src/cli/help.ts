@@ -15,6 +15,8 @@ export const FLAGS: Record<string, string> = {
     "the upstream's MCP revision: legacy (2025, sessions), modern (2026-07-28) or auto (default: probed, remembered a day)",
   "--no-resource": "do not send the RFC 8707 resource parameter (for servers that reject it)",
   "--auth-dir DIR": "token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)",
+  "--store URL":
+    "token store: file:DIR (default), redis://HOST:PORT or postgres://USER@HOST/DB shared by replicas (env MCP_PROXY_STORE)",
   "--port N":
     "the port serve listens on, which the OAuth callback (http://127.0.0.1:N/oauth/callback) uses too (env OAUTH_CALLBACK_PORT; default 8000)",
   "--callback-host NAME": "host in the redirect URI (default 127.0.0.1; localhost binds 127.0.0.1 and ::1)",
@@ -42,7 +44,7 @@ export const FLAGS: Record<string, string> = {
 };
 
 /** What selects the stored sign-in (the store key) and where it lives: every command that reads one takes these. */
-const STORE = ["--config FILE", "--auth-dir DIR", "--client-id ID", "--client-metadata-url URL"];
+const STORE = ["--config FILE", "--auth-dir DIR", "--store URL", "--client-id ID", "--client-metadata-url URL"];
 const SIGN_IN = [
   ...STORE,
   "--client-secret SECRET",

@@ -14,6 +14,8 @@ export interface Environment {
   configPath: string | undefined;
   /** MCP_AUTH_DIR: the token directory when --auth-dir is not given. */
   authDir: string | undefined;
+  /** MCP_PROXY_STORE: the token store URL when --store is not given (file:DIR, redis://…, postgres://…). A secret. */
+  store: string | undefined;
   /** OAUTH_CALLBACK_PORT: the listen and callback port when --port is not given (text; a port number is checked where used). */
   port: string | undefined;
   /** MCP_PROXY_API_KEY: the inbound secret of `serve`. A secret: never log it. */
@@ -38,6 +40,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     upstreamUrl: nonEmpty(env.UPSTREAM_MCP_URL),
     configPath: nonEmpty(env.MCP_U2M_PROXY_CONFIG),
     authDir: nonEmpty(env.MCP_AUTH_DIR),
+    store: nonEmpty(env.MCP_PROXY_STORE),
     port: nonEmpty(env.OAUTH_CALLBACK_PORT),
     apiKey: nonEmpty(env.MCP_PROXY_API_KEY),
     apiKeyFile: nonEmpty(env.MCP_PROXY_API_KEY_FILE),

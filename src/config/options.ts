@@ -30,6 +30,11 @@ export interface UpstreamOptions {
 export interface RuntimeOptions {
   /** Token directory (--auth-dir, MCP_AUTH_DIR, default ~/.mcp/auth). */
   authDir: string;
+  /**
+   * The token store (--store, MCP_PROXY_STORE): a redis://… or postgres://… URL for a store shared by replicas, or
+   * undefined for the file store in `authDir`. May carry a password: never print it (redactStoreUrl).
+   */
+  storeUrl?: string | undefined;
   /** Loopback port of the OAuth callback (and of the HTTP face): --port, OAUTH_CALLBACK_PORT, default 8000. */
   port: number;
   /**

@@ -5,15 +5,22 @@
 import { ProxyError } from "../lib/errors.ts";
 import { FileTokenStore } from "./file-store.ts";
 import { MemoryTokenStore } from "./memory-store.ts";
+import { PostgresTokenStore } from "./postgres-store.ts";
+import { RedisTokenStore } from "./redis-store.ts";
 import type { TokenStore } from "./token-store.ts";
 
 /** The backends this build knows. */
-export const STORE_BACKENDS = ["file", "memory"] as const;
+export const STORE_BACKENDS = ["file", "memory", "redis", "postgres"] as const;
 export type StoreBackend = (typeof STORE_BACKENDS)[number];
 
 export interface CreateStoreOptions {
-  /** `file`: JSON files in `dir` (the default layout, docs/storage.md). `memory`: this process only, for tests. */
+  /**
+   * `file`: JSON files in `dir` (the default layout, docs/storage.md). `memory`: this process only, for tests.
+   * `redis`, `postgres`: a server shared by several replicas, at `url` (docs/scale-out.md).
+   */
   backend: StoreBackend;
+  /** The server of a shared backend: redis://… or postgres://… (`postgres:` alone: the PG* variables). */
+  url?: string | undefined;
   /** The directory of the file backend (absolute, resolved by the caller; e.g. ~/.mcp/auth). Required for `file`. */
   dir?: string | undefined;
   /**
@@ -29,11 +36,13 @@ export interface CreateStoreOptions {
  * Builds the store for a backend. The overloads keep the concrete type for callers that use a backend's extras
  * (the file store's `recordPath`, a non-optional `sidecarPath`).
  *
- * @throws ProxyError USAGE when the file backend has no directory, or the backend is unknown (a name from a
+ * @throws ProxyError USAGE when the file backend has no directory, a shared one no URL, or the backend is unknown (a name from a
  *   config file or the environment, say).
  */
 export function createStore(options: CreateStoreOptions & { backend: "file" }): FileTokenStore;
 export function createStore(options: CreateStoreOptions & { backend: "memory" }): MemoryTokenStore;
+export function createStore(options: CreateStoreOptions & { backend: "redis" }): RedisTokenStore;
+export function createStore(options: CreateStoreOptions & { backend: "postgres" }): PostgresTokenStore;
 export function createStore(options: CreateStoreOptions): TokenStore;
 export function createStore(options: CreateStoreOptions): TokenStore {
   const lockWait = options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs };
@@ -51,6 +60,16 @@ export function createStore(options: CreateStoreOptions): TokenStore {
       });
     case "memory":
       return new MemoryTokenStore(lockWait);
+    case "redis":
+    case "postgres": {
+      if (!options.url) {
+        throw new ProxyError("USAGE", `The ${options.backend} token store needs a URL.`, {
+          hint: "Pass --store redis://HOST:PORT or --store postgres://USER@HOST:PORT/DB (env MCP_PROXY_STORE).",
+        });
+      }
+      const shared = { url: options.url, ...(options.onWarning ? { onWarning: options.onWarning } : {}), ...lockWait };
+      return options.backend === "redis" ? new RedisTokenStore(shared) : new PostgresTokenStore(shared);
+    }
     default:
       throw new ProxyError("USAGE", `Unknown token store backend ${JSON.stringify(String(options.backend))}.`, {
         hint: `Choose one of: ${STORE_BACKENDS.join(", ")}.`,

@@ -19,11 +19,12 @@ import {
 import { ProxyError } from "../lib/errors.ts";
 import { rememberSecretsIn } from "../lib/redact.ts";
 import type { acquireFileLock } from "./file-lock.ts";
+import { newHeldLock } from "./lease-lock.ts";
 import { withRecordLock } from "./record-lock.ts";
 import { assertWritableRecord, parseStoredRecord, RECORD_KINDS } from "./record-schemas.ts";
 import { nextRevision, revisionOf, withRevision } from "./revisions.ts";
 import { assertRecordKey, assertStoreKey, assertUpstreamKey, isPrincipalGrantKey } from "./store-key.ts";
-import type { RecordKind, RecordTypes, StoredRecord, TokenStore, WriteOptions } from "./token-store.ts";
+import type { HeldLock, RecordKind, RecordTypes, StoredRecord, TokenStore, WriteOptions } from "./token-store.ts";
 
 export interface FileTokenStoreOptions {
   /**
@@ -200,7 +201,7 @@ export class FileTokenStore implements TokenStore {
   async withLock<T>(
     key: string,
     name: "refresh" | "sign-in",
-    fn: () => Promise<T>,
+    fn: (lock: HeldLock) => Promise<T>,
     options: { waitMs?: number } = {},
   ): Promise<T> {
     assertStoreKey(key);
@@ -209,16 +210,19 @@ export class FileTokenStore implements TokenStore {
     await this.#ensureDir();
     const waitMs = options.waitMs ?? this.#waitMs;
     let acquired: Awaited<ReturnType<typeof acquireFileLock>>;
+    const held = newHeldLock();
     try {
       // Loaded on first lock: reading a cached token at start-up needs no lock (proper-lockfile and its deps).
       const { acquireFileLock: acquire } = await import("./file-lock.ts");
       acquired = await acquire(lockPath, {
         waitMs,
         staleMs: this.#staleMs,
-        onCompromised: (error) =>
+        onCompromised: (error) => {
+          held.controller.abort(error);
           this.#warn(
             `Lost the ${name} lock ${lockPath} while holding it (${error.message}); another process may have taken it.`,
-          ),
+          );
+        },
       });
     } catch (error) {
       throw this.#storeError(`lock ${lockPath}`, error);
@@ -237,7 +241,7 @@ export class FileTokenStore implements TokenStore {
       );
     }
     try {
-      return await fn();
+      return await fn(held.lock);
     } finally {
       await acquired.release().catch((error: unknown) => {
         this.#warn(`Could not release ${lockPath} (${errorCode(error)}); it will be broken as stale.`);

@@ -6,10 +6,11 @@
 import { ProxyError } from "../lib/errors.ts";
 import { rememberSecretsIn } from "../lib/redact.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
+import { newHeldLock } from "./lease-lock.ts";
 import { assertWritableRecord, RECORD_KINDS } from "./record-schemas.ts";
 import { nextRevision, revisionOf, withRevision } from "./revisions.ts";
 import { assertRecordKey, assertStoreKey, assertUpstreamKey, isPrincipalGrantKey, upstreamKeyOf } from "./store-key.ts";
-import type { RecordKind, RecordTypes, StoredRecord, TokenStore, WriteOptions } from "./token-store.ts";
+import type { HeldLock, RecordKind, RecordTypes, StoredRecord, TokenStore, WriteOptions } from "./token-store.ts";
 
 export interface MemoryTokenStoreOptions {
   /** Default `waitMs` of withLock. Default 30 s. */
@@ -93,7 +94,7 @@ export class MemoryTokenStore implements TokenStore {
   async withLock<T>(
     key: string,
     name: "refresh" | "sign-in",
-    fn: () => Promise<T>,
+    fn: (lock: HeldLock) => Promise<T>,
     options: { waitMs?: number } = {},
   ): Promise<T> {
     assertStoreKey(key);
@@ -107,7 +108,8 @@ export class MemoryTokenStore implements TokenStore {
       });
     }
     try {
-      return await fn();
+      // Held until released: nothing in one process can take it away.
+      return await fn(newHeldLock().lock);
     } finally {
       release();
     }

@@ -37,16 +37,29 @@ export function nextRevision(
 ): number {
   const expected = options?.expectedRevision;
   if (expected !== undefined && (expected === null ? current !== undefined : current !== expected)) {
-    const found = current === undefined ? "there is none" : `it is at revision ${current}`;
-    const wanted = expected === null ? "no record" : `revision ${expected}`;
-    throw new ProxyError(
-      "STORE_CONFLICT",
-      `Did not write the ${kind} record of ${key}: expected ${wanted}, but ${found}.`,
-      {
-        hint: "Another process updated it; read it again, and write again only if the change still applies.",
-        details: { key, kind, expectedRevision: expected, revision: current ?? null },
-      },
-    );
+    throw conflictError(key, kind, expected, current);
   }
   return (current ?? 0) + 1;
+}
+
+/**
+ * ProxyError STORE_CONFLICT for a compare-and-set that expected `expected` (null: no record) and found `current`
+ * (undefined: no record). Shared backends, whose compare-and-set runs in the server, build it from what they found.
+ */
+export function conflictError(
+  key: string,
+  kind: RecordKind,
+  expected: number | null,
+  current: number | undefined,
+): ProxyError {
+  const found = current === undefined ? "there is none" : `it is at revision ${current}`;
+  const wanted = expected === null ? "no record" : `revision ${expected}`;
+  return new ProxyError(
+    "STORE_CONFLICT",
+    `Did not write the ${kind} record of ${key}: expected ${wanted}, but ${found}.`,
+    {
+      hint: "Another process updated it; read it again, and write again only if the change still applies.",
+      details: { key, kind, expectedRevision: expected, revision: current ?? null },
+    },
+  );
 }

@@ -104,6 +104,27 @@ export interface WriteOptions {
   expectedRevision?: number | null | undefined;
 }
 
+/** What withLock tells `fn` about the lock it holds. */
+export interface HeldLock {
+  /**
+   * True once the lock was lost while `fn` ran (a shared store's lease expired: a stall, the store unreachable for
+   * longer than the lease). Another process may hold it now, so `fn`'s writes must be fenced (compare-and-set).
+   */
+  readonly lost: boolean;
+  /** Aborted when the lock is lost. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A change another process made, as a shared store's notifications tell it: a record (`key` and `kind`), every
+ * record of an upstream and its grants (`key`, no kind: a `clear`), or anything at all (neither: the notification
+ * channel reconnected and may have missed some).
+ */
+export interface StoreChange {
+  key?: string;
+  kind?: RecordKind;
+}
+
 export interface TokenStore {
   /** Where it keeps things, for people ("~/.mcp/auth", "memory"). */
   readonly location: string;
@@ -130,7 +151,8 @@ export interface TokenStore {
   /** The grant keys of an upstream that hold tokens, sorted (the default grant, the upstream key, included). */
   grantKeys(upstreamKey: string): Promise<string[]>;
   /**
-   * Runs fn while holding an exclusive lock on (key, name), across every process sharing this store.
+   * Runs fn while holding an exclusive lock on (key, name), across every process sharing this store. Shared stores
+   * hold it as a lease that is renewed while fn runs; fn is told through its argument if it is lost anyway.
    * Waits up to `waitMs` (default 30 s) for the lock, then throws ProxyError STORE_ERROR. Stale locks of dead
    * processes are broken (file store: ~10 s after the holder died). fn's result and errors pass through; the lock is
    * released either way. Not re-entrant: a nested call for the same (key, name) waits for itself until waitMs.
@@ -138,7 +160,7 @@ export interface TokenStore {
   withLock<T>(
     key: string,
     name: "refresh" | "sign-in",
-    fn: () => Promise<T>,
+    fn: (lock: HeldLock) => Promise<T>,
     options?: { waitMs?: number },
   ): Promise<T>;
   /**
@@ -147,6 +169,14 @@ export interface TokenStore {
    * backends without it are only re-read when a request is refused.
    */
   stamp?(key: string, kind: RecordKind): Promise<string>;
+  /**
+   * Calls `listener` when another process changes a record (shared stores only: Redis pub/sub, Postgres
+   * LISTEN/NOTIFY), so a replica learns of a sign-in or refresh elsewhere before its next request. Returns a function
+   * that stops the calls. Optional: without it, changes are noticed through `stamp` (or a refused request).
+   */
+  watch?(listener: (change: StoreChange) => void): () => void;
+  /** Closes connections to a shared store's server (pending operations finish first). Optional: files need none. */
+  close?(): Promise<void>;
   /**
    * A file path next to the records for this key (`<dir>/<key>_<suffix>`, e.g. the debug log); the caller creates
    * it with mode 0600. Undefined for backends without files.

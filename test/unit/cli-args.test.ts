@@ -357,3 +357,24 @@ describe("the CLI never reports user input as an unexpected error (exit 70)", ()
     assert.doesNotMatch(err.join("\n"), /unexpected error/);
   });
 });
+
+test("--store / MCP_PROXY_STORE: file:DIR is the auth dir, a shared store URL is kept, a bad one is refused without its password", () => {
+  const dir = parseCliArgs(["status", "https://u.example/mcp", "--store", "file:/tmp/u2m-store"], {});
+  assert.equal(dir.runtime.authDir, "/tmp/u2m-store");
+  assert.equal(dir.runtime.storeUrl, undefined);
+  const fromEnv = parseCliArgs(["status", "https://u.example/mcp"], {
+    MCP_PROXY_STORE: "redis://:pw@r.example:6379/2",
+  });
+  assert.equal(fromEnv.runtime.storeUrl, "redis://:pw@r.example:6379/2");
+  const flag = parseCliArgs(["status", "https://u.example/mcp", "--store", "postgres:"], {
+    MCP_PROXY_STORE: "redis://r.example",
+  });
+  assert.equal(flag.runtime.storeUrl, "postgres:", "the flag wins over the variable");
+  assert.throws(
+    () => parseCliArgs(["status", "https://u.example/mcp", "--store", "mongodb://u:hunter2@db/x"], {}),
+    (error: unknown) =>
+      isProxyError(error, "USAGE") &&
+      /Unknown token store "mongodb:\/\/u:\*\*\*@db\/x"/.test(error.message) &&
+      !error.message.includes("hunter2"),
+  );
+});

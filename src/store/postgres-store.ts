@@ -1,0 +1,422 @@
+/**
+ * A TokenStore in PostgreSQL, shared by every replica using the same database (`pg`, loaded on first use). Tables
+ * (created on first use, in `schema` if given, else the connection's search_path), see docs/scale-out.md:
+ * - `mcp_u2m_records` (store_key, kind) → upstream_key, revision, generation, data (the record's JSON, as text);
+ * - `mcp_u2m_leases` name → holder, expires_at: the withLock leases, timed by the server's clock;
+ * - sequence `mcp_u2m_generation`: a store-wide write counter.
+ * A compare-and-set is one `UPDATE … WHERE revision = $n` (or an `INSERT … ON CONFLICT DO NOTHING` for "no record"),
+ * and every write or removal sends a NOTIFY in the same statement, so other replicas re-read (change-feed.ts).
+ */
+import type { Client, Pool, PoolConfig } from "pg";
+import { ProxyError } from "../lib/errors.ts";
+import { rememberSecretsIn } from "../lib/redact.ts";
+import { ChangeFeed } from "./change-feed.ts";
+import { type LeaseBackend, LeaseLocks } from "./lease-lock.ts";
+import { assertWritableRecord, parseStoredRecord, RECORD_KINDS } from "./record-schemas.ts";
+import { conflictError, withRevision } from "./revisions.ts";
+import { assertRecordKey, assertStoreKey, assertUpstreamKey, isPrincipalGrantKey, upstreamKeyOf } from "./store-key.ts";
+import { redactStoreUrl } from "./store-url.ts";
+import type {
+  HeldLock,
+  RecordKind,
+  RecordTypes,
+  StoreChange,
+  StoredRecord,
+  TokenStore,
+  WriteOptions,
+} from "./token-store.ts";
+
+export interface PostgresTokenStoreOptions {
+  /** postgres://user[:password]@host:port/db[?sslmode=…]; `postgres:` alone: everything from the PG* variables. */
+  url: string;
+  /** A schema for the tables (created if missing); default: the connection's search_path (usually `public`). */
+  schema?: string;
+  onWarning?: (message: string) => void;
+  /** Default `waitMs` of withLock. Default 30 s. */
+  lockWaitMs?: number;
+  /** How long a lease lasts without renewal (a dead holder delays the others this long). Default 10 s. */
+  leaseMs?: number;
+  /** Environment for the PG* variables (default: the process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,40}$/;
+/** The bare forms that mean "take everything from the PG* variables". */
+const BARE_URL = /^postgres(ql)?:(\/\/)?$/i;
+
+export class PostgresTokenStore implements TokenStore {
+  readonly location: string;
+  readonly #config: PoolConfig;
+  readonly #schema: string | undefined;
+  readonly #warn: (message: string) => void;
+  readonly #waitMs: number;
+  readonly #feed = new ChangeFeed();
+  readonly #locks: LeaseLocks;
+  readonly #records: string;
+  readonly #leases: string;
+  readonly #sequence: string;
+  readonly #channel: string;
+  #pool: Promise<Pool> | undefined;
+  #tables: Promise<void> | undefined;
+  #listener: Client | undefined;
+  #listening = false;
+  #closed = false;
+  #down = false;
+
+  constructor(options: PostgresTokenStoreOptions) {
+    const env = options.env ?? process.env;
+    const bare = BARE_URL.test(options.url.trim());
+    this.location = bare ? describePgEnv(env) : redactStoreUrl(options.url);
+    this.#config = {
+      ...(bare ? {} : { connectionString: options.url }),
+      max: 5,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 10_000,
+      application_name: env.PGAPPNAME ?? "mcp-u2m-proxy",
+    };
+    if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+      throw new ProxyError("USAGE", `Invalid Postgres schema name ${JSON.stringify(options.schema)}.`, {
+        hint: "Use lowercase letters, digits and underscores.",
+      });
+    }
+    this.#schema = options.schema;
+    const qualify = (name: string) => (options.schema ? `"${options.schema}".${name}` : name);
+    this.#records = qualify("mcp_u2m_records");
+    this.#leases = qualify("mcp_u2m_leases");
+    this.#sequence = qualify("mcp_u2m_generation");
+    this.#channel = options.schema ? `${options.schema}_mcp_u2m_changed` : "mcp_u2m_changed";
+    this.#warn = options.onWarning ?? (() => {});
+    this.#waitMs = options.lockWaitMs ?? 30_000;
+    this.#locks = new LeaseLocks(this.#leaseBackend(), {
+      leaseMs: options.leaseMs ?? 10_000,
+      waitMs: this.#waitMs,
+      where: `the Postgres store ${this.location}`,
+      onWarning: this.#warn,
+    });
+  }
+
+  async read<K extends RecordKind>(key: string, kind: K): Promise<StoredRecord<K> | undefined> {
+    assertRecordKey(key, kind);
+    const rows = await this.#query<{ revision: number; data: string }>(
+      `SELECT revision, data FROM ${this.#records} WHERE store_key = $1 AND kind = $2`,
+      [key, kind],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(row.data);
+    } catch {
+      await this.#quarantine(key, kind, "not valid JSON");
+      return undefined;
+    }
+    const parsed = parseStoredRecord(kind, raw);
+    if (parsed.ok) return rememberSecretsIn(withRevision(parsed.value, row.revision));
+    if (parsed.newer) {
+      this.#warn(`The ${kind} record of ${key} in ${this.location}: ${parsed.reason}; treating it as absent.`);
+      return undefined;
+    }
+    await this.#quarantine(key, kind, parsed.reason);
+    return undefined;
+  }
+
+  async write<K extends RecordKind>(
+    key: string,
+    kind: K,
+    value: RecordTypes[K],
+    options?: WriteOptions,
+  ): Promise<number> {
+    assertRecordKey(key, kind);
+    assertWritableRecord(kind, value);
+    const expected = options?.expectedRevision;
+    const { revision: _ignored, ...record } = value as RecordTypes[K] & { revision?: number };
+    const data = JSON.stringify(record);
+    const notify = `SELECT revision, pg_notify('${this.#channel}', $notify) AS notified FROM w`;
+    const message = this.#feed.message(key, kind);
+    let sql: string;
+    let params: unknown[];
+    if (typeof expected === "number") {
+      // The fenced write: only over the revision the caller read.
+      sql = `WITH w AS (UPDATE ${this.#records} SET revision = revision + 1, generation = nextval('${this.#sequence}'),
+          data = $3, updated_at = now() WHERE store_key = $1 AND kind = $2 AND revision = $4 RETURNING revision)
+        ${notify.replace("$notify", "$5")}`;
+      params = [key, kind, data, expected, message];
+    } else {
+      const onConflict =
+        expected === null
+          ? "DO NOTHING"
+          : `DO UPDATE SET revision = ${this.#records}.revision + 1, generation = EXCLUDED.generation,
+              data = EXCLUDED.data, updated_at = now()`;
+      sql = `WITH w AS (INSERT INTO ${this.#records} (store_key, kind, upstream_key, revision, generation, data)
+          VALUES ($1, $2, $3, 1, nextval('${this.#sequence}'), $4) ON CONFLICT (store_key, kind) ${onConflict}
+          RETURNING revision)
+        ${notify.replace("$notify", "$5")}`;
+      params = [key, kind, upstreamKeyOf(key), data, message];
+    }
+    const rows = await this.#query<{ revision: number }>(sql, params);
+    if (!rows[0]) {
+      const current = await this.#query<{ revision: number }>(
+        `SELECT revision FROM ${this.#records} WHERE store_key = $1 AND kind = $2`,
+        [key, kind],
+      );
+      throw conflictError(key, kind, expected ?? null, current[0]?.revision);
+    }
+    this.#feed.changedHere(key, kind);
+    return rows[0].revision;
+  }
+
+  async remove(key: string, kind?: RecordKind): Promise<void> {
+    if (kind) assertRecordKey(key, kind);
+    else assertStoreKey(key);
+    // An upstream key without a kind: its records and every grant's (a `clear`); a grant key: its tokens.
+    const all = !kind && !isPrincipalGrantKey(key);
+    const removed = all ? undefined : (kind ?? "tokens");
+    const where = all ? "upstream_key = $1" : "store_key = $1 AND kind = $3";
+    const params = all ? [key, this.#feed.message(key)] : [key, this.#feed.message(key, removed), removed];
+    await this.#query(
+      `WITH d AS (DELETE FROM ${this.#records} WHERE ${where} RETURNING 1)
+       SELECT count(*) AS removed, pg_notify('${this.#channel}', $2) FROM d`,
+      params,
+    );
+    this.#feed.changedHere(key, removed);
+  }
+
+  async keys(): Promise<string[]> {
+    const rows = await this.#query<{ upstream_key: string }>(
+      `SELECT DISTINCT upstream_key FROM ${this.#records} WHERE kind = ANY($1)`,
+      [RECORD_KINDS],
+    );
+    return rows.map((row) => row.upstream_key).sort();
+  }
+
+  async grantKeys(upstreamKey: string): Promise<string[]> {
+    assertUpstreamKey(upstreamKey);
+    const rows = await this.#query<{ store_key: string }>(
+      `SELECT store_key FROM ${this.#records} WHERE upstream_key = $1 AND kind = 'tokens'`,
+      [upstreamKey],
+    );
+    return rows.map((row) => row.store_key).sort();
+  }
+
+  async withLock<T>(
+    key: string,
+    name: "refresh" | "sign-in",
+    fn: (lock: HeldLock) => Promise<T>,
+    options: { waitMs?: number } = {},
+  ): Promise<T> {
+    assertStoreKey(key);
+    return this.#locks.run(key, name, fn, options.waitMs ?? this.#waitMs);
+  }
+
+  /** From memory, kept current by LISTEN: no round trip (see change-feed.ts). */
+  async stamp(key: string, kind: RecordKind): Promise<string> {
+    assertRecordKey(key, kind);
+    void this.#listen();
+    return this.#feed.stamp(key, kind);
+  }
+
+  watch(listener: (change: StoreChange) => void): () => void {
+    void this.#listen();
+    return this.#feed.watch(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.end().catch(() => {});
+    const pool = this.#pool;
+    this.#pool = undefined;
+    if (pool) await (await pool).end().catch(() => {});
+  }
+
+  sidecarPath(): undefined {
+    return undefined;
+  }
+
+  #leaseBackend(): LeaseBackend {
+    const until = "clock_timestamp() + $3 * interval '1 millisecond'";
+    return {
+      acquire: async (name, holder, ttlMs) =>
+        (
+          await this.#query(
+            `INSERT INTO ${this.#leases} (name, holder, expires_at) VALUES ($1, $2, ${until})
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+             WHERE ${this.#leases}.expires_at < clock_timestamp() RETURNING holder`,
+            [name, holder, ttlMs],
+          )
+        ).length === 1,
+      extend: async (name, holder, ttlMs) =>
+        (
+          await this.#query(
+            `UPDATE ${this.#leases} SET expires_at = ${until}
+             WHERE name = $1 AND holder = $2 AND expires_at > clock_timestamp() RETURNING holder`,
+            [name, holder, ttlMs],
+          )
+        ).length === 1,
+      release: async (name, holder) => {
+        await this.#query(`DELETE FROM ${this.#leases} WHERE name = $1 AND holder = $2`, [name, holder]);
+      },
+    };
+  }
+
+  /** Moves an unreadable record out of the way (kept under kind `<kind>.corrupt-<time>`) and says so. */
+  async #quarantine(key: string, kind: RecordKind, reason: string): Promise<void> {
+    const aside = `${kind}.corrupt-${new Date().toISOString().replace(/[-:.]/g, "")}`;
+    try {
+      await this.#query(`UPDATE ${this.#records} SET kind = $3 WHERE store_key = $1 AND kind = $2`, [key, kind, aside]);
+      this.#warn(`The ${kind} record of ${key} in ${this.location} was unreadable (${reason}); kept it as ${aside}.`);
+    } catch {
+      this.#warn(`The ${kind} record of ${key} in ${this.location} is unreadable (${reason}).`);
+    }
+  }
+
+  async #query<R>(sql: string, params: unknown[]): Promise<R[]> {
+    if (this.#closed) throw new ProxyError("INTERNAL", `The Postgres store ${this.location} was closed.`);
+    const pool = await this.#connect();
+    try {
+      await this.#ensureTables(pool);
+      const result = await pool.query(sql, params);
+      this.#reachable();
+      return result.rows as R[];
+    } catch (error) {
+      throw this.#storeError(error);
+    }
+  }
+
+  #connect(): Promise<Pool> {
+    this.#pool ??= import("pg").then(({ default: pg }) => {
+      const pool = new pg.Pool(this.#config);
+      // An idle connection that breaks (the server restarted) is dropped by the pool; the next query reconnects.
+      pool.on("error", (error) => this.#unreachable(error));
+      return pool;
+    });
+    return this.#pool;
+  }
+
+  #ensureTables(pool: Pool): Promise<void> {
+    this.#tables ??= (async () => {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        // Replicas starting together would race on CREATE … IF NOT EXISTS; a transaction lock serialises them.
+        await client.query("SELECT pg_advisory_xact_lock(7236428513902201357)");
+        if (this.#schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`);
+        await client.query(`CREATE SEQUENCE IF NOT EXISTS ${this.#sequence}`);
+        await client.query(`CREATE TABLE IF NOT EXISTS ${this.#records} (
+          store_key text NOT NULL, kind text NOT NULL, upstream_key text NOT NULL, revision integer NOT NULL,
+          generation bigint NOT NULL, data text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (store_key, kind))`);
+        await client.query(
+          `CREATE INDEX IF NOT EXISTS mcp_u2m_records_by_upstream ON ${this.#records} (upstream_key, kind)`,
+        );
+        await client.query(`CREATE TABLE IF NOT EXISTS ${this.#leases} (
+          name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)`);
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    })().catch((error: unknown) => {
+      this.#tables = undefined;
+      throw error;
+    });
+    return this.#tables;
+  }
+
+  /** A dedicated connection for LISTEN, reconnected with back-off; every (re)connection counts as "anything changed". */
+  #listen(attempt = 0): void {
+    if (this.#listener || this.#closed) return;
+    void import("pg").then(({ default: pg }) => {
+      if (this.#listener || this.#closed) return;
+      const client = new pg.Client(this.#config);
+      this.#listener = client;
+      let retried = false;
+      const retry = () => {
+        if (retried) return;
+        retried = true;
+        this.#listening = false;
+        if (this.#listener === client) this.#listener = undefined;
+        client.end().catch(() => {});
+        if (this.#closed) return;
+        setTimeout(() => this.#listen(attempt + 1), Math.min(100 * 2 ** attempt, 2000)).unref();
+      };
+      client.on("error", retry);
+      client.on("end", retry);
+      client.on("notification", (message) => {
+        if (message.channel === this.#channel && message.payload) this.#feed.received(message.payload);
+      });
+      client
+        .connect()
+        .then(() => client.query(`LISTEN "${this.#channel}"`))
+        .then(() => {
+          attempt = 0;
+          this.#listening = true;
+          this.#feed.reconnected();
+        })
+        .catch(retry);
+    });
+  }
+
+  #reachable(): void {
+    if (!this.#down) return;
+    this.#down = false;
+    this.#warn(`The Postgres store ${this.location} is reachable again.`);
+  }
+
+  #unreachable(error: unknown): void {
+    if (this.#down) return;
+    this.#down = true;
+    this.#warn(`The Postgres store ${this.location} is unreachable (${errorText(error)}); retrying.`);
+  }
+
+  #storeError(error: unknown): ProxyError {
+    if (error instanceof ProxyError) return error;
+    const sqlState = (error as { code?: unknown }).code;
+    if (typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState) && !sqlState.startsWith("08")) {
+      // The server answered, and refused (permissions, a read-only replica, …).
+      return new ProxyError(
+        "STORE_ERROR",
+        `The Postgres token store ${this.location} refused a query: ${errorText(error)} (SQLSTATE ${sqlState}).`,
+        {
+          hint: "Check that this user may create and write tables in the database (or its schema), on a primary.",
+          cause: error,
+        },
+      );
+    }
+    this.#unreachable(error);
+    return new ProxyError(
+      "STORE_ERROR",
+      `The Postgres token store ${this.location} is unreachable (${errorText(error)}).`,
+      {
+        hint: "Check that PostgreSQL is running and reachable; tokens already in memory keep working meanwhile.",
+        cause: error,
+      },
+    );
+  }
+
+  /** Whether LISTEN is established (tests wait for it before counting on notifications). */
+  get listening(): boolean {
+    return this.#listening;
+  }
+}
+
+/** postgres://user@host:port/db from the PG* variables, for messages (PGPASSWORD never appears). */
+function describePgEnv(env: NodeJS.ProcessEnv): string {
+  const user = env.PGUSER ?? env.USER ?? "";
+  const host = env.PGHOST ?? "localhost";
+  const port = env.PGPORT ?? "5432";
+  const database = env.PGDATABASE ?? user;
+  return `postgres://${user ? `${encodeURIComponent(user)}@` : ""}${host}:${port}/${database} (from PG* variables)`;
+}
+
+function errorText(error: unknown): string {
+  if (typeof error === "object" && error !== null) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && !/^[0-9A-Z]{5}$/.test(code)) return code;
+    if (typeof message === "string" && message) return message;
+  }
+  return String(error);
+}
