@@ -12,8 +12,27 @@ import {
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ToolListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
 import { type FaceHarness, startFaceHarness } from "./support/http-face-harness.ts";
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Repeats the upstream's notification until `seen` settles: the listen stream it travels on opens asynchronously. */
+async function notifyUntilSeen(h: FaceHarness, seen: Promise<unknown>): Promise<void> {
+  let done = false;
+  void seen.then(() => {
+    done = true;
+  });
+  while (!done) {
+    h.mcp.notifyToolsChanged();
+    await pause(100);
+  }
+}
 
 const textOf = (result: unknown) => ((result as { content?: Array<{ text?: string }> }).content ?? [])[0]?.text;
 
@@ -92,6 +111,14 @@ describe("HTTP face /mcp, 2025 client (SDK v1) → 2026-07-28-only upstream", ()
     setTimeout(() => controller.abort("test cancels"), 200);
     await assert.rejects(call);
     assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "after" } })), "after");
+  });
+
+  test("the upstream's tools/list_changed reaches the client (subscriptions/listen upstream, the GET stream here)", async () => {
+    const changed = new Promise<void>((resolve) => {
+      client.setNotificationHandler(ToolListChangedNotificationSchema, async () => resolve());
+    });
+    await notifyUntilSeen(h, changed);
+    assert.ok(h.mcp.stats.methods.includes("subscriptions/listen"));
   });
 
   test("after DELETE the session id is refused; a new initialize is bridged again", async () => {
@@ -226,6 +253,26 @@ describe("HTTP face /mcp, 2026-07-28 client (SDK v2, pinned) → 2025-only upstr
     assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "after" } })), "after");
   });
 
+  test("the upstream's tools/list_changed reaches a listening client (its GET stream upstream, listen here)", async () => {
+    let seen: () => void = () => {};
+    const changed = new Promise<void>((resolve) => {
+      seen = resolve;
+    });
+    const listener = new ClientV2(
+      { name: "http-era-bridge-listener", version: "1.0.0" },
+      {
+        versionNegotiation: { mode: { pin: "2026-07-28" } },
+        listChanged: { tools: { onChanged: () => seen() } },
+      },
+    );
+    await listener.connect(new StreamableHTTPClientTransportV2(new URL(h.mcpUrl)));
+    try {
+      await notifyUntilSeen(h, changed);
+    } finally {
+      await listener.close();
+    }
+  });
+
   test("a tampered requestState is refused with a clear error", async () => {
     const response = await fetch(h.mcpUrl, {
       method: "POST",
@@ -256,5 +303,36 @@ describe("HTTP face /mcp, 2026-07-28 client (SDK v2, pinned) → 2025-only upstr
     assert.equal(body.id, 7);
     assert.equal(body.error?.code, -32602);
     assert.match(body.error?.message ?? "", /requestState/);
+  });
+});
+
+describe("HTTP face, sign-in at start while a 2025 client's initialize waits (2026-07-28-only upstream)", () => {
+  let h: FaceHarness;
+  before(async () => {
+    h = await startFaceHarness({ mcpServer: { transport: "2026" }, browser: "ignore" });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  test("the initialize waits for the start-up sign-in, then is bridged (no 401 reaches the client)", async () => {
+    while (h.opened.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    const client = legacyClient("http-era-bridge-sign-in");
+    const connected = client.connect(new StreamableHTTPClientTransport(new URL(h.mcpUrl)));
+    // The initialize is inside the proxy, waiting for the sign-in (the in-flight gauge counts it).
+    while (!/mcp_proxy_requests_in_flight\{[^}]*\} 1\b/.test(await (await fetch(`${h.face.url}/metrics`)).text())) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal((await h.auth.status()).signedIn, false);
+    await completeLoginInBrowser(h.opened[0] as string);
+    await connected;
+    try {
+      assert.equal(client.getServerVersion()?.name, "mcp-u2m-proxy-test-server");
+      const me = JSON.parse(textOf(await client.callTool({ name: "whoami", arguments: {} })) ?? "{}");
+      assert.equal(me.sub, "alice");
+      assert.ok(h.mcp.stats.methods.includes("server/discover"));
+    } finally {
+      await client.close();
+    }
   });
 });
