@@ -12,6 +12,8 @@ import { type Logger, silentLogger } from "../lib/logger.ts";
 import { connectionClosed, mcpServer, noMcpTransport } from "../lib/messages.ts";
 import type { EraVerdicts } from "./era/era-verdicts.ts";
 import { LegacyClientBridge } from "./era/legacy-client-bridge.ts";
+import type { ModernClientBridge } from "./era/modern-client-bridge.ts";
+import { isModernClientMessage, routeModernClient } from "./era/modern-client-route.ts";
 import { LeanHttpClientTransport } from "./lean-http-client-transport.ts";
 import { jsonRpcErrorBody, upstreamJsonRpcError } from "./upstream-error.ts";
 
@@ -183,6 +185,8 @@ class DetectingTransport implements UpstreamTransport {
   /** Settles when the first message has decided the wire; later sends queue behind it, in order. */
   private opening: Promise<void> | undefined;
   private protocolVersion: string | undefined;
+  /** Holds back upstream messages while a 2026-07-28 client's first request checks a remembered era verdict. */
+  private screen: ((message: JSONRPCMessage) => boolean) | undefined;
   private closed = false;
 
   constructor(private readonly connector: UpstreamConnector) {}
@@ -201,7 +205,10 @@ class DetectingTransport implements UpstreamTransport {
     if (this.inner) return this.inner.send(message, options);
     if (this.closed) return Promise.reject(connectionClosed(mcpServer(this.connector.url.href)));
     if (this.opening) return this.opening.then(() => this.send(message, options));
-    const eraOpen = this.connector.eras !== undefined && "method" in message && message.method === "initialize";
+    const eraOpen =
+      this.connector.eras !== undefined &&
+      "method" in message &&
+      (message.method === "initialize" || isModernClientMessage(message));
     if (this.connector.kind === "streamable-http" && !eraOpen) {
       // Known wire and no era to find out: nothing to probe, so nothing to queue behind.
       const http = this.connector.openStreamableHttp();
@@ -246,6 +253,36 @@ class DetectingTransport implements UpstreamTransport {
 
   private async open(first: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
     if (this.connector.kind === "sse") return this.openSse(first);
+    const eras = this.connector.eras;
+    if (eras && isModernClientMessage(first)) {
+      // A 2026-07-28 client: bridged when the upstream speaks only the 2025 wire, else passed through.
+      return routeModernClient(
+        {
+          eras,
+          upstreamName: this.connector.url.href,
+          logger: this.connector.log,
+          openLegacy: () => this.connector.openStreamableHttp(),
+          passThrough: async (screen) => {
+            this.screen = screen;
+            try {
+              await this.openStreamable(first, options);
+            } finally {
+              this.screen = undefined;
+            }
+          },
+          dropPassThrough: () => this.dropInner(),
+          deliver: (message) => this.onmessage?.(message),
+          adoptBridge: (bridge) => this.adoptBridge(bridge),
+          dropBridge: (bridge) => this.dropInner(bridge),
+        },
+        first,
+        options,
+      );
+    }
+    return this.openStreamable(first, options);
+  }
+
+  private async openStreamable(first: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
     const initialize = "method" in first && first.method === "initialize";
     const known = initialize ? await this.connector.eras?.peekStored() : undefined;
     if (known?.era === "modern") return this.openEraBridge(first);
@@ -295,6 +332,21 @@ class DetectingTransport implements UpstreamTransport {
     await bridge.send(first);
   }
 
+  private adoptBridge(bridge: ModernClientBridge): void {
+    if (this.closed) throw connectionClosed(mcpServer(this.connector.url.href));
+    this.wire(bridge);
+    this.inner = bridge;
+    this.innerKind = "streamable-http";
+  }
+
+  /** Lets go of the transport adopted for the first message (it was the wrong route). */
+  private async dropInner(transport: Transport | undefined = this.inner): Promise<void> {
+    if (!transport) return;
+    this.unwire(transport);
+    if (this.inner === transport) this.inner = undefined;
+    await transport.close().catch(() => {});
+  }
+
   private async openSse(first: JSONRPCMessage): Promise<void> {
     const sse = await this.connector.openSse();
     if (this.closed) {
@@ -320,7 +372,10 @@ class DetectingTransport implements UpstreamTransport {
   }
 
   private wire(transport: Transport): void {
-    transport.onmessage = (message, extra) => this.onmessage?.(message, extra);
+    transport.onmessage = (message, extra) => {
+      if (this.screen?.(message)) return;
+      this.onmessage?.(message, extra);
+    };
     transport.onerror = (error) => this.onerror?.(error);
     transport.onclose = () => {
       if (this.inner === transport) void this.close();
