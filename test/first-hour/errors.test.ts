@@ -199,13 +199,16 @@ describe("an SDK v2 auto-negotiating client through stdio in front of a 2025 ser
       }),
     );
     try {
-      assert.equal(client.getNegotiatedProtocolVersion(), "2025-11-25");
+      // The client's probe is answered by the proxy's 2026-07-28 bridge in front of the 2025 server (it prefers
+      // that era), so it speaks 2026-07-28 to the proxy and the upstream still sees a plain 2025 session.
+      assert.equal(client.getNegotiatedProtocolVersion(), "2026-07-28");
       const result = await client.callTool({ name: "echo", arguments: { text: "first hour" } });
       assert.deepEqual(result.content, [{ type: "text", text: "first hour" }]);
     } finally {
       await client.close();
     }
     assert.ok(upstream.stats.methods.includes("tools/call"), upstream.stats.methods.join(", "));
+    assert.ok(upstream.stats.methods.includes("initialize"), upstream.stats.methods.join(", "));
     const stderr = readFileSync(log, "utf8");
     assert.doesNotMatch(stderr, /warn:|error:/, stderr);
     assert.doesNotMatch(stderr, /legacy SSE|Check the URL/, stderr);

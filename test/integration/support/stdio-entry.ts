@@ -1,5 +1,5 @@
 // A stand-in for `mcp-u2m-proxy stdio <url>` (whose CLI wiring lives elsewhere): the real auth core, the real file
-// store and runStdio, configured from the environment. Spawned by the stdio face tests as
+// store (which also keeps the upstream's era verdict) and runStdio, configured from the environment. Spawned by the stdio face tests as
 // `node --import tsx test/integration/support/stdio-entry.ts <url>`.
 //   MCP_AUTH_DIR                 token directory (required)
 //   STDIO_TEST_OPEN_BROWSER      "0": only print the sign-in URL (default: run $BROWSER)
@@ -31,8 +31,9 @@ const runtime: RuntimeOptions = {
   allowInsecureHttp: false,
 };
 const waitMs = process.env.STDIO_TEST_SIGN_IN_WAIT_MS;
+const store = new FileTokenStore({ dir: authDir, onWarning: (message) => logger.warn(message) });
 const auth = createUpstreamAuth(upstream, runtime, {
-  store: new FileTokenStore({ dir: authDir, onWarning: (message) => logger.warn(message) }),
+  store,
   logger,
   callback: "own-listener",
   ...signInPresenter(logger),
@@ -43,6 +44,8 @@ await runStdio({
   auth,
   logger,
   transport: process.env.STDIO_TEST_TRANSPORT as UpstreamTransportKind | undefined,
+  // As the CLI does: the upstream's era verdict is remembered beside its tokens.
+  eraStore: { store, key: auth.storeKey },
   ...(waitMs ? { signInWaitMs: Number(waitMs) } : {}),
 });
 await auth.close();
