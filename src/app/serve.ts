@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { Dispatcher } from "undici";
+import { DEFAULTS } from "../config/defaults.ts";
 import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createAccessLog, type LogFormat } from "../lib/access-log.ts";
@@ -14,7 +15,9 @@ import { serverNameOf } from "../server/client-config.ts";
 import type { FaceAuthClient } from "../server/http-face.ts";
 import { createMetricsRoute, createProxyMetrics } from "../server/metrics.ts";
 import { RequestGuard } from "../server/request-guard.ts";
+import { SseKeepAlive } from "../server/sse-keep-alive.ts";
 import { createUpstreamRouter, SERVERS_PREFIX } from "../server/upstream-router.ts";
+import { InboundDrain } from "./inbound-drain.ts";
 import { buildUpstreamFace, type ServedUpstream, type SharedFaceParts, type UpstreamFace } from "./upstream-face.ts";
 
 /**
@@ -103,6 +106,8 @@ export interface ServeOptions {
   logFormat?: LogFormat | undefined;
   /** The clock of the rate limits (tests step it instead of waiting); default Date.now. */
   now?: (() => number) | undefined;
+  /** A quiet event stream gets an SSE comment after this long (--keep-alive; default 15 s); 0 turns them off. */
+  keepAliveMs?: number | undefined;
 }
 
 export interface ServeHandle {
@@ -112,10 +117,22 @@ export interface ServeHandle {
   /** Stops listening, ends open streams and closes upstream connections. Does not close `auth`. */
   close(): Promise<void>;
   /**
+   * The graceful stop (SIGTERM): stops accepting (a request still arriving on an open connection gets 503), ends
+   * the long-lived streams at an event boundary, lets requests in flight finish for up to `graceMs`, then close().
+   */
+  shutdown(graceMs: number): Promise<ShutdownReport>;
+  /**
    * Replaces the set of upstreams (a config reload) without touching the ones that did not change: their sessions,
    * streams and sign-ins carry on. Only for a face started with `upstreams`.
    */
   reload(next: readonly ServedUpstream[]): Promise<ReloadResult>;
+}
+
+export interface ShutdownReport {
+  /** Long-lived streams ended. */
+  streams: number;
+  /** Requests still in flight at the deadline, cut. */
+  cut: number;
 }
 
 export interface ReloadResult {
@@ -166,7 +183,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     maxStreams: options.maxStreams,
     maxStreamsPerSession: options.maxStreamsPerSession,
   });
+  const keepAlive = new SseKeepAlive({ intervalMs: options.keepAliveMs ?? DEFAULTS.sseKeepAliveMs });
+  const drain = new InboundDrain();
   const shared: SharedFaceParts = {
+    keepAlive,
     guard,
     logger,
     streamLimits,
@@ -223,7 +243,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const closeFaces = () => Promise.all(faces.map((face) => face.close()));
 
   const timeouts = inboundTimeouts(FACE_TIMEOUTS, options.timeouts);
-  const makeServer = () => createHardenedHttpServer(listener, timeouts, { noDelay: true });
+  const makeServer = () => createHardenedHttpServer(drain.wrap(listener), timeouts, { noDelay: true });
   const closeServers = () =>
     Promise.all(
       servers.map(
@@ -275,7 +295,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   for (const face of faces) void face.startChecks({ signIn });
 
   let closing: Promise<void> | undefined;
-  return {
+  const handle: ServeHandle = {
     url: baseUrl,
     port,
     reload: async (next) => {
@@ -314,9 +334,21 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       }
       return result;
     },
+    shutdown: async (graceMs) => {
+      for (const server of servers) {
+        server.close();
+        server.closeIdleConnections();
+      }
+      const waiting = drain.drain(graceMs);
+      const streams = keepAlive.endLongLived();
+      const cut = await waiting;
+      await handle.close();
+      return { streams, cut };
+    },
     close: () => {
       closing ??= (async () => {
         stopWatchingSignIns?.();
+        keepAlive.close();
         await closeServers();
         await closeFaces();
         await ownDispatcher?.close().catch(() => {});
@@ -324,6 +356,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       return closing;
     },
   };
+  return handle;
 }
 
 /**

@@ -12,6 +12,7 @@ import { FaceTraffic } from "../server/face-traffic.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
 import { noMetrics, type ProxyMetrics } from "../server/metrics.ts";
 import { API_KEY_HEADER, type RequestGuard } from "../server/request-guard.ts";
+import type { SseKeepAlive } from "../server/sse-keep-alive.ts";
 import type { TransportBridges } from "../server/transport-bridges.ts";
 import type { RoutedUpstream } from "../server/upstream-router.ts";
 import type { TokenStore } from "../store/token-store.ts";
@@ -59,6 +60,8 @@ export interface SharedFaceParts {
   accessLog?: AccessLog | undefined;
   /** The rate limits, keyed by upstream name (the caller configures each upstream's). */
   rateLimiter?: RateLimiter | undefined;
+  /** Keep-alive comments on every event stream served, and the list of open streams for the shutdown. */
+  keepAlive?: SseKeepAlive | undefined;
 }
 
 export interface UpstreamFace extends RoutedUpstream {
@@ -157,6 +160,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     basePath,
     csrf: shared.csrf,
     launch: shared.launch,
+    keepAlive: shared.keepAlive,
     traffic: new FaceTraffic({
       upstream: served.name,
       metrics,

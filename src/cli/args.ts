@@ -54,6 +54,8 @@ export interface CliArgs {
     maxStreamsPerSession: number | undefined;
     maxSessions: number | undefined;
     sessionIdleMs: number | undefined;
+    /** `--keep-alive SECONDS`: SSE comments on quiet streams after this long; 0 off (undefined: the default). */
+    keepAliveMs: number | undefined;
     /** `--log-format`: "json" for one JSON object per log line, with an access-log line per relayed request. */
     logFormat: "text" | "json";
   };
@@ -92,6 +94,7 @@ const OPTIONS = {
   "max-streams-per-session": { type: "string" },
   "max-sessions": { type: "string" },
   "session-idle-timeout": { type: "string" },
+  "keep-alive": { type: "string" },
   "log-format": { type: "string" },
   config: { type: "string" },
   all: { type: "boolean" },
@@ -174,6 +177,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       maxStreamsPerSession: parseCount("--max-streams-per-session", values["max-streams-per-session"]),
       maxSessions: parseCount("--max-sessions", values["max-sessions"]),
       sessionIdleMs: mapDefined(parseCount("--session-idle-timeout", values["session-idle-timeout"]), (s) => s * 1000),
+      keepAliveMs: mapDefined(parseSeconds("--keep-alive", values["keep-alive"]), (s) => s * 1000),
       logFormat: parseLogFormat(values["log-format"]),
     },
     transport: parseTransport(values.transport),
@@ -252,6 +256,16 @@ function parseCount(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) throw usage(`${flag} must be a whole number of at least 1, not "${raw}".`);
+  return value;
+}
+
+/** A whole number of seconds (0 allowed: "off") given to `flag`, or undefined when it was not given. */
+function parseSeconds(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(value) || value < 0 || value > 86_400) {
+    throw usage(`${flag} must be a whole number of seconds from 0 (off) to 86400, not "${raw}".`);
+  }
   return value;
 }
 

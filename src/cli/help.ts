@@ -37,6 +37,7 @@ export const FLAGS: Record<string, string> = {
   "--max-streams-per-session N": "of those, per MCP session (default 4)",
   "--max-sessions N": "sessions the proxy holds itself when bridging transports (default 1000)",
   "--session-idle-timeout S": "seconds before an unused bridged session is closed (default 600)",
+  "--keep-alive SECONDS": "an SSE comment on every event stream quiet this long (default 15; 0 off)",
   "--log-format FORMAT":
     "text (default) or json: one JSON object per line, with a line per relayed request and per sign-in or refresh",
   "--help, -h": "this help",
@@ -71,6 +72,7 @@ const LISTEN = [
   "--max-streams-per-session N",
   "--max-sessions N",
   "--session-idle-timeout S",
+  "--keep-alive SECONDS",
   "--log-format FORMAT",
 ];
 

@@ -44,6 +44,15 @@ export const DEFAULTS = {
   upstreamTimeoutMs: 120_000,
   /** Connections the relay keeps to an upstream origin for requests (streams have their own pool, maxStreams). */
   upstreamConnections: 128,
+  /**
+   * A quiet event stream the HTTP face serves gets an SSE comment after this long (--keep-alive, in seconds there;
+   * 0 turns them off), so fronts that drop idle connections leave it open.
+   */
+  sseKeepAliveMs: 15_000,
+  /** On SIGTERM/SIGINT, requests in flight get this long to finish before they are cut. */
+  shutdownGraceMs: 8_000,
+  /** The whole graceful stop (requests, streams, sign-ins, store) ends within this, or the process exits anyway. */
+  shutdownCapMs: 10_000,
 } as const;
 
 /** The token directory when neither --auth-dir nor MCP_AUTH_DIR is given: `~/.mcp/auth`. */

@@ -19,6 +19,7 @@ import { sendPage } from "./html-page.ts";
 import { writeJson, writeJsonError } from "./json-response.ts";
 import type { RequestGuard } from "./request-guard.ts";
 import { Router, splitTarget } from "./router.ts";
+import type { SseKeepAlive } from "./sse-keep-alive.ts";
 import type { TransportBridges } from "./transport-bridges.ts";
 
 /** The auth core as the face uses it: the relay interface plus sign-out (UpstreamAuth). */
@@ -62,6 +63,8 @@ export interface HttpFaceOptions {
   csrf?: string | undefined;
   /** Metrics, access log and rate limit of the relayed requests (default: none of them). */
   traffic?: FaceTraffic | undefined;
+  /** Keep-alive comments on the event streams served (and the list of them, for the shutdown); default none. */
+  keepAlive?: SseKeepAlive | undefined;
 }
 
 /** Route names whose requests need the inbound API key (when one is configured). */
@@ -122,6 +125,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
 
   router.add(["GET", "POST", "DELETE"], "/mcp", "mcp", (req, res, { query }) => {
     const stream = isLongLivedStream(req);
+    options.keepAlive?.watch(res, { longLived: stream });
     if (stream && !holdStreamSlot(req, res)) return;
     const sessionless = req.method === "POST" && req.headers["mcp-session-id"] === undefined;
     if (eras && bridges && isModernClientRequest(req) && eras.known !== "modern" && eras.known !== "dual") {
@@ -236,6 +240,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   }
 
   router.add("GET", "/sse", "sse", async (req, res, context) => {
+    options.keepAlive?.watch(res, { longLived: true });
     if (!holdStreamSlot(req, res)) return;
     if ((upstreamKind === "streamable-http" || eras?.known === "modern") && bridges) {
       return bridgeLegacyClient(req, res, bridges);

@@ -188,6 +188,18 @@ describe("serve's limits on streams and sessions", () => {
       assert.throws(() => parseCliArgs(["serve", URL_ARG, flag, value]), usageNaming(`${flag} must be a whole number`));
     }
   });
+
+  test("--keep-alive takes whole seconds, 0 for off; anything else is a usage error", () => {
+    assert.equal(parseCliArgs(["serve", URL_ARG]).serve.keepAliveMs, undefined);
+    assert.equal(parseCliArgs(["serve", URL_ARG, "--keep-alive", "30"]).serve.keepAliveMs, 30_000);
+    assert.equal(parseCliArgs(["serve", URL_ARG, "--keep-alive", "0"]).serve.keepAliveMs, 0);
+    for (const value of ["-1", "1.5", "soon", "", "86401"]) {
+      assert.throws(
+        () => parseCliArgs(["serve", URL_ARG, `--keep-alive=${value}`]),
+        usageNaming("--keep-alive must be a whole number of seconds"),
+      );
+    }
+  });
 });
 
 describe("every input mistake is a usage error (exit 2) that shows the right form", () => {

@@ -1,6 +1,7 @@
 import { watch } from "node:fs";
 import { createUpstreamContext } from "../../app/context.ts";
 import { discoveredResource } from "../../app/endpoint-check.ts";
+import { stopGracefully, stopSignal } from "../../app/graceful-stop.ts";
 import { launchCommand } from "../../app/launch-command.ts";
 import { type ServeHandle, startServe } from "../../app/serve.ts";
 import type { ServedUpstream } from "../../app/upstream-face.ts";
@@ -81,6 +82,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     maxStreamsPerSession: args.serve.maxStreamsPerSession,
     maxSessions: args.serve.maxSessions,
     sessionIdleMs: args.serve.sessionIdleMs,
+    keepAliveMs: args.serve.keepAliveMs,
     checkUpstream: true,
     discoveredResource: first.discoveredResource,
     launch: launchCommand({
@@ -97,14 +99,13 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
 
   const stopReloading =
     many && config ? watchConfig(config.path, () => reload(handle, args, served, auths, logger)) : undefined;
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
-  logger?.info("Shutting down.");
+  const signal = await stopSignal();
+  logger?.info(`Shutting down (${signal}).`);
   stopReloading?.();
-  await handle.close();
-  await Promise.all([...auths].map((auth) => auth.close()));
+  await stopGracefully(handle, {
+    logger,
+    closeRest: () => Promise.all([...auths].map((auth) => auth.close())),
+  });
   return EXIT.ok;
 }
 
