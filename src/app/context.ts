@@ -1,3 +1,5 @@
+import { createInterface } from "node:readline";
+import type { PasteBackTerminal } from "../auth/paste-back.ts";
 import { assertSecureUrl } from "../auth/secure-fetch.ts";
 import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "../auth/upstream-auth.ts";
 import { readEnvironment } from "../config/environment.ts";
@@ -34,6 +36,11 @@ export async function createUpstreamContext(
     storeKey?: string;
     /** The logger's line format when it is created here (`serve --log-format json`). */
     logFormat?: "text" | "json" | undefined;
+    /**
+     * The command talks with a person on this terminal (`auth`): when stdin is a terminal and the browser is not
+     * opened here, the redirected URL can be pasted back. Never for `stdio`, whose stdin is the MCP channel.
+     */
+    interactive?: boolean;
   },
 ): Promise<UpstreamContext> {
   await useEnvProxy();
@@ -55,6 +62,7 @@ export async function createUpstreamContext(
         callback: options.callback,
         storeKey: key,
         ...signInPresenter(logger),
+        ...(options.interactive ? { pasteBack: terminalPasteBack() } : {}),
       });
   return { store, storeKey: key, auth, logger, upstream, runtime };
 }
@@ -63,16 +71,44 @@ export async function createUpstreamContext(
  * How a person learns about a sign-in when the proxy runs for them: the URL on stderr (stdout may be the MCP
  * channel), and the browser opened (BROWSER, else the platform's opener, without a shell) when the sign-in asks.
  */
-export function signInPresenter(logger?: Logger): Pick<UpstreamAuthDeps, "printSignInUrl" | "openUrl"> {
+export function signInPresenter(
+  logger?: Logger,
+): Pick<UpstreamAuthDeps, "printSignInUrl" | "openUrl" | "printDeviceCode"> {
   return {
     printSignInUrl: (url, serverUrl) => {
       process.stderr.write(`\nSign in to ${serverUrl} by opening this URL in a browser:\n\n  ${url}\n\n`);
+    },
+    printDeviceCode: ({ userCode, verificationUri, verificationUriComplete, expiresAt }, serverUrl) => {
+      const minutes = Math.max(1, Math.round((expiresAt - Date.now()) / 60_000));
+      const open = verificationUriComplete
+        ? `  ${verificationUriComplete}\n\n(or open ${verificationUri} and enter the code ${userCode})`
+        : `  ${verificationUri}\n\nand enter the code\n\n  ${userCode}`;
+      process.stderr.write(
+        `\nSign in to ${serverUrl} in a browser on any device: open\n\n${open}\n\nThe code expires in ${minutes} minute${minutes === 1 ? "" : "s"}; waiting for the sign-in…\n\n`,
+      );
     },
     openUrl: (url) =>
       openUrl(url, { browserCommand: readEnvironment().browser }).catch((error: unknown) => {
         logger?.debug(`The browser opener failed: ${error instanceof Error ? error.message : String(error)}`);
         throw error;
       }),
+  };
+}
+
+/** stdin read line by line when it is a terminal (prompts on stderr); undefined otherwise. */
+function terminalPasteBack(): PasteBackTerminal | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return {
+    say: (text) => void process.stderr.write(`${text}\n`),
+    read: (onLine) => {
+      // Not readline's own terminal mode: the terminal's line editing and echo work as for any prompt.
+      const lines = createInterface({ input: process.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
+      lines.on("line", onLine);
+      return () => {
+        lines.close();
+        process.stdin.pause(); // or the process would not exit once signed in
+      };
+    },
   };
 }
 

@@ -67,8 +67,10 @@ export type ChallengeOutcome =
   | { action: "fail"; error: ProxyError };
 
 export interface SignInHandle {
-  /** The authorization URL the user must open. */
+  /** The authorization URL the user must open (a device sign-in: its verification URI, with the code if given). */
   readonly url: string;
+  /** A device sign-in's user code, to enter at `url` (RFC 8628). */
+  readonly userCode?: string | undefined;
   readonly startedAt: number;
   readonly expiresAt: number;
   /** Settles when the sign-in completes (tokens stored) or fails/times out. */

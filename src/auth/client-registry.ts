@@ -2,6 +2,7 @@ import type { OAuthClientMetadata, StoredOAuthClientInformation } from "@modelco
 import type { UpstreamOptions } from "../config/options.ts";
 import { rememberSecret } from "../lib/redact.ts";
 import { type ClientInfoRecord, STORE_VERSION, type TokenStore } from "../store/token-store.ts";
+import { DEVICE_CODE_GRANT } from "./device-authorization.ts";
 
 /**
  * The OAuth client this proxy is at one upstream's authorization server: pre-registered (--client-id), a Client ID
@@ -17,12 +18,15 @@ export class ClientRegistry {
     rememberSecret(upstream.clientSecret);
   }
 
-  /** RFC 7591 metadata for a dynamic registration (MCP: `application_type: native` for a local client). */
-  metadata(redirectUri: string): OAuthClientMetadata {
+  /**
+   * RFC 7591 metadata for a dynamic registration (MCP: `application_type: native` for a local client). A device
+   * sign-in registers the RFC 8628 grant as well: ASes issue device codes only to clients registered for it.
+   */
+  metadata(redirectUri: string, grant?: "device"): OAuthClientMetadata {
     return {
       client_name: "mcp-u2m-proxy",
       redirect_uris: [redirectUri],
-      grant_types: ["authorization_code", "refresh_token"],
+      grant_types: ["authorization_code", "refresh_token", ...(grant === "device" ? [DEVICE_CODE_GRANT] : [])],
       response_types: ["code"],
       token_endpoint_auth_method: this.upstream.clientSecret ? "client_secret_basic" : "none",
       application_type: "native",
@@ -34,12 +38,14 @@ export class ClientRegistry {
   /**
    * Pre-registered credentials first; then a stored registration bound to this issuer and redirect URI whose
    * registered scope (if the AS recorded one) covers what this sign-in asks for: a step-up beyond it registers
-   * again, since ASes refuse scopes a client was not registered for (invalid_scope). Undefined: register anew.
+   * again, since ASes refuse scopes a client was not registered for (invalid_scope). So does a device sign-in with
+   * a registration whose recorded grant types lack the device grant. Undefined: register anew.
    */
   async load(
     issuer: string | undefined,
     redirectUri: string,
     scope: string | undefined,
+    grant?: "device",
   ): Promise<StoredOAuthClientInformation | undefined> {
     if (this.upstream.clientId) {
       const info = {
@@ -65,6 +71,14 @@ export class ClientRegistry {
     if (stored.source === "dynamic" && stored.redirect_uri && stored.redirect_uri !== redirectUri) return undefined;
     const registered = typeof stored.client.scope === "string" ? new Set(stored.client.scope.split(" ")) : undefined;
     if (stored.source === "dynamic" && registered && scope?.split(" ").some((s) => s && !registered.has(s))) {
+      return undefined;
+    }
+    const grants = stored.client.grant_types;
+    if (
+      grant === "device" &&
+      stored.source === "dynamic" &&
+      !(Array.isArray(grants) && grants.includes(DEVICE_CODE_GRANT))
+    ) {
       return undefined;
     }
     return { ...stored.client, issuer: stored.issuer } as StoredOAuthClientInformation;

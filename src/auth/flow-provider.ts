@@ -29,6 +29,11 @@ export interface PendingFlow {
   clientSource?: ClientInfoRecord["source"] | undefined;
   /** The SDK dropped the client because an endpoint refused it (invalid_client, unauthorized_client). */
   clientRefused?: boolean;
+  /**
+   * "device": an RFC 8628 sign-in (no browser comes back to the redirect URI; it still names the registration, so
+   * a browser sign-in later can use the same client).
+   */
+  grant?: "device" | undefined;
   startedAt: number;
   expiresAt: number;
 }
@@ -100,7 +105,7 @@ export class FlowProvider implements OAuthClientProvider {
     }
   }
 
-  get redirectUrl(): string {
+  get redirectUrl(): string | undefined {
     return this.flow.redirectUri;
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { OAuthDiscoveryState } from "@modelcontextprotocol/client";
 import { CALLBACK_PATH, type RuntimeOptions, SIGN_IN_TIMEOUT_MS, STALE_CLIENT_WAIT_MS } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
@@ -7,11 +8,15 @@ import type { CallbackResult, SignInHandle } from "./auth-client.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
 import { type CallbackListener, startCallbackListener } from "./callback-listener.ts";
 import type { ClientRegistry } from "./client-registry.ts";
+import { type DevicePrompt, deviceEndpointOf, deviceFlowUnsupported } from "./device-authorization.ts";
+import { runDeviceSignIn } from "./device-sign-in.ts";
 import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
 import { toProxyError } from "./oauth-errors.ts";
+import { offerPasteBack, type PasteBackTerminal } from "./paste-back.ts";
 import { scopeCovers, scopeUnion } from "./scopes.ts";
 import { loadSdk } from "./sdk.ts";
 import { exchangeCallback } from "./sign-in-callback.ts";
+import { chooseSignInMethod } from "./sign-in-method.ts";
 import {
   mayRegisterAgain,
   probeAuthorizationUrl,
@@ -34,11 +39,18 @@ export interface SignInPresenter {
   printSignInUrl?: ((url: string, serverUrl: string) => void) | undefined;
   /** Opens a validated URL in a browser (called only when the sign-in asks for a browser). */
   openUrl?: ((url: string) => Promise<void>) | undefined;
+  /** Shows a device sign-in's code and verification URI (the CLI prints them on stderr). */
+  printDeviceCode?: ((prompt: DevicePrompt, serverUrl: string) => void) | undefined;
+  /**
+   * An interactive terminal to paste the redirected URL back into, when the browser is not opened here (the CLI's
+   * `auth` on a terminal). Without it, only the loopback listener completes a browser sign-in.
+   */
+  pasteBack?: PasteBackTerminal | undefined;
 }
 
 export interface SignInFlowsParts extends SignInPresenter {
   serverUrl: string;
-  runtime: Pick<RuntimeOptions, "port" | "callbackHost" | "openBrowser">;
+  runtime: Pick<RuntimeOptions, "port" | "callbackHost" | "openBrowser" | "signInMethod" | "browserAvailable">;
   /** "own-listener": a short-lived loopback listener on runtime.port; "external": the face routes the callback. */
   callback: "own-listener" | "external";
   clients: ClientRegistry;
@@ -48,6 +60,10 @@ export interface SignInFlowsParts extends SignInPresenter {
   /** The scope a sign-in asks for when the caller names none (configured, else what the upstream challenged). */
   defaultScope: () => string | undefined;
   resourceMetadataUrl: () => string | undefined;
+  /** Discovery now (resource and authorization server metadata), to learn whether the AS offers the device flow. */
+  discover: () => Promise<OAuthDiscoveryState>;
+  /** Waits between device-flow polls (tests: a fake clock). */
+  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
   /** The account the new tokens belong to, for the log line. */
   account: () => string | undefined;
   onChange: () => void;
@@ -68,6 +84,18 @@ interface FlowEntry {
   settle: (error?: ProxyError) => void;
   /** Stops the sign-in timeout and the stale-client watch without settling (a restart takes over). */
   detach: () => void;
+  /** Stops reading pasted URLs (set when paste-back is offered). */
+  stopPaste?: () => void;
+}
+
+/** A device sign-in under way: no `state`, nothing calls back; it ends when polling does. */
+interface DeviceEntry {
+  handle: SignInHandle;
+  options: SignInOptions;
+  abort: AbortController;
+  settle: (error?: ProxyError) => void;
+  /** A restart took over: its end no longer settles anything (its waiters follow the new flow). */
+  detached: boolean;
 }
 
 /**
@@ -78,6 +106,7 @@ interface FlowEntry {
  */
 export class SignInFlows {
   private readonly flows = new Map<string, FlowEntry>();
+  private device: DeviceEntry | undefined;
   private current: SignInHandle | undefined;
   private currentScope: string | undefined;
   private listener: CallbackListener | undefined;
@@ -130,6 +159,18 @@ export class SignInFlows {
   async start(options: SignInOptions = {}): Promise<SignInHandle> {
     const pending = this.pending();
     if (pending && scopeCovers(this.currentScope, options.scope)) return pending;
+    if (pending && this.device?.handle === pending) {
+      const superseded = this.device;
+      const scope = scopeUnion(this.currentScope, options.scope);
+      this.log.info(`A step-up for ${this.parts.serverUrl} needs more scope; restarting the sign-in for ${scope}.`);
+      this.endDevice(superseded);
+      const next = await this.begin({ ...superseded.options, ...options, scope });
+      next.completed.then(
+        () => superseded.settle(),
+        (error: unknown) => superseded.settle(toProxyError(error, this.parts.serverUrl)),
+      );
+      return next;
+    }
     if (pending) {
       const superseded = this.entryOf(pending);
       const scope = scopeUnion(this.currentScope, options.scope);
@@ -144,6 +185,8 @@ export class SignInFlows {
 
   private async begin(options: SignInOptions): Promise<SignInHandle> {
     const { serverUrl, runtime } = this.parts;
+    const discovery = await this.deviceDiscovery(options);
+    if (discovery) return this.beginDevice(options, discovery);
     clearTimeout(this.listenerCloseTimer);
     this.listenerCloseTimer = undefined;
     if (this.parts.callback === "own-listener" && !this.listener) {
@@ -191,8 +234,128 @@ export class SignInFlows {
       throw toProxyError(error, serverUrl);
     }
     const handle = this.track(flow, options, url, startedAt);
-    this.present(url, options);
+    const opened = this.present(url, options);
+    const entry = this.flows.get(flow.state);
+    if (this.parts.pasteBack && !opened && entry) {
+      entry.stopPaste = offerPasteBack({
+        terminal: this.parts.pasteBack,
+        redirectUri: flow.redirectUri,
+        pending: () => this.flows.has(flow.state),
+        deliver: (query) => this.handleCallback(query),
+      });
+    }
     return handle;
+  }
+
+  /**
+   * The discovery a device sign-in starts from, when this sign-in is to be one (chooseSignInMethod): forced, or
+   * offered by the AS where the browser flow cannot work. Undefined: a browser sign-in.
+   */
+  private async deviceDiscovery(options: SignInOptions): Promise<OAuthDiscoveryState | undefined> {
+    const { runtime, serverUrl } = this.parts;
+    const choice = chooseSignInMethod({
+      method: runtime.signInMethod,
+      openBrowser: options.openBrowser ?? runtime.openBrowser,
+      browserAvailable: runtime.browserAvailable,
+      pasteBack: this.parts.pasteBack !== undefined,
+      startedFromPage: options.openBrowser === false && this.parts.callback === "external",
+      ownListener: this.parts.callback === "own-listener",
+    });
+    if (choice === "browser") return undefined;
+    let discovery: OAuthDiscoveryState;
+    try {
+      discovery = await this.parts.discover();
+    } catch (error) {
+      throw toProxyError(error, serverUrl);
+    }
+    const metadata = discovery.authorizationServerMetadata;
+    if (deviceEndpointOf(metadata)) return discovery;
+    if (choice === "device") throw deviceFlowUnsupported(serverUrl, metadata?.issuer);
+    this.log.debug(`The authorization server for ${serverUrl} offers no device sign-in; using the browser sign-in.`);
+    return undefined;
+  }
+
+  /** Starts an RFC 8628 sign-in; resolves once its code is shown (or rejects when it could not get one). */
+  private async beginDevice(options: SignInOptions, discovery: OAuthDiscoveryState): Promise<SignInHandle> {
+    const { serverUrl, runtime } = this.parts;
+    const startedAt = this.now();
+    // The registration names the redirect URI a browser sign-in on this port would use, so it can reuse the client.
+    const port = runtime.port === 0 ? "" : `:${runtime.port}`;
+    const flow: PendingFlow = {
+      state: randomBytes(32).toString("base64url"),
+      redirectUri: `http://${runtime.callbackHost}${port}${CALLBACK_PATH}`,
+      scope: options.scope ?? this.parts.defaultScope(),
+      startedAt,
+      expiresAt: startedAt + SIGN_IN_TIMEOUT_MS,
+      grant: "device",
+      discovery,
+    };
+    let settle!: (error?: ProxyError) => void;
+    const completed = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error ? reject(error) : resolve());
+    });
+    completed.catch(() => {}); // Callers that never await it must not crash the process.
+    const abort = new AbortController();
+    let shown!: (handle: SignInHandle) => void;
+    const whenShown = new Promise<SignInHandle>((resolve) => {
+      shown = resolve;
+    });
+    const entry: DeviceEntry = {
+      handle: { url: serverUrl, startedAt, expiresAt: flow.expiresAt, completed },
+      options,
+      abort,
+      settle,
+      detached: false,
+    };
+    const run = runDeviceSignIn({
+      serverUrl,
+      flow,
+      host: this.parts.flowHost(flow),
+      resourceMetadataUrl: this.parts.resourceMetadataUrl(),
+      fetchFn: this.parts.fetchFn,
+      signal: abort.signal,
+      now: this.now,
+      ...(this.parts.sleep ? { sleep: this.parts.sleep } : {}),
+      show: (prompt) => {
+        const url = prompt.verificationUriComplete ?? prompt.verificationUri;
+        entry.handle = { url, userCode: prompt.userCode, startedAt, expiresAt: prompt.expiresAt, completed };
+        this.device = entry;
+        this.announce(entry.handle, flow.scope);
+        const { printDeviceCode } = this.parts;
+        if (printDeviceCode) printDeviceCode(prompt, serverUrl);
+        else this.log.info(`Sign in to ${serverUrl} at ${prompt.verificationUri} with the code ${prompt.userCode}`);
+        shown(entry.handle);
+      },
+    });
+    const ended = run.then(
+      () => {
+        if (entry.detached) return;
+        this.endDevice(entry);
+        entry.settle();
+        const account = this.parts.account();
+        this.log.info(`Signed in to ${serverUrl}${account ? ` as ${account}` : ""}.`);
+      },
+      (error: unknown) => {
+        const proxyError = toProxyError(error, serverUrl);
+        if (entry.detached) return proxyError;
+        this.endDevice(entry);
+        entry.settle(proxyError);
+        return proxyError;
+      },
+    );
+    const first = await Promise.race([whenShown, ended]);
+    if (first instanceof ProxyError) throw first;
+    return first ?? entry.handle;
+  }
+
+  /** Takes a device sign-in out of the pending set and stops its polling. */
+  private endDevice(entry: DeviceEntry): void {
+    if (entry.detached) return;
+    entry.detached = true;
+    entry.abort.abort(new ProxyError("SIGN_IN_TIMEOUT", "The device sign-in was abandoned."));
+    if (this.device === entry) this.device = undefined;
+    if (this.current === entry.handle) this.current = undefined;
+    this.parts.onChange();
   }
 
   /** Registers the flow as pending: its timeout, its stale-client watch, its handle. */
@@ -225,37 +388,48 @@ export class SignInFlows {
       clearTimeout(timer);
       stopWatch();
     };
-    this.flows.set(flow.state, {
+    const entry: FlowEntry = {
       flow,
       options,
-      detach,
-      settle: (error) => {
+      detach: () => {
         detach();
+        entry.stopPaste?.();
+      },
+      settle: (error) => {
+        entry.detach();
         settle(error);
       },
-    });
+    };
+    this.flows.set(flow.state, entry);
     const handle: SignInHandle = { url, startedAt, expiresAt: flow.expiresAt, completed };
-    this.current = handle;
-    this.currentScope = flow.scope;
-    this.parts.onChange();
-    for (const waiter of this.startedWaiters) {
-      if (!scopeCovers(flow.scope, waiter.scope)) continue;
-      this.startedWaiters.delete(waiter);
-      waiter.resolve(handle);
-    }
+    this.announce(handle, flow.scope);
     return handle;
   }
 
-  private present(url: string, options: SignInOptions): void {
+  /** The sign-in pending now: whoever waits for one that covers their scope learns of it. */
+  private announce(handle: SignInHandle, scope: string | undefined): void {
+    this.current = handle;
+    this.currentScope = scope;
+    this.parts.onChange();
+    for (const waiter of this.startedWaiters) {
+      if (!scopeCovers(scope, waiter.scope)) continue;
+      this.startedWaiters.delete(waiter);
+      waiter.resolve(handle);
+    }
+  }
+
+  /** Shows the URL and opens the browser when this sign-in asks for one; returns whether it tried to open one. */
+  private present(url: string, options: SignInOptions): boolean {
     const { printSignInUrl, openUrl, serverUrl, runtime } = this.parts;
     if (printSignInUrl) printSignInUrl(url, serverUrl);
     else this.log.info(`Sign in to ${serverUrl} at ${url}`);
-    if (!(options.openBrowser ?? runtime.openBrowser) || !openUrl) return;
+    if (!(options.openBrowser ?? runtime.openBrowser) || runtime.browserAvailable === false || !openUrl) return false;
     openUrl(url).catch((error: unknown) => {
       this.log.warn(
         `Could not open a browser (${error instanceof Error ? error.message : String(error)}); open the URL above yourself.`,
       );
     });
+    return true;
   }
 
   /** Completes a sign-in from the authorization server's redirect. Never throws. */
@@ -316,6 +490,11 @@ export class SignInFlows {
 
   /** Abandons every pending sign-in and closes the listener (shutdown). */
   async close(): Promise<void> {
+    const device = this.device;
+    if (device) {
+      this.endDevice(device);
+      device.settle(new ProxyError("SIGN_IN_TIMEOUT", "The proxy is shutting down; the sign-in was abandoned."));
+    }
     for (const state of [...this.flows.keys()]) {
       this.finish(state, new ProxyError("SIGN_IN_TIMEOUT", "The proxy is shutting down; the sign-in was abandoned."));
     }

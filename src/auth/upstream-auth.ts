@@ -22,7 +22,7 @@ import { pkceSupportCheck } from "./pkce-support.ts";
 import { Refresher, type RefreshResult } from "./refresher.ts";
 import { scopeUnion } from "./scopes.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
-import { SignInFlows, type SignInOptions } from "./sign-in-flows.ts";
+import { SignInFlows, type SignInOptions, type SignInPresenter } from "./sign-in-flows.ts";
 import { type ClearOutcome, signOut } from "./sign-out.ts";
 import { accountOf } from "./token-claims.ts";
 import { TokenKeeper } from "./token-keeper.ts";
@@ -43,6 +43,12 @@ export interface UpstreamAuthDeps {
   openUrl?: ((url: string) => Promise<void>) | undefined;
   /** Shows the sign-in URL to people (the app layer prints it on stderr); without it, an info line in the log. */
   printSignInUrl?: ((url: string, serverUrl: string) => void) | undefined;
+  /** Shows a device sign-in's code and verification URI (the app layer prints them on stderr). */
+  printDeviceCode?: SignInPresenter["printDeviceCode"];
+  /** An interactive terminal the redirected URL can be pasted back into (the CLI's `auth` on a terminal). */
+  pasteBack?: SignInPresenter["pasteBack"];
+  /** Waits between device-flow polls (tests: a fake clock). */
+  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
   /** fetch for discovery, registration and token requests (default: global fetch). */
   fetch?: FetchLike;
   /** Time limit of each discovery, registration, token and revocation request (default OAUTH_REQUEST_TIMEOUT_MS). */
@@ -143,10 +149,14 @@ export class UpstreamAuth implements AuthClient {
       flowHost: (flow) => this.flowHost(flow),
       defaultScope: () => upstream.scope ?? this.policy.challengedScope,
       resourceMetadataUrl: () => this.policy.resourceMetadataUrl,
+      discover: () => this.discovery.discover(this.policy.resourceMetadataUrl),
       account: () => this.keeper.current?.account,
       onChange,
       printSignInUrl: deps.printSignInUrl,
       openUrl: deps.openUrl,
+      printDeviceCode: deps.printDeviceCode,
+      pasteBack: deps.pasteBack,
+      sleep: deps.sleep,
       now,
       log,
       staleClientWaitMs: deps.staleClientWaitMs,
@@ -260,15 +270,17 @@ export class UpstreamAuth implements AuthClient {
       return { action: "retry" };
     }
     if (first instanceof ProxyError) return { action: "sign-in", error: first };
-    const url = typeof first === "object" ? first.url : this.flows.pending()?.url;
+    const handle = typeof first === "object" ? first : this.flows.pending();
+    const url = handle?.url;
+    const userCode = handle?.userCode;
     return {
       action: "sign-in",
       completed: signIn,
       error: new ProxyError("SIGN_IN_REQUIRED", `Sign-in to ${this.serverUrl} is required.`, {
         hint: url
-          ? `Open ${url} in a browser to sign in, then retry.`
+          ? `Open ${url} in a browser${userCode ? ` and enter the code ${userCode}` : ""} to sign in, then retry.`
           : `Run \`mcp-u2m-proxy auth ${this.serverUrl}\`, then retry.`,
-        details: url ? { signInUrl: url } : {},
+        details: url ? { signInUrl: url, ...(userCode ? { userCode } : {}) } : {},
       }),
     };
   }
@@ -389,12 +401,12 @@ export class UpstreamAuth implements AuthClient {
     let loadedClientId: string | undefined;
     return {
       serverUrl: this.serverUrl,
-      clientMetadata: this.clients.metadata(flow.redirectUri),
+      clientMetadata: this.clients.metadata(flow.redirectUri, flow.grant),
       clientMetadataUrl: this.upstream.clientMetadataUrl,
       sendResource: this.upstream.sendResource,
       authorizeParams: this.upstream.authorizeParams,
       loadClientInfo: async (issuer) => {
-        const info = await this.clients.load(issuer, flow.redirectUri, flow.scope);
+        const info = await this.clients.load(issuer, flow.redirectUri, flow.scope, flow.grant);
         loadedClientId ??= info?.client_id;
         return info;
       },
@@ -408,7 +420,8 @@ export class UpstreamAuth implements AuthClient {
         await this.keeper.persist(tokens, issuer, requestedScope, accountOf(tokens.id_token, tokens.access_token));
       },
       saveDiscovery: (state) => this.discovery.save(state),
-      checkPkce: this.checkPkce,
+      // PKCE belongs to the authorization code grant; a device sign-in has none to check.
+      checkPkce: flow.grant === "device" ? () => {} : this.checkPkce,
       invalidate: async (scope) => {
         if (scope === "client" || scope === "all") {
           // The SDK drops the client when an endpoint answered invalid_client or unauthorized_client.

@@ -6,6 +6,7 @@ import { type Environment, readEnvironment } from "../config/environment.ts";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
 import { type ConfigLocation, findConfigPath } from "../config/resolve-config.ts";
 import { ProxyError } from "../lib/errors.ts";
+import { browserCanBeOpened } from "../lib/open-url.ts";
 import { parseStoreUrl } from "../store/store-url.ts";
 import {
   assertServerUrlScheme,
@@ -81,6 +82,7 @@ const OPTIONS = {
   port: { type: "string", short: "p" },
   "callback-host": { type: "string" },
   "no-browser": { type: "boolean" },
+  device: { type: "boolean" },
   "allow-insecure-http": { type: "boolean" },
   debug: { type: "boolean" },
   host: { type: "string" },
@@ -165,6 +167,12 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       port: parsePort(values.port ?? environment.port, values.port === undefined),
       callbackHost: checkHostName("--callback-host", values["callback-host"], command) ?? DEFAULT_CALLBACK_HOST,
       openBrowser: values["no-browser"] !== true,
+      signInMethod: values.device === true ? "device" : "auto",
+      browserAvailable: browserCanBeOpened({
+        browserCommand: environment.browser,
+        display: environment.display,
+        path: environment.path,
+      }),
       debug: values.debug === true,
       allowInsecureHttp: values["allow-insecure-http"] === true,
     },

@@ -20,7 +20,10 @@ export const FLAGS: Record<string, string> = {
   "--port N":
     "the port serve listens on, which the OAuth callback (http://127.0.0.1:N/oauth/callback) uses too (env OAUTH_CALLBACK_PORT; default 8000)",
   "--callback-host NAME": "host in the redirect URI (default 127.0.0.1; localhost binds 127.0.0.1 and ::1)",
-  "--no-browser": "print the sign-in URL instead of opening a browser (env BROWSER picks one)",
+  "--no-browser":
+    "print the sign-in URL instead of opening a browser (env BROWSER picks one); on a terminal, paste the address it ends on back",
+  "--device":
+    "sign in with a code entered on any device (RFC 8628 device flow; chosen by itself when no browser can be opened and the server offers it)",
   "--allow-insecure-http": "allow plain http to non-loopback OAuth and MCP servers (dangerous; testing only)",
   "--allow-pkce-unverified":
     "sign in even though the server's metadata omits code_challenge_methods_supported (dangerous)",
@@ -56,6 +59,7 @@ const SIGN_IN = [
   "--port N",
   "--callback-host NAME",
   "--no-browser",
+  "--device",
   "--allow-insecure-http",
   "--allow-pkce-unverified",
   "--debug",

@@ -24,6 +24,8 @@ export interface Environment {
   apiKeyFile: string | undefined;
   /** BROWSER: the command that opens sign-in pages (else the platform's opener). */
   browser: string | undefined;
+  /** DISPLAY or WAYLAND_DISPLAY: a graphical session a browser could open in (Linux and the BSDs). */
+  display: string | undefined;
   /** MCP_U2M_PROXY_STACK set: print the stack of an unexpected error. */
   printStack: boolean;
   /** HTTPS_PROXY/HTTP_PROXY (either case) set: outbound requests go through undici's EnvHttpProxyAgent. */
@@ -45,6 +47,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     apiKey: nonEmpty(env.MCP_PROXY_API_KEY),
     apiKeyFile: nonEmpty(env.MCP_PROXY_API_KEY_FILE),
     browser: nonEmpty(env.BROWSER),
+    display: nonEmpty(env.WAYLAND_DISPLAY) ?? nonEmpty(env.DISPLAY),
     printStack: nonEmpty(env.MCP_U2M_PROXY_STACK) !== undefined,
     outboundProxy: Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy),
     // PATH is taken as is: an entry may legitimately carry spaces at its ends.

@@ -44,6 +44,16 @@ export interface RuntimeOptions {
   callbackHost: string;
   /** Open the browser (false with --no-browser: only print the URL). */
   openBrowser: boolean;
+  /**
+   * "device" (--device): sign in with the RFC 8628 device flow. "auto" (default): the browser flow, or the device
+   * flow when the AS offers it and the browser flow cannot work here (src/auth/sign-in-method.ts).
+   */
+  signInMethod?: "auto" | "device" | undefined;
+  /**
+   * Whether a browser can be opened on this machine (the app layer decides: BROWSER, a display, an opener on PATH).
+   * Undefined: assume so.
+   */
+  browserAvailable?: boolean | undefined;
   /** --debug: debug logs to stderr and to a 0600 <hash>_debug.log. */
   debug: boolean;
   /** Allow http:// (non-loopback) OAuth and upstream URLs. Dangerous; for tests against mock servers. */

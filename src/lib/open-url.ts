@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
 import { ProxyError } from "./errors.ts";
 import { isLoopbackHost } from "./loopback.ts";
 
@@ -55,6 +57,30 @@ export async function openUrl(raw: string, options: OpenUrlOptions = {}): Promis
       resolve();
     });
   });
+}
+
+/**
+ * Whether `openUrl` can show a page on this machine: BROWSER names a command, or macOS and Windows (their openers
+ * always exist), or elsewhere a graphical session (DISPLAY, WAYLAND_DISPLAY) and xdg-open on PATH. Over SSH or in a
+ * container there is usually neither, and a sign-in should not wait for a browser that never opens.
+ */
+export function browserCanBeOpened(
+  options: OpenUrlOptions & { display?: string | undefined; path?: string | undefined } = {},
+): boolean {
+  if (options.browserCommand?.trim()) return true;
+  const platform = options.platform ?? process.platform;
+  if (platform === "darwin" || platform === "win32") return true;
+  if (!options.display) return false;
+  return (options.path ?? "").split(delimiter).some((dir) => dir !== "" && isExecutable(join(dir, "xdg-open")));
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function openerCommand({ browserCommand, platform = process.platform }: OpenUrlOptions): string[] {

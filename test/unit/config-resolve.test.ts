@@ -128,6 +128,7 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
     MCP_PROXY_API_KEY: "k",
     MCP_PROXY_API_KEY_FILE: "",
     BROWSER: "firefox",
+    DISPLAY: ":0",
     MCP_U2M_PROXY_STACK: "1",
     https_proxy: "http://proxy:3128",
     PATH: "/usr/bin:/bin",
@@ -142,6 +143,7 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
     apiKey: "k",
     apiKeyFile: undefined,
     browser: "firefox",
+    display: ":0",
     printStack: true,
     outboundProxy: true,
     path: "/usr/bin:/bin",
@@ -151,6 +153,7 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
   assert.equal(none.printStack, false);
   assert.equal(none.outboundProxy, false);
   assert.equal(none.port, undefined);
+  assert.equal(readEnvironment({ DISPLAY: ":1", WAYLAND_DISPLAY: "wayland-0" }).display, "wayland-0");
   for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "http_proxy"]) {
     assert.equal(readEnvironment({ [name]: "http://p:1" }).outboundProxy, true, name);
   }

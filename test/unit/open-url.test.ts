@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isProxyError } from "../../src/lib/errors.ts";
-import { assertSafeBrowserUrl, openUrl } from "../../src/lib/open-url.ts";
+import { assertSafeBrowserUrl, browserCanBeOpened, openUrl } from "../../src/lib/open-url.ts";
 
 describe("assertSafeBrowserUrl (MCP security best practices, OAuth Authorization URL Validation)", () => {
   const accepted = [
@@ -121,3 +121,24 @@ async function waitForJson(path: string): Promise<unknown> {
   }
   throw new Error(`${path} was never written`);
 }
+
+describe("browserCanBeOpened", () => {
+  const dir = mkdtempSync(join(tmpdir(), "open-url-path-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "xdg-open"), "#!/bin/sh\n", { mode: 0o755 });
+
+  test("BROWSER set: yes, whatever the platform and display", () => {
+    assert.equal(browserCanBeOpened({ browserCommand: "firefox", platform: "linux" }), true);
+  });
+  test("macOS and Windows: yes (their openers always exist)", () => {
+    assert.equal(browserCanBeOpened({ platform: "darwin" }), true);
+    assert.equal(browserCanBeOpened({ platform: "win32" }), true);
+  });
+  test("Linux without a display (SSH, containers): no", () => {
+    assert.equal(browserCanBeOpened({ platform: "linux", path: dir }), false);
+  });
+  test("Linux with a display: only when xdg-open is on PATH", () => {
+    assert.equal(browserCanBeOpened({ platform: "linux", display: ":0", path: dir }), true);
+    assert.equal(browserCanBeOpened({ platform: "linux", display: ":0", path: join(dir, "nowhere") }), false);
+  });
+});

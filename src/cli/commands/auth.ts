@@ -46,7 +46,10 @@ export async function authCommand(
 }
 
 async function signInTo(args: CliArgs, server: ResolvedServer, out: (text: string) => void): Promise<number> {
-  const ctx = await createUpstreamContext(server.upstream, runtimeFor(args, server), { callback: "own-listener" });
+  const ctx = await createUpstreamContext(server.upstream, runtimeFor(args, server), {
+    callback: "own-listener",
+    interactive: true,
+  });
   const url = server.upstream.url;
   const auth = requireAuth(ctx.auth, url);
   try {
