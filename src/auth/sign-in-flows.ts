@@ -8,15 +8,14 @@ import type { CallbackResult, SignInHandle } from "./auth-client.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
 import { type CallbackListener, startCallbackListener } from "./callback-listener.ts";
 import type { ClientRegistry } from "./client-registry.ts";
-import { type DevicePrompt, deviceEndpointOf, deviceFlowUnsupported } from "./device-authorization.ts";
-import { runDeviceSignIn } from "./device-sign-in.ts";
+import type { DevicePrompt } from "./device-authorization.ts";
+import { DeviceFlows } from "./device-flows.ts";
 import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { offerPasteBack, type PasteBackTerminal } from "./paste-back.ts";
 import { scopeCovers, scopeUnion } from "./scopes.ts";
 import { loadSdk } from "./sdk.ts";
 import { exchangeCallback } from "./sign-in-callback.ts";
-import { chooseSignInMethod } from "./sign-in-method.ts";
 import {
   mayRegisterAgain,
   probeAuthorizationUrl,
@@ -88,16 +87,6 @@ interface FlowEntry {
   stopPaste?: () => void;
 }
 
-/** A device sign-in under way: no `state`, nothing calls back; it ends when polling does. */
-interface DeviceEntry {
-  handle: SignInHandle;
-  options: SignInOptions;
-  abort: AbortController;
-  settle: (error?: ProxyError) => void;
-  /** A restart took over: its end no longer settles anything (its waiters follow the new flow). */
-  detached: boolean;
-}
-
 /**
  * The sign-ins of one upstream in this process: pending flows by `state` (single use, expiring), the callback
  * listener when the process has no HTTP face, the authorization URL shown once per flow, the exchange of the code
@@ -106,7 +95,7 @@ interface DeviceEntry {
  */
 export class SignInFlows {
   private readonly flows = new Map<string, FlowEntry>();
-  private device: DeviceEntry | undefined;
+  private readonly devices: DeviceFlows;
   private current: SignInHandle | undefined;
   private currentScope: string | undefined;
   private listener: CallbackListener | undefined;
@@ -119,6 +108,15 @@ export class SignInFlows {
   constructor(private readonly parts: SignInFlowsParts) {
     this.now = parts.now ?? Date.now;
     this.log = parts.log ?? silentLogger;
+    this.devices = new DeviceFlows(parts, {
+      now: this.now,
+      log: this.log,
+      announce: (handle, scope) => this.announce(handle, scope),
+      ended: (handle) => {
+        if (this.current === handle) this.current = undefined;
+        parts.onChange();
+      },
+    });
   }
 
   /** The sign-in under way, if any. */
@@ -159,15 +157,15 @@ export class SignInFlows {
   async start(options: SignInOptions = {}): Promise<SignInHandle> {
     const pending = this.pending();
     if (pending && scopeCovers(this.currentScope, options.scope)) return pending;
-    if (pending && this.device?.handle === pending) {
-      const superseded = this.device;
+    const device = this.devices.entryOf(pending);
+    if (device) {
       const scope = scopeUnion(this.currentScope, options.scope);
       this.log.info(`A step-up for ${this.parts.serverUrl} needs more scope; restarting the sign-in for ${scope}.`);
-      this.endDevice(superseded);
-      const next = await this.begin({ ...superseded.options, ...options, scope });
+      this.devices.end(device);
+      const next = await this.begin({ ...device.options, ...options, scope });
       next.completed.then(
-        () => superseded.settle(),
-        (error: unknown) => superseded.settle(toProxyError(error, this.parts.serverUrl)),
+        () => device.settle(),
+        (error: unknown) => device.settle(toProxyError(error, this.parts.serverUrl)),
       );
       return next;
     }
@@ -185,8 +183,8 @@ export class SignInFlows {
 
   private async begin(options: SignInOptions): Promise<SignInHandle> {
     const { serverUrl, runtime } = this.parts;
-    const discovery = await this.deviceDiscovery(options);
-    if (discovery) return this.beginDevice(options, discovery);
+    const discovery = await this.devices.discoveryFor(options);
+    if (discovery) return this.devices.begin(options, discovery);
     clearTimeout(this.listenerCloseTimer);
     this.listenerCloseTimer = undefined;
     if (this.parts.callback === "own-listener" && !this.listener) {
@@ -245,117 +243,6 @@ export class SignInFlows {
       });
     }
     return handle;
-  }
-
-  /**
-   * The discovery a device sign-in starts from, when this sign-in is to be one (chooseSignInMethod): forced, or
-   * offered by the AS where the browser flow cannot work. Undefined: a browser sign-in.
-   */
-  private async deviceDiscovery(options: SignInOptions): Promise<OAuthDiscoveryState | undefined> {
-    const { runtime, serverUrl } = this.parts;
-    const choice = chooseSignInMethod({
-      method: runtime.signInMethod,
-      openBrowser: options.openBrowser ?? runtime.openBrowser,
-      browserAvailable: runtime.browserAvailable,
-      pasteBack: this.parts.pasteBack !== undefined,
-      startedFromPage: options.openBrowser === false && this.parts.callback === "external",
-      ownListener: this.parts.callback === "own-listener",
-    });
-    if (choice === "browser") return undefined;
-    let discovery: OAuthDiscoveryState;
-    try {
-      discovery = await this.parts.discover();
-    } catch (error) {
-      throw toProxyError(error, serverUrl);
-    }
-    const metadata = discovery.authorizationServerMetadata;
-    if (deviceEndpointOf(metadata)) return discovery;
-    if (choice === "device") throw deviceFlowUnsupported(serverUrl, metadata?.issuer);
-    this.log.debug(`The authorization server for ${serverUrl} offers no device sign-in; using the browser sign-in.`);
-    return undefined;
-  }
-
-  /** Starts an RFC 8628 sign-in; resolves once its code is shown (or rejects when it could not get one). */
-  private async beginDevice(options: SignInOptions, discovery: OAuthDiscoveryState): Promise<SignInHandle> {
-    const { serverUrl, runtime } = this.parts;
-    const startedAt = this.now();
-    // The registration names the redirect URI a browser sign-in on this port would use, so it can reuse the client.
-    const port = runtime.port === 0 ? "" : `:${runtime.port}`;
-    const flow: PendingFlow = {
-      state: randomBytes(32).toString("base64url"),
-      redirectUri: `http://${runtime.callbackHost}${port}${CALLBACK_PATH}`,
-      scope: options.scope ?? this.parts.defaultScope(),
-      startedAt,
-      expiresAt: startedAt + SIGN_IN_TIMEOUT_MS,
-      grant: "device",
-      discovery,
-    };
-    let settle!: (error?: ProxyError) => void;
-    const completed = new Promise<void>((resolve, reject) => {
-      settle = (error) => (error ? reject(error) : resolve());
-    });
-    completed.catch(() => {}); // Callers that never await it must not crash the process.
-    const abort = new AbortController();
-    let shown!: (handle: SignInHandle) => void;
-    const whenShown = new Promise<SignInHandle>((resolve) => {
-      shown = resolve;
-    });
-    const entry: DeviceEntry = {
-      handle: { url: serverUrl, startedAt, expiresAt: flow.expiresAt, completed },
-      options,
-      abort,
-      settle,
-      detached: false,
-    };
-    const run = runDeviceSignIn({
-      serverUrl,
-      flow,
-      host: this.parts.flowHost(flow),
-      resourceMetadataUrl: this.parts.resourceMetadataUrl(),
-      fetchFn: this.parts.fetchFn,
-      signal: abort.signal,
-      now: this.now,
-      ...(this.parts.sleep ? { sleep: this.parts.sleep } : {}),
-      show: (prompt) => {
-        const url = prompt.verificationUriComplete ?? prompt.verificationUri;
-        entry.handle = { url, userCode: prompt.userCode, startedAt, expiresAt: prompt.expiresAt, completed };
-        this.device = entry;
-        this.announce(entry.handle, flow.scope);
-        const { printDeviceCode } = this.parts;
-        if (printDeviceCode) printDeviceCode(prompt, serverUrl);
-        else this.log.info(`Sign in to ${serverUrl} at ${prompt.verificationUri} with the code ${prompt.userCode}`);
-        shown(entry.handle);
-      },
-    });
-    const ended = run.then(
-      () => {
-        if (entry.detached) return;
-        this.endDevice(entry);
-        entry.settle();
-        const account = this.parts.account();
-        this.log.info(`Signed in to ${serverUrl}${account ? ` as ${account}` : ""}.`);
-      },
-      (error: unknown) => {
-        const proxyError = toProxyError(error, serverUrl);
-        if (entry.detached) return proxyError;
-        this.endDevice(entry);
-        entry.settle(proxyError);
-        return proxyError;
-      },
-    );
-    const first = await Promise.race([whenShown, ended]);
-    if (first instanceof ProxyError) throw first;
-    return first ?? entry.handle;
-  }
-
-  /** Takes a device sign-in out of the pending set and stops its polling. */
-  private endDevice(entry: DeviceEntry): void {
-    if (entry.detached) return;
-    entry.detached = true;
-    entry.abort.abort(new ProxyError("SIGN_IN_TIMEOUT", "The device sign-in was abandoned."));
-    if (this.device === entry) this.device = undefined;
-    if (this.current === entry.handle) this.current = undefined;
-    this.parts.onChange();
   }
 
   /** Registers the flow as pending: its timeout, its stale-client watch, its handle. */
@@ -490,11 +377,7 @@ export class SignInFlows {
 
   /** Abandons every pending sign-in and closes the listener (shutdown). */
   async close(): Promise<void> {
-    const device = this.device;
-    if (device) {
-      this.endDevice(device);
-      device.settle(new ProxyError("SIGN_IN_TIMEOUT", "The proxy is shutting down; the sign-in was abandoned."));
-    }
+    this.devices.close();
     for (const state of [...this.flows.keys()]) {
       this.finish(state, new ProxyError("SIGN_IN_TIMEOUT", "The proxy is shutting down; the sign-in was abandoned."));
     }

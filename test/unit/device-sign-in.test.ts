@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { DEVICE_CODE_GRANT } from "../../src/auth/device-authorization.ts";
-import { chooseSignInMethod } from "../../src/auth/sign-in-method.ts";
+import { chooseSignInMethod, type SignInMethodInputs } from "../../src/auth/sign-in-method.ts";
 import { UpstreamAuth } from "../../src/auth/upstream-auth.ts";
 import type { RuntimeOptions } from "../../src/config/options.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
@@ -300,15 +300,15 @@ describe("device sign-in (RFC 8628)", () => {
 });
 
 describe("chooseSignInMethod", () => {
-  const base = {
-    method: "auto" as const,
+  const base: SignInMethodInputs = {
+    method: "auto",
     openBrowser: true,
     browserAvailable: true,
     pasteBack: false,
     startedFromPage: false,
     ownListener: true,
   };
-  const cases: Array<[string, Partial<typeof base> & { method?: "auto" | "device" }, string]> = [
+  const cases: Array<[string, Partial<SignInMethodInputs>, string]> = [
     ["a browser can be opened", {}, "browser"],
     ["--device", { method: "device" }, "device"],
     ["--device from the status page", { method: "device", startedFromPage: true }, "device"],

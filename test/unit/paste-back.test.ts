@@ -49,7 +49,9 @@ describe("parsePastedRedirect", () => {
       assert.throws(
         () => parsePastedRedirect(pasted, REDIRECT_URI),
         (error: unknown) =>
-          isProxyError(error, "STATE_MISMATCH") && message.test(error.message) && /oauth\/callback\?/.test(error.hint ?? ""),
+          isProxyError(error, "STATE_MISMATCH") &&
+          message.test(error.message) &&
+          /oauth\/callback\?/.test(error.hint ?? ""),
       );
     });
   }
@@ -118,7 +120,10 @@ describe("paste-back with --no-browser on a terminal", () => {
     const h = pasteHarness();
     const handle = await h.auth.startSignIn();
     assert.equal(h.terminal.reading, true);
-    assert.match(h.terminal.said[0] ?? "", /paste the address it ends on \(http:\/\/127\.0\.0\.1:\d+\/oauth\/callback\?…\)/);
+    assert.match(
+      h.terminal.said[0] ?? "",
+      /paste the address it ends on \(http:\/\/127\.0\.0\.1:\d+\/oauth\/callback\?…\)/,
+    );
     const right = redirectFor(handle.url);
 
     h.terminal.type(right.replace("/oauth/callback", "/elsewhere"));
