@@ -15,9 +15,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from "@modelcontextprotocol/node";
 import {
   type CallToolResult,
+  createMcpHandler,
+  inputRequired,
+  inputResponse,
   isInitializeRequest,
   localhostAllowedHostnames,
   localhostAllowedOrigins,
@@ -165,7 +168,39 @@ const SEP1330_SCHEMA = {
   required: [],
 };
 
-async function callTool(name: string, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> {
+/** Which wire an instance serves: the 2025 session wire, or the 2026-07-28 stateless wire (input via MRTR). */
+type Era = "legacy" | "modern";
+
+type SamplingRequest = Parameters<ServerContext["mcpReq"]["requestSampling"]>[0];
+type ElicitRequest = Parameters<ServerContext["mcpReq"]["elicitInput"]>[0];
+
+/** Asks the client's model: a real request on the 2025 wire, an `input_required` round on 2026-07-28. */
+async function askSampling(ctx: ServerContext, era: Era, request: SamplingRequest) {
+  if (era === "legacy") return { ok: true as const, result: await ctx.mcpReq.requestSampling(request) };
+  const answer = inputResponse(ctx.mcpReq.inputResponses, "sampling");
+  if (answer.kind === "sampling") return { ok: true as const, result: answer.result };
+  return {
+    ok: false as const,
+    ask: inputRequired({ inputRequests: { sampling: inputRequired.createMessage(request) } }),
+  };
+}
+
+/** Asks the user (form mode), either way. */
+async function askElicitation(ctx: ServerContext, era: Era, request: ElicitRequest & { mode: "form" }) {
+  if (era === "legacy") return { ok: true as const, result: await ctx.mcpReq.elicitInput(request) };
+  const answer = inputResponse(ctx.mcpReq.inputResponses, "elicitation");
+  if (answer.kind === "elicit")
+    return { ok: true as const, result: { action: answer.action, content: answer.content } };
+  const { mode: _mode, ...form } = request;
+  return { ok: false as const, ask: inputRequired({ inputRequests: { elicitation: inputRequired.elicit(form) } }) };
+}
+
+async function callTool(
+  name: string,
+  args: Record<string, unknown>,
+  ctx: ServerContext,
+  era: Era = "legacy",
+): Promise<CallToolResult> {
   switch (name) {
     case "test_simple_text":
       return text("This is a simple text response for testing.");
@@ -233,16 +268,18 @@ async function callTool(name: string, args: Record<string, unknown>, ctx: Server
       await sleep(100);
       return text("Reconnection test completed successfully.");
     case "test_sampling": {
-      const result = await ctx.mcpReq.requestSampling({
+      const asked = await askSampling(ctx, era, {
         messages: [{ role: "user", content: { type: "text", text: String(args.prompt ?? "") } }],
         maxTokens: 100,
       });
+      if (!asked.ok) return asked.ask as unknown as CallToolResult;
+      const result = asked.result;
       const blocks = Array.isArray(result.content) ? result.content : [result.content];
       const answer = blocks.map((block) => (block.type === "text" ? block.text : "")).join("");
       return text(`LLM response: ${answer}`);
     }
     case "test_elicitation": {
-      const result = await ctx.mcpReq.elicitInput({
+      const asked = await askElicitation(ctx, era, {
         mode: "form",
         message: String(args.message ?? ""),
         requestedSchema: {
@@ -254,16 +291,20 @@ async function callTool(name: string, args: Record<string, unknown>, ctx: Server
           required: ["username", "email"],
         },
       });
+      if (!asked.ok) return asked.ask as unknown as CallToolResult;
+      const result = asked.result;
       return text(`User response: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`);
     }
     case "test_elicitation_sep1034_defaults":
     case "test_elicitation_sep1330_enums": {
       const sep1034 = name === "test_elicitation_sep1034_defaults";
-      const result = await ctx.mcpReq.elicitInput({
+      const asked = await askElicitation(ctx, era, {
         mode: "form",
         message: sep1034 ? "Please review the fields with defaults" : "Please select options from the enum fields",
         requestedSchema: sep1034 ? SEP1034_SCHEMA : SEP1330_SCHEMA,
       });
+      if (!asked.ok) return asked.ask as unknown as CallToolResult;
+      const result = asked.result;
       return text(`Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`);
     }
     case "json_schema_2020_12_tool":
@@ -326,8 +367,8 @@ function getPrompt(name: string, args: Record<string, string>) {
   }
 }
 
-/** One protocol instance per session. */
-function createReferenceServer(): Server {
+/** One protocol instance per session (2025), or per request (2026-07-28). */
+function createReferenceServer(era: Era = "legacy"): Server {
   const server = new Server(
     { name: "mcp-u2m-proxy-conformance-reference", version: "1.0.0" },
     {
@@ -343,7 +384,7 @@ function createReferenceServer(): Server {
   const subscriptions = new Set<string>();
   server.setRequestHandler("tools/list", () => ({ tools: TOOLS }));
   server.setRequestHandler("tools/call", (request, ctx) =>
-    callTool(request.params.name, request.params.arguments ?? {}, ctx),
+    callTool(request.params.name, request.params.arguments ?? {}, ctx, era),
   );
   server.setRequestHandler("resources/list", () => ({ resources: RESOURCES }));
   server.setRequestHandler("resources/templates/list", () => ({
@@ -386,12 +427,23 @@ export interface ReferenceServerOptions {
    * does not protect itself.
    */
   dnsRebindingProtection?: boolean;
+  /**
+   * "2025" (default): the 2025 session wire only. "2026": the 2026-07-28 stateless wire only (SDK v2
+   * `createMcpHandler`, `legacy: "reject"`: a 2025 `initialize` is refused), sampling and elicitation as
+   * `input_required`, for the proxy's revision bridge in front of it.
+   */
+  wire?: "2025" | "2026";
 }
 
 /** Starts the reference server on 127.0.0.1. */
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
   const protect = options.dnsRebindingProtection !== false;
   const sessions = new Map<string, NodeStreamableHTTPServerTransport>();
+  const modern =
+    options.wire === "2026"
+      ? createMcpHandler(({ era }) => createReferenceServer(era), { legacy: "reject" })
+      : undefined;
+  const modernNode = modern ? toNodeHandler(modern) : undefined;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     if (url.pathname !== "/mcp") return writeJson(res, 404, jsonRpcError(-32601, "not found"));
@@ -409,6 +461,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         return writeJson(res, 400, jsonRpcError(-32700, "parse error"));
       }
     }
+    if (modernNode) return modernNode(req, res, body);
     const sessionId = req.headers["mcp-session-id"];
     if (typeof sessionId === "string") {
       const transport = sessions.get(sessionId);
@@ -445,6 +498,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     async close() {
       await Promise.all([...sessions.values()].map((transport) => transport.close()));
       sessions.clear();
+      await modern?.close();
       await new Promise<void>((done) => {
         server.close(() => done());
         server.closeAllConnections();

@@ -66,6 +66,13 @@ export interface ServerConformanceSummary {
   face: ServerRun;
   /** Passed directly but not through the face. */
   regressions: string[];
+  /**
+   * The same suite (a 2025-era client) through a face in front of the reference server on the 2026-07-28 wire only
+   * (`legacy: "reject"`), so through the proxy's revision bridge; compared with the 2025 reference directly.
+   */
+  bridged: ServerRun;
+  /** Passed directly (2025 reference) but not through the bridge to the 2026-07-28-only reference. */
+  bridgedRegressions: string[];
   dnsRebindingThroughFace: boolean;
   /**
    * dns-rebinding-protection through a face fronting a copy of the reference server without its own Host/Origin
@@ -260,33 +267,45 @@ export async function runServerConformance(options: { outDir?: string } = {}): P
   const authDir = mkdtempSync(join(tmpdir(), "mcp-u2m-server-conformance-"));
   const reference = await startReferenceServer();
   const unprotected = await startReferenceServer({ dnsRebindingProtection: false });
+  const modern = await startReferenceServer({ wire: "2026" });
   let face: Face | undefined;
   let faceOfUnprotected: Face | undefined;
+  let faceOfModern: Face | undefined;
   try {
-    const [tool, startedFace, startedFaceOfUnprotected] = await Promise.all([
+    const [tool, startedFace, startedFaceOfUnprotected, startedFaceOfModern] = await Promise.all([
       locateSuite(SERVER_SUITE_VERSION),
       startFace(reference.url, join(authDir, "a")),
       startFace(unprotected.url, join(authDir, "b")),
+      startFace(modern.url, join(authDir, "c")),
     ]);
     face = startedFace;
     faceOfUnprotected = startedFaceOfUnprotected;
+    faceOfModern = startedFaceOfModern;
     const scenarios = await listServerScenarios(tool);
     const [direct, throughFace, own] = await Promise.all([
       runServerSuite(tool, "direct", reference.url, scenarios, join(runDir, "direct")),
       runServerSuite(tool, "face", face.url, scenarios, join(runDir, "face")),
       runServerSuite(tool, "face", faceOfUnprotected.url, ["dns-rebinding-protection"], join(runDir, "face-own-dns")),
     ]);
+    // After the others: the host is shared, and the suite's timeouts are short.
+    const bridged = await runServerSuite(tool, "face", faceOfModern.url, scenarios, join(runDir, "bridged"));
     await rerunTimeouts(tool, face.url, direct, throughFace, join(runDir, "face-again"));
+    await rerunTimeouts(tool, faceOfModern.url, direct, bridged, join(runDir, "bridged-again"));
     const faceResult = new Map(throughFace.results.map((r) => [r.scenario, r]));
+    const bridgedResult = new Map(bridged.results.map((r) => [r.scenario, r]));
     const summary: ServerConformanceSummary = {
       version: SERVER_SUITE_VERSION,
       scenarios,
       direct,
       face: throughFace,
       regressions: direct.results.filter((r) => r.passed && !faceResult.get(r.scenario)?.passed).map((r) => r.scenario),
+      bridged,
+      bridgedRegressions: direct.results
+        .filter((r) => r.passed && !bridgedResult.get(r.scenario)?.passed)
+        .map((r) => r.scenario),
       dnsRebindingThroughFace: faceResult.get("dns-rebinding-protection")?.passed === true,
       dnsRebindingFaceOwn: own.results[0] as ServerScenarioResult,
-      faceLog: `${face.stderr()}(face of the unprotected copy)\n${faceOfUnprotected.stderr()}`,
+      faceLog: `${face.stderr()}(face of the unprotected copy)\n${faceOfUnprotected.stderr()}(face of the 2026-07-28-only copy)\n${faceOfModern.stderr()}`,
       durationMs: Date.now() - started,
     };
     writeFileSync(join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
@@ -294,8 +313,8 @@ export async function runServerConformance(options: { outDir?: string } = {}): P
     renameSync(runDir, final);
     return summary;
   } finally {
-    await Promise.all([face?.stop(), faceOfUnprotected?.stop()]);
-    await Promise.all([reference.close(), unprotected.close()]);
+    await Promise.all([face?.stop(), faceOfUnprotected?.stop(), faceOfModern?.stop()]);
+    await Promise.all([reference.close(), unprotected.close(), modern.close()]);
     rmSync(runDir, { recursive: true, force: true });
     rmSync(authDir, { recursive: true, force: true });
   }
@@ -306,7 +325,7 @@ export function formatServerSummary(summary: ServerConformanceSummary): string {
   const dns = summary.dnsRebindingThroughFace ? "pass" : "FAIL";
   const again = summary.face.results.filter((r) => r.timedOutFirst).map((r) => r.scenario);
   const retried = again.length > 0 ? `; run again after a timeout: ${again.join(", ")}` : "";
-  return `server scenarios: direct ${summary.direct.passed}/${summary.direct.total}, through the HTTP face ${summary.face.passed}/${summary.face.total} (dns-rebinding-protection: ${dns}${retried})`;
+  return `server scenarios: direct ${summary.direct.passed}/${summary.direct.total}, through the HTTP face ${summary.face.passed}/${summary.face.total} (dns-rebinding-protection: ${dns}${retried}), through the HTTP face bridged to a 2026-07-28-only copy ${summary.bridged.passed}/${summary.bridged.total}`;
 }
 
 /** One line per scenario: its verdict on each side, and the problems of any side that failed. */
@@ -314,10 +333,12 @@ export function formatServerScenarios(summary: ServerConformanceSummary): string
   return summary.direct.results.map((direct, index) => {
     const face = summary.face.results[index] as ServerScenarioResult;
     const mark = (r: ServerScenarioResult) => (r.passed ? "pass" : "FAIL");
-    const lines = [`${direct.scenario}: direct ${mark(direct)}, face ${mark(face)}`];
+    const bridged = summary.bridged.results[index] as ServerScenarioResult;
+    const lines = [`${direct.scenario}: direct ${mark(direct)}, face ${mark(face)}, bridged ${mark(bridged)}`];
     for (const p of direct.problems) lines.push(`     direct: ${p}`);
     for (const p of face.timedOutFirst ?? []) lines.push(`     face, first run (timed out, run again): ${p}`);
     for (const p of face.problems) lines.push(`     face: ${p}`);
+    for (const p of bridged.problems) lines.push(`     bridged: ${p}`);
     return lines.join("\n");
   });
 }

@@ -273,6 +273,42 @@ describe("HTTP face /mcp, 2026-07-28 client (SDK v2, pinned) → 2025-only upstr
     }
   });
 
+  test("two clients sharing one upstream session (same name and capabilities) never get each other's answers or progress", async () => {
+    const twins = [0, 1].map(
+      () =>
+        new ClientV2(
+          { name: "http-era-bridge-twin", version: "1.0.0" },
+          { versionNegotiation: { mode: { pin: "2026-07-28" } } },
+        ),
+    );
+    for (const twin of twins) await twin.connect(new StreamableHTTPClientTransportV2(new URL(h.mcpUrl)));
+    try {
+      // Both clients number their requests (and so their progress tokens) alike.
+      const seen: number[][] = [[], []];
+      const results = await Promise.all(
+        twins.map((twin, i) =>
+          twin.callTool(
+            { name: "slow_progress", arguments: { steps: 10 + i * 5 } },
+            {
+              onprogress: (progress) => seen[i]?.push(progress.progress),
+            },
+          ),
+        ),
+      );
+      assert.deepEqual(results.map(textOf), ["done 10", "done 15"]);
+      assert.deepEqual(
+        seen[0],
+        Array.from({ length: 10 }, (_, i) => i + 1),
+      );
+      assert.deepEqual(
+        seen[1],
+        Array.from({ length: 15 }, (_, i) => i + 1),
+      );
+    } finally {
+      for (const twin of twins) await twin.close();
+    }
+  });
+
   test("a tampered requestState is refused with a clear error", async () => {
     const response = await fetch(h.mcpUrl, {
       method: "POST",
