@@ -3,7 +3,9 @@
  * active suite plus the pending ones) against the HTTP face of the built CLI fronting a reference SDK v2 server
  * (reference-server.ts), compared with the same scenarios run directly against that server. Requires that
  * dns-rebinding-protection passes through the face (also when the upstream does not protect itself, so the face's
- * own check is what passes) and that every scenario passing directly also passes through the face. Needs
+ * own check is what passes) and that every scenario passing directly also passes through the face, also through
+ * a face in front of a copy of the reference that speaks only the 2026-07-28 wire (`legacy: "reject"`), which the
+ * suite's 2025-era client reaches through the proxy's revision bridge. Needs
  * `npm run build` (dist/main.js) and the npm registry once for the pinned suite; everything else is loopback.
  * Results: test-results/conformance/server-0.1.16/.
  */
@@ -38,6 +40,19 @@ test("MCP conformance suite: server scenarios through the HTTP face", { timeout:
     });
   }
 
+  const bridgedResults = new Map(summary.bridged.results.map((r) => [r.scenario, r]));
+  for (const [index, direct] of summary.direct.results.entries()) {
+    if (!direct.passed) continue; // reported above
+    await t.test(`${direct.scenario} through the face, bridged to a 2026-07-28-only server`, () => {
+      assert.ok(bridgedResults.get(direct.scenario)?.passed, details[index]);
+    });
+  }
+
+  assert.deepEqual(
+    summary.bridgedRegressions,
+    [],
+    `passed directly, failed through the bridge to the 2026-07-28-only copy: ${summary.bridgedRegressions.join(", ")}`,
+  );
   assert.deepEqual(
     summary.regressions,
     [],

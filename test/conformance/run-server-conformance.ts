@@ -356,7 +356,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       console.log(
         `dns-rebinding-protection through a face fronting an unprotected upstream: ${own.passed ? "pass" : "FAIL"}`,
       );
-      const ok = summary.dnsRebindingThroughFace && own.passed && summary.regressions.length === 0;
+      const ok =
+        summary.dnsRebindingThroughFace &&
+        own.passed &&
+        summary.regressions.length === 0 &&
+        summary.bridgedRegressions.length === 0;
       process.exit(ok ? 0 : 1);
     },
     (error: unknown) => {
