@@ -7,5 +7,7 @@ export { type ErrorCode, ProxyError } from "./lib/errors.ts";
 export { OAuthManager, type OAuthManagerOptions } from "./oauth-manager.ts";
 export { FileTokenStore } from "./store/file-store.ts";
 export { MemoryTokenStore } from "./store/memory-store.ts";
+export { generateStoreKey, parseStoreKey, StoreKey } from "./store/record-cipher.ts";
+export { type SealedStoreOptions, SealedTokenStore } from "./store/sealed-store.ts";
 export { canonicalServerUrl, storeKey } from "./store/store-key.ts";
 export type { RecordKind, TokenStore } from "./store/token-store.ts";

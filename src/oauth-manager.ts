@@ -6,12 +6,16 @@ import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type Upstream
 import { ProxyError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
 import { createStore } from "./store/create-store.ts";
+import { SealedTokenStore } from "./store/sealed-store.ts";
 import type { TokenStore } from "./store/token-store.ts";
 
 export interface OAuthManagerOptions extends Partial<Omit<UpstreamOptions, "url">>, Partial<RuntimeOptions> {
   /** The MCP server URL. */
   url: string;
-  /** Another store backend (default: files in authDir). */
+  /**
+   * Another store backend (default: files in authDir). With `storeKey` (a StoreKey from parseStoreKey), records
+   * are encrypted at rest in whichever backend.
+   */
   store?: TokenStore;
   logger?: Logger;
   /**
@@ -49,7 +53,12 @@ export class OAuthManager {
       sendResource: options.sendResource ?? true,
     };
     this.auth = new UpstreamAuth(upstream, runtime, {
-      store: options.store ?? createStore({ backend: "file", dir: runtime.authDir }),
+      store:
+        options.store && !options.storeKey
+          ? options.store
+          : new SealedTokenStore(options.store ?? createStore({ backend: "file", dir: runtime.authDir }), {
+              key: options.storeKey,
+            }),
       callback: options.callback ?? "own-listener",
       ...(options.logger ? { logger: options.logger } : {}),
       ...signInPresenter(options.logger),

@@ -7,6 +7,7 @@ import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { openUrl } from "../lib/open-url.ts";
 import { createStore as createTokenStore } from "../store/create-store.ts";
+import { SealedTokenStore } from "../store/sealed-store.ts";
 import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
 import { parseStoreUrl } from "../store/store-url.ts";
 import type { TokenStore } from "../store/token-store.ts";
@@ -112,14 +113,24 @@ function terminalPasteBack(): PasteBackTerminal | undefined {
   };
 }
 
+/**
+ * The token store every command uses: the backend, with encryption at rest on top (sealed with runtime.storeKey
+ * when one is configured; without one, plaintext records are read and written and encrypted ones are refused with
+ * STORE_KEY_MISSING, never mistaken for something else).
+ */
+export function createStore(runtime: RuntimeOptions, onWarning?: (message: string) => void): SealedTokenStore {
+  return new SealedTokenStore(createBackendStore(runtime, onWarning), { key: runtime.storeKey, onWarning });
+}
+
 /** Shared stores by URL: every upstream of this process uses one connection (pool) per server. */
 const sharedStores = new Map<string, TokenStore>();
 
 /**
- * The token store the options name: the file store in `authDir`, or the shared one at `store` (--store,
- * MCP_PROXY_STORE). A shared store is built once per process and URL; its warnings go to the first caller's logger.
+ * The backend the options name, records as stored (envelopes unopened; `store status|encrypt|rekey|decrypt` use it
+ * alone): the file store in `authDir`, or the shared one at `store` (--store, MCP_PROXY_STORE). A shared store is
+ * built once per process and URL; its warnings go to the first caller's logger.
  */
-export function createStore(runtime: RuntimeOptions, onWarning?: (message: string) => void): TokenStore {
+export function createBackendStore(runtime: RuntimeOptions, onWarning?: (message: string) => void): TokenStore {
   if (runtime.storeUrl === undefined) return createTokenStore({ backend: "file", dir: runtime.authDir, onWarning });
   const location = parseStoreUrl(runtime.storeUrl);
   if (location.backend !== "redis" && location.backend !== "postgres") {

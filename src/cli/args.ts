@@ -5,8 +5,10 @@ import { DEFAULTS, defaultAuthDir } from "../config/defaults.ts";
 import { type Environment, readEnvironment } from "../config/environment.ts";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
 import { type ConfigLocation, findConfigPath } from "../config/resolve-config.ts";
+import { configuredNewStoreKey, configuredStoreKey } from "../config/store-key-source.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { browserCanBeOpened } from "../lib/open-url.ts";
+import type { StoreKey } from "../store/record-cipher.ts";
 import { parseStoreUrl } from "../store/store-url.ts";
 import {
   assertServerUrlScheme,
@@ -17,8 +19,23 @@ import {
 } from "./input-checks.ts";
 import { COMMAND_ALIASES, optionError, unknownCommand, usageError } from "./usage-error.ts";
 
-export const COMMANDS = ["serve", "stdio", "auth", "status", "refresh", "clear", "list", "clients", "help"] as const;
+export const COMMANDS = [
+  "serve",
+  "stdio",
+  "auth",
+  "status",
+  "refresh",
+  "clear",
+  "list",
+  "clients",
+  "store",
+  "help",
+] as const;
 export type Command = (typeof COMMANDS)[number];
+
+/** `store <action>`: the store's encryption at rest (docs/storage.md). */
+export const STORE_ACTIONS = ["status", "encrypt", "rekey", "decrypt"] as const;
+export type StoreAction = (typeof STORE_ACTIONS)[number];
 
 export interface CliArgs {
   command: Command;
@@ -64,6 +81,8 @@ export interface CliArgs {
   transport: "streamable-http" | "sse" | undefined;
   /** `--protocol`: the upstream's MCP wire era when the user knows it (skips the probe); undefined probes. */
   protocol: "legacy" | "modern" | undefined;
+  /** `store <action>`: what to do, and for `rekey` the new key (--new-store-key-file, MCP_PROXY_NEW_STORE_KEY). */
+  store: { action: StoreAction; newKey: StoreKey | undefined };
   /** Things the user should know about their options (printed once on stderr before the command runs). */
   warnings: string[];
 }
@@ -79,6 +98,8 @@ const OPTIONS = {
   "allow-pkce-unverified": { type: "boolean" },
   "auth-dir": { type: "string" },
   store: { type: "string" },
+  "store-key-file": { type: "string" },
+  "new-store-key-file": { type: "string" },
   port: { type: "string", short: "p" },
   "callback-host": { type: "string" },
   "no-browser": { type: "boolean" },
@@ -132,12 +153,16 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
   if (args.length > 1 && command !== "help") {
     throw usage(`Unexpected argument "${args[1]}": ${command} takes one server.`, command);
   }
-  const target = command === "help" ? undefined : parseTarget(args[0] ?? environment.upstreamUrl, command);
+  const storeAction = command === "store" ? parseStoreAction(args[0]) : "status";
+  const target =
+    command === "help" || command === "store" ? undefined : parseTarget(args[0] ?? environment.upstreamUrl, command);
   if (target?.url) assertServerUrlScheme(target.url, values["allow-insecure-http"] === true, command);
   const warnings: string[] = [];
   // Only serve (and clients, whose HTTP snippets then send the key) use the inbound key: other commands (and --help)
   // must not fail on a key file set in the environment.
   const usesApiKey = (command === "serve" || command === "clients") && values.help !== true && values.version !== true;
+  // Every command that opens the token store reads its key (a bad key fails before anything is touched).
+  const usesStore = command !== "help" && command !== "clients" && values.help !== true && values.version !== true;
 
   return {
     command,
@@ -175,6 +200,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       }),
       debug: values.debug === true,
       allowInsecureHttp: values["allow-insecure-http"] === true,
+      storeKey: usesStore ? configuredStoreKey(values["store-key-file"], environment) : undefined,
     },
     serve: {
       host: checkHostName("--host", values.host, command) ?? DEFAULTS.serveHost,
@@ -190,6 +216,13 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
     },
     transport: parseTransport(values.transport),
     protocol: parseProtocol(values.protocol),
+    store: {
+      action: storeAction,
+      newKey:
+        usesStore && storeAction === "rekey"
+          ? configuredNewStoreKey(values["new-store-key-file"], environment)
+          : undefined,
+    },
     warnings,
   };
 }
@@ -239,6 +272,12 @@ function readApiKeyFile(raw: string, source: string, warnings: string[]): string
     warnings.push(`The API key file ${path} can be read by other users; run \`chmod 600 ${path}\`.`);
   }
   return key;
+}
+
+function parseStoreAction(raw: string | undefined): StoreAction {
+  if (raw === undefined) return "status";
+  if ((STORE_ACTIONS as readonly string[]).includes(raw)) return raw as StoreAction;
+  throw usage(`"store ${raw}" is not a store action: use one of ${STORE_ACTIONS.join(", ")}.`, "store");
 }
 
 function parseTransport(raw: string | undefined): CliArgs["transport"] {

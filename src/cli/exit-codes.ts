@@ -45,6 +45,8 @@ const BY_CODE: Record<ErrorCode, number> = {
   STORE_ERROR: EXIT.store,
   STORE_CONFLICT: EXIT.store,
   STORE_UNSAFE: EXIT.store,
+  STORE_KEY_MISSING: EXIT.store,
+  STORE_KEY_WRONG: EXIT.store,
   INTERNAL: EXIT.internal,
 };
 

@@ -17,6 +17,9 @@ export const FLAGS: Record<string, string> = {
   "--auth-dir DIR": "token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)",
   "--store URL":
     "token store: file:DIR (default), redis://HOST:PORT or postgres://USER@HOST/DB shared by replicas (env MCP_PROXY_STORE)",
+  "--store-key-file FILE":
+    "encrypt the store at rest with the key in FILE (chmod 600; env MCP_PROXY_STORE_KEY holds the key itself, MCP_PROXY_STORE_KEY_FILE a file)",
+  "--new-store-key-file FILE": "store rekey: the key to move every record to (env MCP_PROXY_NEW_STORE_KEY)",
   "--port N":
     "the port serve listens on, which the OAuth callback (http://127.0.0.1:N/oauth/callback) uses too (env OAUTH_CALLBACK_PORT; default 8000)",
   "--callback-host NAME": "host in the redirect URI (default 127.0.0.1; localhost binds 127.0.0.1 and ::1)",
@@ -48,7 +51,14 @@ export const FLAGS: Record<string, string> = {
 };
 
 /** What selects the stored sign-in (the store key) and where it lives: every command that reads one takes these. */
-const STORE = ["--config FILE", "--auth-dir DIR", "--store URL", "--client-id ID", "--client-metadata-url URL"];
+const STORE = [
+  "--config FILE",
+  "--auth-dir DIR",
+  "--store URL",
+  "--store-key-file FILE",
+  "--client-id ID",
+  "--client-metadata-url URL",
+];
 const SIGN_IN = [
   ...STORE,
   "--client-secret SECRET",
@@ -88,7 +98,8 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   status: [...STORE, "--allow-insecure-http", "--json", "--debug"],
   refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--allow-insecure-http", "--debug"],
   clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--debug"],
-  list: ["--config FILE", "--auth-dir DIR", "--json", "--debug"],
+  list: ["--config FILE", "--auth-dir DIR", "--store-key-file FILE", "--json", "--debug"],
+  store: ["--auth-dir DIR", "--store URL", "--store-key-file FILE", "--new-store-key-file FILE", "--json", "--debug"],
   clients: ["--config FILE", "--auth-dir DIR", "--port N", "--api-key KEY", "--api-key-file FILE"],
 };
 
@@ -121,6 +132,12 @@ failed (the local records are deleted anyway; the token stays valid upstream unt
   list: `Usage: mcp-u2m-proxy list [options]
 
 Lists every configured server and every server with stored credentials.`,
+  store: `Usage: mcp-u2m-proxy store [status|encrypt|rekey|decrypt] [options]
+
+Encryption at rest of the token store (AES-256-GCM). status: how many records are plaintext or sealed with
+which key id. encrypt: seal every plaintext record with the store key. rekey: move every record to the new key
+(--new-store-key-file). decrypt: back to plaintext. Stop the proxies using the store first. Each is resumable:
+if one stops midway, every record is readable with the old or the new key; run it again to finish.`,
   clients: `Usage: mcp-u2m-proxy clients [<url or name>] [options]
 
 Prints the configuration snippet of every MCP host (Claude Code, Claude Desktop, Cursor, VS Code, Gemini CLI,
@@ -138,6 +155,7 @@ Usage:
   mcp-u2m-proxy clear [<url>]      sign out: revoke and delete stored credentials (all without <url>)
   mcp-u2m-proxy list               every configured and stored server (--json)
   mcp-u2m-proxy clients [<url>]    the configuration snippet of every MCP host
+  mcp-u2m-proxy store [action]     the store's encryption at rest: status, encrypt, rekey, decrypt
   mcp-u2m-proxy help [command]     this help, or a command's
 
 <url> may also be the name of a server in a config file (--config), or come from env UPSTREAM_MCP_URL.

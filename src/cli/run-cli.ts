@@ -22,6 +22,7 @@ const COMMANDS: Record<
   serve: async (args, out) => (await import("./commands/serve.ts")).serveCommand(args, out),
   stdio: async (args) => (await import("./commands/stdio.ts")).stdioCommand(args),
   clients: async (args, out) => (await import("./commands/clients.ts")).clientsCommand(args, out),
+  store: async (args, out, err) => (await import("./commands/store.ts")).storeCommand(args, out, err),
 };
 
 /**

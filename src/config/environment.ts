@@ -22,6 +22,12 @@ export interface Environment {
   apiKey: string | undefined;
   /** MCP_PROXY_API_KEY_FILE: a file whose first line is that secret. */
   apiKeyFile: string | undefined;
+  /** MCP_PROXY_STORE_KEY: the store's encryption key (64 hex or 44 base64 characters). A secret: never log it. */
+  storeKey: string | undefined;
+  /** MCP_PROXY_STORE_KEY_FILE: a file (0600) whose first line is that key. */
+  storeKeyFile: string | undefined;
+  /** MCP_PROXY_NEW_STORE_KEY: the key `store rekey` moves the records to. A secret: never log it. */
+  newStoreKey: string | undefined;
   /** BROWSER: the command that opens sign-in pages (else the platform's opener). */
   browser: string | undefined;
   /** DISPLAY or WAYLAND_DISPLAY: a graphical session a browser could open in (Linux and the BSDs). */
@@ -46,6 +52,9 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     port: nonEmpty(env.OAUTH_CALLBACK_PORT),
     apiKey: nonEmpty(env.MCP_PROXY_API_KEY),
     apiKeyFile: nonEmpty(env.MCP_PROXY_API_KEY_FILE),
+    storeKey: nonEmpty(env.MCP_PROXY_STORE_KEY),
+    storeKeyFile: nonEmpty(env.MCP_PROXY_STORE_KEY_FILE),
+    newStoreKey: nonEmpty(env.MCP_PROXY_NEW_STORE_KEY),
     browser: nonEmpty(env.BROWSER),
     display: nonEmpty(env.WAYLAND_DISPLAY) ?? nonEmpty(env.DISPLAY),
     printStack: nonEmpty(env.MCP_U2M_PROXY_STACK) !== undefined,

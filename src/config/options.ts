@@ -1,3 +1,4 @@
+import type { StoreKey } from "../store/record-cipher.ts";
 import { DEFAULTS } from "./defaults.ts";
 
 /**
@@ -58,6 +59,11 @@ export interface RuntimeOptions {
   debug: boolean;
   /** Allow http:// (non-loopback) OAuth and upstream URLs. Dangerous; for tests against mock servers. */
   allowInsecureHttp: boolean;
+  /**
+   * The store's encryption key (--store-key-file, MCP_PROXY_STORE_KEY, MCP_PROXY_STORE_KEY_FILE): records are
+   * sealed with it. Undefined: written as plaintext, and encrypted records cannot be read.
+   */
+  storeKey?: StoreKey | undefined;
 }
 
 // Defined in the one table of defaults (defaults.ts); named here for the modules that import them from options.

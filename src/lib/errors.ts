@@ -44,6 +44,10 @@ export type ErrorCode =
   | "STORE_CONFLICT"
   /** A token-store path that is a symbolic link or owned by another user: refused, never followed or tightened. */
   | "STORE_UNSAFE"
+  /** An encrypted record and no store key given (MCP_PROXY_STORE_KEY, --store-key-file): nothing read or changed. */
+  | "STORE_KEY_MISSING"
+  /** An encrypted record sealed with another store key than the one given (the message names both key ids). */
+  | "STORE_KEY_WRONG"
   | "INTERNAL";
 
 export class ProxyError extends Error {

@@ -72,6 +72,8 @@ const MAPPING: Record<ErrorCode, ErrorMapping> = {
   STORE_ERROR: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   STORE_CONFLICT: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   STORE_UNSAFE: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
+  STORE_KEY_MISSING: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
+  STORE_KEY_WRONG: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
   INTERNAL: { status: 500, rpc: JSON_RPC_ERROR.INTERNAL },
 };
 

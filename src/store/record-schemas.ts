@@ -5,6 +5,7 @@
  */
 import { ProxyError } from "../lib/errors.ts";
 import { checkShape, type Shape } from "../lib/shape-check.ts";
+import { envelopeProblems, isSealedEnvelope } from "./record-cipher.ts";
 import { revisionProblem } from "./revisions.ts";
 import { type RecordKind, type RecordTypes, STORE_VERSION } from "./token-store.ts";
 
@@ -75,7 +76,11 @@ const MIGRATIONS: { [K in RecordKind]: Partial<Record<number, Migration>> } = {
 };
 
 export type ParseResult<K extends RecordKind> =
-  | { ok: true; value: RecordTypes[K]; migratedFrom?: number }
+  /**
+   * `sealed`: an encrypted record (record-cipher.ts), passed through as it is: only a holder of the key can check
+   * or upgrade it (sealed-store.ts), so a backend never treats one as corrupt.
+   */
+  | { ok: true; value: RecordTypes[K]; migratedFrom?: number; sealed?: true }
   /** `newer`: written by a later version of the layout; leave the file alone. Otherwise the record is corrupt. */
   | { ok: false; reason: string; newer?: boolean };
 
@@ -90,6 +95,12 @@ export function parseStoredRecord<K extends RecordKind>(
     return { ok: false, reason: "not a JSON object" };
   }
   let record = raw as Record<string, unknown>;
+  if (isSealedEnvelope(raw)) {
+    const revision = revisionProblem(record);
+    return revision === undefined
+      ? { ok: true, value: raw as unknown as RecordTypes[K], sealed: true }
+      : { ok: false, reason: revision };
+  }
   const version = record.version;
   if (typeof version !== "number" || !Number.isInteger(version) || version < 1) {
     return { ok: false, reason: "missing or invalid version field" };
@@ -119,11 +130,13 @@ export function parseStoredRecord<K extends RecordKind>(
 }
 
 /**
- * Throws ProxyError STORE_ERROR unless `value` is a valid record of the current layout version. Its `revision`, if
- * any (a record read back and changed), is not checked: the store sets its own.
+ * Throws ProxyError STORE_ERROR unless `value` is a valid record of the current layout version, or a well-formed
+ * encrypted envelope of one. Its `revision`, if any (a record read back and changed), is not checked: the store sets
+ * its own.
  */
 export function assertWritableRecord(kind: RecordKind, value: unknown): void {
-  const problems = checkShape(value, shapes[kind]);
+  // An encrypted record (sealed-store.ts) is checked as an envelope: its content was checked before sealing.
+  const problems = isSealedEnvelope(value) ? envelopeProblems(value) : checkShape(value, shapes[kind]);
   const version = (value as { version?: unknown } | null)?.version;
   const problem =
     problems.length > 0

@@ -7,8 +7,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { isProxyError } from "../../src/lib/errors.ts";
 import { PostgresTokenStore } from "../../src/store/postgres-store.ts";
+import { generateStoreKey } from "../../src/store/record-cipher.ts";
 import { RedisTokenStore } from "../../src/store/redis-store.ts";
+import { SealedTokenStore } from "../../src/store/sealed-store.ts";
 import type { StoreChange, TokenStore } from "../../src/store/token-store.ts";
+import { sealedContract } from "../support/sealed-contract.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { sharedServersMissing, startPostgres, startRedis, type TestServer } from "../support/store-servers.ts";
 import { tokensRecord } from "./store-helpers/records.ts";
@@ -68,6 +71,12 @@ for (const backend of backends) {
     });
 
     storeContract(backend.name, { create: () => open(server.url, `c${++spaces}`) });
+    // Encryption at rest is a decorator over any backend: the same contract through it, and its own promises.
+    const key = generateStoreKey();
+    storeContract(`${backend.name} encrypted`, {
+      create: () => new SealedTokenStore(open(server.url, `c${++spaces}`), { key }),
+    });
+    sealedContract(backend.name, () => open(server.url, `c${++spaces}`));
 
     describe("shared by several replicas", () => {
       test("two instances racing compare-and-set increments: every revision handed out once", async () => {
