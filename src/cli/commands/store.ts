@@ -48,7 +48,7 @@ export async function storeCommand(args: CliArgs, out: Output, err: Output): Pro
         onWarning: warn,
         onStart: (census, toDo) =>
           out(
-            `Rekeying ${count(toDo)} of ${census.total} in ${where} to store key ${next.id}${key ? ` from ${key.id}` : ""}. If this stops midway, every record is readable with ${key ? `the old key ${key.id} or ` : ""}the new key ${next.id}: run the same command again to finish.`,
+            `Rekeying ${toDo} of ${count(census.total)} in ${where} to store key ${next.id}${key ? ` from ${key.id}` : ""}. If this stops midway, every record is readable with ${key ? `the old key ${key.id} or ` : ""}the new key ${next.id}: run the same command again to finish.`,
           ),
       });
       out(
