@@ -90,7 +90,7 @@ export class UpstreamConnector {
 
   /** A new, unstarted transport to the upstream. */
   createTransport(): UpstreamTransport {
-    return new DetectingTransport(this);
+    return new DetectingTransport(this, this.eras);
   }
 
   /** @internal A first POST was refused the legacy way: said once per connector, at debug (it is routine). */
@@ -189,7 +189,11 @@ class DetectingTransport implements UpstreamTransport {
   private screen: ((message: JSONRPCMessage) => boolean) | undefined;
   private closed = false;
 
-  constructor(private readonly connector: UpstreamConnector) {}
+  /** Without verdicts the transport only detects the wire (the 2025 session of a bridge, which has its era). */
+  constructor(
+    private readonly connector: UpstreamConnector,
+    private readonly eras: EraVerdicts | undefined,
+  ) {}
 
   get kind(): UpstreamTransportKind | undefined {
     return this.innerKind;
@@ -206,7 +210,7 @@ class DetectingTransport implements UpstreamTransport {
     if (this.closed) return Promise.reject(connectionClosed(mcpServer(this.connector.url.href)));
     if (this.opening) return this.opening.then(() => this.send(message, options));
     const eraOpen =
-      this.connector.eras !== undefined &&
+      this.eras !== undefined &&
       "method" in message &&
       (message.method === "initialize" || isModernClientMessage(message));
     if (this.connector.kind === "streamable-http" && !eraOpen) {
@@ -252,8 +256,7 @@ class DetectingTransport implements UpstreamTransport {
   }
 
   private async open(first: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
-    if (this.connector.kind === "sse") return this.openSse(first);
-    const eras = this.connector.eras;
+    const eras = this.eras;
     if (eras && isModernClientMessage(first)) {
       // A 2026-07-28 client: bridged when the upstream speaks only the 2025 wire, else passed through.
       return routeModernClient(
@@ -261,7 +264,8 @@ class DetectingTransport implements UpstreamTransport {
           eras,
           upstreamName: this.connector.url.href,
           logger: this.connector.log,
-          openLegacy: () => this.connector.openStreamableHttp(),
+          // The bridge's 2025 session finds its own wire: Streamable HTTP, or the legacy HTTP+SSE transport.
+          openLegacy: () => new DetectingTransport(this.connector, undefined),
           passThrough: async (screen) => {
             this.screen = screen;
             try {
@@ -279,12 +283,13 @@ class DetectingTransport implements UpstreamTransport {
         options,
       );
     }
+    if (this.connector.kind === "sse") return this.openSse(first);
     return this.openStreamable(first, options);
   }
 
   private async openStreamable(first: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
     const initialize = "method" in first && first.method === "initialize";
-    const known = initialize ? await this.connector.eras?.peekStored() : undefined;
+    const known = initialize ? await this.eras?.peekStored() : undefined;
     if (known?.era === "modern") return this.openEraBridge(first);
 
     const http = this.connector.openStreamableHttp();
@@ -300,9 +305,9 @@ class DetectingTransport implements UpstreamTransport {
         isLegacyTransportSignal(error, first.method);
       this.unwire(http);
       await http.close().catch(() => {});
-      if (!fallback && initialize && this.connector.eras && error instanceof SdkHttpError) {
+      if (!fallback && initialize && this.eras && error instanceof SdkHttpError) {
         // A refused `initialize` may come from a 2026-07-28-only server: only its server/discover proves it.
-        const verdict = await this.connector.eras.get().catch(() => undefined);
+        const verdict = await this.eras.get().catch(() => undefined);
         if (verdict?.era === "modern") return this.openEraBridge(first, verdict.discover);
       }
       if (!fallback) throw error;

@@ -1,7 +1,8 @@
 // A 2026-07-28 client (SDK v2, pinned) through the stdio face in front of a 2025-only upstream (the stateful
 // Streamable HTTP fixture, behind the real test AS with 5 s access tokens): the proxy answers server/discover from
 // its own initialize, holds one 2025 session, turns server requests into input_required and serves
-// subscriptions/listen from resources/subscribe and the session's GET stream.
+// subscriptions/listen from resources/subscribe and the session's GET stream. The same bridge in front of a legacy
+// HTTP+SSE upstream runs its 2025 session over that transport.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -185,5 +186,41 @@ describe("stdio face, 2026-07-28 client (SDK v2, pinned) → 2025-only upstream"
       textOf(await client.callTool({ name: "ask_sampling", arguments: { prompt: "after refresh" } })),
       "bridged sample",
     );
+  });
+});
+
+describe("stdio face, 2026-07-28 client (SDK v2, pinned) → 2025 legacy HTTP+SSE upstream", () => {
+  let authServer: TestAuthServer;
+  let server: TestMcpServer;
+  let client: Client;
+  let authDir: string;
+  before(async () => {
+    authServer = await startAuthServer();
+    server = await startMcpServer({ authServer, transport: "sse" });
+    authDir = mkdtempSync(join(tmpdir(), "stdio-bridge-b-sse-"));
+    const { command, args, env, cwd } = stdioCommand(server.url, { authDir });
+    client = new Client(
+      { name: "bridge-b-sse-test", version: "1.0.0" },
+      { capabilities: { sampling: {} }, versionNegotiation: { mode: { pin: "2026-07-28" } } },
+    );
+    client.setRequestHandler("sampling/createMessage", async () => ({
+      model: "test-model",
+      role: "assistant",
+      content: { type: "text", text: "sse sample" },
+    }));
+    await client.connect(new StdioClientTransport({ command, args, env, cwd, stderr: "pipe" }));
+  });
+  after(async () => {
+    await client?.close();
+    await server?.close();
+    await authServer?.close();
+    rmSync(authDir, { recursive: true, force: true });
+  });
+
+  test("the bridge's 2025 session runs over the legacy SSE transport: calls and input_required work", async () => {
+    assert.equal(client.getNegotiatedProtocolVersion(), "2026-07-28");
+    assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "over sse" } })), "over sse");
+    assert.equal(textOf(await client.callTool({ name: "ask_sampling", arguments: { prompt: "p" } })), "sse sample");
+    assert.ok(server.stats.methods.includes("initialize"));
   });
 });
