@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import {
   Client,
+  type ClientOptions,
   SSEClientTransport,
   StreamableHTTPClientTransport,
   type Transport,
@@ -25,7 +26,10 @@ export type PathId =
   | "mcp-remote"
   | "direct-sse"
   | "http-sse"
-  | "http-sse-bridged";
+  | "http-sse-bridged"
+  | "direct-2026"
+  | "stdio-era"
+  | "http-era";
 
 export interface PathSession {
   client: Client;
@@ -48,15 +52,17 @@ export interface PathDef {
   /** Another path measured in the same run whenever this one is (the many-upstreams case: the one-upstream face). */
   peer?: PathId;
   /** Which face's targets apply ("floor": the bare Node relay, for context only). */
-  face: "direct" | "http" | "stdio" | "reference" | "floor";
+  face: "direct" | "http" | "stdio" | "reference" | "floor" | "bridge";
   open(): Promise<PathSession>;
 }
 
 export interface PathContext {
   mcpUrl: string;
   sseUrl: string;
+  /** The 2026-07-28-only upstream. */
+  modernUrl: string;
   /** Bearer tokens from the test AS for the direct paths. */
-  tokens: { mcp: string; sse: string };
+  tokens: { mcp: string; sse: string; modern: string };
   /** Token directory the proxy signed in to (its real OAuth path: `auth` through the headless browser). */
   proxyAuthDir: string;
   /** MCP_REMOTE_CONFIG_DIR with mcp-remote's store pre-seeded, and the callback port its client was registered for. */
@@ -215,8 +221,51 @@ export function definePaths(ctx: PathContext): PathDef[] {
           (base) => new SSEClientTransport(new URL(`${base}/sse`)),
         ),
     },
+    {
+      // The 2026-07-28 wire end to end: an SDK v2 client pinned to 2026-07-28 (stateless, no initialize).
+      id: "direct-2026",
+      label: "direct /mcp, 2026-07-28 client and upstream",
+      baseline: "direct-2026",
+      face: "direct",
+      open: () =>
+        openDirect(new StreamableHTTPClientTransport(new URL(ctx.modernUrl), bearer(ctx.tokens.modern)), MODERN_CLIENT),
+    },
+    {
+      // A 2025 client (initialize, sessions) through the stdio face's era bridge to the 2026-07-28-only upstream.
+      id: "stdio-era",
+      label: "stdio face, 2025 client → 2026-07-28 upstream (era bridge)",
+      baseline: "direct-2026",
+      face: "bridge",
+      open: () =>
+        openStdio(
+          new StdioClientTransport({
+            command: process.execPath,
+            args: [...node, PROXY_MAIN, "stdio", ctx.modernUrl, ...proxyFlags(ctx, 0)],
+            env: childEnvironment(),
+            cwd: REPO_ROOT,
+            stderr: "pipe",
+          }),
+        ),
+    },
+    {
+      // The same through the HTTP face's /mcp: the proxy owns the 2025 session and bridges each request.
+      id: "http-era",
+      label: "HTTP face /mcp, 2025 client → 2026-07-28 upstream (era bridge)",
+      baseline: "direct-2026",
+      face: "bridge",
+      open: () =>
+        openHttpProcess(
+          (port) => [PROXY_MAIN, "serve", ctx.modernUrl, ...proxyFlags(ctx, port)],
+          {},
+          ctx,
+          (base) => new StreamableHTTPClientTransport(new URL(`${base}/mcp`)),
+        ),
+    },
   ];
 }
+
+/** Client options of a 2026-07-28 client: the modern era only, no `initialize`. */
+const MODERN_CLIENT: ClientOptions = { versionNegotiation: { mode: { pin: "2026-07-28" } } };
 
 /** `serve --config FILE` with several configured upstreams; the client uses `/servers/<measured>/mcp`. */
 function manyUpstreamsPath(ctx: PathContext, many: NonNullable<PathContext["manyUpstreams"]>): PathDef {
@@ -242,9 +291,9 @@ async function firstResult(client: Client, transport: Transport): Promise<void> 
   await echo(client);
 }
 
-async function openDirect(transport: Transport): Promise<PathSession> {
+async function openDirect(transport: Transport, options?: ClientOptions): Promise<PathSession> {
   const started = performance.now();
-  const client = new Client(CLIENT_INFO);
+  const client = new Client(CLIENT_INFO, options);
   await firstResult(client, transport);
   return {
     client,

@@ -202,13 +202,16 @@ export function evaluateTargets(summaries: Map<PathId, PathSummary>, steps: numb
  * The upstream client transport's targets (the paths that speak to the upstream as an MCP client: the stdio face,
  * and a legacy `/sse` client bridged to a Streamable HTTP upstream), as ratios within one run:
  * - stdio face: p50 ≤ 1.3× direct, the 5 MB result ≤ 2× direct, peak RSS ≤ 120 MB (120,000,000 bytes, 114.44 MiB);
- * - HTTP face `/sse` bridged to the Streamable HTTP upstream: p50 ≤ 1.5× direct SSE.
+ * - HTTP face `/sse` bridged to the Streamable HTTP upstream: p50 ≤ 1.5× direct SSE;
+ * - a 2025 client through the era bridge (stdio face, HTTP face /mcp) in front of the 2026-07-28-only upstream: p50
+ *   ≤ 1.5× a 2026-07-28 client talking to that upstream directly.
  */
 export const UPSTREAM_TRANSPORT_LIMITS = {
   stdioP50: 1.3,
   stdioBig: 2,
   stdioPeakRssMiB: 120_000_000 / 2 ** 20,
   bridgedSseP50: 1.5,
+  eraBridgeP50: 1.5,
 } as const;
 
 export function evaluateUpstreamTransport(summaries: Map<PathId, PathSummary>, bigBytes: number): TargetResult[] {
@@ -256,6 +259,20 @@ export function evaluateUpstreamTransport(summaries: Map<PathId, PathSummary>, b
       measured: `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms, ${base.label})`,
       limit: `≤ ${limits.bridgedSseP50}×`,
       pass: p50 <= limits.bridgedSseP50,
+    });
+  }
+  // A 2025 client through the era bridge, against a 2026-07-28 client talking to the same upstream directly.
+  for (const id of ["stdio-era", "http-era"] as const) {
+    const era = measured(id);
+    if (!era) continue;
+    const { s, base } = era;
+    const p50 = ratio(s.p50, base.p50);
+    results.push({
+      target: "p50 latency (era bridge)",
+      path: s.id,
+      measured: `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms, ${base.label})`,
+      limit: `≤ ${limits.eraBridgeP50}×`,
+      pass: p50 <= limits.eraBridgeP50,
     });
   }
   return results;
@@ -315,6 +332,9 @@ const LABEL_ORDER: PathId[] = [
   "direct-sse",
   "http-sse",
   "http-sse-bridged",
+  "direct-2026",
+  "stdio-era",
+  "http-era",
 ];
 
 /** The main table: one row per metric, one column per path, "value (ratio to its direct path)". */

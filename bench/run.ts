@@ -119,7 +119,7 @@ async function measure(path: PathDef, round: number, plan: Plan, upstream: Upstr
   const session = await path.open();
   try {
     const counts = await upstream.counts(true);
-    const servers = [counts.mcp, counts.sse, counts.extra];
+    const servers = [counts.mcp, counts.sse, counts.modern, counts.extra];
     const startRequests = {
       mcp: servers.reduce((sum, server) => sum + server.mcp, 0),
       discovery:
@@ -250,16 +250,18 @@ async function main(): Promise<void> {
   const many = !options.only || options.only.has("http-10");
   const upstream = await UpstreamHandle.start(many ? MANY_UPSTREAMS - 1 : 0);
   try {
-    const { mcpUrl, sseUrl, extraMcpUrls } = upstream.info;
+    const { mcpUrl, sseUrl, modernUrl, extraMcpUrls } = upstream.info;
     const proxyAuthDir = join(work, "proxy-auth");
     const mcpRemoteDir = join(work, "mcp-remote");
     const callbackPort = await freePort();
     log("bench: signing in (proxy through its CLI and the headless browser; direct tokens; mcp-remote store)…");
-    const [direct, directSse] = await Promise.all([
+    const [direct, directSse, directModern] = await Promise.all([
       upstream.signIn(mcpUrl),
       upstream.signIn(sseUrl),
+      upstream.signIn(modernUrl),
       proxySignIn([mcpUrl], proxyAuthDir),
       proxySignIn([sseUrl], proxyAuthDir),
+      proxySignIn([modernUrl], proxyAuthDir),
       seedMcpRemoteStore(upstream, mcpUrl, mcpRemoteDir, callbackPort),
     ]);
     // The ten entries sign in the same way, one after the other (`auth --all`); the measured one, for mcpUrl, is
@@ -275,7 +277,12 @@ async function main(): Promise<void> {
     const allPaths = definePaths({
       mcpUrl,
       sseUrl,
-      tokens: { mcp: direct.token.access_token, sse: directSse.token.access_token },
+      modernUrl,
+      tokens: {
+        mcp: direct.token.access_token,
+        sse: directSse.token.access_token,
+        modern: directModern.token.access_token,
+      },
       proxyAuthDir,
       mcpRemote: { configDir: mcpRemoteDir, callbackPort },
       ...(manyUpstreams ? { manyUpstreams: { ...manyUpstreams, count: MANY_UPSTREAMS } } : {}),

@@ -30,6 +30,8 @@ export interface UpstreamCounts {
   as: ServerCounts;
   mcp: ServerCounts;
   sse: ServerCounts;
+  /** The 2026-07-28-only server (stateless modern wire, legacy requests refused). */
+  modern: ServerCounts;
   /** All the extra MCP servers together. */
   extra: ServerCounts;
 }
@@ -46,6 +48,8 @@ export interface UpstreamReady {
   issuer: string;
   mcpUrl: string;
   sseUrl: string;
+  /** The 2026-07-28-only MCP server. */
+  modernUrl: string;
   /** The extra MCP servers' URLs (`--extra-mcp N`). */
   extraMcpUrls: string[];
 }
@@ -58,7 +62,13 @@ export interface SignInAnswer {
 const KEEP_ALIVE_MS = 65_000;
 
 const empty = (): ServerCounts => ({ mcp: 0, discovery: 0, other: 0 });
-const emptyCounts = (): UpstreamCounts => ({ as: empty(), mcp: empty(), sse: empty(), extra: empty() });
+const emptyCounts = (): UpstreamCounts => ({
+  as: empty(),
+  mcp: empty(),
+  sse: empty(),
+  modern: empty(),
+  extra: empty(),
+});
 
 /** `--extra-mcp N` (0-50). */
 function extraServerCount(): number {
@@ -72,6 +82,7 @@ async function main(): Promise<void> {
   const as = await startAuthServer();
   const mcp = await startMcpServer({ authServer: as, transport: "streamable-stateful" });
   const sse = await startMcpServer({ authServer: as, transport: "sse" });
+  const modern = await startMcpServer({ authServer: as, transport: "2026" });
   const extras: TestMcpServer[] = [];
   for (let i = extraServerCount(); i > 0; i--) {
     extras.push(await startMcpServer({ authServer: as, transport: "streamable-stateful" }));
@@ -81,6 +92,7 @@ async function main(): Promise<void> {
     [as.port, "as"],
     [mcp.port, "mcp"],
     [sse.port, "sse"],
+    [modern.port, "modern"],
     ...extras.map((server) => [server.port, "extra"] as const),
   ]);
   let counts = emptyCounts();
@@ -118,6 +130,7 @@ async function main(): Promise<void> {
             as.resetStats();
             mcp.resetStats();
             sse.resetStats();
+            modern.resetStats();
             for (const server of extras) server.resetStats();
             send({ id: request.id, ok: true, value: null });
             return;
@@ -144,7 +157,7 @@ async function main(): Promise<void> {
   });
 
   const stop = async () => {
-    await Promise.allSettled([mcp.close(), sse.close(), ...extras.map((server) => server.close())]);
+    await Promise.allSettled([mcp.close(), sse.close(), modern.close(), ...extras.map((server) => server.close())]);
     await as.close();
     process.exit(0);
   };
@@ -156,6 +169,7 @@ async function main(): Promise<void> {
     issuer: as.issuer,
     mcpUrl: mcp.url,
     sseUrl: sse.url,
+    modernUrl: modern.url,
     extraMcpUrls: extras.map((server) => server.url),
   };
   send(ready);

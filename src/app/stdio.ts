@@ -5,6 +5,7 @@ import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import type { Logger } from "../lib/logger.ts";
 import { EraVerdicts } from "../proxy/era/era-verdicts.ts";
 import { MessageBridge } from "../proxy/message-bridge.ts";
+import { ResultCache } from "../proxy/result-cache.ts";
 import { StdioFaceTransport } from "../proxy/stdio-face.ts";
 import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
 import type { TokenStore } from "../store/token-store.ts";
@@ -64,7 +65,9 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     choice: options.protocol ?? "auto",
     logger,
   });
-  const connector = new UpstreamConnector({ url: upstream.url, fetch, logger, hint: options.transport, eras });
+  // One user behind this process: one grant, so `private` and `public` results are both reused here.
+  const cache = { results: new ResultCache(), caller: { upstream: upstream.url, grant: "stdio" } };
+  const connector = new UpstreamConnector({ url: upstream.url, fetch, logger, hint: options.transport, eras, cache });
   const downstream = new StdioFaceTransport({
     ...(options.input ? { input: options.input } : {}),
     ...(options.output ? { output: options.output } : {}),

@@ -6,6 +6,7 @@ import type { Logger } from "../lib/logger.ts";
 import { EraVerdicts, type ProtocolChoice } from "../proxy/era/era-verdicts.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
 import type { RateLimit, RateLimiter } from "../proxy/rate-limit.ts";
+import { ResultCache } from "../proxy/result-cache.ts";
 import type { StreamLimits } from "../proxy/stream-limits.ts";
 import { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { FaceTraffic } from "../server/face-traffic.ts";
@@ -131,6 +132,13 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
               legacyMessagePath: `${basePath}/message`,
               eras,
               signInWaitMs: shared.signInWaitMs,
+              // The face's one sign-in for this upstream: one grant, and hits and misses on /metrics.
+              cache: {
+                results: new ResultCache({
+                  onLookup: (_upstream, method, hit) => metrics.resultCacheLookup(method, hit),
+                }),
+                caller: { upstream: upstream.url, grant: served.name },
+              },
             });
             metrics.countSessions(() => created.sessionCount);
             return created;

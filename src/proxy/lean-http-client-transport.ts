@@ -1,8 +1,6 @@
 import {
-  isInitializedNotification,
-  isInitializeRequest,
-  isJSONRPCRequest,
   type JSONRPCMessage,
+  type JSONRPCRequest,
   type MessageExtraInfo,
   SdkErrorCode,
   SdkHttpError,
@@ -12,6 +10,7 @@ import {
 import type { FetchLike } from "../auth/authorized-fetch.ts";
 import { modernRequestHeaders } from "./era/mcp-request-headers.ts";
 import { readSse } from "./lean-sse-reader.ts";
+import { CACHEABLE_METHODS, type CacheCaller, type ResultCache } from "./result-cache.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 /** Headers the transport derives itself; a caller's per-request headers may not override them (as the SDK). */
@@ -68,7 +67,12 @@ export class LeanHttpClientTransport implements Transport {
     private readonly url: URL,
     private readonly fetch: FetchLike,
     private readonly reconnection: LeanReconnection = DEFAULT_RECONNECTION,
+    /** Where 2026-07-28 cacheable results are kept and reused (result-cache.ts), and who asks. */
+    private readonly cache?: { results: ResultCache; caller: CacheCaller } | undefined,
   ) {}
+
+  /** Cacheable 2026-07-28 requests sent and not yet answered: their results are offered to the cache. */
+  private readonly awaitingCache = new Map<string | number, { method: string; params: unknown }>();
 
   get sessionId(): string | undefined {
     return this.session;
@@ -84,17 +88,27 @@ export class LeanHttpClientTransport implements Transport {
     const requestSignal = options?.requestSignal;
     try {
       if (options?.resumptionToken) {
-        const replayId = isJSONRPCRequest(message) ? message.id : undefined;
+        const replayId = isRequest(message) ? message.id : undefined;
         this.openGet({ resumptionToken: options.resumptionToken, replayId, requestSignal }).catch((e) => this.fail(e));
         return;
       }
-      const handshake = isInitializeRequest(message);
+      const handshake = isRequest(message) && message.method === "initialize";
       let modern = false;
       const headers = this.headers(!handshake);
-      if (isJSONRPCRequest(message)) {
+      if (isRequest(message)) {
         const version = (message.params?._meta as Record<string, unknown> | undefined)?.[PROTOCOL_VERSION_META_KEY];
         if (typeof version === "string") {
           modern = version >= "2026";
+          if (modern && this.cache && CACHEABLE_METHODS.has(message.method)) {
+            const cached = this.cache.results.lookup(this.cache.caller, message.method, message.params);
+            if (cached) {
+              // Answered from the cache, as the upstream would have (asynchronously, after send resolves).
+              const answer: JSONRPCMessage = { jsonrpc: "2.0", id: message.id, result: cached };
+              queueMicrotask(() => this.onmessage?.(answer));
+              return;
+            }
+            this.awaitingCache.set(message.id, { method: message.method, params: message.params });
+          }
           // As the SDK: the envelope's version, the method and Mcp-Name travel as headers.
           const derived = modernRequestHeaders(message.method, message.params as Record<string, unknown>);
           Object.assign(headers, derived, { "mcp-protocol-version": version });
@@ -132,9 +146,15 @@ export class LeanHttpClientTransport implements Transport {
         );
       }
       // 202 (or 204): accepted, nothing in the body; a request's answer then comes on the GET stream.
-      if (response.status === 202 || response.status === 204 || !isJSONRPCRequest(message)) {
+      if (response.status === 202 || response.status === 204 || !isRequest(message)) {
         await response.body?.cancel().catch(() => {});
-        if (response.status === 202 && isInitializedNotification(message)) this.openGet({}).catch((e) => this.fail(e));
+        if (
+          response.status === 202 &&
+          !("id" in message) &&
+          "method" in message &&
+          message.method === "notifications/initialized"
+        )
+          this.openGet({}).catch((e) => this.fail(e));
         return;
       }
       const type = (response.headers.get("content-type") ?? "").split(";", 1)[0]?.trim().toLowerCase();
@@ -156,6 +176,7 @@ export class LeanHttpClientTransport implements Transport {
         throw new Error(`Unexpected content type: ${response.headers.get("content-type")}`);
       }
     } catch (error) {
+      if (isRequest(message)) this.awaitingCache.delete(message.id);
       if (!requestSignal?.aborted) this.onerror?.(error as Error);
       throw error;
     }
@@ -188,6 +209,7 @@ export class LeanHttpClientTransport implements Transport {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.awaitingCache.clear();
     this.abort.abort();
     this.onclose?.();
   }
@@ -227,8 +249,26 @@ export class LeanHttpClientTransport implements Transport {
 
   /** Hands on a parsed message that has the JSON-RPC 2.0 shape; anything else is reported, not delivered. */
   private deliver(message: unknown): void {
-    if (isJsonRpcShape(message)) this.onmessage?.(message);
-    else this.fail(new Error("The upstream sent a message that is not JSON-RPC 2.0; it was dropped."));
+    if (!isJsonRpcShape(message)) {
+      this.fail(new Error("The upstream sent a message that is not JSON-RPC 2.0; it was dropped."));
+      return;
+    }
+    if (this.cache) this.offerToCache(message);
+    this.onmessage?.(message);
+  }
+
+  /** A cacheable request's result goes to the cache; a list-changed notification makes entries stale. */
+  private offerToCache(message: JSONRPCMessage): void {
+    const cache = this.cache as { results: ResultCache; caller: CacheCaller };
+    if ("method" in message) {
+      if (!("id" in message)) cache.results.notified(cache.caller.upstream, message.method, message.params);
+      return;
+    }
+    if (message.id === undefined || this.awaitingCache.size === 0) return;
+    const request = this.awaitingCache.get(message.id);
+    if (!request) return;
+    this.awaitingCache.delete(message.id);
+    if ("result" in message) cache.results.store(cache.caller, request.method, request.params, message.result);
   }
 
   private headers(withSession: boolean): Record<string, string> {
@@ -351,6 +391,14 @@ export class LeanHttpClientTransport implements Transport {
     }, delay);
     this.timers.add(timer);
   }
+}
+
+/**
+ * Whether `message` is a request. The SDK's guards (`isJSONRPCRequest`, `isInitializeRequest`) run a zod schema
+ * over the whole message each time; the messages here are already known to be JSON-RPC, so the keys decide.
+ */
+function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
+  return "method" in message && "id" in message;
 }
 
 const MAX_REDIRECTS = 5;

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { type JSONRPCMessage, parseJSONRPCMessage, type Transport } from "@modelcontextprotocol/client";
+import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
+import { isJsonRpcShape } from "./lean-http-client-transport.ts";
 
 /**
  * The server side of the legacy HTTP+SSE transport (MCP 2024-11-05 §HTTP with SSE), facing a downstream client when
@@ -34,15 +35,38 @@ export class LegacySseServerTransport implements Transport {
     this.res.once("close", () => this.finish());
   }
 
-  /** Writes one message event; resolves once the socket took it (or at once when already closed). */
+  /**
+   * Writes one message event; resolves once the socket took it (or at once when already closed). Events of one
+   * tick (a chunk of upstream SSE) leave in one system call; while the socket is full, every send waits on one
+   * shared drain (a listener per send would make each drain cost as much as the backlog: quadratic in a burst).
+   */
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const event = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
-    return new Promise((resolve) => {
-      if (this.res.write(event)) resolve();
-      else this.res.once("drain", resolve);
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(this.uncork);
+    }
+    if (this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`)) return Promise.resolve();
+    this.drained ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.res.off("drain", done);
+        this.res.off("close", done);
+        this.drained = undefined;
+        resolve();
+      };
+      this.res.on("drain", done);
+      this.res.on("close", done);
     });
+    return this.drained;
   }
+
+  private corked = false;
+  private drained: Promise<void> | undefined;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.res.uncork();
+  };
 
   /**
    * Hands in a POSTed body. Returns an error text for a body that is not JSON-RPC (the POST then gets 400),
@@ -56,12 +80,10 @@ export class LegacySseServerTransport implements Transport {
       return "Parse error: the body is not JSON.";
     }
     const messages: JSONRPCMessage[] = [];
+    // The structure only (no schema validation per message): the upstream validates what it receives.
     for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
-      try {
-        messages.push(parseJSONRPCMessage(item));
-      } catch {
-        return "Invalid request: the body is not a JSON-RPC message.";
-      }
+      if (!isJsonRpcShape(item)) return "Invalid request: the body is not a JSON-RPC message.";
+      messages.push(item);
     }
     for (const message of messages) this.onmessage?.(message);
     return undefined;

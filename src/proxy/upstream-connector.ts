@@ -15,6 +15,7 @@ import { LegacyClientBridge } from "./era/legacy-client-bridge.ts";
 import type { ModernClientBridge } from "./era/modern-client-bridge.ts";
 import { isModernClientMessage, routeModernClient } from "./era/modern-client-route.ts";
 import { LeanHttpClientTransport } from "./lean-http-client-transport.ts";
+import type { CacheCaller, ResultCache } from "./result-cache.ts";
 import { jsonRpcErrorBody, upstreamJsonRpcError } from "./upstream-error.ts";
 
 /** The two upstream wires the proxy can speak as a client. */
@@ -33,6 +34,11 @@ export interface UpstreamConnectorOptions {
    * server already known to be modern-only) is answered through the era bridge instead (era/legacy-client-bridge.ts).
    */
   eras?: EraVerdicts | undefined;
+  /**
+   * Reuse of 2026-07-28 cacheable results (`ttlMs`/`cacheScope`) on the Streamable HTTP wire, and who asks: the
+   * upstream and the grant whose token goes with these requests (`private` results stay with that grant).
+   */
+  cache?: { results: ResultCache; caller: CacheCaller } | undefined;
 }
 
 /**
@@ -62,6 +68,7 @@ export class UpstreamConnector {
   private detected: UpstreamTransportKind | undefined;
   private fallbackNoted = false;
   readonly eras: EraVerdicts | undefined;
+  private readonly cache: UpstreamConnectorOptions["cache"];
 
   constructor(options: UpstreamConnectorOptions) {
     this.url = new URL(options.url);
@@ -69,6 +76,7 @@ export class UpstreamConnector {
     this.logger = options.logger ?? silentLogger;
     this.detected = options.hint;
     this.eras = options.eras;
+    this.cache = options.cache;
   }
 
   /** @internal A 2025 client's bridge to this 2026-07-28-only upstream. */
@@ -112,12 +120,12 @@ export class UpstreamConnector {
    * the whole session, so it is retried a while.
    */
   openStreamableHttp(): LeanHttpClientTransport {
-    return new LeanHttpClientTransport(this.url, this.fetch, {
-      initialDelayMs: 1_000,
-      maxDelayMs: 30_000,
-      growFactor: 1.5,
-      maxRetries: 5,
-    });
+    return new LeanHttpClientTransport(
+      this.url,
+      this.fetch,
+      { initialDelayMs: 1_000, maxDelayMs: 30_000, growFactor: 1.5, maxRetries: 5 },
+      this.cache,
+    );
   }
 
   /**

@@ -31,6 +31,8 @@ export interface UpstreamMetrics {
   tokenRefresh(outcome: string): void;
   /** A request was refused by the upstream's rate limit. */
   rateLimited(): void;
+  /** A cacheable 2026-07-28 request was answered from the result cache (`hit`) or had to go upstream. */
+  resultCacheLookup(method: string, hit: boolean): void;
   /** Adds a count of open sessions (summed at scrape time). Returns the removal. */
   countSessions(source: () => number): () => void;
   /** Reports this auth core's pending sign-in and token expiry at scrape time. Returns the removal. */
@@ -130,6 +132,18 @@ export function createProxyMetrics(): ProxyMetrics {
     name: "mcp_proxy_rate_limited_requests_total",
     help: "Requests refused with 429 because the upstream's rate limit was reached.",
     labelNames: ["upstream"] as const,
+    registers,
+  });
+  const cacheHits = new Counter({
+    name: "mcp_proxy_result_cache_hits_total",
+    help: "Cacheable requests (2026-07-28 ttlMs/cacheScope) answered from the proxy's result cache.",
+    labelNames: ["upstream", "mcp_method_name"] as const,
+    registers,
+  });
+  const cacheMisses = new Counter({
+    name: "mcp_proxy_result_cache_misses_total",
+    help: "Cacheable requests (2026-07-28 ttlMs/cacheScope) the result cache could not answer: sent upstream.",
+    labelNames: ["upstream", "mcp_method_name"] as const,
     registers,
   });
   const inFlight = new Gauge({
@@ -237,6 +251,8 @@ export function createProxyMetrics(): ProxyMetrics {
         authChallenge: (status) => challenges.inc({ upstream, status: String(status) }),
         tokenRefresh: (outcome) => refreshes.inc({ upstream, outcome }),
         rateLimited: () => limited.inc({ upstream }),
+        resultCacheLookup: (method, hit) =>
+          (hit ? cacheHits : cacheMisses).inc({ upstream, mcp_method_name: methodLabel(method) }),
         countSessions: (source) => tracked(addTo(sessionSources, upstream, source)),
         watchAuth: (auth) => tracked(addTo(auths, upstream, auth)),
         close() {
@@ -261,6 +277,7 @@ export const noMetrics: UpstreamMetrics = {
   authChallenge: () => {},
   tokenRefresh: () => {},
   rateLimited: () => {},
+  resultCacheLookup: () => {},
   countSessions: () => () => {},
   watchAuth: () => () => {},
   close: () => {},

@@ -12,7 +12,11 @@ import { MessageBridge } from "../proxy/message-bridge.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
 import { StreamableHttpSessionTransport } from "../proxy/streamable-http-session-transport.ts";
-import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
+import {
+  UpstreamConnector,
+  type UpstreamConnectorOptions,
+  type UpstreamTransportKind,
+} from "../proxy/upstream-connector.ts";
 import { ModernClientCalls } from "./modern-client-calls.ts";
 
 /**
@@ -43,6 +47,8 @@ export interface TransportBridgesOptions {
   eras?: EraVerdicts | undefined;
   /** How long an upstream request waits for a sign-in under way (default: the authorized fetch's). */
   signInWaitMs?: number | undefined;
+  /** Reuse of 2026-07-28 cacheable results on the bridged Streamable HTTP wire (see UpstreamConnector). */
+  cache?: UpstreamConnectorOptions["cache"];
 }
 
 export const DEFAULT_SESSION_IDLE_MS = DEFAULTS.sessionIdleMs;
@@ -77,6 +83,7 @@ export class TransportBridges {
       logger: this.logger,
       hint: "streamable-http",
       eras: options.eras,
+      cache: options.cache,
     });
     this.toLegacy = new UpstreamConnector({ url: options.upstreamUrl, fetch, logger: this.logger, hint: "sse" });
     this.toSessions = new UpstreamConnector({ url: options.upstreamUrl, fetch, logger: this.logger });

@@ -327,3 +327,30 @@ describe("--log-format json", () => {
     assert.match(text[0] ?? "", /a: POST mcp tools\/call → 200 in 1\.5 ms, 10\/20 bytes \[r1\]/);
   });
 });
+
+describe("result cache counters", () => {
+  test("hits and misses per upstream and MCP method; a method name a client made up is 'other'", async () => {
+    const metrics = createProxyMetrics();
+    const a = metrics.forUpstream("a");
+    a.resultCacheLookup("tools/list", false);
+    a.resultCacheLookup("tools/list", true);
+    a.resultCacheLookup("tools/list", true);
+    a.resultCacheLookup("made/up", false);
+    metrics.forUpstream("b").resultCacheLookup("resources/read", true);
+    const text = await scrape(metrics);
+    assert.equal(text.value("mcp_proxy_result_cache_hits_total", { upstream: "a", mcp_method_name: "tools/list" }), 2);
+    assert.equal(
+      text.value("mcp_proxy_result_cache_misses_total", { upstream: "a", mcp_method_name: "tools/list" }),
+      1,
+    );
+    assert.equal(
+      text.value("mcp_proxy_result_cache_misses_total", { upstream: "a", mcp_method_name: methodLabel("made/up") }),
+      1,
+    );
+    assert.equal(
+      text.value("mcp_proxy_result_cache_hits_total", { upstream: "b", mcp_method_name: "resources/read" }),
+      1,
+    );
+    assert.equal(text.value("mcp_proxy_result_cache_misses_total", { upstream: "b" }), undefined);
+  });
+});

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
 import { type JSONRPCMessage, SdkHttpError } from "@modelcontextprotocol/client";
 import { isJsonRpcShape, LeanHttpClientTransport } from "../../src/proxy/lean-http-client-transport.ts";
+import { ResultCache } from "../../src/proxy/result-cache.ts";
 
 interface Seen {
   method: string;
@@ -445,6 +446,56 @@ describe("LeanHttpClientTransport", () => {
       const text = (message as unknown as { result: { content: Array<{ text: string }> } }).result.content[0]?.text;
       assert.equal(text?.length, 5_000_000);
     }
+    await transport.close();
+  });
+
+  test("2026-07-28 cacheable results are reused while fresh, dropped on list_changed; 2025 requests never", async () => {
+    let toolsListed = 0;
+    const server = await startServer((_req, res, body) => {
+      const message = JSON.parse(body) as { id: number; method: string };
+      if (message.method === "tools/list") {
+        toolsListed++;
+        const tools = {
+          tools: [{ name: `t${toolsListed}` }],
+          resultType: "complete",
+          ttlMs: 60_000,
+          cacheScope: "private",
+        };
+        return json(res, 200, { jsonrpc: "2.0", id: message.id, result: tools });
+      }
+      // A tool call whose stream carries the upstream's list_changed before its result.
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(
+        `data: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/tools/list_changed" })}\n\n` +
+          `data: ${JSON.stringify(result(message.id))}\n\n`,
+      );
+    });
+    const lookups: boolean[] = [];
+    const results = new ResultCache({ onLookup: (_upstream, _method, hit) => lookups.push(hit) });
+    const transport = new LeanHttpClientTransport(server.url, fetch, undefined, {
+      results,
+      caller: { upstream: server.url.href, grant: "g" },
+    });
+    const messages: JSONRPCMessage[] = [];
+    transport.onmessage = (message) => messages.push(message);
+    const meta = { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } };
+    const list = (id: number): JSONRPCMessage => ({ jsonrpc: "2.0", id, method: "tools/list", params: meta });
+    await transport.send(list(1));
+    await transport.send(list(2));
+    await waitFor(() => messages.length === 2);
+    assert.equal(toolsListed, 1, "the second tools/list was answered from the cache");
+    assert.deepEqual(messages[1], { ...(messages[0] as object), id: 2 });
+    await transport.send({ ...echo(3), params: { name: "echo", arguments: {}, ...meta } });
+    await waitFor(() => messages.length === 4);
+    await transport.send(list(4));
+    await waitFor(() => messages.length === 5);
+    assert.equal(toolsListed, 2, "list_changed made the cached list stale");
+    assert.equal((messages[4] as unknown as { result: { tools: Array<{ name: string }> } }).result.tools[0]?.name, "t2");
+    await transport.send({ jsonrpc: "2.0", id: 5, method: "tools/list", params: {} });
+    await transport.send({ jsonrpc: "2.0", id: 6, method: "tools/list", params: {} });
+    await waitFor(() => messages.length === 7);
+    assert.equal(toolsListed, 4, "2025 requests (no 2026-07-28 envelope) always go upstream");
+    assert.deepEqual(lookups, [false, true, false]);
     await transport.close();
   });
 
