@@ -6,6 +6,7 @@ import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { openUrl } from "../lib/open-url.ts";
+import { type Caller, PerUserAuth } from "../server/identity/index.ts";
 import { createStore as createTokenStore } from "../store/create-store.ts";
 import { SealedTokenStore } from "../store/sealed-store.ts";
 import { canonicalServerUrl, storeKey } from "../store/store-key.ts";
@@ -66,6 +67,30 @@ export async function createUpstreamContext(
         ...(options.interactive ? { pasteBack: terminalPasteBack() } : {}),
       });
   return { store, storeKey: key, auth, logger, upstream, runtime };
+}
+
+/**
+ * The auth core of an upstream shared by several people (`serve --identity`): each caller gets a core of their own,
+ * on their first request, whose tokens live under their grant key; the registration and discovery stay the
+ * upstream's. Their sign-ins never open a browser here and are not printed: each person starts theirs from the page
+ * or from the URL in an MCP error, and comes back to `publicUrl()` (else the loopback redirect URI).
+ */
+export function perUserAuth(ctx: UpstreamContext, publicUrl: () => string | undefined): PerUserAuth | undefined {
+  if (!ctx.auth) return undefined;
+  const runtime: RuntimeOptions = { ...ctx.runtime, openBrowser: false };
+  Object.defineProperty(runtime, "publicUrl", { get: publicUrl, enumerable: true });
+  return new PerUserAuth({
+    serverUrl: ctx.auth.serverUrl,
+    create: (caller: Caller) =>
+      createUpstreamAuth(ctx.upstream, runtime, {
+        store: ctx.store,
+        logger: ctx.logger,
+        callback: "external",
+        storeKey: ctx.storeKey,
+        principal: caller.principal,
+        printSignInUrl: () => {},
+      }),
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import type { Dispatcher } from "undici";
 import { DEFAULTS } from "../config/defaults.ts";
 import { readEnvironment } from "../config/environment.ts";
+import type { IdentityOptions } from "../config/identity-options.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createAccessLog, type LogFormat } from "../lib/access-log.ts";
 import { callbackAddresses, listenCallbackAddress, listenOn } from "../lib/callback-bind.ts";
@@ -13,6 +14,8 @@ import { type RateLimit, RateLimiter } from "../proxy/rate-limit.ts";
 import { StreamLimits } from "../proxy/stream-limits.ts";
 import { serverNameOf } from "../server/client-config.ts";
 import type { FaceAuthClient } from "../server/http-face.ts";
+import { createAdminRoute } from "../server/identity/admin-route.ts";
+import { createIdentityResolver, identityGate, PublicOrigin } from "../server/identity/index.ts";
 import { createMetricsRoute, createProxyMetrics } from "../server/metrics.ts";
 import { RequestGuard } from "../server/request-guard.ts";
 import { SseKeepAlive } from "../server/sse-keep-alive.ts";
@@ -108,6 +111,13 @@ export interface ServeOptions {
   now?: (() => number) | undefined;
   /** A quiet event stream gets an SSE comment after this long (--keep-alive; default 15 s); 0 turns them off. */
   keepAliveMs?: number | undefined;
+  /**
+   * Who is calling (`--identity`, `--admin`) and the public URL (`--public-url`). With a mode other than `none`,
+   * every request but /healthz must name its user, and the auth cores should be per-user ones (perUserAuth).
+   */
+  identity?: IdentityOptions | undefined;
+  /** Where the proxy is reached (shared with per-user cores for their redirect URI); from `identity` when absent. */
+  publicOrigin?: PublicOrigin | undefined;
 }
 
 export interface ServeHandle {
@@ -153,12 +163,16 @@ export interface ReloadResult {
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const logger = options.logger ?? silentLogger;
   const host = options.host ?? "127.0.0.1";
+  const identity = options.identity;
   const guard = new RequestGuard({
     bindHost: host,
     allowOrigins: options.allowOrigins,
     allowHosts: options.allowHosts,
     apiKey: options.apiKey,
+    authenticatingFront: identity?.mode.kind === "databricks-apps",
   });
+  const publicOrigin = options.publicOrigin ?? new PublicOrigin(identity?.publicUrl);
+  const identityResolver = identity ? createIdentityResolver(identity, guard) : undefined;
   const requestedPort = options.port ?? options.runtime.port;
   if (options.auth && requestedPort !== options.runtime.port) {
     logger.warn(
@@ -193,7 +207,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     csrf: randomBytes(32).toString("base64url"),
     dispatcher,
     maxBodyBytes: options.maxBodyBytes,
-    signInWaitMs: options.signInWaitMs,
+    // Each person signs in in their own browser, on their own time: a request answers at once with the URL.
+    signInWaitMs: options.signInWaitMs ?? (identityResolver ? 0 : undefined),
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     upstreamConnections: options.upstreamConnections,
     sessionIdleMs: options.sessionIdleMs,
@@ -204,6 +219,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     metrics,
     accessLog: createAccessLog(logger, options.logFormat ?? "text"),
     rateLimiter,
+    bindSessions: identityResolver !== undefined,
   };
   const served: readonly ServedUpstream[] = options.upstreams ?? [
     {
@@ -232,14 +248,24 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     return face;
   };
   let faces = served.map(build);
-  const listener = createUpstreamRouter({
+  const rootRoutes = new Map([["/metrics", createMetricsRoute({ metrics, guard, logger })]]);
+  if (identityResolver) rootRoutes.set("/admin/users", createAdminRoute({ upstreams: () => faces, guard, logger }));
+  const routed = createUpstreamRouter({
     upstreams: () => faces,
     guard,
     csrf: shared.csrf,
     logger,
     launch: options.launch,
-    rootRoutes: new Map([["/metrics", createMetricsRoute({ metrics, guard, logger })]]),
+    rootRoutes,
   });
+  const listener = identityResolver
+    ? identityGate(routed, {
+        resolver: identityResolver,
+        publicOrigin,
+        keepAuthorization: guard.requiresKey,
+        logger,
+      })
+    : routed;
   const closeFaces = () => Promise.all(faces.map((face) => face.close()));
 
   const timeouts = inboundTimeouts(FACE_TIMEOUTS, options.timeouts);
@@ -286,10 +312,17 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     throw error;
   }
   const baseUrl = `http://${urlHost(host)}:${port}`;
-  for (const face of faces) face.relay.signInPageUrl = `${baseUrl}/`;
+  // The page people open: the public URL once known (--public-url, or learnt from a trusted front).
+  const pageUrl = () => `${publicOrigin.baseUrl ?? baseUrl}/`;
+  for (const face of faces) face.relay.signInPageUrl = pageUrl();
+  publicOrigin.onKnown((origin) => {
+    guard.allowPublicOrigin(origin);
+    for (const face of faces) face.relay.signInPageUrl = pageUrl();
+  });
   logger.debug(`Serving ${faces.map((face) => face.url).join(", ")} at ${baseUrl} (page: ${baseUrl}/)`);
 
-  const signIn = options.signInAtStart !== false;
+  // With several users nobody is there to sign in at start: each person signs in on their first use.
+  const signIn = options.signInAtStart !== false && identityResolver === undefined;
   const stopWatchingSignIns =
     many && signIn && options.openPage ? openPageOnFirstSignIn(faces, options.openPage, `${baseUrl}/`) : undefined;
   for (const face of faces) void face.startChecks({ signIn });
@@ -315,7 +348,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
           retiredFaces.push(current);
         } else result.added.push(entry.name);
         const face = build(entry);
-        face.relay.signInPageUrl = `${baseUrl}/`;
+        face.relay.signInPageUrl = pageUrl();
         void face.startChecks({ signIn });
         return face;
       });

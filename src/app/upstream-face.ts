@@ -11,6 +11,7 @@ import type { StreamLimits } from "../proxy/stream-limits.ts";
 import { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { FaceTraffic } from "../server/face-traffic.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
+import { SessionBinding } from "../server/identity/session-binding.ts";
 import { noMetrics, type ProxyMetrics } from "../server/metrics.ts";
 import { API_KEY_HEADER, type RequestGuard } from "../server/request-guard.ts";
 import type { SseKeepAlive } from "../server/sse-keep-alive.ts";
@@ -63,6 +64,8 @@ export interface SharedFaceParts {
   rateLimiter?: RateLimiter | undefined;
   /** Keep-alive comments on every event stream served, and the list of open streams for the shutdown. */
   keepAlive?: SseKeepAlive | undefined;
+  /** Several users (`--identity`): each face binds its sessions to the user who created them. */
+  bindSessions?: boolean | undefined;
 }
 
 export interface UpstreamFace extends RoutedUpstream {
@@ -169,6 +172,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     csrf: shared.csrf,
     launch: shared.launch,
     keepAlive: shared.keepAlive,
+    sessionBinding: shared.bindSessions ? new SessionBinding() : undefined,
     traffic: new FaceTraffic({
       upstream: served.name,
       metrics,

@@ -49,7 +49,10 @@ export interface SignInPresenter {
 
 export interface SignInFlowsParts extends SignInPresenter {
   serverUrl: string;
-  runtime: Pick<RuntimeOptions, "port" | "callbackHost" | "openBrowser" | "signInMethod" | "browserAvailable">;
+  runtime: Pick<
+    RuntimeOptions,
+    "port" | "callbackHost" | "openBrowser" | "signInMethod" | "browserAvailable" | "publicUrl"
+  >;
   /** "own-listener": a short-lived loopback listener on runtime.port; "external": the face routes the callback. */
   callback: "own-listener" | "external";
   clients: ClientRegistry;
@@ -196,7 +199,11 @@ export class SignInFlows {
     const startedAt = this.now();
     const flow: PendingFlow = {
       state: randomBytes(32).toString("base64url"),
-      redirectUri: `http://${runtime.callbackHost}:${port}${CALLBACK_PATH}`,
+      // Behind a front (--public-url, or learnt from it) the browser comes back to the public URL; the face routes it.
+      redirectUri:
+        this.parts.callback === "external" && runtime.publicUrl
+          ? `${runtime.publicUrl}${CALLBACK_PATH}`
+          : `http://${runtime.callbackHost}:${port}${CALLBACK_PATH}`,
       scope: options.scope ?? this.parts.defaultScope(),
       startedAt,
       expiresAt: startedAt + SIGN_IN_TIMEOUT_MS,

@@ -38,7 +38,7 @@ export interface SignOutParts {
 
 /**
  * Signs out of one upstream: revokes the grant at the AS when it supports RFC 7009, then deletes every stored record
- * of the upstream, whatever the AS said (a failed revocation is reported, not retried: the token stays valid
+ * of the upstream (of a user's grant: that grant's tokens only), whatever the AS said (a failed revocation is reported, not retried: the token stays valid
  * upstream until it expires).
  */
 export async function signOut(parts: SignOutParts): Promise<ClearOutcome> {
@@ -70,6 +70,8 @@ export async function signOut(parts: SignOutParts): Promise<ClearOutcome> {
       };
     }
   }
-  await store.remove(parts.upstreamKey);
+  // One person's grant (several users share the upstream): only their tokens go; the registration stays shared.
+  if (parts.grantKey !== parts.upstreamKey) await store.remove(parts.grantKey, "tokens");
+  else await store.remove(parts.upstreamKey);
   return outcome;
 }

@@ -58,6 +58,11 @@ export interface UpstreamAuthDeps {
   staleClientWaitMs?: number;
   /** Use this store key instead of deriving it (the CLI's `clear` of a listed entry). */
   storeKey?: string;
+  /**
+   * The person these tokens belong to when several share the upstream (`serve --identity`): the tokens live under
+   * grantKey(upstream key, principal), hashed; registration and discovery stay the upstream's, shared.
+   */
+  principal?: string | undefined;
 }
 
 /** How long a request that needs a sign-in waits for this process to produce the URL it can name. */
@@ -117,8 +122,8 @@ export class UpstreamAuth implements AuthClient {
     this.clients = new ClientRegistry(this.store, this.storeKey, serverUrl, upstream);
     this.discovery = new DiscoveryCache(this.store, this.storeKey, serverUrl, this.fetchFn, now);
     this.checkPkce = pkceSupportCheck({ serverUrl, allowUnverified: upstream.allowPkceUnverified === true, log });
-    // The grant is the upstream's default one (no principal): its key is the upstream key, the layout unchanged.
-    this.keeper = new TokenKeeper(this.store, grantKey(this.storeKey), serverUrl, onChange, now, log);
+    // Without a principal the grant is the upstream's default one: its key is the upstream key, the layout unchanged.
+    this.keeper = new TokenKeeper(this.store, grantKey(this.storeKey, deps.principal), serverUrl, onChange, now, log);
     this.refresher = new Refresher({
       store: this.store,
       keeper: this.keeper,

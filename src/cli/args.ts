@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULTS, defaultAuthDir } from "../config/defaults.ts";
 import { type Environment, readEnvironment } from "../config/environment.ts";
+import { type IdentityOptions, parseIdentityOptions } from "../config/identity-options.ts";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
 import { type ConfigLocation, findConfigPath } from "../config/resolve-config.ts";
 import { configuredNewStoreKey, configuredStoreKey } from "../config/store-key-source.ts";
@@ -76,6 +77,8 @@ export interface CliArgs {
     keepAliveMs: number | undefined;
     /** `--log-format`: "json" for one JSON object per log line, with an access-log line per relayed request. */
     logFormat: "text" | "json";
+    /** `--identity`, `--admin`, `--public-url`: who is calling, and where the proxy is reached. */
+    identity: IdentityOptions;
   };
   /** The upstream's transport when the user knows it (skips detection). */
   transport: "streamable-http" | "sse" | undefined;
@@ -119,6 +122,13 @@ const OPTIONS = {
   "session-idle-timeout": { type: "string" },
   "keep-alive": { type: "string" },
   "log-format": { type: "string" },
+  identity: { type: "string" },
+  "identity-header": { type: "string" },
+  "identity-audience": { type: "string" },
+  "identity-issuer": { type: "string" },
+  "identity-claim": { type: "string" },
+  admin: { type: "string", multiple: true },
+  "public-url": { type: "string" },
   config: { type: "string" },
   all: { type: "boolean" },
   json: { type: "boolean" },
@@ -163,6 +173,12 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
   const usesApiKey = (command === "serve" || command === "clients") && values.help !== true && values.version !== true;
   // Every command that opens the token store reads its key (a bad key fails before anything is touched).
   const usesStore = command !== "help" && command !== "clients" && values.help !== true && values.version !== true;
+  const apiKey = usesApiKey ? inboundApiKey(values, environment, warnings) : undefined;
+  // Only serve has callers to tell apart; the other commands act for the person at the terminal.
+  const identity = parseIdentityOptions(command === "serve" && usesApiKey ? values : {}, apiKey);
+  // On Databricks Apps the platform's proxy is the only way in: listen where it connects, on the port it names.
+  const onApps = identity.mode.kind === "databricks-apps";
+  const portSource = values.port ?? environment.port ?? (onApps ? environment.databricksAppPort : undefined);
 
   return {
     command,
@@ -189,7 +205,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
     },
     runtime: {
       ...storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store),
-      port: parsePort(values.port ?? environment.port, values.port === undefined),
+      port: parsePort(portSource, values.port === undefined),
       callbackHost: checkHostName("--callback-host", values["callback-host"], command) ?? DEFAULT_CALLBACK_HOST,
       openBrowser: values["no-browser"] !== true,
       signInMethod: values.device === true ? "device" : "auto",
@@ -203,8 +219,8 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       storeKey: usesStore ? configuredStoreKey(values["store-key-file"], environment) : undefined,
     },
     serve: {
-      host: checkHostName("--host", values.host, command) ?? DEFAULTS.serveHost,
-      apiKey: usesApiKey ? inboundApiKey(values, environment, warnings) : undefined,
+      host: checkHostName("--host", values.host, command) ?? (onApps ? "0.0.0.0" : DEFAULTS.serveHost),
+      apiKey,
       allowOrigins: values["allow-origin"] ?? [],
       allowHosts: values["allow-host"] ?? [],
       maxStreams: parseCount("--max-streams", values["max-streams"]),
@@ -213,6 +229,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       sessionIdleMs: mapDefined(parseCount("--session-idle-timeout", values["session-idle-timeout"]), (s) => s * 1000),
       keepAliveMs: mapDefined(parseSeconds("--keep-alive", values["keep-alive"]), (s) => s * 1000),
       logFormat: parseLogFormat(values["log-format"]),
+      identity,
     },
     transport: parseTransport(values.transport),
     protocol: parseProtocol(values.protocol),

@@ -46,6 +46,16 @@ export const FLAGS: Record<string, string> = {
   "--keep-alive SECONDS": "an SSE comment on every event stream quiet this long (default 15; 0 off)",
   "--log-format FORMAT":
     "text (default) or json: one JSON object per line, with a line per relayed request and per sign-in or refresh",
+  "--identity MODE":
+    "who is calling: none (default), databricks-apps, header:NAME (with --api-key) or jwt:JWKS_URL; each user gets their own sign-ins",
+  "--identity-header NAME": "with jwt:, the header carrying the front's signed assertion",
+  "--identity-audience AUD": "with jwt:, the audience the assertion must name",
+  "--identity-issuer ISS": "with jwt:, the issuer the assertion must name",
+  "--identity-claim CLAIM": "with jwt:, the claim naming the user (default sub)",
+  "--admin USER":
+    "a user (id, e-mail or user name) who sees every user's state and may revoke their grants (repeatable)",
+  "--public-url URL":
+    "the URL people and the authorization server reach the proxy at (redirect URI, page links, Origin)",
   "--help, -h": "this help",
   "--version, -v": "the version",
 };
@@ -88,6 +98,13 @@ const LISTEN = [
   "--session-idle-timeout S",
   "--keep-alive SECONDS",
   "--log-format FORMAT",
+  "--identity MODE",
+  "--identity-header NAME",
+  "--identity-audience AUD",
+  "--identity-issuer ISS",
+  "--identity-claim CLAIM",
+  "--admin USER",
+  "--public-url URL",
 ];
 
 /** The flags each command reads. */

@@ -18,6 +18,8 @@ export interface Environment {
   store: string | undefined;
   /** OAUTH_CALLBACK_PORT: the listen and callback port when --port is not given (text; a port number is checked where used). */
   port: string | undefined;
+  /** DATABRICKS_APP_PORT: the port Databricks Apps expects `serve --identity databricks-apps` on. */
+  databricksAppPort: string | undefined;
   /** MCP_PROXY_API_KEY: the inbound secret of `serve`. A secret: never log it. */
   apiKey: string | undefined;
   /** MCP_PROXY_API_KEY_FILE: a file whose first line is that secret. */
@@ -50,6 +52,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     authDir: nonEmpty(env.MCP_AUTH_DIR),
     store: nonEmpty(env.MCP_PROXY_STORE),
     port: nonEmpty(env.OAUTH_CALLBACK_PORT),
+    databricksAppPort: nonEmpty(env.DATABRICKS_APP_PORT),
     apiKey: nonEmpty(env.MCP_PROXY_API_KEY),
     apiKeyFile: nonEmpty(env.MCP_PROXY_API_KEY_FILE),
     storeKey: nonEmpty(env.MCP_PROXY_STORE_KEY),

@@ -43,6 +43,12 @@ export interface RuntimeOptions {
    * both 127.0.0.1 and ::1, and refuse to start when another process holds either.
    */
   callbackHost: string;
+  /**
+   * The proxy's public base URL (`serve --public-url`, or learnt from a trusted front), without a trailing slash:
+   * the redirect URI is `<publicUrl>/oauth/callback` for the face's sign-ins. A changed one registers a dynamic
+   * client anew.
+   */
+  publicUrl?: string | undefined;
   /** Open the browser (false with --no-browser: only print the URL). */
   openBrowser: boolean;
   /**

@@ -16,6 +16,7 @@ import { clientBaseUrl } from "./client-config.ts";
 import type { FaceTraffic } from "./face-traffic.ts";
 import { renderCallbackResult, renderHomePage } from "./home-page.ts";
 import { sendPage } from "./html-page.ts";
+import type { SessionBinding } from "./identity/session-binding.ts";
 import { writeJson, writeJsonError } from "./json-response.ts";
 import type { RequestGuard } from "./request-guard.ts";
 import { Router, splitTarget } from "./router.ts";
@@ -65,6 +66,8 @@ export interface HttpFaceOptions {
   traffic?: FaceTraffic | undefined;
   /** Keep-alive comments on the event streams served (and the list of them, for the shutdown); default none. */
   keepAlive?: SseKeepAlive | undefined;
+  /** With several users (`--identity`): sessions bound to whoever created them, refused for anyone else. */
+  sessionBinding?: SessionBinding | undefined;
 }
 
 /** Route names whose requests need the inbound API key (when one is configured). */
@@ -235,6 +238,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
 
   async function bridgeLegacyClient(req: IncomingMessage, res: ServerResponse, via: () => Promise<TransportBridges>) {
     const sessionId = await (await via()).openLegacyClient(req, res);
+    options.sessionBinding?.legacyOpened(`bridged:${sessionId}`, res);
     bridgedLegacy.add(sessionId);
     res.once("close", () => bridgedLegacy.delete(sessionId));
   }
@@ -256,6 +260,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
         new SseEndpointRewrite({
           rewrite: (data) => {
             const { proxyEndpoint, key } = sessions.register(data);
+            options.sessionBinding?.legacyOpened(key, res);
             res.once("close", () => sessions.remove(key));
             return proxyEndpoint;
           },
@@ -511,6 +516,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       const stream = route.name === "sse" || (route.name === "mcp" && isLongLivedStream(req));
       if (!options.traffic.admit(req, res, route.name, stream)) return;
     }
+    if (options.sessionBinding && !options.sessionBinding.admit(req, res, route.name, context.query)) return;
     try {
       const result = route.handler(req, res, context);
       if (result instanceof Promise) result.catch((error: unknown) => internalError(res, error, logger));

@@ -19,6 +19,11 @@ export interface GuardOptions {
   allowHosts?: readonly string[] | undefined;
   /** The inbound secret; required when bindHost is not loopback. */
   apiKey?: string | undefined;
+  /**
+   * Every request comes through a front that authenticates its user (`--identity databricks-apps`): a
+   * non-loopback bind needs no inbound secret then.
+   */
+  authenticatingFront?: boolean | undefined;
 }
 
 /** Header that may carry the inbound secret (besides `Authorization: Bearer`). */
@@ -60,7 +65,7 @@ export class RequestGuard {
   private readonly keyDigest: Buffer | undefined;
 
   constructor(options: GuardOptions) {
-    assertBindAllowed(options.bindHost, options.apiKey);
+    if (!options.authenticatingFront) assertBindAllowed(options.bindHost, options.apiKey);
     rememberSecret(options.apiKey);
     this.hosts = new Set((options.allowHosts ?? []).map((host) => hostnameOf(host)));
     const bind = hostnameOf(options.bindHost);
@@ -78,6 +83,13 @@ export class RequestGuard {
       (options.allowOrigins ?? []).filter((origin) => origin !== "*").map((origin) => normaliseOrigin(origin)),
     );
     this.keyDigest = options.apiKey ? digest(options.apiKey) : undefined;
+  }
+
+  /** Accepts a public host and origin learnt after start (the trusted front's X-Forwarded-Host). */
+  allowPublicOrigin(origin: string): void {
+    const url = new URL(origin);
+    this.hosts.add(hostnameOf(url.host));
+    this.origins.add(url.origin);
   }
 
   /** Whether an inbound secret is configured (and must be presented on MCP routes). */

@@ -1,16 +1,16 @@
 import { watch } from "node:fs";
-import { createUpstreamContext } from "../../app/context.ts";
+import { createUpstreamContext, perUserAuth } from "../../app/context.ts";
 import { discoveredResource } from "../../app/endpoint-check.ts";
 import { stopGracefully, stopSignal } from "../../app/graceful-stop.ts";
 import { launchCommand } from "../../app/launch-command.ts";
 import { type ServeHandle, startServe } from "../../app/serve.ts";
 import type { ServedUpstream } from "../../app/upstream-face.ts";
-import type { UpstreamAuth } from "../../auth/upstream-auth.ts";
 import { defaultAuthDir } from "../../config/defaults.ts";
 import { readEnvironment } from "../../config/environment.ts";
 import { describeError } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { openUrl } from "../../lib/open-url.ts";
+import { PublicOrigin } from "../../server/identity/index.ts";
 import type { CliArgs } from "../args.ts";
 import { configNotices, printConfigNotices } from "../config-notices.ts";
 import { EXIT } from "../exit-codes.ts";
@@ -33,22 +33,33 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
   const many = !args.url && !args.serverName && config !== undefined && config.servers.length > 0;
   const servers = many && config ? configuredServers(config) : [resolveServer(args, "serve", config)];
   printConfigNotices(configNotices(config), (line) => process.stderr.write(`${line}\n`));
-  const auths = new Set<UpstreamAuth>();
+  const auths = new Set<Closable>();
   let logger: Logger | undefined;
+  const identity = args.serve.identity;
+  const perUser = identity.mode.kind !== "none";
+  // The redirect URI's base: --public-url, or (in a mode trusting its front) learnt from its X-Forwarded-Host.
+  const publicOrigin = new PublicOrigin(identity.publicUrl);
   const served = async (server: ResolvedServer): Promise<ServedUpstream> => {
     // With several upstreams the status page is the one browser tab (startServe opens it), not one per server.
-    const runtime = { ...runtimeFor(args, server), ...(servers.length > 1 ? { openBrowser: false } : {}) };
+    const runtime = {
+      ...runtimeFor(args, server),
+      ...(servers.length > 1 ? { openBrowser: false } : {}),
+      ...(identity.publicUrl ? { publicUrl: identity.publicUrl } : {}),
+    };
     const ctx = await createUpstreamContext(server.upstream, runtime, {
       callback: "external",
       logFormat: args.serve.logFormat,
       ...(logger ? { logger } : {}),
     });
     logger ??= ctx.logger;
-    if (ctx.auth) auths.add(ctx.auth);
+    // Several users: one core per person (their own grant), instead of the upstream's one.
+    const auth = perUser ? perUserAuth(ctx, () => publicOrigin.baseUrl) : ctx.auth;
+    if (perUser) await ctx.auth?.close();
+    if (auth) auths.add(auth);
     return {
       name: server.name ?? "default",
       upstream: ctx.upstream,
-      auth: ctx.auth,
+      auth,
       upstreamTransport: server.transport,
       discoveredResource: () => discoveredResource(ctx),
       rateLimit: server.rateLimit,
@@ -83,6 +94,8 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     maxSessions: args.serve.maxSessions,
     sessionIdleMs: args.serve.sessionIdleMs,
     keepAliveMs: args.serve.keepAliveMs,
+    identity,
+    publicOrigin,
     checkUpstream: true,
     discoveredResource: first.discoveredResource,
     launch: launchCommand({
@@ -107,6 +120,11 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     closeRest: () => Promise.all([...auths].map((auth) => auth.close())),
   });
   return EXIT.ok;
+}
+
+/** An auth core the command closes at the end (UpstreamAuth, or a per-user one). */
+interface Closable {
+  close(): Promise<void>;
 }
 
 function readyMessage(handle: ServeHandle, entries: readonly ServedUpstream[] | undefined, url: string): string {
@@ -151,7 +169,7 @@ async function reload(
   handle: ServeHandle,
   args: CliArgs,
   served: (server: ResolvedServer) => Promise<ServedUpstream>,
-  auths: Set<UpstreamAuth>,
+  auths: Set<Closable>,
   logger: Logger | undefined,
 ): Promise<void> {
   try {
@@ -161,8 +179,8 @@ async function reload(
     const entries = await Promise.all(configuredServers(config).map(served));
     const result = await handle.reload(entries);
     for (const retired of result.retired) {
-      auths.delete(retired as UpstreamAuth);
-      await (retired as UpstreamAuth).close();
+      auths.delete(retired as unknown as Closable);
+      await (retired as unknown as Closable).close();
     }
     const changes = [
       ...result.added.map((name) => `+${name}`),
