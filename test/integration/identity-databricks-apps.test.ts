@@ -90,8 +90,8 @@ describe("serve --identity databricks-apps behind the platform's front, two user
       (failure: unknown) => failure as { code?: number; message?: string; data?: { signInUrl?: string } },
     );
     assert.equal(error.code, -32050, String(error.message));
-    const url = error.data?.signInUrl;
-    assert.ok(url?.startsWith(`${as.issuer}/`), `data.signInUrl names the AS: ${url}`);
+    const url = error.data?.signInUrl ?? "";
+    assert.ok(url.startsWith(`${as.issuer}/`), `data.signInUrl names the AS: ${url}`);
     assert.ok(error.message?.includes(url), "the message carries the URL too");
     return url;
   }

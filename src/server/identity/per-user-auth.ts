@@ -98,7 +98,7 @@ export class PerUserAuth implements FaceAuthClient {
     this.current()?.accepted?.(operation);
   }
 
-  startSignIn(options?: { scope?: string; reason?: string; openBrowser?: boolean }): Promise<SignInHandle> {
+  async startSignIn(options?: { scope?: string; reason?: string; openBrowser?: boolean }): Promise<SignInHandle> {
     return this.required().startSignIn({ ...options, openBrowser: false });
   }
 
