@@ -2,7 +2,9 @@
 // server with a store key, through `auth` and through the stdio face; then a wrong and a missing key, and a
 // rekey (and decrypt, encrypt) round trip through `store`.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -205,6 +207,47 @@ describe("encrypted token store through the CLI", () => {
     assert.equal(encrypt.code, 0, encrypt.stderr);
     assert.match(encrypt.stdout, new RegExp(`Encrypted ${records} records .* with store key ${keyA.key.id}`));
     await assertNoSecretOnDisk(authDir, keyA.key);
+  });
+
+  test("serve with the wrong key: MCP requests get an error naming the key id needed, the store is untouched", async () => {
+    const before = await snapshot(authDir);
+    const port = await freePort();
+    const serve = spawn(process.execPath, [BIN, "serve", mcp.url, "--auth-dir", authDir, "--port", String(port)], {
+      env: { ...process.env, MCP_PROXY_STORE_KEY: keyB.text, BROWSER: HEADLESS_BROWSER_PATH },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    serve.stdout.on("data", (chunk) => (output += chunk));
+    serve.stderr.on("data", (chunk) => (output += chunk));
+    const exited = once(serve, "exit");
+    try {
+      while (!output.includes("is ready")) {
+        if (serve.exitCode !== null) assert.fail(`serve exited: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const response = await fetch(`http://127.0.0.1:${port}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+        }),
+      });
+      const body = (await response.json()) as { error?: { message: string; data?: Record<string, unknown> } };
+      assert.equal(body.error?.data?.proxyError, "STORE_KEY_WRONG", JSON.stringify(body));
+      assert.match(
+        body.error!.message,
+        new RegExp(`encrypted with store key ${keyA.key.id}, not with the given key ${keyB.key.id}`),
+      );
+      outputs.push(JSON.stringify(body));
+    } finally {
+      serve.kill("SIGTERM");
+      await exited;
+      outputs.push(output);
+    }
+    assert.deepEqual(await snapshot(authDir), before, "nothing moved, rewritten or removed");
   });
 
   test("a key file others can read is refused before the store is touched", async () => {
