@@ -33,9 +33,15 @@ export class TokenKeeper {
     return this.record?.tokens.access_token;
   }
 
-  /** Reads the record once per process; later calls share the first read. */
+  /**
+   * Reads the record once per process; later calls share the first read. A read that failed (a shared store
+   * unreachable at start) is not remembered: the next call tries again.
+   */
   load(): Promise<void> {
-    this.loaded ??= this.reload();
+    this.loaded ??= this.reload().catch((error: unknown) => {
+      this.loaded = undefined;
+      throw error;
+    });
     return this.loaded;
   }
 
@@ -62,7 +68,14 @@ export class TokenKeeper {
     const stamp = await this.store.stamp(this.key, "tokens");
     if (stamp === this.stamp) return;
     const had = this.accessToken;
-    await this.reload();
+    try {
+      await this.reload();
+    } catch (error) {
+      // The store is unreachable (a shared one's outage): keep serving the tokens held here; the stamp is left as
+      // it was, so the next check reads again.
+      this.log.debug(`Could not re-read the tokens for ${this.serverUrl}: ${errorLine(error)}`);
+      return;
+    }
     if (this.accessToken === had) return;
     // A refresh by another process is routine; a `clear` elsewhere is worth a line.
     if (this.record) this.log.debug(`The stored tokens for ${this.serverUrl} were replaced by another process.`);
@@ -134,4 +147,8 @@ export class TokenKeeper {
     this.record = record;
     if (changed && !quiet) this.onChange();
   }
+}
+
+function errorLine(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -97,6 +97,8 @@ export class UpstreamAuth implements AuthClient {
   private readonly flows: SignInFlows;
 
   private signingIn: Promise<void> | undefined;
+  /** Stops the shared store's change notifications for this grant (see close()). */
+  private readonly unwatch: () => void;
   /** Every scope asked for while the sign-in under way runs (a step-up may widen it). */
   private signInScope: string | undefined;
 
@@ -166,6 +168,14 @@ export class UpstreamAuth implements AuthClient {
       log,
       staleClientWaitMs: deps.staleClientWaitMs,
     });
+    // A shared store tells of other replicas' writes: re-read this grant's tokens at once, so a sign-in or refresh
+    // elsewhere is used from the next request on (noticeStoreChange compares stamps and re-reads only on a change).
+    this.unwatch =
+      this.store.watch?.((change) => {
+        if (change.kind !== undefined && change.kind !== "tokens") return;
+        if (change.key !== undefined && change.key !== this.keeper.key && change.key !== this.storeKey) return;
+        void this.keeper.noticeStoreChange().catch(() => {});
+      }) ?? (() => {});
   }
 
   // ── Hot path ──────────────────────────────────────────────────────────────
@@ -396,6 +406,7 @@ export class UpstreamAuth implements AuthClient {
   }
 
   async close(): Promise<void> {
+    this.unwatch();
     await this.flows.close();
   }
 

@@ -276,11 +276,12 @@ export class RedisTokenStore implements TokenStore {
 
   async #ready(): Promise<RedisClientType> {
     if (this.#closed) throw new ProxyError("INTERNAL", `The Redis store ${this.location} was closed.`);
-    const connecting = this.#connect();
+    // Loading node-redis takes a moment (seconds on a busy machine): the connect wait starts once it is loaded.
+    const { firstConnect } = await this.#connect();
     if (this.#main?.isReady) return this.#main;
     if (!this.#everReady) {
       // The first operation waits for the first connection; later ones fail fast while it is down.
-      await Promise.race([connecting.then((c) => c.firstConnect), sleep(this.#connectWaitMs)]);
+      await Promise.race([firstConnect, sleep(this.#connectWaitMs)]);
       if (this.#main?.isReady) return this.#main;
     }
     throw this.#unreachable(undefined);
