@@ -73,6 +73,11 @@ export interface CliArgs {
     maxStreamsPerSession: number | undefined;
     maxSessions: number | undefined;
     sessionIdleMs: number | undefined;
+    /**
+     * `--generate-api-key` (env MCP_PROXY_GENERATE_API_KEY=1): without a key of its own, use the one in the token
+     * directory's `api-key` file, generated (and printed once) at the first start.
+     */
+    generateApiKey: boolean;
     /** `--keep-alive SECONDS`: SSE comments on quiet streams after this long; 0 off (undefined: the default). */
     keepAliveMs: number | undefined;
     /** `--log-format`: "json" for one JSON object per log line, with an access-log line per relayed request. */
@@ -121,6 +126,7 @@ const OPTIONS = {
   "max-sessions": { type: "string" },
   "session-idle-timeout": { type: "string" },
   "keep-alive": { type: "string" },
+  "generate-api-key": { type: "boolean" },
   "log-format": { type: "string" },
   identity: { type: "string" },
   "identity-header": { type: "string" },
@@ -227,6 +233,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       maxStreamsPerSession: parseCount("--max-streams-per-session", values["max-streams-per-session"]),
       maxSessions: parseCount("--max-sessions", values["max-sessions"]),
       sessionIdleMs: mapDefined(parseCount("--session-idle-timeout", values["session-idle-timeout"]), (s) => s * 1000),
+      generateApiKey: values["generate-api-key"] === true || environment.generateApiKey,
       keepAliveMs: mapDefined(parseSeconds("--keep-alive", values["keep-alive"]), (s) => s * 1000),
       logFormat: parseLogFormat(values["log-format"]),
       identity,

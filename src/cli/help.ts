@@ -37,6 +37,8 @@ export const FLAGS: Record<string, string> = {
   "--host HOST": "listen address (default 127.0.0.1); a non-loopback host needs --api-key",
   "--api-key KEY": "inbound secret clients must send (env MCP_PROXY_API_KEY)",
   "--api-key-file FILE": "read that secret from FILE's first line instead (env MCP_PROXY_API_KEY_FILE; chmod 600)",
+  "--generate-api-key":
+    "without a key, use the token directory's api-key file, made and printed once at first start (env MCP_PROXY_GENERATE_API_KEY=1; containers)",
   "--allow-origin ORIGIN": "browser origin allowed to call the proxy (repeatable)",
   "--allow-host NAME": "Host header name accepted besides loopback (repeatable; behind a reverse proxy)",
   "--max-streams N": "long-lived streams (GET /mcp, /sse, subscriptions/listen) open at once (default 2000)",
@@ -88,6 +90,7 @@ const LISTEN = [
   "--host HOST",
   "--api-key KEY",
   "--api-key-file FILE",
+  "--generate-api-key",
   "--allow-origin ORIGIN",
   "--allow-host NAME",
   "--transport KIND",

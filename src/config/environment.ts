@@ -30,6 +30,8 @@ export interface Environment {
   storeKeyFile: string | undefined;
   /** MCP_PROXY_NEW_STORE_KEY: the key `store rekey` moves the records to. A secret: never log it. */
   newStoreKey: string | undefined;
+  /** MCP_PROXY_GENERATE_API_KEY=1 (or true): `serve --generate-api-key` (the Dockerfile sets it). */
+  generateApiKey: boolean;
   /** BROWSER: the command that opens sign-in pages (else the platform's opener). */
   browser: string | undefined;
   /** DISPLAY or WAYLAND_DISPLAY: a graphical session a browser could open in (Linux and the BSDs). */
@@ -58,6 +60,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     storeKey: nonEmpty(env.MCP_PROXY_STORE_KEY),
     storeKeyFile: nonEmpty(env.MCP_PROXY_STORE_KEY_FILE),
     newStoreKey: nonEmpty(env.MCP_PROXY_NEW_STORE_KEY),
+    generateApiKey: ["1", "true", "yes"].includes(nonEmpty(env.MCP_PROXY_GENERATE_API_KEY)?.toLowerCase() ?? ""),
     browser: nonEmpty(env.BROWSER),
     display: nonEmpty(env.WAYLAND_DISPLAY) ?? nonEmpty(env.DISPLAY),
     printStack: nonEmpty(env.MCP_U2M_PROXY_STACK) !== undefined,

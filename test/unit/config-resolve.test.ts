@@ -131,6 +131,7 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
     MCP_PROXY_STORE_KEY: " sk ",
     MCP_PROXY_STORE_KEY_FILE: "/keys/store",
     MCP_PROXY_NEW_STORE_KEY: "nk",
+    MCP_PROXY_GENERATE_API_KEY: " 1 ",
     BROWSER: "firefox",
     DISPLAY: ":0",
     MCP_U2M_PROXY_STACK: "1",
@@ -150,6 +151,7 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
     storeKey: "sk",
     storeKeyFile: "/keys/store",
     newStoreKey: "nk",
+    generateApiKey: true,
     browser: "firefox",
     display: ":0",
     printStack: true,
@@ -162,6 +164,8 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
   assert.equal(none.outboundProxy, false);
   assert.equal(none.port, undefined);
   assert.equal(readEnvironment({ DISPLAY: ":1", WAYLAND_DISPLAY: "wayland-0" }).display, "wayland-0");
+  assert.equal(none.generateApiKey, false);
+  assert.equal(readEnvironment({ MCP_PROXY_GENERATE_API_KEY: "0" }).generateApiKey, false);
   for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "http_proxy"]) {
     assert.equal(readEnvironment({ [name]: "http://p:1" }).outboundProxy, true, name);
   }

@@ -1,6 +1,7 @@
 import { watch } from "node:fs";
 import { createUpstreamContext, perUserAuth } from "../../app/context.ts";
 import { discoveredResource } from "../../app/endpoint-check.ts";
+import { loadOrGenerateApiKey } from "../../app/generated-api-key.ts";
 import { stopGracefully, stopSignal } from "../../app/graceful-stop.ts";
 import { launchCommand } from "../../app/launch-command.ts";
 import { type ServeHandle, startServe } from "../../app/serve.ts";
@@ -86,7 +87,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     logger,
     host: args.serve.host,
     port: args.runtime.port,
-    apiKey: args.serve.apiKey,
+    apiKey: args.serve.apiKey ?? (args.serve.generateApiKey ? await generatedApiKey(args.runtime.authDir) : undefined),
     allowOrigins: args.serve.allowOrigins,
     allowHosts: args.serve.allowHosts,
     maxStreams: args.serve.maxStreams,
@@ -125,6 +126,20 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
 /** An auth core the command closes at the end (UpstreamAuth, or a per-user one). */
 interface Closable {
   close(): Promise<void>;
+}
+
+/**
+ * `--generate-api-key` without a key of its own: the stored one, or a new one printed here once (on stderr, like
+ * sign-in URLs: the container's log is where its operator looks). Never through the logger.
+ */
+async function generatedApiKey(authDir: string): Promise<string> {
+  const { key, path, created } = await loadOrGenerateApiKey(authDir);
+  process.stderr.write(
+    created
+      ? `\nGenerated an API key for this proxy (stored in ${path}, mode 0600; shown only this once):\n\n  ${key}\n\nMCP clients send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".\n\n`
+      : `Using the API key in ${path} (generated at an earlier start).\n`,
+  );
+  return key;
 }
 
 function readyMessage(handle: ServeHandle, entries: readonly ServedUpstream[] | undefined, url: string): string {
