@@ -74,9 +74,16 @@ describe("Databricks Apps", () => {
   const app = read("deploy/databricks-apps/app.yaml");
 
   test("app.yaml: a command array running the packed proxy's serve in the databricks-apps identity mode", () => {
-    const line = app.split("\n").find((text) => text.startsWith("command:"));
-    assert.ok(line, "a command");
-    const command = JSON.parse(line.slice("command:".length)) as string[];
+    // A block sequence of double-quoted strings right under `command:`.
+    const lines = app.split("\n");
+    const start = lines.indexOf("command:");
+    assert.ok(start >= 0, "a command");
+    const command: string[] = [];
+    for (const line of lines.slice(start + 1)) {
+      const item = /^ {2}- ("(?:[^"\\]|\\.)*")$/.exec(line);
+      if (!item) break;
+      command.push(JSON.parse(item[1] as string) as string);
+    }
     assert.deepEqual(command.slice(0, 3), ["node", "node_modules/mcp-u2m-proxy/dist/main.js", "serve"]);
     assert.equal(command[command.indexOf("--identity") + 1], "databricks-apps");
   });
