@@ -490,7 +490,10 @@ describe("LeanHttpClientTransport", () => {
     await transport.send(list(4));
     await waitFor(() => messages.length === 5);
     assert.equal(toolsListed, 2, "list_changed made the cached list stale");
-    assert.equal((messages[4] as unknown as { result: { tools: Array<{ name: string }> } }).result.tools[0]?.name, "t2");
+    assert.equal(
+      (messages[4] as unknown as { result: { tools: Array<{ name: string }> } }).result.tools[0]?.name,
+      "t2",
+    );
     await transport.send({ jsonrpc: "2.0", id: 5, method: "tools/list", params: {} });
     await transport.send({ jsonrpc: "2.0", id: 6, method: "tools/list", params: {} });
     await waitFor(() => messages.length === 7);
