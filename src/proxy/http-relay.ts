@@ -23,6 +23,7 @@ import {
 import { DEFAULT_MAX_STREAMS } from "./stream-limits.ts";
 import { exchange } from "./upstream-exchange.ts";
 import { createUpstreamPool } from "./upstream-pool.ts";
+import { declaresUrlElicitation, UrlElicitationSessions } from "./url-elicitation.ts";
 
 /**
  * The pass-through relay of the HTTP face (architecture.md "Two relay paths", path 1): one downstream HTTP
@@ -129,6 +130,8 @@ export class HttpRelay {
   /** Where people can start a sign-in on this proxy; set once the face listens. */
   signInPageUrl: string | undefined;
   private lastToken: string | undefined;
+  /** Sessions whose client declared URL-mode elicitation (their sign-in errors become URL elicitations). */
+  private readonly urlElicitationSessions = new UrlElicitationSessions();
   private lastBearer = "";
 
   constructor(options: HttpRelayOptions) {
@@ -213,7 +216,9 @@ export class HttpRelay {
     const method = req.method ?? "GET";
     const statusOnly = target.kind === "legacy-message" || target.kind === "generic" || target.kind === "legacy-sse";
     const fail = (error: ProxyError): RelayOutcome => {
-      writeErrorResponse(res, error, { ids: statusOnly ? undefined : requestIdsOf(body), statusOnly });
+      const urlElicitation =
+        !statusOnly && (this.urlElicitationSessions.has(sessionIdOf(req)) || declaresUrlElicitation(body));
+      writeErrorResponse(res, error, { ids: statusOnly ? undefined : requestIdsOf(body), statusOnly, urlElicitation });
       return "answered-error";
     };
 
@@ -269,6 +274,8 @@ export class HttpRelay {
         },
         open: (status, responseHeaders) => {
           streamedSse = isEventStream(responseHeaders);
+          const session = headerString(responseHeaders["mcp-session-id"]);
+          if (session && status < 300 && declaresUrlElicitation(body)) this.urlElicitationSessions.add(session);
           return this.openDownstream(res, status, responseHeaders, target, streamedSse);
         },
         onStreamError: (error) => this.streamBroke(res, error, streamedSse && target.kind === "mcp", body),
@@ -449,6 +456,10 @@ function isChallenge(status: number, headers: IncomingHttpHeaders): boolean {
 function isEventStream(headers: IncomingHttpHeaders): boolean {
   const type = headers["content-type"];
   return typeof type === "string" && type.startsWith("text/event-stream");
+}
+
+function sessionIdOf(req: IncomingMessage): string | undefined {
+  return headerString(req.headers["mcp-session-id"]);
 }
 
 function headerString(value: string | string[] | undefined): string | undefined {

@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { ErrorCode, ProxyError } from "../lib/errors.ts";
 import { mcpServer, serverError } from "../lib/messages.ts";
 import { maskKnownSecrets, maskKnownSecretsDeep, redactText } from "../lib/redact.ts";
+import { urlElicitationErrorOf } from "./url-elicitation.ts";
 
 /**
  * The one mapping from ProxyError codes to what an HTTP client of the proxy sees: an HTTP status and a JSON-RPC
@@ -107,6 +108,11 @@ export interface ErrorResponseOptions {
   status?: number;
   /** Extra response headers (flat). */
   headers?: string[];
+  /**
+   * The client declared URL-mode elicitation (2025-11-25): a sign-in with a URL is answered as the spec's
+   * URLElicitationRequiredError (-32042) instead of -32050, so the host shows the user a button.
+   */
+  urlElicitation?: boolean;
 }
 
 /** Which proxy error answered a response (for metrics and the access log: a 200 may carry a JSON-RPC error). */
@@ -129,7 +135,12 @@ export function writeErrorResponse(res: ServerResponse, error: ProxyError, optio
     res.destroy();
     return;
   }
-  const rpcError = jsonRpcErrorOf(error);
+  let rpcError = jsonRpcErrorOf(error);
+  const signInUrl = rpcError.data.signInUrl;
+  if (options.urlElicitation && rpcError.code === JSON_RPC_ERROR.SIGN_IN_REQUIRED && typeof signInUrl === "string") {
+    const upstream = typeof rpcError.data.upstream === "string" ? rpcError.data.upstream : undefined;
+    rpcError = urlElicitationErrorOf(rpcError, signInUrl, upstream);
+  }
   const ids = options.statusOnly || options.status !== undefined ? undefined : options.ids;
   let status: number;
   let payload: unknown;
