@@ -75,12 +75,17 @@ export async function createUpstreamContext(
  * upstream's. Their sign-ins never open a browser here and are not printed: each person starts theirs from the page
  * or from the URL in an MCP error, and comes back to `publicUrl()` (else the loopback redirect URI).
  */
-export function perUserAuth(ctx: UpstreamContext, publicUrl: () => string | undefined): PerUserAuth | undefined {
+export function perUserAuth(
+  ctx: UpstreamContext,
+  publicUrl: () => string | undefined,
+  maxGrants?: number,
+): PerUserAuth | undefined {
   if (!ctx.auth) return undefined;
   const runtime: RuntimeOptions = { ...ctx.runtime, openBrowser: false };
   Object.defineProperty(runtime, "publicUrl", { get: publicUrl, enumerable: true });
   return new PerUserAuth({
     serverUrl: ctx.auth.serverUrl,
+    maxGrants,
     create: (caller: Caller) =>
       createUpstreamAuth(ctx.upstream, runtime, {
         store: ctx.store,

@@ -72,6 +72,8 @@ export interface CliArgs {
     maxStreams: number | undefined;
     maxStreamsPerSession: number | undefined;
     maxSessions: number | undefined;
+    /** Users' auth cores held in memory per upstream (--max-grants; undefined: the default). */
+    maxGrants: number | undefined;
     sessionIdleMs: number | undefined;
     /**
      * `--generate-api-key` (env MCP_PROXY_GENERATE_API_KEY=1): without a key of its own, use the one in the token
@@ -124,6 +126,7 @@ const OPTIONS = {
   "max-streams": { type: "string" },
   "max-streams-per-session": { type: "string" },
   "max-sessions": { type: "string" },
+  "max-grants": { type: "string" },
   "session-idle-timeout": { type: "string" },
   "keep-alive": { type: "string" },
   "generate-api-key": { type: "boolean" },
@@ -232,6 +235,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       maxStreams: parseCount("--max-streams", values["max-streams"]),
       maxStreamsPerSession: parseCount("--max-streams-per-session", values["max-streams-per-session"]),
       maxSessions: parseCount("--max-sessions", values["max-sessions"]),
+      maxGrants: parseCount("--max-grants", values["max-grants"]),
       sessionIdleMs: mapDefined(parseCount("--session-idle-timeout", values["session-idle-timeout"]), (s) => s * 1000),
       generateApiKey: values["generate-api-key"] === true || environment.generateApiKey,
       keepAliveMs: mapDefined(parseSeconds("--keep-alive", values["keep-alive"]), (s) => s * 1000),

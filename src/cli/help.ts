@@ -44,6 +44,8 @@ export const FLAGS: Record<string, string> = {
   "--max-streams N": "long-lived streams (GET /mcp, /sse, subscriptions/listen) open at once (default 2000)",
   "--max-streams-per-session N": "of those, per MCP session (default 4)",
   "--max-sessions N": "sessions the proxy holds itself when bridging transports (default 1000)",
+  "--max-grants N":
+    "with --identity: users' grants held in memory per upstream, least recently used evicted and re-read from the store (default 1000)",
   "--session-idle-timeout S": "seconds before an unused bridged session is closed (default 600)",
   "--keep-alive SECONDS": "an SSE comment on every event stream quiet this long (default 15; 0 off)",
   "--log-format FORMAT":
@@ -98,6 +100,7 @@ const LISTEN = [
   "--max-streams N",
   "--max-streams-per-session N",
   "--max-sessions N",
+  "--max-grants N",
   "--session-idle-timeout S",
   "--keep-alive SECONDS",
   "--log-format FORMAT",

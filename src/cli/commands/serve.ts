@@ -54,7 +54,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     });
     logger ??= ctx.logger;
     // Several users: one core per person (their own grant), instead of the upstream's one.
-    const auth = perUser ? perUserAuth(ctx, () => publicOrigin.baseUrl) : ctx.auth;
+    const auth = perUser ? perUserAuth(ctx, () => publicOrigin.baseUrl, args.serve.maxGrants) : ctx.auth;
     if (perUser) await ctx.auth?.close();
     if (auth) auths.add(auth);
     return {

@@ -8,6 +8,7 @@ import type {
 import { ProxyError } from "../../lib/errors.ts";
 import type { FaceAuthClient } from "../http-face.ts";
 import { type Caller, currentCaller, principalHash } from "./caller.ts";
+import { type HotGrant, HotGrants } from "./hot-grants.ts";
 
 /** One user's auth core for one upstream (UpstreamAuth with that user's grant key). */
 export interface UserAuth extends FaceAuthClient {
@@ -29,40 +30,92 @@ export interface PerUserAuthOptions {
   serverUrl: string;
   /** Creates the core of one user (their tokens under grantKey(upstream, principal); registration shared). */
   create: (caller: Caller) => UserAuth;
+  /** Users' cores held in memory at most (--max-grants); the least recently used idle one is closed above it. */
+  maxGrants?: number | undefined;
 }
+
+/** Default of --max-grants: a few MB of cores per upstream, and far more users than one replica serves at once. */
+export const DEFAULT_MAX_GRANTS = 1000;
 
 /**
  * The auth core the face sees when several people use it: every call acts for the current caller (the identity
  * gate's), on that person's own core, created on their first request. Without a caller (start-up probes,
  * `/healthz`) nobody is signed in and nothing starts. A callback is completed only by the core of the person it
- * comes from: a `state` another user's sign-in issued is refused, never completed for them.
+ * comes from: a `state` another user's sign-in issued is refused, never completed for them. Only the hot users'
+ * cores stay in memory (HotGrants): an evicted user's grant is re-read from the store on their next request.
  */
 export class PerUserAuth implements FaceAuthClient {
   readonly serverUrl: string;
-  private readonly users = new Map<string, { caller: Caller; auth: UserAuth }>();
+  private readonly users: HotGrants;
   private readonly stateListeners = new Set<(status: AuthStatus) => void>();
   private readonly refreshListeners = new Set<(outcome: string) => void>();
-  private readonly unsubscribes: (() => void)[] = [];
+  /** Evicted cores still closing: close() waits for them. */
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(private readonly options: PerUserAuthOptions) {
     this.serverUrl = options.serverUrl;
+    this.users = new HotGrants(options.maxGrants ?? DEFAULT_MAX_GRANTS, (_principal, entry) => this.retire(entry));
   }
 
-  /** The core of `caller`, created on first use. */
+  /** Users' cores in memory now (metrics, tests). */
+  get hotUsers(): number {
+    return this.users.size;
+  }
+
+  /** The core of `caller`, created on first use (or again after its eviction). */
   authFor(caller: Caller): UserAuth {
+    return this.entryFor(caller).auth;
+  }
+
+  private entryFor(caller: Caller): HotGrant {
     const known = this.users.get(caller.principal);
-    if (known) return known.auth;
+    if (known) return known;
     const auth = this.options.create(caller);
-    this.users.set(caller.principal, { caller, auth });
-    this.unsubscribes.push(
-      auth.onStateChange((status) => {
-        for (const listener of this.stateListeners) listener(status);
-      }),
+    const removeState = auth.onStateChange((status) => {
+      for (const listener of this.stateListeners) listener(status);
+    });
+    const removeRefresh =
       auth.onRefresh?.((outcome) => {
         for (const listener of this.refreshListeners) listener(outcome);
-      }) ?? (() => {}),
-    );
-    return auth;
+      }) ?? (() => {});
+    const entry: HotGrant = {
+      caller,
+      auth,
+      inUse: 0,
+      unsubscribe: () => {
+        removeState();
+        removeRefresh();
+      },
+    };
+    this.users.add(caller.principal, entry);
+    return entry;
+  }
+
+  private retire(entry: HotGrant): void {
+    entry.unsubscribe();
+    const closed = entry.auth.close().catch(() => {
+      // A core that fails to close holds nothing the store does not have; the next request makes a new one.
+    });
+    this.closing.add(closed);
+    void closed.finally(() => this.closing.delete(closed));
+  }
+
+  /**
+   * Runs `work` on the current caller's core, held (never evicted) until it settles; undefined without a caller.
+   */
+  private async withCurrent<T>(work: (auth: UserAuth) => Promise<T>): Promise<T | undefined> {
+    const caller = currentCaller();
+    return caller ? this.withEntry(this.entryFor(caller), work) : undefined;
+  }
+
+  private async withEntry<T>(entry: HotGrant, work: (auth: UserAuth) => Promise<T>): Promise<T> {
+    entry.inUse++;
+    try {
+      return await work(entry.auth);
+    } finally {
+      entry.inUse--;
+      this.users.trim();
+    }
   }
 
   private current(): UserAuth | undefined {
@@ -70,9 +123,9 @@ export class PerUserAuth implements FaceAuthClient {
     return caller ? this.authFor(caller) : undefined;
   }
 
-  private required(): UserAuth {
-    const auth = this.current();
-    if (!auth) {
+  private required(): HotGrant {
+    const caller = currentCaller();
+    if (!caller) {
       throw new ProxyError(
         "SIGN_IN_REQUIRED",
         `Sign-in to ${this.serverUrl} needs a user, and this request names none.`,
@@ -81,16 +134,16 @@ export class PerUserAuth implements FaceAuthClient {
         },
       );
     }
-    return auth;
+    return this.entryFor(caller);
   }
 
   async getAccessToken(): Promise<string | undefined> {
-    return this.current()?.getAccessToken();
+    return this.withCurrent((auth) => auth.getAccessToken());
   }
 
   async onChallenge(challenge: UpstreamChallenge): Promise<ChallengeOutcome> {
-    const auth = this.current();
-    if (auth) return auth.onChallenge(challenge);
+    const outcome = await this.withCurrent((auth) => auth.onChallenge(challenge));
+    if (outcome) return outcome;
     return { action: "fail", error: new ProxyError("SIGN_IN_REQUIRED", `No user to sign in to ${this.serverUrl}.`) };
   }
 
@@ -99,14 +152,16 @@ export class PerUserAuth implements FaceAuthClient {
   }
 
   async startSignIn(options?: { scope?: string; reason?: string; openBrowser?: boolean }): Promise<SignInHandle> {
-    return this.required().startSignIn({ ...options, openBrowser: false });
+    return this.withEntry(this.required(), (auth) => auth.startSignIn({ ...options, openBrowser: false }));
   }
 
   async handleCallback(query: URLSearchParams): Promise<CallbackResult> {
     const caller = currentCaller();
     const state = query.get("state") ?? "";
-    const own = caller ? this.authFor(caller) : undefined;
-    if (own && (state === "" || own.ownsSignIn(state) || !this.ownsSignIn(state))) return own.handleCallback(query);
+    const own = caller ? this.entryFor(caller) : undefined;
+    if (own && (state === "" || own.auth.ownsSignIn(state) || !this.ownsSignIn(state))) {
+      return this.withEntry(own, (auth) => auth.handleCallback(query));
+    }
     // The state is another person's pending sign-in (or there is no caller): never complete it for this one.
     return {
       ok: false,
@@ -128,8 +183,8 @@ export class PerUserAuth implements FaceAuthClient {
   }
 
   async status(): Promise<AuthStatus> {
-    const auth = this.current();
-    if (auth) return auth.status();
+    const status = await this.withCurrent((auth) => auth.status());
+    if (status) return status;
     return { serverUrl: this.serverUrl, signedIn: false, hasRefreshToken: false, scopes: [], storeKey: "" };
   }
 
@@ -144,11 +199,11 @@ export class PerUserAuth implements FaceAuthClient {
   }
 
   /** Signs the current caller out (their grant only). */
-  clear(): Promise<unknown> {
-    return this.required().clear();
+  async clear(): Promise<unknown> {
+    return this.withEntry(this.required(), (auth) => auth.clear());
   }
 
-  /** Every user this process has seen, with their state (admin view). */
+  /** The users whose cores this process holds now (the hot ones), with their state (admin view). */
   async userStates(): Promise<UserState[]> {
     return Promise.all(
       [...this.users.values()].map(async ({ caller, auth }) => ({
@@ -161,9 +216,9 @@ export class PerUserAuth implements FaceAuthClient {
 
   /** Revokes and deletes one user's grant (admin), named by principalHash. False when no such user is known. */
   async revokeUser(user: string): Promise<boolean> {
-    for (const { caller, auth } of this.users.values()) {
-      if (principalHash(caller.principal) === user) {
-        await auth.clear();
+    for (const entry of this.users.values()) {
+      if (principalHash(entry.caller.principal) === user) {
+        await this.withEntry(entry, (auth) => auth.clear());
         return true;
       }
     }
@@ -171,7 +226,8 @@ export class PerUserAuth implements FaceAuthClient {
   }
 
   async close(): Promise<void> {
-    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
-    await Promise.all([...this.users.values()].map(({ auth }) => auth.close()));
+    const held = this.users.drain();
+    for (const entry of held) entry.unsubscribe();
+    await Promise.all([...held.map(({ auth }) => auth.close()), ...this.closing]);
   }
 }
