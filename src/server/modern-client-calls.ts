@@ -4,6 +4,7 @@ import type { JSONRPCMessage, JSONRPCRequest, RequestId, Transport } from "@mode
 import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { ModernClientBridge } from "../proxy/era/modern-client-bridge.ts";
+import { checkModernHeaders } from "../proxy/era/modern-header-check.ts";
 import { META } from "../proxy/era/protocol-versions.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
@@ -95,6 +96,11 @@ export class ModernClientCalls {
     if (!("method" in message) || typeof message.method !== "string") {
       return writeRpcError(res, 400, "Invalid request: a 2026-07-28 client sends no JSON-RPC responses.");
     }
+    const isRequest = "id" in message && message.id !== undefined && message.id !== null;
+    const mismatch = isRequest
+      ? checkModernHeaders(req.headers, message.method, message.params as Record<string, unknown> | undefined)
+      : undefined;
+    if (mismatch) return writeRpcError(res, 400, mismatch.message, [], mismatch.code);
     const caller = this.callerFor(req, message.params as Record<string, unknown> | undefined);
     if (!caller) {
       this.logger.warn("refused a new 2026-07-28 caller at the limit", { limit: this.options.maxCallers });

@@ -1,0 +1,48 @@
+// The Mcp-Method / Mcp-Name cross-check the HTTP face makes for a 2026-07-28 client it answers from a 2025 upstream.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { checkModernHeaders } from "../../src/proxy/era/modern-header-check.ts";
+
+const HEADER_MISMATCH = -32020;
+
+test("headers that agree with the body pass", () => {
+  assert.equal(checkModernHeaders({ "mcp-method": "tools/list" }, "tools/list", {}), undefined);
+  const call = { name: "test_simple_text", arguments: {} };
+  assert.equal(
+    checkModernHeaders({ "mcp-method": "tools/call", "mcp-name": "test_simple_text" }, "tools/call", call),
+    undefined,
+  );
+  // Optional whitespace around a field value is not part of it (RFC 9110 §5.5).
+  assert.equal(
+    checkModernHeaders({ "mcp-method": "tools/call", "mcp-name": "  test_simple_text " }, "tools/call", call),
+    undefined,
+  );
+  const uri = "test://caf\u00e9";
+  const encoded = `=?base64?${Buffer.from(uri, "utf8").toString("base64")}?=`;
+  assert.equal(
+    checkModernHeaders({ "mcp-method": "resources/read", "mcp-name": encoded }, "resources/read", { uri }),
+    undefined,
+  );
+});
+
+test("a missing or different Mcp-Method is a -32020 mismatch; values are case-sensitive", () => {
+  for (const headers of [{}, { "mcp-method": "prompts/list" }, { "mcp-method": "TOOLS/LIST" }]) {
+    const mismatch = checkModernHeaders(headers, "tools/list", {});
+    assert.equal(mismatch?.code, HEADER_MISMATCH, JSON.stringify(headers));
+    assert.match(mismatch.message, /headers and body disagree.*tools\/list/);
+  }
+});
+
+test("a missing or different Mcp-Name where the body names a tool, prompt or resource is a mismatch", () => {
+  const absent = checkModernHeaders({ "mcp-method": "tools/call" }, "tools/call", { name: "test_simple_text" });
+  assert.equal(absent?.code, HEADER_MISMATCH);
+  assert.match(absent.message, /Mcp-Name header is absent/);
+  const wrong = checkModernHeaders({ "mcp-method": "prompts/get", "mcp-name": "other" }, "prompts/get", { name: "p" });
+  assert.equal(wrong?.code, HEADER_MISMATCH);
+  const uri = checkModernHeaders({ "mcp-method": "resources/read", "mcp-name": "test://a" }, "resources/read", {
+    uri: "test://b",
+  });
+  assert.equal(uri?.code, HEADER_MISMATCH);
+  // Methods without a name parameter need no Mcp-Name.
+  assert.equal(checkModernHeaders({ "mcp-method": "resources/list" }, "resources/list", { name: "x" }), undefined);
+});
