@@ -85,8 +85,10 @@ export interface ServerConformanceSummary {
 }
 
 /** The server scenario names the pinned suite lists. */
-async function listServerScenarios(tool: SuiteTool): Promise<string[]> {
-  const { stdout, stderr } = await execFileAsync(tool.node, [tool.cli, "list", "--server"], { timeout: 60_000 });
+export async function listServerScenarios(tool: SuiteTool, extraArgs: string[] = []): Promise<string[]> {
+  const { stdout, stderr } = await execFileAsync(tool.node, [tool.cli, "list", "--server", ...extraArgs], {
+    timeout: 60_000,
+  });
   const text = `${stdout}\n${stderr}`;
   const names = [...text.slice(text.indexOf("Server scenarios")).matchAll(/^ {2}- (\S+)/gm)].map((m) => m[1] as string);
   if (names.length === 0) throw new Error(`conformance list --server named no scenario:\n${text}`);
@@ -97,19 +99,20 @@ async function listServerScenarios(tool: SuiteTool): Promise<string[]> {
  * Runs server scenarios against `url` in one suite process (`--suite all`, or `--scenario` when there is only one)
  * and reads each scenario's checks.json.
  */
-async function runServerSuite(
+export async function runServerSuite(
   tool: SuiteTool,
   target: ServerRun["target"],
   url: string,
   scenarios: string[],
   outputDir: string,
+  extraArgs: string[] = [],
 ): Promise<ServerRun> {
   const selection = scenarios.length === 1 ? ["--scenario", scenarios[0] as string] : ["--suite", "all"];
   rmSync(outputDir, { recursive: true, force: true });
   mkdirSync(outputDir, { recursive: true });
   const started = Date.now();
   const log = await new Promise<string>((resolveRun) => {
-    const child = spawn(tool.node, [tool.cli, "server", "--url", url, ...selection, "-o", outputDir], {
+    const child = spawn(tool.node, [tool.cli, "server", "--url", url, ...selection, ...extraArgs, "-o", outputDir], {
       cwd: REPO,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1" },
@@ -178,14 +181,14 @@ function readScenario(outputDir: string, dirs: string[], scenario: string, log: 
   return result;
 }
 
-interface Face {
+export interface Face {
   url: string;
   stderr: () => string;
   stop(): Promise<void>;
 }
 
 /** Starts the built CLI's HTTP face in front of `upstream`, with its own token directory and a free port. */
-async function startFace(upstream: string, authDir: string): Promise<Face> {
+export async function startFace(upstream: string, authDir: string): Promise<Face> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   mkdirSync(authDir, { recursive: true, mode: 0o700 });
   const child = spawn(
