@@ -116,6 +116,11 @@ export interface ServeOptions {
    * every request but /healthz must name its user, and the auth cores should be per-user ones (perUserAuth).
    */
   identity?: IdentityOptions | undefined;
+  /**
+   * The status page's form (CSRF) token; replicas on a shared store pass the one derived from its page secret
+   * (shared-page-token.ts) so a form loaded from one can be posted to another. Default: random per process.
+   */
+  formToken?: string | undefined;
   /** Where the proxy is reached (shared with per-user cores for their redirect URI); from `identity` when absent. */
   publicOrigin?: PublicOrigin | undefined;
 }
@@ -204,7 +209,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     guard,
     logger,
     streamLimits,
-    csrf: randomBytes(32).toString("base64url"),
+    csrf: options.formToken ?? randomBytes(32).toString("base64url"),
     dispatcher,
     maxBodyBytes: options.maxBodyBytes,
     // Each person signs in in their own browser, on their own time: a request answers at once with the URL.

@@ -15,6 +15,7 @@ import { toProxyError } from "./oauth-errors.ts";
 import { offerPasteBack, type PasteBackTerminal } from "./paste-back.ts";
 import { scopeCovers, scopeUnion } from "./scopes.ts";
 import { loadSdk } from "./sdk.ts";
+import type { SharedSignIns } from "./shared-sign-ins.ts";
 import { exchangeCallback } from "./sign-in-callback.ts";
 import {
   mayRegisterAgain,
@@ -72,6 +73,11 @@ export interface SignInFlowsParts extends SignInPresenter {
   now?: () => number;
   log?: Logger;
   staleClientWaitMs?: number | undefined;
+  /**
+   * Where pending browser sign-ins are also kept when replicas share a store, so a callback reaching another
+   * replica completes, and a state is used once across all of them. Without it they live in this process only.
+   */
+  shared?: SharedSignIns | undefined;
 }
 
 interface StartWaiter {
@@ -239,6 +245,14 @@ export class SignInFlows {
       throw toProxyError(error, serverUrl);
     }
     const handle = this.track(flow, options, url, startedAt);
+    if (this.parts.shared) {
+      // Before the URL is shown: the browser may come back through another replica at once.
+      await this.parts.shared.save(flow).catch((error: unknown) => {
+        this.log.warn(
+          `Could not share the sign-in to ${serverUrl} with other replicas (${toProxyError(error, serverUrl).toLine()}); its callback must reach this one.`,
+        );
+      });
+    }
     const opened = this.present(url, options);
     const entry = this.flows.get(flow.state);
     if (this.parts.pasteBack && !opened && entry) {
@@ -330,7 +344,23 @@ export class SignInFlows {
   async handleCallback(query: URLSearchParams): Promise<CallbackResult> {
     const { serverUrl } = this.parts;
     const state = query.get("state");
-    const entry = state ? this.flows.get(state) : undefined;
+    let entry = state ? this.flows.get(state) : undefined;
+    if (state && this.parts.shared) {
+      const taken = await this.parts.shared.take(state).catch((error: unknown) => {
+        this.log.warn(`Could not read shared sign-ins of ${serverUrl}: ${toProxyError(error, serverUrl).toLine()}`);
+        return undefined;
+      });
+      if (taken?.outcome === "used") {
+        return {
+          ok: false,
+          error: new ProxyError("STATE_MISMATCH", "This sign-in link was already used.", {
+            hint: "Each sign-in link works once. Reload the proxy's page to see whether you are signed in, or start a new sign-in.",
+          }),
+        };
+      }
+      // Started by another replica: completed here, and whoever waits there learns of the tokens from the store.
+      if (!entry && taken?.outcome === "taken") entry = this.remoteEntry(taken.flow);
+    }
     if (!state || !entry) {
       // Unknown, missing, replayed or expired state: reject before any token request (RFC 6749 §10.12).
       return {
@@ -380,6 +410,11 @@ export class SignInFlows {
     const account = this.parts.account();
     this.log.info(`Signed in to ${serverUrl}${account ? ` as ${account}` : ""}.`);
     return { ok: true, serverUrl, account };
+  }
+
+  /** A flow another replica started and this one took from the shared store: nobody waits for it here. */
+  private remoteEntry(flow: PendingFlow): FlowEntry {
+    return { flow, options: {}, settle: () => {}, detach: () => {} };
   }
 
   /** Abandons every pending sign-in and closes the listener (shutdown). */

@@ -22,6 +22,7 @@ import { pkceSupportCheck } from "./pkce-support.ts";
 import { Refresher, type RefreshResult } from "./refresher.ts";
 import { scopeUnion } from "./scopes.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
+import { SharedSignIns } from "./shared-sign-ins.ts";
 import { SignInFlows, type SignInOptions, type SignInPresenter } from "./sign-in-flows.ts";
 import { type ClearOutcome, signOut } from "./sign-out.ts";
 import { accountOf } from "./token-claims.ts";
@@ -167,6 +168,8 @@ export class UpstreamAuth implements AuthClient {
       now,
       log,
       staleClientWaitMs: deps.staleClientWaitMs,
+      // A shared store (it notifies changes) may have replicas: their callbacks can reach any of them.
+      shared: this.store.watch ? new SharedSignIns(this.store, this.keeper.key, serverUrl, now) : undefined,
     });
     // A shared store tells of other replicas' writes: re-read this grant's tokens at once, so a sign-in or refresh
     // elsewhere is used from the next request on (noticeStoreChange compares stamps and re-reads only on a change).

@@ -47,7 +47,8 @@ export interface FileTokenStoreOptions {
 const LOCK_NAMES = new Set(["refresh", "sign-in"]);
 const SUFFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** `<upstream key>[.u<hex>]_<kind>.json`: group 1 the upstream key, group 2 the grant suffix, group 3 the kind. */
-const RECORD_FILE = /^([A-Za-z0-9-]{1,64})(\.u[0-9a-f]{16})?_(tokens|client_info|discovery|protocol)\.json$/;
+const RECORD_FILE =
+  /^([A-Za-z0-9-]{1,64})(\.u[0-9a-f]{16})?_(tokens|client_info|discovery|protocol|sign_in|page_secret)\.json$/;
 
 export class FileTokenStore implements TokenStore {
   readonly location: string;

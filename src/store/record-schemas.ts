@@ -10,7 +10,14 @@ import { revisionProblem } from "./revisions.ts";
 import { type RecordKind, type RecordTypes, STORE_VERSION } from "./token-store.ts";
 
 /** Every record kind, in the order they are listed and removed. */
-export const RECORD_KINDS: readonly RecordKind[] = ["tokens", "client_info", "discovery", "protocol"];
+export const RECORD_KINDS: readonly RecordKind[] = [
+  "tokens",
+  "client_info",
+  "discovery",
+  "protocol",
+  "sign_in",
+  "page_secret",
+];
 
 const optionalString: Shape = { optional: "string" };
 
@@ -58,6 +65,11 @@ const shapes: { [K in RecordKind]: Shape } = {
       checked_at: "number",
     },
   },
+  // The entries of `pending` are checked where they are read (shared-sign-ins.ts): a bad one is a flow refused.
+  sign_in: { fields: { version: "integer ≥ 1", server_url: "non-empty string", pending: "object" } },
+  page_secret: {
+    fields: { version: "integer ≥ 1", server_url: "string", secret: "non-empty string", created_at: "number" },
+  },
 };
 
 /** Upgrades a record of version n to version n + 1. Gets a plain object whose `version` is n. */
@@ -73,6 +85,8 @@ const MIGRATIONS: { [K in RecordKind]: Partial<Record<number, Migration>> } = {
   client_info: {},
   discovery: {},
   protocol: {},
+  sign_in: {},
+  page_secret: {},
 };
 
 export type ParseResult<K extends RecordKind> =

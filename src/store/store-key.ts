@@ -140,7 +140,7 @@ export function assertUpstreamKey(key: string): void {
  */
 export function assertRecordKey(key: string, kind: RecordKind): void {
   assertStoreKey(key);
-  if (kind !== "tokens" && GRANT_KEY.test(key)) {
+  if (kind !== "tokens" && kind !== "sign_in" && GRANT_KEY.test(key)) {
     throw new ProxyError("INTERNAL", `A ${kind} record belongs to the upstream key, not the grant key ${key}.`, {
       hint: "Use the upstream key (upstreamKeyOf(key)) for client_info and discovery; this is a bug in the caller.",
     });

@@ -11,8 +11,10 @@ export const STORE_VERSION = 1;
 /**
  * The record kinds. `client_info`, `discovery` and `protocol` are the upstream's (kept under its key); `tokens` are a
  * grant's (kept under a grant key, see grantKey() in store-key.ts: the upstream key itself for the default grant).
+ * `sign_in` is a grant's pending browser sign-in (shared stores: a callback may reach another replica); `page_secret`
+ * is the secret the status page's form tokens are derived from (shared stores: a form may be posted to another replica).
  */
-export type RecordKind = "tokens" | "client_info" | "discovery" | "protocol";
+export type RecordKind = "tokens" | "client_info" | "discovery" | "protocol" | "sign_in" | "page_secret";
 
 export interface TokenSet {
   access_token: string;
@@ -82,11 +84,57 @@ export interface ProtocolRecord {
   checked_at: number;
 }
 
+/** One browser sign-in waiting for its callback, as kept in a {@link SignInRecord}. */
+export interface PendingSignIn {
+  /** The OAuth `state` of the authorization request. */
+  state: string;
+  /** The PKCE code verifier. */
+  code_verifier: string;
+  redirect_uri: string;
+  scope?: string;
+  /** The SDK's OAuthDiscoveryState the flow ran with (issuer and token endpoint for the exchange). */
+  discovery?: Record<string, unknown>;
+  client_source?: "pre-registered" | "cimd" | "dynamic";
+  started_at: number;
+  /** Epoch ms after which the flow is refused (and dropped from the record at its next write). */
+  expires_at: number;
+  /** Epoch ms when a replica took the flow to exchange its code: set once, the flow is used. */
+  consumed_at?: number;
+}
+
+/**
+ * A grant's browser sign-ins waiting for their callbacks, kept in a shared store so any replica can complete one.
+ * Single use: the replica that takes a flow first sets its `consumed_at` with a compare-and-set of the record, so a
+ * second use fails everywhere. Kept under the grant key of the person who started them, so only their callback
+ * finds them; expired flows are dropped whenever the record is written.
+ */
+export interface SignInRecord {
+  version: number;
+  /** Set by the store on every write (what a write is given here is ignored); see {@link StoredRecord}. */
+  revision?: number;
+  server_url: string;
+  /** By the SHA-256 of the state (hex). */
+  pending: Record<string, PendingSignIn>;
+}
+
+/** The random secret shared by replicas, from which the status page's form (CSRF) tokens are derived. */
+export interface PageSecretRecord {
+  version: number;
+  /** Set by the store on every write (what a write is given here is ignored); see {@link StoredRecord}. */
+  revision?: number;
+  server_url: string;
+  /** 32 random bytes, base64url. */
+  secret: string;
+  created_at: number;
+}
+
 export interface RecordTypes {
   tokens: TokensRecord;
   client_info: ClientInfoRecord;
   discovery: DiscoveryRecord;
   protocol: ProtocolRecord;
+  sign_in: SignInRecord;
+  page_secret: PageSecretRecord;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The TokenStore contract as a suite any backend's test file runs (test/unit/store-contract.test.ts lists them). */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { SharedSignIns } from "../../src/auth/shared-sign-ins.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
 import { RECORD_KINDS } from "../../src/store/record-schemas.ts";
 import { grantKey } from "../../src/store/store-key.ts";
@@ -371,6 +372,52 @@ export function storeContract(
           await assert.rejects(store.remove(ALICE, kind), inside);
         }
         assert.deepEqual(await store.keys(), []);
+      });
+
+      test("a pending sign-in lives under the grant key of who started it, and is taken once", async () => {
+        const store = create();
+        const flows = new SharedSignIns(store, ALICE, "https://mcp.example.com/mcp", () => 1_899_996_500_000);
+        const flow = {
+          state: "fake-state-alice",
+          codeVerifier: "fake-verifier-alice",
+          redirectUri: "http://127.0.0.1:8000/oauth/callback",
+          scope: "mcp:tools",
+          clientSource: "dynamic" as const,
+          startedAt: 1_899_996_400_000,
+          expiresAt: 1_899_996_700_000,
+        };
+        await flows.save(flow);
+        assert.deepEqual(await store.keys(), [KEY], "listed under its upstream");
+        assert.deepEqual(await store.grantKeys(KEY), [], "a sign-in is not a grant");
+        const bobs = new SharedSignIns(store, BOB, "https://mcp.example.com/mcp", () => 1_899_996_500_000);
+        assert.deepEqual(await bobs.take(flow.state), { outcome: "unknown" }, "another person's state is not found");
+        assert.deepEqual(await flows.take("fake-state-other"), { outcome: "unknown" });
+        // Two replicas given the same state at once: one exchanges the code, the other is told it was used.
+        const outcomes = await Promise.all([flows.take(flow.state), flows.take(flow.state)]);
+        const taken = outcomes.filter((outcome) => outcome.outcome === "taken");
+        assert.equal(taken.length, 1, JSON.stringify(outcomes.map((o) => o.outcome)));
+        assert.deepEqual(taken[0], { outcome: "taken", flow });
+        assert.deepEqual(outcomes.map((o) => o.outcome).sort(), ["taken", "used"]);
+        assert.deepEqual(await flows.take(flow.state), { outcome: "used" });
+        // Sign-ins started at once on several replicas all stay pending (one record, compare-and-set).
+        const states = ["fake-state-a", "fake-state-b", "fake-state-c"];
+        await Promise.all(states.map((state) => flows.save({ ...flow, state })));
+        for (const state of states) assert.equal((await flows.take(state)).outcome, "taken", state);
+      });
+
+      test("an expired pending sign-in is refused and removed", async () => {
+        const store = create();
+        const late = new SharedSignIns(store, ALICE, "https://mcp.example.com/mcp", () => 1_899_996_800_000);
+        await late.save({
+          state: "fake-state-late",
+          codeVerifier: "fake-verifier-late",
+          redirectUri: "http://127.0.0.1:8000/oauth/callback",
+          scope: undefined,
+          startedAt: 1_899_996_400_000,
+          expiresAt: 1_899_996_700_000,
+        });
+        assert.deepEqual(await late.take("fake-state-late"), { outcome: "expired" });
+        assert.equal(await store.read(ALICE, "sign_in"), undefined, "dropped once expired");
       });
 
       test("remove(grant) removes that grant; remove(upstream, 'tokens') the default one; remove(upstream) all", async () => {

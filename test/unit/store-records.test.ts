@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import { parseStoredRecord } from "../../src/store/record-schemas.ts";
 import { clientInfoRecord, discoveryRecord, tokensRecord } from "../integration/store-helpers/records.ts";
 
-const none = { tokens: {}, client_info: {}, discovery: {}, protocol: {} };
+const none = { tokens: {}, client_info: {}, discovery: {}, protocol: {}, sign_in: {}, page_secret: {} };
 
 describe("parseStoredRecord", () => {
   test("accepts current records unchanged", () => {

@@ -5,6 +5,7 @@ import { loadOrGenerateApiKey } from "../../app/generated-api-key.ts";
 import { stopGracefully, stopSignal } from "../../app/graceful-stop.ts";
 import { launchCommand } from "../../app/launch-command.ts";
 import { type ServeHandle, startServe } from "../../app/serve.ts";
+import { pageFormToken } from "../../app/shared-page-token.ts";
 import type { ServedUpstream } from "../../app/upstream-face.ts";
 import { defaultAuthDir } from "../../config/defaults.ts";
 import { readEnvironment } from "../../config/environment.ts";
@@ -97,6 +98,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
     keepAliveMs: args.serve.keepAliveMs,
     identity,
     publicOrigin,
+    formToken: first.eraStore ? await pageFormToken(first.eraStore.store) : undefined,
     checkUpstream: true,
     discoveredResource: first.discoveredResource,
     launch: launchCommand({

@@ -77,6 +77,28 @@ export const sampleRecords: { [K in RecordKind]: () => RecordTypes[K] } = {
     supported_versions: ["2026-07-28"],
     checked_at: 1_899_996_400_000,
   }),
+  sign_in: () => ({
+    version: STORE_VERSION,
+    server_url: SERVER_URL,
+    pending: {
+      "00aa": {
+        state: "fake-state-0123456789",
+        code_verifier: "fake-code-verifier-0123456789",
+        redirect_uri: "http://127.0.0.1:8000/oauth/callback",
+        scope: "mcp:tools",
+        discovery: discoveryRecord().state,
+        client_source: "dynamic",
+        started_at: 1_899_996_400_000,
+        expires_at: 1_899_996_700_000,
+      },
+    },
+  }),
+  page_secret: () => ({
+    version: STORE_VERSION,
+    server_url: "",
+    secret: "fake-page-secret-0123456789",
+    created_at: 1_899_996_400_000,
+  }),
 };
 
 /**
