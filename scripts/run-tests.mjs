@@ -23,7 +23,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=600000", ...files],
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=1800000", ...files],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);
