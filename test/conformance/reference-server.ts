@@ -1,6 +1,7 @@
 /**
  * A reference MCP server for the official conformance suite's server scenarios (@modelcontextprotocol/conformance
- * 0.1.16 `conformance server`), built on the SDK v2 low-level `Server` and `NodeStreamableHTTPServerTransport`.
+ * 0.1.16 and 0.2.0-alpha.12 `conformance server`), built on the SDK v2 low-level `Server` and
+ * `NodeStreamableHTTPServerTransport`.
  *
  * It offers the tools, resources and prompts the scenarios call by name (`test_simple_text`, `test://static-text`,
  * `test_prompt_with_arguments`, …), sessions with an in-memory event store (SEP-1699 priming events, `retry`,
@@ -24,6 +25,7 @@ import {
   isInitializeRequest,
   localhostAllowedHostnames,
   localhostAllowedOrigins,
+  ResourceNotFoundError,
   Server,
   type ServerContext,
   type Tool,
@@ -326,7 +328,7 @@ function readResource(uri: string) {
     const data = { id, templateTest: true, data: `Data for ID: ${id}` };
     return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify(data) }] };
   }
-  throw new Error(`Resource not found: ${uri}`);
+  throw new ResourceNotFoundError(uri, `Resource not found: ${uri}`);
 }
 
 function getPrompt(name: string, args: Record<string, string>) {

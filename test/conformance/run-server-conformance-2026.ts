@@ -88,7 +88,7 @@ export async function runModernServerConformance(
   }
 }
 
-/** "2026-07-28 server scenarios (0.2.0-alpha.12): direct 27/40, through the HTTP face to a 2025-only server 27/40". */
+/** "2026-07-28 server scenarios (0.2.0-alpha.12): direct 25/40, through the HTTP face to a 2025-only server 25/40". */
 export function formatModernServerSummary(summary: ModernServerConformanceSummary): string {
   return `2026-07-28 server scenarios (${summary.version}): direct ${summary.direct.passed}/${summary.direct.total}, through the HTTP face to a 2025-only server ${summary.face.passed}/${summary.face.total}`;
 }
