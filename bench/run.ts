@@ -12,7 +12,8 @@
  * issues 4 and 7 and of the upstream client transport (stdio face and bridged `/sse` against direct). Saved to bench/results/<timestamp>.json and bench/results/latest.md.
  *
  * Options: --quick (about a minute), --rounds N, --paths direct,http,…, --profile (proxy processes write V8 CPU
- * profiles to bench/results/profiles/<timestamp>/), --no-strace. Only 127.0.0.1 traffic; every loop is bounded.
+ * profiles to bench/results/profiles/<timestamp>/), --no-strace, --no-many-users (skips bench/many-users.ts, run after
+ * the paths). Only 127.0.0.1 traffic; every loop is bounded.
  */
 import { execFile, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +22,7 @@ import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { checkDiskReads, type DiskReadCheck, straceAvailable } from "./disk-reads.ts";
 import { MANY_UPSTREAMS, writeManyUpstreamsConfig } from "./many-upstreams.ts";
+import { type BackendResult, manyUsersTable, runManyUsers } from "./many-users.ts";
 import { seedMcpRemoteStore } from "./mcp-remote-store.ts";
 import { childEnvironment, definePaths, freePort, type PathDef, type PathId, REPO_ROOT } from "./paths.ts";
 import { cpuTimeMs, memoryStats } from "./proc-stats.ts";
@@ -200,6 +202,7 @@ function parseOptions() {
       paths: { type: "string" },
       profile: { type: "boolean" },
       "no-strace": { type: "boolean" },
+      "no-many-users": { type: "boolean" },
     },
   });
   const plan = { ...(values.quick ? QUICK : FULL) };
@@ -214,6 +217,7 @@ function parseOptions() {
     only: values.paths ? new Set(values.paths.split(",").map((p) => p.trim())) : undefined,
     profile: values.profile === true,
     strace: values["no-strace"] !== true,
+    manyUsers: values["no-many-users"] !== true,
   };
 }
 
@@ -366,14 +370,16 @@ async function main(): Promise<void> {
     };
     const metrics = metricsTable(summaries, plan.progressSteps, BIG_BYTES);
     const targetTable = targetsTable(targets, summaries);
-    const markdown = renderMarkdown(meta, metrics, targetTable, summaries);
+    // Issue 10's load case (many users, shared stores, several replicas) after the paths, in the same run.
+    const manyUsers: BackendResult[] = options.manyUsers ? await runManyUsers({ quick: options.quick }) : [];
+    const markdown = `${renderMarkdown(meta, metrics, targetTable, summaries)}${manyUsers.length > 0 ? `\n\n${manyUsersTable(manyUsers)}\n` : ""}`;
 
     mkdirSync(RESULTS_DIR, { recursive: true });
     const jsonPath = join(RESULTS_DIR, `${stamp}.json`);
     writeFileSync(
       jsonPath,
       `${JSON.stringify(
-        { meta, summaries: Object.fromEntries(summaries), targets, rounds: Object.fromEntries(results) },
+        { meta, summaries: Object.fromEntries(summaries), targets, rounds: Object.fromEntries(results), manyUsers },
         null,
         2,
       )}\n`,
