@@ -86,6 +86,7 @@ export function perUserAuth(
   return new PerUserAuth({
     serverUrl: ctx.auth.serverUrl,
     maxGrants,
+    store: { store: ctx.store, storeKey: ctx.storeKey },
     create: (caller: Caller) =>
       createUpstreamAuth(ctx.upstream, runtime, {
         store: ctx.store,

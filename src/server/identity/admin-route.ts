@@ -9,7 +9,7 @@ import { currentCaller } from "./caller.ts";
 import { PerUserAuth } from "./per-user-auth.ts";
 
 /**
- * `/admin/users` for the users named by `--admin`: GET lists every user this process has seen, per upstream, with
+ * `/admin/users` for the users named by `--admin`: GET lists every user with state, per upstream (those this process has seen and those with a grant in the store), with
  * their sign-in state (never a token); POST `{"server": NAME, "user": HASH}` (JSON, so no cross-site form can
  * send it) revokes and deletes that user's grant for that upstream. Anyone else gets 403.
  */
@@ -49,9 +49,10 @@ export function createAdminRoute(options: {
         perUser.map(async ({ name, auth }) => ({
           server: name,
           url: auth.serverUrl,
-          users: (await auth.userStates()).map(({ user, label, status }) => ({
+          users: (await auth.userStates()).map(({ user, label, grant, status }) => ({
             user,
-            label,
+            label: label ?? null,
+            grant,
             signedIn: status.signedIn,
             signingIn: status.signInUrl !== undefined,
             expiresAt: status.expiresAt ?? null,

@@ -6,6 +6,8 @@ import type {
   UpstreamChallenge,
 } from "../../auth/auth-client.ts";
 import { ProxyError } from "../../lib/errors.ts";
+import { grantKey, isPrincipalGrantKey } from "../../store/store-key.ts";
+import type { TokenStore } from "../../store/token-store.ts";
 import type { FaceAuthClient } from "../http-face.ts";
 import { type Caller, currentCaller, principalHash } from "./caller.ts";
 import { type HotGrant, HotGrants } from "./hot-grants.ts";
@@ -22,7 +24,10 @@ export interface UserAuth extends FaceAuthClient {
 export interface UserState {
   /** principalHash of the user: names them in URLs and forms without saying who. */
   readonly user: string;
-  readonly label: string;
+  /** What people see (e-mail or user name); undefined for a grant in the store whose owner this process has not seen. */
+  readonly label: string | undefined;
+  /** The grant's id in the store (`u<16 hex>`, the suffix of its grant key): what `list`/`status` show. */
+  readonly grant: string;
   readonly status: AuthStatus;
 }
 
@@ -32,6 +37,11 @@ export interface PerUserAuthOptions {
   create: (caller: Caller) => UserAuth;
   /** Users' cores held in memory at most (--max-grants); the least recently used idle one is closed above it. */
   maxGrants?: number | undefined;
+  /**
+   * The store and upstream key the grants live under: the admin view then lists every user with a grant in the
+   * store (also those not seen since this process started) and can delete those grants too.
+   */
+  store?: { store: TokenStore; storeKey: string } | undefined;
 }
 
 /** Default of --max-grants: a few MB of cores per upstream, and far more users than one replica serves at once. */
@@ -203,26 +213,71 @@ export class PerUserAuth implements FaceAuthClient {
     return this.withEntry(this.required(), (auth) => auth.clear());
   }
 
-  /** The users whose cores this process holds now (the hot ones), with their state (admin view). */
+  /**
+   * Every user with state (admin view): those whose cores this process holds now (the hot ones), with their live
+   * state, then those that only have a grant in the store (idle ones closed by --max-grants, another replica's
+   * users, or from before a restart), from the stored record.
+   */
   async userStates(): Promise<UserState[]> {
-    return Promise.all(
+    const seen = await Promise.all(
       [...this.users.values()].map(async ({ caller, auth }) => ({
         user: principalHash(caller.principal),
         label: caller.label,
+        grant: this.grantIdOf(caller.principal),
         status: await auth.status(),
       })),
     );
+    const backing = this.options.store;
+    if (!backing) return seen;
+    const known = new Set(seen.map(({ grant }) => grant));
+    const stored: UserState[] = [];
+    for (const key of await backing.store.grantKeys(backing.storeKey)) {
+      const grant = grantIdOfKey(key);
+      if (!grant || known.has(grant)) continue;
+      const record = await backing.store.read(key, "tokens");
+      if (!record) continue;
+      const scope = record.tokens.scope ?? record.requested_scope ?? "";
+      stored.push({
+        user: grant,
+        label: undefined,
+        grant,
+        status: {
+          serverUrl: this.serverUrl,
+          signedIn: record.expires_at === undefined || record.expires_at > Date.now() || !!record.tokens.refresh_token,
+          hasRefreshToken: !!record.tokens.refresh_token,
+          scopes: scope.split(" ").filter(Boolean),
+          storeKey: key,
+          ...(record.expires_at !== undefined ? { expiresAt: new Date(record.expires_at).toISOString() } : {}),
+          ...(record.account ? { account: record.account } : {}),
+        },
+      });
+    }
+    return [...seen, ...stored];
   }
 
-  /** Revokes and deletes one user's grant (admin), named by principalHash. False when no such user is known. */
+  /**
+   * Revokes and deletes one user's grant (admin), named by principalHash or by grant id. A user this process has
+   * not seen has their stored grant deleted (not revoked at the authorization server: that needs their core).
+   * False when no such user or grant is known.
+   */
   async revokeUser(user: string): Promise<boolean> {
     for (const entry of this.users.values()) {
-      if (principalHash(entry.caller.principal) === user) {
+      const { principal } = entry.caller;
+      if (principalHash(principal) === user || this.grantIdOf(principal) === user) {
         await this.withEntry(entry, (auth) => auth.clear());
         return true;
       }
     }
-    return false;
+    const backing = this.options.store;
+    if (!backing || !/^u[0-9a-f]{16}$/.test(user)) return false;
+    const key = `${backing.storeKey}.${user}`;
+    if (!(await backing.store.grantKeys(backing.storeKey)).includes(key)) return false;
+    await backing.store.remove(key, "tokens");
+    return true;
+  }
+
+  private grantIdOf(principal: string): string {
+    return grantIdOfKey(grantKey(this.options.store?.storeKey ?? "x", principal)) ?? "";
   }
 
   async close(): Promise<void> {
@@ -230,4 +285,9 @@ export class PerUserAuth implements FaceAuthClient {
     for (const entry of held) entry.unsubscribe();
     await Promise.all([...held.map(({ auth }) => auth.close()), ...this.closing]);
   }
+}
+
+/** `u<16 hex>` of a principal's grant key, else undefined (the upstream's default grant). */
+function grantIdOfKey(key: string): string | undefined {
+  return isPrincipalGrantKey(key) ? key.slice(key.lastIndexOf(".") + 1) : undefined;
 }
