@@ -1,4 +1,4 @@
-// Two `serve` replicas (the built bin, child processes) of one upstream on one real Redis store, as behind a load
+// Two `serve` replicas (the built bin, child processes) of one upstream on one real Redis store (then PostgreSQL), as behind a load
 // balancer (both name the same --public-url; the test plays the balancer by choosing which replica gets each
 // request, with the front's Host header). A sign-in started from replica 1's page is completed by a callback
 // delivered to replica 2; the same callback again (on replica 1) is refused with a clear page; both replicas then
@@ -15,7 +15,7 @@ import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts
 import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
 import { freePort } from "../fixtures/ports.ts";
-import { sharedServersMissing, startRedis, type TestServer } from "../support/store-servers.ts";
+import { sharedServersMissing, startPostgres, startRedis, type TestServer } from "../support/store-servers.ts";
 import { BIN } from "./support/built-cli.ts";
 
 interface Replica {
@@ -92,82 +92,89 @@ async function callEcho(replica: Replica, text: string): Promise<string> {
   }
 }
 
-describe("sign-in across two serve replicas on a shared Redis store", {
-  skip: sharedServersMissing("redis") ?? false,
-}, () => {
-  let as: TestAuthServer;
-  let mcp: TestMcpServer;
-  let redis: TestServer;
-  let work: string;
-  let front: string;
-  const replicas: Replica[] = [];
+const backends = [
+  { name: "Redis", skip: sharedServersMissing("redis"), start: startRedis },
+  { name: "PostgreSQL", skip: sharedServersMissing("postgres"), start: startPostgres },
+];
 
-  before(async () => {
-    [as, redis] = await Promise.all([startAuthServer(), startRedis()]);
-    mcp = await startMcpServer({ authServer: as, transport: "streamable-stateless" });
-    work = mkdtempSync(join(tmpdir(), "replica-sign-in-"));
-    const [port1, port2] = [await freePort(), await freePort()];
-    // The public URL is replica 1's address: the browser comes back there unless the balancer sends it elsewhere.
-    front = `http://127.0.0.1:${port1}`;
-    replicas.push(
-      await startReplica(mcp.url, redis.url, port1, front, join(work, "one")),
-      await startReplica(mcp.url, redis.url, port2, front, join(work, "two")),
-    );
+for (const backend of backends) {
+  describe(`sign-in across two serve replicas on a shared ${backend.name} store`, {
+    skip: backend.skip ?? false,
+  }, () => {
+    let as: TestAuthServer;
+    let mcp: TestMcpServer;
+    let storeServer: TestServer;
+    let work: string;
+    let front: string;
+    const replicas: Replica[] = [];
+
+    before(async () => {
+      [as, storeServer] = await Promise.all([startAuthServer(), backend.start()]);
+      mcp = await startMcpServer({ authServer: as, transport: "streamable-stateless" });
+      work = mkdtempSync(join(tmpdir(), "replica-sign-in-"));
+      const [port1, port2] = [await freePort(), await freePort()];
+      // The public URL is replica 1's address: the browser comes back there unless the balancer sends it elsewhere.
+      front = `http://127.0.0.1:${port1}`;
+      replicas.push(
+        await startReplica(mcp.url, storeServer.url, port1, front, join(work, "one")),
+        await startReplica(mcp.url, storeServer.url, port2, front, join(work, "two")),
+      );
+    });
+    after(async () => {
+      for (const replica of replicas) replica.child.kill("SIGTERM");
+      await Promise.all(
+        replicas.map(
+          (replica) =>
+            new Promise((resolve) =>
+              replica.child.exitCode !== null ? resolve(0) : replica.child.once("exit", resolve),
+            ),
+        ),
+      );
+      await mcp?.close();
+      await as?.close();
+      await storeServer?.close();
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    test("a callback delivered to the other replica completes; used twice it is refused; forms work on both", async () => {
+      const [one, two] = replicas as [Replica, Replica];
+      const page = await send(one, front, "GET", "/");
+      assert.equal(page.status, 200);
+      const csrf = csrfOf(page.body);
+      assert.equal(csrfOf((await send(two, front, "GET", "/")).body), csrf, "both replicas derive the same form token");
+
+      const started = await send(one, front, "POST", "/oauth/sign-in", `csrf=${encodeURIComponent(csrf)}`);
+      assert.equal(started.status, 303, started.body);
+      const authorizationUrl = String(started.headers.location);
+      assert.ok(authorizationUrl.startsWith(as.issuer), authorizationUrl);
+
+      // The browser signs in at the AS; its redirect back is taken here and routed to replica 2.
+      const login = await completeLoginInBrowser(authorizationUrl, { deliver: false });
+      const callback = new URL(login.callbackUrl);
+      assert.equal(callback.origin, front, "the redirect URI is the public URL");
+      const path = `${callback.pathname}${callback.search}`;
+      const completed = await send(two, front, "GET", path);
+      assert.equal(completed.status, 200, completed.body);
+      assert.match(completed.body, /Signed in/i);
+
+      const replayed = await send(one, front, "GET", path);
+      assert.equal(replayed.status, 400, replayed.body);
+      assert.match(replayed.body, /already used/);
+      const replayedThere = await send(two, front, "GET", path);
+      assert.equal(replayedThere.status, 400);
+      assert.match(replayedThere.body, /already used/);
+      assert.equal(as.stats.tokenRequests.authorization_code, 1, "one code exchange at the AS");
+
+      assert.equal(await callEcho(two, "via two"), "via two");
+      assert.equal(await callEcho(one, "via one"), "via one", "replica 1 uses the tokens replica 2 stored");
+
+      const forged = await send(two, front, "POST", "/oauth/sign-out", "csrf=forged");
+      assert.equal(forged.status, 403);
+      const signedOut = await send(two, front, "POST", "/oauth/sign-out", `csrf=${encodeURIComponent(csrf)}`);
+      assert.equal(signedOut.status, 303, signedOut.body);
+      for (const replica of replicas) {
+        assert.doesNotMatch(replica.stderr(), /code_verifier|fake-|access_token/, "no secrets in the logs");
+      }
+    });
   });
-  after(async () => {
-    for (const replica of replicas) replica.child.kill("SIGTERM");
-    await Promise.all(
-      replicas.map(
-        (replica) =>
-          new Promise((resolve) =>
-            replica.child.exitCode !== null ? resolve(0) : replica.child.once("exit", resolve),
-          ),
-      ),
-    );
-    await mcp?.close();
-    await as?.close();
-    await redis?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
-  test("a callback delivered to the other replica completes; used twice it is refused; forms work on both", async () => {
-    const [one, two] = replicas as [Replica, Replica];
-    const page = await send(one, front, "GET", "/");
-    assert.equal(page.status, 200);
-    const csrf = csrfOf(page.body);
-    assert.equal(csrfOf((await send(two, front, "GET", "/")).body), csrf, "both replicas derive the same form token");
-
-    const started = await send(one, front, "POST", "/oauth/sign-in", `csrf=${encodeURIComponent(csrf)}`);
-    assert.equal(started.status, 303, started.body);
-    const authorizationUrl = String(started.headers.location);
-    assert.ok(authorizationUrl.startsWith(as.issuer), authorizationUrl);
-
-    // The browser signs in at the AS; its redirect back is taken here and routed to replica 2.
-    const login = await completeLoginInBrowser(authorizationUrl, { deliver: false });
-    const callback = new URL(login.callbackUrl);
-    assert.equal(callback.origin, front, "the redirect URI is the public URL");
-    const path = `${callback.pathname}${callback.search}`;
-    const completed = await send(two, front, "GET", path);
-    assert.equal(completed.status, 200, completed.body);
-    assert.match(completed.body, /Signed in/i);
-
-    const replayed = await send(one, front, "GET", path);
-    assert.equal(replayed.status, 400, replayed.body);
-    assert.match(replayed.body, /already used/);
-    const replayedThere = await send(two, front, "GET", path);
-    assert.equal(replayedThere.status, 400);
-    assert.match(replayedThere.body, /already used/);
-    assert.equal(as.stats.tokenRequests.authorization_code, 1, "one code exchange at the AS");
-
-    assert.equal(await callEcho(two, "via two"), "via two");
-    assert.equal(await callEcho(one, "via one"), "via one", "replica 1 uses the tokens replica 2 stored");
-
-    const forged = await send(two, front, "POST", "/oauth/sign-out", "csrf=forged");
-    assert.equal(forged.status, 403);
-    const signedOut = await send(two, front, "POST", "/oauth/sign-out", `csrf=${encodeURIComponent(csrf)}`);
-    assert.equal(signedOut.status, 303, signedOut.body);
-    for (const replica of replicas) {
-      assert.doesNotMatch(replica.stderr(), /code_verifier|fake-|access_token/, "no secrets in the logs");
-    }
-  });
-});
+}
