@@ -22,3 +22,22 @@ export function writeJson(res: ServerResponse, status: number, value: unknown, e
 export function writeJsonError(res: ServerResponse, status: number, message: string, extra: string[] = []): void {
   writeJson(res, status, { jsonrpc: "2.0", id: null, error: { code: JSON_RPC_ERROR.INVALID_REQUEST, message } }, extra);
 }
+
+/** A JSON-RPC error (id null) with a chosen code, for the bridges' own refusals (no caching headers added). */
+export function writeRpcError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  extra: string[] = [],
+  code: number = JSON_RPC_ERROR.INVALID_REQUEST,
+): void {
+  const body = JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } });
+  res.writeHead(status, [
+    "content-type",
+    "application/json",
+    "content-length",
+    String(Buffer.byteLength(body)),
+    ...extra,
+  ]);
+  res.end(body);
+}

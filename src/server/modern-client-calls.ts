@@ -9,6 +9,7 @@ import { META } from "../proxy/era/protocol-versions.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
 import { toJsonRpcError, upstreamJsonRpcError } from "../proxy/upstream-error.ts";
+import { writeRpcError } from "./json-response.ts";
 
 /**
  * `/mcp` from 2026-07-28 clients in front of an upstream that speaks only the 2025 session wire (issue 8 §3), on
@@ -273,22 +274,4 @@ export class ModernClientCalls {
     res.write(`event: message\ndata: ${json}\n\n`);
     if (last) res.end();
   }
-}
-
-function writeRpcError(
-  res: ServerResponse,
-  status: number,
-  message: string,
-  extra: string[] = [],
-  code: number = JSON_RPC_ERROR.INVALID_REQUEST,
-): void {
-  const body = JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } });
-  res.writeHead(status, [
-    "content-type",
-    "application/json",
-    "content-length",
-    String(Buffer.byteLength(body)),
-    ...extra,
-  ]);
-  res.end(body);
 }

@@ -17,6 +17,7 @@ import {
   type UpstreamConnectorOptions,
   type UpstreamTransportKind,
 } from "../proxy/upstream-connector.ts";
+import { writeRpcError } from "./json-response.ts";
 import { ModernClientCalls } from "./modern-client-calls.ts";
 
 /**
@@ -270,22 +271,4 @@ function parseMessages(body: Buffer | undefined): JSONRPCMessage[] | string {
   } catch (error) {
     return `Invalid request: ${describeError(error).slice(0, 200)}`;
   }
-}
-
-function writeRpcError(
-  res: ServerResponse,
-  status: number,
-  message: string,
-  extra: string[] = [],
-  code: number = JSON_RPC_ERROR.INVALID_REQUEST,
-): void {
-  const body = JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } });
-  res.writeHead(status, [
-    "content-type",
-    "application/json",
-    "content-length",
-    String(Buffer.byteLength(body)),
-    ...extra,
-  ]);
-  res.end(body);
 }
