@@ -94,6 +94,8 @@ export function perUserAuth(
         callback: "external",
         storeKey: ctx.storeKey,
         principal: caller.principal,
+        // Shown by `list`/`status`: the e-mail or user name only, so an opaque id is never stored in clear.
+        principalLabel: caller.email ?? caller.username,
         printSignInUrl: () => {},
       }),
   });

@@ -22,6 +22,8 @@ export class TokenKeeper {
     private readonly onChange: () => void,
     private readonly now: () => number = Date.now,
     private readonly log: Logger = silentLogger,
+    /** A per-user grant's owner for display (TokensRecord.user_label), written with every sign-in and refresh. */
+    private readonly userLabel?: string | undefined,
   ) {}
 
   /** The tokens in memory (after load()); undefined when not signed in. */
@@ -106,6 +108,7 @@ export class TokenKeeper {
       ...(typeof tokens.expires_in === "number" ? { expires_at: obtainedAt + tokens.expires_in * 1000 } : {}),
       ...(requestedScope ? { requested_scope: requestedScope } : {}),
       ...(account ? { account } : {}),
+      ...(this.userLabel ? { user_label: this.userLabel } : {}),
     };
     await this.store.write(
       this.key,

@@ -64,6 +64,8 @@ export interface UpstreamAuthDeps {
    * grantKey(upstream key, principal), hashed; registration and discovery stay the upstream's, shared.
    */
   principal?: string | undefined;
+  /** That person's e-mail or user name, kept with their tokens for display (`list`, `status`); never their id. */
+  principalLabel?: string | undefined;
 }
 
 /** How long a request that needs a sign-in waits for this process to produce the URL it can name. */
@@ -126,7 +128,15 @@ export class UpstreamAuth implements AuthClient {
     this.discovery = new DiscoveryCache(this.store, this.storeKey, serverUrl, this.fetchFn, now);
     this.checkPkce = pkceSupportCheck({ serverUrl, allowUnverified: upstream.allowPkceUnverified === true, log });
     // Without a principal the grant is the upstream's default one: its key is the upstream key, the layout unchanged.
-    this.keeper = new TokenKeeper(this.store, grantKey(this.storeKey, deps.principal), serverUrl, onChange, now, log);
+    this.keeper = new TokenKeeper(
+      this.store,
+      grantKey(this.storeKey, deps.principal),
+      serverUrl,
+      onChange,
+      now,
+      log,
+      deps.principal ? deps.principalLabel : undefined,
+    );
     this.refresher = new Refresher({
       store: this.store,
       keeper: this.keeper,

@@ -61,6 +61,8 @@ export interface CliArgs {
   version: boolean;
   json: boolean;
   force: boolean;
+  /** `status`/`list --user WHO`: only that person's per-user grants (grant id, e-mail or user name). */
+  user: string | undefined;
   upstream: Omit<UpstreamOptions, "url">;
   runtime: RuntimeOptions;
   serve: {
@@ -142,6 +144,7 @@ const OPTIONS = {
   all: { type: "boolean" },
   json: { type: "boolean" },
   force: { type: "boolean" },
+  user: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;
@@ -202,6 +205,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
     version: values.version === true,
     json: values.json === true,
     force: values.force === true,
+    user: parseUser(values.user),
     upstream: {
       clientId: values["client-id"],
       clientSecret: values["client-secret"],
@@ -319,6 +323,12 @@ function parseProtocol(raw: string | undefined): CliArgs["protocol"] {
   if (raw === undefined || raw === "auto") return undefined;
   if (raw === "legacy" || raw === "modern") return raw;
   throw usage(`--protocol must be auto, legacy (the 2025 session wire) or modern (2026-07-28), not "${raw}".`);
+}
+
+function parseUser(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.trim() === "") throw usage("--user needs a grant id (u + 16 hex digits), an e-mail or a user name.");
+  return raw.trim();
 }
 
 function parseLogFormat(raw: string | undefined): "text" | "json" {

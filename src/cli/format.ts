@@ -1,4 +1,5 @@
 import type { AuthStatus } from "../auth/auth-client.ts";
+import type { UserGrant } from "./user-grants.ts";
 
 /** "in 58 min", "2 h 5 min ago": how long until (or since) expiry, for people. */
 export function describeIn(seconds: number | undefined): string {
@@ -37,4 +38,25 @@ export function formatStatus(status: AuthStatus, location: string): string {
       : `  stored in:            ${location} (no tokens yet)`,
   );
   return lines.join("\n");
+}
+
+/**
+ * One line per user grant, aligned: grant id, e-mail or user name ("-" when unknown), state, expiry, refresh token
+ * and the account the authorization server named.
+ */
+export function formatUserGrants(grants: readonly UserGrant[], indent: string): string[] {
+  const rows = grants.map((grant) => [
+    grant.grant,
+    grant.label ?? "-",
+    grant.state,
+    grant.expiresAt === null
+      ? "no expiry given"
+      : `${grant.state === "valid" ? "expires" : "expired"} ${describeIn(grant.expiresInSeconds ?? undefined)}`,
+    grant.hasRefreshToken ? "refresh token" : "no refresh token",
+    grant.account ? `as ${grant.account}` : "",
+  ]);
+  const widths = (rows[0] ?? []).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length)));
+  return rows.map((row) =>
+    `${indent}${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ")}`.trimEnd(),
+  );
 }

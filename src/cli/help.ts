@@ -34,6 +34,8 @@ export const FLAGS: Record<string, string> = {
   "--force": "sign in again even when the stored tokens are valid (and register a new dynamic client)",
   "--all": "every configured server, one after the other",
   "--json": "machine-readable output",
+  "--user WHO":
+    "only this person's per-user grants (serve --identity): their grant id (u + 16 hex), e-mail or user name",
   "--host HOST": "listen address (default 127.0.0.1); a non-loopback host needs --api-key",
   "--api-key KEY": "inbound secret clients must send (env MCP_PROXY_API_KEY)",
   "--api-key-file FILE": "read that secret from FILE's first line instead (env MCP_PROXY_API_KEY_FILE; chmod 600)",
@@ -118,10 +120,10 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   serve: [...SIGN_IN, ...LISTEN],
   stdio: [...SIGN_IN, "--transport KIND", "--protocol ERA"],
   auth: [...SIGN_IN, "--force", "--all"],
-  status: [...STORE, "--allow-insecure-http", "--json", "--debug"],
+  status: [...STORE, "--allow-insecure-http", "--json", "--user WHO", "--debug"],
   refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--allow-insecure-http", "--debug"],
   clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--debug"],
-  list: ["--config FILE", "--auth-dir DIR", "--store-key-file FILE", "--json", "--debug"],
+  list: ["--config FILE", "--auth-dir DIR", "--store URL", "--store-key-file FILE", "--json", "--user WHO", "--debug"],
   store: ["--auth-dir DIR", "--store URL", "--store-key-file FILE", "--new-store-key-file FILE", "--json", "--debug"],
   clients: ["--config FILE", "--auth-dir DIR", "--port N", "--api-key KEY", "--api-key-file FILE"],
 };
@@ -143,7 +145,9 @@ processes signing in to the same server at once open one browser tab; the others
   status: `Usage: mcp-u2m-proxy status [<url or name>] [options]
 
 Shows whether you are signed in, when the access token expires, whether a refresh token is stored, the scopes
-and the authorization server; every stored and configured server without <url>. Exit 0 when usable, 1 when not.`,
+and the authorization server; every stored and configured server without <url>. Exit 0 when usable, 1 when not.
+A store written by serve --identity also shows each user's grant (grant id, e-mail or user name, valid,
+refreshable or expired); --user narrows it to one person.`,
   refresh: `Usage: mcp-u2m-proxy refresh <url or name> [options]
 
 Refreshes the access token now with the stored refresh token. Exits non-zero with the reason when it cannot.`,
@@ -154,7 +158,8 @@ stored tokens and client registration, for one server or (without <url>) every o
 failed (the local records are deleted anyway; the token stays valid upstream until it expires).`,
   list: `Usage: mcp-u2m-proxy list [options]
 
-Lists every configured server and every server with stored credentials.`,
+Lists every configured server and every server with stored credentials, each with its users' grants when
+serve --identity stored some (--user: one person's only).`,
   store: `Usage: mcp-u2m-proxy store [status|encrypt|rekey|decrypt] [options]
 
 Encryption at rest of the token store (AES-256-GCM). status: how many records are plaintext or sealed with

@@ -18,7 +18,8 @@ export async function storedUpstreams(
     const record =
       (await store.read(key, "tokens")) ??
       (await store.read(key, "client_info")) ??
-      (await store.read(key, "discovery"));
+      (await store.read(key, "discovery")) ??
+      (await firstUserGrant(store, key));
     if (!record) continue;
     const auth = createUpstreamAuth(
       { url: record.server_url, authorizeParams: {}, headers: {}, sendResource: true },
@@ -32,4 +33,13 @@ export async function storedUpstreams(
 
 export async function statusesOf(entries: Array<{ auth: UpstreamAuth }>): Promise<AuthStatus[]> {
   return Promise.all(entries.map((entry) => entry.auth.status()));
+}
+
+/** The tokens of one of the upstream's per-user grants: an upstream whose only records are its users' still lists. */
+async function firstUserGrant(store: TokenStore, key: string): Promise<{ server_url: string } | undefined> {
+  for (const grant of await store.grantKeys(key)) {
+    const record = grant === key ? undefined : await store.read(grant, "tokens");
+    if (record) return record;
+  }
+  return undefined;
 }

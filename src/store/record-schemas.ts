@@ -41,6 +41,7 @@ const shapes: { [K in RecordKind]: Shape } = {
       obtained_at: "number",
       requested_scope: optionalString,
       account: optionalString,
+      user_label: optionalString,
     },
   },
   client_info: {

@@ -43,6 +43,11 @@ export interface TokensRecord {
   requested_scope?: string;
   /** Who signed in, when the AS told us (id_token claims or userinfo), for display only. */
   account?: string;
+  /**
+   * A per-user grant's owner as the identity front named them (e-mail or user name; never their id), for display
+   * only: `list`, `status` and the admin view show it beside the grant id.
+   */
+  user_label?: string;
 }
 
 export interface ClientInfoRecord {

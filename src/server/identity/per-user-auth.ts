@@ -24,7 +24,10 @@ export interface UserAuth extends FaceAuthClient {
 export interface UserState {
   /** principalHash of the user: names them in URLs and forms without saying who. */
   readonly user: string;
-  /** What people see (e-mail or user name); undefined for a grant in the store whose owner this process has not seen. */
+  /**
+   * What people see (e-mail or user name); for a grant in the store whose owner this process has not seen, the one
+   * stored with it (undefined when the front named none).
+   */
   readonly label: string | undefined;
   /** The grant's id in the store (`u<16 hex>`, the suffix of its grant key): what `list`/`status` show. */
   readonly grant: string;
@@ -239,7 +242,7 @@ export class PerUserAuth implements FaceAuthClient {
       const scope = record.tokens.scope ?? record.requested_scope ?? "";
       stored.push({
         user: grant,
-        label: undefined,
+        label: record.user_label,
         grant,
         status: {
           serverUrl: this.serverUrl,
