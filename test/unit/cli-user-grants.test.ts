@@ -29,7 +29,11 @@ test("each user's grant with its state, label and expiry; never a token", async 
   await store.write(UPSTREAM, "tokens", tokens({ expires_at: NOW + 60_000 }));
   await store.write(grantKey(UPSTREAM, "p:valid"), "tokens", tokens({ expires_at: NOW + 60_000, user_label: "a@x" }));
   await store.write(grantKey(UPSTREAM, "p:refresh"), "tokens", tokens({ expires_at: NOW - 1, refresh: true }));
-  await store.write(grantKey(UPSTREAM, "p:expired"), "tokens", tokens({ expires_at: NOW - 120_000, requested_scope: "a b" }));
+  await store.write(
+    grantKey(UPSTREAM, "p:expired"),
+    "tokens",
+    tokens({ expires_at: NOW - 120_000, requested_scope: "a b" }),
+  );
   await store.write(grantKey(UPSTREAM, "p:forever"), "tokens", tokens({ account: "someone" }));
   await store.write(grantKey(OTHER, "p:valid"), "tokens", tokens({ user_label: "elsewhere" }));
 
