@@ -22,13 +22,17 @@ import { type FaceHarness, startFaceHarness } from "./support/http-face-harness.
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Repeats the upstream's notification until `seen` settles: the listen stream it travels on opens asynchronously. */
+/**
+ * Repeats the upstream's notification until `seen` settles: the listen stream it travels on opens asynchronously.
+ * Bounded (300 announcements), so a notification that never arrives fails the test instead of hanging it.
+ */
 async function notifyUntilSeen(h: FaceHarness, seen: Promise<unknown>): Promise<void> {
   let done = false;
   void seen.then(() => {
     done = true;
   });
-  while (!done) {
+  for (let announced = 0; !done; announced++) {
+    if (announced === 300) throw new Error("the client never saw notifications/tools/list_changed (300 announced)");
     h.mcp.notifyToolsChanged();
     await pause(100);
   }
@@ -253,23 +257,27 @@ describe("HTTP face /mcp, 2026-07-28 client (SDK v2, pinned) → 2025-only upstr
     assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "after" } })), "after");
   });
 
-  test("the upstream's tools/list_changed reaches a listening client (its GET stream upstream, listen here)", {
-    skip: "hangs on main since the last landings of 2026-12-04; cause not found yet (see that stop's closing note)",
-  }, async () => {
-    let seen: () => void = () => {};
-    const changed = new Promise<void>((resolve) => {
+  test("the upstream's tools/list_changed reaches a listening client (its GET stream upstream, listen here)", async () => {
+    // The SDK refreshes tools/list (through the bridge too) before it calls onChanged with the new list.
+    let seen: (refreshed: { error: Error | null; tools: Array<{ name: string }> | null }) => void = () => {};
+    const changed = new Promise<{ error: Error | null; tools: Array<{ name: string }> | null }>((resolve) => {
       seen = resolve;
     });
     const listener = new ClientV2(
       { name: "http-era-bridge-listener", version: "1.0.0" },
       {
         versionNegotiation: { mode: { pin: "2026-07-28" } },
-        listChanged: { tools: { onChanged: () => seen() } },
+        // No debounce: the SDK's default (300 ms) restarts on every announcement, and they come every 100 ms here,
+        // so onChanged would never run.
+        listChanged: { tools: { debounceMs: 0, onChanged: (error, tools) => seen({ error, tools }) } },
       },
     );
     await listener.connect(new StreamableHTTPClientTransportV2(new URL(h.mcpUrl)));
     try {
       await notifyUntilSeen(h, changed);
+      const refreshed = await changed;
+      assert.equal(refreshed.error, null);
+      assert.ok(refreshed.tools?.some((tool) => tool.name === "echo"));
     } finally {
       await listener.close();
     }
