@@ -145,6 +145,24 @@ describe("test authorization server", () => {
       as.stats.requests.map((r) => r.resource),
       [RESOURCE, undefined, undefined],
     );
+    // Each presented refresh token is recorded hashed: the first one twice (one reuse), the rotated one once.
+    const grants = as.stats.tokenGrants;
+    assert.deepEqual(
+      grants.map((g) => [g.grantType, g.status]),
+      [
+        ["refresh_token", 200],
+        ["refresh_token", 400],
+        ["refresh_token", 400],
+      ],
+    );
+    assert.equal(grants[0]?.presentedRefreshToken, grants[1]?.presentedRefreshToken);
+    assert.equal(grants[0]?.issuedRefreshToken, grants[2]?.presentedRefreshToken);
+    assert.notEqual(grants[0]?.presentedRefreshToken, grants[0]?.issuedRefreshToken);
+    assert.equal(grants[0]?.accountId, "alice");
+    assert.equal(grants[0]?.expiresIn, 3600);
+    assert.equal(as.stats.reusedRefreshTokens, 1);
+    for (const grant of grants) assert.match(grant.presentedRefreshToken ?? "", /^[0-9a-f]{16}$/);
+    assert.ok(!JSON.stringify(as.stats).includes(first.refresh_token ?? "?"), "no token kept in the stats");
   });
 
   test("revokeAll() makes the next refresh fail with invalid_grant", async () => {

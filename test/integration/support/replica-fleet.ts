@@ -117,9 +117,13 @@ export async function startFleet(upstreamUrl: string, storeUrl: string, count = 
   };
 }
 
-/** The pid of the process whose TCP socket has local port `port` on loopback (`ss -tnp`), if any. */
-export function pidOwningLocalPort(port: number): number | undefined {
-  const out = execFileSync("ss", ["-Htnp", "state", "established", `( sport = :${port} )`], { encoding: "utf8" });
+/**
+ * The pid of the process whose TCP socket has local port `port` on loopback (`ss -tnp`), if any; with `peerPort`,
+ * only a socket connected to that port (another process on the machine may use the same local port elsewhere).
+ */
+export function pidOwningLocalPort(port: number, peerPort?: number): number | undefined {
+  const filter = peerPort === undefined ? `( sport = :${port} )` : `( sport = :${port} and dport = :${peerPort} )`;
+  const out = execFileSync("ss", ["-Htnp", "state", "established", filter], { encoding: "utf8" });
   const match = /pid=(\d+)/.exec(out);
   return match ? Number(match[1]) : undefined;
 }
