@@ -8,6 +8,7 @@ import { MessageBridge } from "../proxy/message-bridge.ts";
 import { ResultCache } from "../proxy/result-cache.ts";
 import { StdioFaceTransport } from "../proxy/stdio-face.ts";
 import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
+import { createMessagePathDispatcher } from "../proxy/upstream-pool.ts";
 import type { TokenStore } from "../store/token-store.ts";
 import { signInAtStart } from "./sign-in-at-start.ts";
 
@@ -53,8 +54,11 @@ const DEFAULT_DRAIN_MS = 10_000;
  */
 export async function runStdio(options: RunStdioOptions): Promise<void> {
   const { upstream, auth, logger } = options;
+  // This upstream's own keep-alive connections, closed when the bridge ends.
+  const dispatcher = createMessagePathDispatcher();
   const fetch = createAuthorizedFetch(auth, {
     headers: upstream.headers,
+    dispatcher,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.signInWaitMs !== undefined ? { signInWaitMs: options.signInWaitMs } : {}),
   });
@@ -85,7 +89,10 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
   };
 
   const stop = () => void bridge.close();
-  if (options.signal?.aborted) return;
+  if (options.signal?.aborted) {
+    await dispatcher?.destroy().catch(() => {});
+    return;
+  }
   options.signal?.addEventListener("abort", stop, { once: true });
   // The CLI passes `signal` and owns the signals; a bare call on the process's own stdio handles them here.
   const ownsProcessStdio = options.input === undefined && options.signal === undefined;
@@ -100,6 +107,7 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     logger.debug(`stdio proxy for ${upstream.url} ready`);
     await bridge.closed;
   } finally {
+    await dispatcher?.destroy().catch(() => {});
     options.signal?.removeEventListener("abort", stop);
     if (ownsProcessStdio) {
       process.off("SIGTERM", stop);

@@ -135,6 +135,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
               legacyMessagePath: `${basePath}/message`,
               eras,
               signInWaitMs: shared.signInWaitMs,
+              dispatcher: shared.dispatcher,
               // The face's one sign-in for this upstream: one grant, and hits and misses on /metrics.
               cache: {
                 results: new ResultCache({

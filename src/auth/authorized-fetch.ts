@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import type { Dispatcher } from "undici";
 import { DEFAULTS } from "../config/defaults.ts";
 import { rememberHeaderSecrets } from "../lib/redact.ts";
 import type { AuthClient } from "./auth-client.ts";
@@ -16,6 +17,11 @@ export interface AuthorizedFetchOptions {
    * sign-in URL (default 45 s). 0: fail at once.
    */
   signInWaitMs?: number;
+  /**
+   * The undici dispatcher (keep-alive pool) every request goes through instead of fetch's process-wide one: the
+   * upstream's own connections, closed with it. Its owner closes it.
+   */
+  dispatcher?: Dispatcher | undefined;
 }
 
 /**
@@ -28,6 +34,7 @@ export interface AuthorizedFetchOptions {
 export function createAuthorizedFetch(auth: AuthClient | undefined, options: AuthorizedFetchOptions = {}): FetchLike {
   const baseFetch = options.fetch ?? fetch;
   const staticHeaders = options.headers ?? {};
+  const dispatcher = options.dispatcher;
   rememberHeaderSecrets(staticHeaders);
 
   const raisedLimit = new WeakSet<AbortSignal>();
@@ -46,7 +53,11 @@ export function createAuthorizedFetch(auth: AuthClient | undefined, options: Aut
       for (const [name, value] of Object.entries(staticHeaders)) headers.set(name, value);
       const token = auth ? await auth.getAccessToken() : undefined;
       if (token) headers.set("authorization", `Bearer ${token}`);
-      const response = await baseFetch(input, { ...init, headers });
+      // `dispatcher` is undici's extension of RequestInit (Node's fetch is undici's).
+      const request: RequestInit = dispatcher
+        ? Object.assign({ ...init, headers }, { dispatcher })
+        : { ...init, headers };
+      const response = await baseFetch(input, request);
       const wwwAuthenticate = response.headers.get("www-authenticate");
       if (!auth || !isAuthChallenge(response.status, wwwAuthenticate)) {
         // A replayed request that got through: its step-up budget starts again.

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONRPCMessage } from "@modelcontextprotocol/client";
 import { isInitializeRequest, parseJSONRPCMessage } from "@modelcontextprotocol/client";
+import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { createAuthorizedFetch } from "../auth/authorized-fetch.ts";
 import { DEFAULTS } from "../config/defaults.ts";
@@ -17,6 +18,7 @@ import {
   type UpstreamConnectorOptions,
   type UpstreamTransportKind,
 } from "../proxy/upstream-connector.ts";
+import { createMessagePathDispatcher } from "../proxy/upstream-pool.ts";
 import { writeRpcError } from "./json-response.ts";
 import { ModernClientCalls } from "./modern-client-calls.ts";
 
@@ -50,6 +52,11 @@ export interface TransportBridgesOptions {
   signInWaitMs?: number | undefined;
   /** Reuse of 2026-07-28 cacheable results on the bridged Streamable HTTP wire (see UpstreamConnector). */
   cache?: UpstreamConnectorOptions["cache"];
+  /**
+   * The outbound dispatcher to use (the face's env proxy agent): not closed here. Without it the bridges get a
+   * keep-alive pool of their own for this upstream, closed with them.
+   */
+  dispatcher?: Dispatcher | undefined;
 }
 
 export const DEFAULT_SESSION_IDLE_MS = DEFAULTS.sessionIdleMs;
@@ -69,13 +76,17 @@ export class TransportBridges {
   private readonly maxSessions: number;
   /** Checks for idle sessions while there are any (a housekeeping timer: nothing waits on it). */
   private sweeper: NodeJS.Timeout | undefined;
+  /** This upstream's message-path connections when the bridges own them. */
+  private readonly ownDispatcher: Dispatcher | undefined;
 
   constructor(private readonly options: TransportBridgesOptions) {
     this.logger = options.logger ?? silentLogger;
     this.sessionIdleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.ownDispatcher = options.dispatcher ? undefined : createMessagePathDispatcher();
     const fetch = createAuthorizedFetch(options.auth, {
       headers: options.headers ?? {},
+      dispatcher: options.dispatcher ?? this.ownDispatcher,
       ...(options.signInWaitMs !== undefined ? { signInWaitMs: options.signInWaitMs } : {}),
     });
     this.toStreamable = new UpstreamConnector({
@@ -212,6 +223,7 @@ export class TransportBridges {
   async close(): Promise<void> {
     this.stopSweeper();
     await Promise.all([...[...this.bridges].map((bridge) => bridge.close()), this.modernCalls?.close()]);
+    await this.ownDispatcher?.destroy().catch(() => {});
   }
 
   /**
