@@ -35,7 +35,14 @@ export async function answerChallenge(
 ): Promise<ChallengeOutcome> {
   if (replays >= MAX_CHALLENGE_REPLAYS)
     return { action: "fail", error: keptRefusing(auth.serverUrl, challenge.status) };
-  const outcome = await auth.onChallenge(challenge);
+  let outcome: ChallengeOutcome;
+  try {
+    outcome = await auth.onChallenge(challenge);
+  } catch (error) {
+    // The core could not act on the challenge (the shared token store unreachable during the refresh, say): this
+    // request fails with that error, said as it is, instead of as a failure inside the proxy.
+    return { action: "fail", error: toProxyError(error, auth.serverUrl) };
+  }
   if (outcome.action !== "sign-in" || !outcome.completed || !wait || wait.ms <= 0) return outcome;
   const waited = await waitForSignIn(outcome.completed, wait);
   if (waited.outcome === "completed") return { action: "retry" };

@@ -102,3 +102,15 @@ test("a plain 403 passes through to the caller untouched", async () => {
   assert.equal(response.status, 403);
   assert.equal(challenges.length, 0);
 });
+
+test("a challenge the core cannot act on (its store unreachable) fails the request with the core's error", async () => {
+  const unreachable = new ProxyError("STORE_ERROR", "The Redis token store redis://127.0.0.1:6379 is unreachable.");
+  const auth = {
+    serverUrl: "https://mcp.example.com/mcp",
+    onChallenge: async () => {
+      throw unreachable;
+    },
+  } as unknown as AuthClient;
+  const outcome = await answerChallenge(auth, { status: 401, wwwAuthenticate: null, usedToken: "t" }, 0);
+  assert.deepEqual(outcome, { action: "fail", error: unreachable });
+});
