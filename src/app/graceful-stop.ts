@@ -3,12 +3,23 @@ import { describeError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ServeHandle } from "./serve.ts";
 
-/** Resolves with the first SIGTERM or SIGINT (a platform stopping the container, or Ctrl+C). */
-export function stopSignal(): Promise<NodeJS.Signals> {
+/**
+ * Resolves with the first SIGTERM or SIGINT (a platform stopping the container, or Ctrl+C). The listeners stay
+ * until the process exits: the file store's lock library (proper-lockfile, through signal-exit) re-raises a signal
+ * it finds no other listener for, which would kill the process in the middle of its graceful stop. A second signal
+ * means "stop now": `onRepeat` (default: exit 1 at once).
+ */
+export function stopSignal(
+  onRepeat: (signal: NodeJS.Signals) => void = (signal) => {
+    process.stderr.write(`mcp-u2m-proxy: ${signal} again; stopping now.\n`);
+    process.exit(1);
+  },
+): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
+    let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
+      if (stopping) return onRepeat(signal);
+      stopping = true;
       resolve(signal);
     };
     process.on("SIGINT", stop);

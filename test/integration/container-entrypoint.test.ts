@@ -2,15 +2,20 @@
 // CMD and ENV, read from the Dockerfile itself, run from the repository (the image's /app), its /data volume a temp
 // directory. It binds 0.0.0.0, answers /healthz, generates an API key (0600 file in the volume, printed once), refuses
 // MCP requests without it and takes them with it, stops on SIGTERM with exit 0; a restart reuses the key without
-// printing it; and without key generation (or a key) the same command refuses to listen beyond loopback.
+// printing it; and without key generation (or a key) the same command refuses to listen beyond loopback. With the
+// store key from compose.yaml's env file (made as its comment says), a real sign-in leaves only sealed records.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { startAuthServer } from "../fixtures/auth-server.ts";
+import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
 import { freePort } from "../fixtures/ports.ts";
+import { composeEnvFile, parseEnvFile } from "../support/compose-file.ts";
 import { parseDockerfile } from "../support/dockerfile.ts";
 
 const REPO = resolve(import.meta.dirname, "../..");
@@ -48,6 +53,19 @@ async function runEntrypoint(env: Record<string, string>): Promise<Entrypoint> {
     void exit.then(() => resolveReady());
   });
   return { child, stderr: () => stderr, stdout: () => stdout, exit };
+}
+
+/** Resolves once the entrypoint's stderr matches `pattern` (or it exited), with the match. */
+function stderrMatch(entry: Entrypoint, pattern: RegExp): Promise<RegExpExecArray | null> {
+  return new Promise((resolveMatch) => {
+    const check = () => {
+      const match = pattern.exec(entry.stderr());
+      if (match) resolveMatch(match);
+    };
+    entry.child.stderr?.on("data", check);
+    void entry.exit.then(() => resolveMatch(pattern.exec(entry.stderr())));
+    check();
+  });
 }
 
 async function stop(entry: Entrypoint): Promise<number | null> {
@@ -135,6 +153,48 @@ describe("the container entrypoint, outside Docker", () => {
       await accepted.body?.cancel();
     } finally {
       assert.equal(await stop(second), 0);
+    }
+  });
+
+  test("with compose.yaml's store key env file, a sign-in leaves only encrypted records in the volume", async () => {
+    const envFileName = composeEnvFile(readFileSync(join(REPO, "compose.yaml"), "utf8"));
+    assert.ok(envFileName, "compose.yaml names an env file");
+    // What the recipe's comment runs: MCP_PROXY_STORE_KEY=$(openssl rand -base64 32), 0600.
+    const envFile = join(work, envFileName);
+    writeFileSync(envFile, `MCP_PROXY_STORE_KEY=${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+    const as = await startAuthServer();
+    const guarded = await startMcpServer({ authServer: as, transport: "streamable-stateful" });
+    const data = join(work, "sealed");
+    const port = await freePort();
+    const run = await runEntrypoint({
+      ...parseEnvFile(readFileSync(envFile, "utf8")),
+      MCP_AUTH_DIR: data,
+      OAUTH_CALLBACK_PORT: String(port),
+      UPSTREAM_MCP_URL: guarded.url,
+    });
+    try {
+      assert.equal(run.child.exitCode, null, `running; stderr:\n${run.stderr()}`);
+      const printed = await stderrMatch(run, /opening this URL in a browser:\s+(\S+)/);
+      assert.ok(printed?.[1], `the sign-in URL; stderr:\n${run.stderr()}`);
+      const login = await completeLoginInBrowser(printed[1]);
+      assert.equal(login.callbackStatus, 200);
+      await stderrMatch(run, /Signed in to /);
+      const records = readdirSync(data).filter((name) => name.endsWith(".json"));
+      assert.ok(
+        records.some((name) => name.endsWith("_tokens.json")),
+        records.join(", "),
+      );
+      for (const name of records) {
+        const text = readFileSync(join(data, name), "utf8");
+        assert.ok("sealed" in (JSON.parse(text) as object), `${name} is an encrypted envelope`);
+        assert.doesNotMatch(text, /access_token|refresh_token|client_id/, `${name} shows nothing in clear`);
+      }
+    } finally {
+      // Exit 0 after a sign-in (which took the file store's locks) is the graceful stop, not the lock library's
+      // re-raised SIGTERM.
+      assert.equal(await stop(run), 0, `exit code; stderr:\n${run.stderr()}`);
+      await guarded.close();
+      await as.close();
     }
   });
 

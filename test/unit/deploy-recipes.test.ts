@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
+import { composeEnvFile } from "../support/compose-file.ts";
 import { parseDockerfile } from "../support/dockerfile.ts";
 
 const REPO = resolve(import.meta.dirname, "../..");
@@ -70,6 +71,25 @@ describe("Dockerfile", () => {
   });
 });
 
+describe("compose.yaml", () => {
+  const compose = read("compose.yaml");
+
+  test("the store key comes from an env file compose requires, kept out of git and of the build context", () => {
+    const file = composeEnvFile(compose);
+    assert.ok(file, "an env_file entry");
+    assert.ok(read(".gitignore").split("\n").includes(file), `${file} in .gitignore`);
+    assert.ok(read(".dockerignore").split("\n").includes(file), `${file} in .dockerignore`);
+    // The recipe's comment makes it with the variable the proxy reads, and it is named in docs/deploy.md.
+    assert.match(compose, new RegExp(`MCP_PROXY_STORE_KEY=\\$\\(openssl rand -base64 32\\)" > ${file}`));
+    assert.ok(read("docs/deploy.md").includes(file), "docs/deploy.md names it");
+  });
+
+  test("the store lives on the volume, the root file system read-only", () => {
+    assert.match(compose, /- u2m-data:\/data/);
+    assert.match(compose, /read_only: true/);
+  });
+});
+
 describe("Databricks Apps", () => {
   const app = read("deploy/databricks-apps/app.yaml");
 
@@ -98,6 +118,11 @@ describe("Databricks Apps", () => {
     for (const entry of entries.filter((item) => /SECRET|PASSWORD|KEY|TOKEN/.test(item.name))) {
       assert.equal(entry.kind, "valueFrom", `${entry.name} comes from a resource`);
     }
+  });
+
+  test("app.yaml: the store key MCP_PROXY_STORE_KEY from a secret resource, beside the durable store", () => {
+    assert.match(app, /- name: "MCP_PROXY_STORE_KEY"\n\s+valueFrom: "[a-z0-9-]+"/);
+    assert.match(app, /- name: "MCP_PROXY_STORE"\n\s+value: "postgres:"/);
   });
 
   test("package.json: no build step (Apps would run it without dev tools), the tarball of this version", () => {
