@@ -17,6 +17,7 @@ import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
 import { freePort } from "../fixtures/ports.ts";
 import { composeEnvFile, parseEnvFile } from "../support/compose-file.ts";
 import { parseDockerfile } from "../support/dockerfile.ts";
+import { listensOnAllInterfaces } from "../support/listening.ts";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const image = parseDockerfile(readFileSync(join(REPO, "Dockerfile"), "utf8")).at(-1);
@@ -71,17 +72,6 @@ function stderrMatch(entry: Entrypoint, pattern: RegExp): Promise<RegExpExecArra
 async function stop(entry: Entrypoint): Promise<number | null> {
   if (entry.child.exitCode === null) entry.child.kill("SIGTERM");
   return entry.exit;
-}
-
-/** Whether something listens on 0.0.0.0:port (IPv4 wildcard), from /proc/net/tcp (state 0A = LISTEN). */
-function listensOnAllInterfaces(port: number): boolean {
-  const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  return readFileSync("/proc/net/tcp", "utf8")
-    .split("\n")
-    .some((line) => {
-      const [, local, , state] = line.trim().split(/\s+/);
-      return local === `00000000:${hex}` && state === "0A";
-    });
 }
 
 function initialize(url: string, headers: Record<string, string> = {}): Promise<Response> {

@@ -390,3 +390,28 @@ test("--store / MCP_PROXY_STORE: file:DIR is the auth dir, a shared store URL is
       !error.message.includes("hunter2"),
   );
 });
+
+describe("where serve listens in the databricks-apps mode", () => {
+  const apps = ["serve", URL_ARG, "--identity", "databricks-apps"];
+
+  test("0.0.0.0 on DATABRICKS_APP_PORT, 8000 when it is unset, no key needed", () => {
+    const args = parseCliArgs(apps, { DATABRICKS_APP_PORT: "8123" });
+    assert.equal(args.serve.host, "0.0.0.0");
+    assert.equal(args.runtime.port, 8123);
+    assert.equal(args.serve.apiKey, undefined);
+    assert.equal(parseCliArgs(apps, {}).runtime.port, 8000);
+  });
+
+  test("--host and --port (and OAUTH_CALLBACK_PORT) still win", () => {
+    const args = parseCliArgs([...apps, "--host", "127.0.0.1", "--port", "9001"], { DATABRICKS_APP_PORT: "8123" });
+    assert.equal(args.serve.host, "127.0.0.1");
+    assert.equal(args.runtime.port, 9001);
+    assert.equal(parseCliArgs(apps, { DATABRICKS_APP_PORT: "8123", OAUTH_CALLBACK_PORT: "9002" }).runtime.port, 9002);
+  });
+
+  test("other modes ignore DATABRICKS_APP_PORT and stay on loopback", () => {
+    const args = parseCliArgs(["serve", URL_ARG], { DATABRICKS_APP_PORT: "8123" });
+    assert.equal(args.serve.host, "127.0.0.1");
+    assert.equal(args.runtime.port, 8000);
+  });
+});
