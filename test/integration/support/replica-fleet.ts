@@ -51,11 +51,26 @@ export function testHaproxyConfig(frontPort: number, replicaPorts: number[]): st
   return text;
 }
 
-function startReplica(name: string, upstreamUrl: string, storeUrl: string, port: number): Promise<Replica> {
+export interface FleetOptions {
+  /** Replicas; default 3. */
+  count?: number;
+  /** More `serve` arguments, given haproxy's URL (e.g. --public-url, --identity). */
+  args?: (frontUrl: string) => string[];
+  /** More environment variables for the replicas (e.g. MCP_PROXY_API_KEY). */
+  env?: Record<string, string>;
+}
+
+function startReplica(
+  name: string,
+  upstreamUrl: string,
+  storeUrl: string,
+  port: number,
+  extra: { args: string[]; env: Record<string, string> },
+): Promise<Replica> {
   const child = spawn(
     process.execPath,
-    [BIN, "serve", upstreamUrl, "--store", storeUrl, "--host", "127.0.0.1", "--port", String(port)],
-    { env: { ...process.env, BROWSER: "/bin/false" }, stdio: ["ignore", "pipe", "pipe"] },
+    [BIN, "serve", upstreamUrl, "--store", storeUrl, "--host", "127.0.0.1", "--port", String(port), ...extra.args],
+    { env: { ...process.env, BROWSER: "/bin/false", ...extra.env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
   let stderr = "";
@@ -85,16 +100,18 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
   throw new Error(`${url}/healthz never answered 200: ${log()}`);
 }
 
-export async function startFleet(upstreamUrl: string, storeUrl: string, count = 3): Promise<Fleet> {
-  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+export async function startFleet(upstreamUrl: string, storeUrl: string, options: FleetOptions = {}): Promise<Fleet> {
+  const ports = await Promise.all(Array.from({ length: options.count ?? 3 }, () => freePort()));
+  const frontPort = await freePort();
+  const url = `http://127.0.0.1:${frontPort}`;
+  const extra = { args: options.args?.(url) ?? [], env: options.env ?? {} };
   const replicas = await Promise.all(
-    ports.map((port, i) => startReplica(`replica${i + 1}`, upstreamUrl, storeUrl, port)),
+    ports.map((port, i) => startReplica(`replica${i + 1}`, upstreamUrl, storeUrl, port, extra)),
   );
   // The first /healthz of a replica probes the upstream (slow on a busy machine): done before haproxy checks.
   for (const replica of replicas)
     await waitForHealth(`http://127.0.0.1:${replica.port}`, replica.child, replica.stderr);
   const dir = mkdtempSync(join(tmpdir(), "u2m-haproxy-"));
-  const frontPort = await freePort();
   const cfg = join(dir, "haproxy.cfg");
   writeFileSync(cfg, testHaproxyConfig(frontPort, ports), { mode: 0o600 });
   const haproxy = spawn(HAPROXY, ["-db", "-f", cfg], { stdio: ["ignore", "pipe", "pipe"] });
@@ -102,7 +119,6 @@ export async function startFleet(upstreamUrl: string, storeUrl: string, count = 
   haproxy.stdout?.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
   haproxy.stderr?.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
   const haproxyExited = new Promise<void>((resolve) => haproxy.once("exit", () => resolve()));
-  const url = `http://127.0.0.1:${frontPort}`;
   await waitForHealth(url, haproxy, () => log);
   return {
     replicas,
