@@ -5,6 +5,7 @@ import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { ModernClientBridge } from "../proxy/era/modern-client-bridge.ts";
 import { checkModernHeaders } from "../proxy/era/modern-header-check.ts";
+import { REMOVED_METHODS, readEnvelope } from "../proxy/era/modern-results.ts";
 import { META } from "../proxy/era/protocol-versions.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
@@ -53,8 +54,15 @@ interface Caller {
 }
 
 /** HTTP statuses of JSON-RPC errors a 2026-07-28 server answers with (SH §Server Validation; the method-not-found
- * 404 the conformance suite checks for removed methods such as `initialize` and `ping`). */
-const ERROR_STATUS: Readonly<Record<number, number>> = { [-32601]: 404, [-32600]: 400, [-32020]: 400, [-32022]: 400 };
+ * 404 the conformance suite checks for removed methods such as `initialize` and `ping`; -32021, a capability the
+ * client did not declare, is 400 even when a handler raises it). */
+const ERROR_STATUS: Readonly<Record<number, number>> = {
+  [-32601]: 404,
+  [-32600]: 400,
+  [-32020]: 400,
+  [-32021]: 400,
+  [-32022]: 400,
+};
 
 export class ModernClientCalls {
   private readonly logger: Logger;
@@ -102,6 +110,16 @@ export class ModernClientCalls {
       ? checkModernHeaders(req.headers, message.method, message.params as Record<string, unknown> | undefined)
       : undefined;
     if (mismatch) return writeRpcError(res, 400, mismatch.message, [], mismatch.code);
+    // A request without a valid `_meta` envelope is refused before it reaches a bridge: HTTP 400, the request's id
+    // (a -32602 a handler answers with is HTTP 200, so the status cannot be picked from the code afterwards).
+    const params = message.params as Record<string, unknown> | undefined;
+    const envelope = isRequest && !REMOVED_METHODS.has(message.method) ? readEnvelope(params) : undefined;
+    if (envelope && !envelope.ok) {
+      const json = JSON.stringify({ jsonrpc: "2.0", id: (message as JSONRPCRequest).id, error: envelope.error });
+      res.writeHead(400, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
+      res.end(json);
+      return;
+    }
     const caller = this.callerFor(req, message.params as Record<string, unknown> | undefined);
     if (!caller) {
       this.logger.warn("refused a new 2026-07-28 caller at the limit", { limit: this.options.maxCallers });

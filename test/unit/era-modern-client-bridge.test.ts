@@ -207,7 +207,7 @@ describe("ModernClientBridge against a 2025-only server", () => {
     assert.ok(await c.call("echo", { text: "still fine" }).then(textOf), "still fine");
   });
 
-  test("a client that did not declare sampling is never asked; the upstream hears the refusal", async () => {
+  test("a client that did not declare sampling is never asked: its call gets -32021 naming sampling", async () => {
     const c = open();
     const answer = await c.request("tools/call", {
       name: "ask_sampling",
@@ -215,7 +215,11 @@ describe("ModernClientBridge against a 2025-only server", () => {
       _meta: meta({}, {}),
     });
     assert.notEqual(answer.result?.resultType, "input_required");
-    assert.ok(answer.error || answer.result.isError, "the tool failed: its sampling request was refused");
+    assert.equal(answer.error?.code, -32021, JSON.stringify(answer));
+    assert.deepEqual(answer.error.data, { requiredCapabilities: { sampling: {} } });
+    assert.ok(!c.out.some((m) => m.method === "sampling/createMessage"), "the client was not asked");
+    // The connection still serves calls (the upstream heard the refusal and the cancellation).
+    assert.equal(await c.call("echo", { text: "after" }).then(textOf), "after");
   });
 
   describe("a requestState that is wrong is refused with a clear error, and the call can still finish", () => {

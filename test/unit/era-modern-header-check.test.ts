@@ -46,3 +46,15 @@ test("a missing or different Mcp-Name where the body names a tool, prompt or res
   // Methods without a name parameter need no Mcp-Name.
   assert.equal(checkModernHeaders({ "mcp-method": "resources/list" }, "resources/list", { name: "x" }), undefined);
 });
+
+test("an MCP-Protocol-Version header naming another version than the body's _meta is a -32020 mismatch", () => {
+  const meta = (version: string) => ({ _meta: { "io.modelcontextprotocol/protocolVersion": version } });
+  const headers = { "mcp-method": "server/discover", "mcp-protocol-version": "2026-07-28" };
+  const mismatch = checkModernHeaders(headers, "server/discover", meta("v999.0.0"));
+  assert.equal(mismatch?.code, HEADER_MISMATCH);
+  assert.match(mismatch.message, /protocol version v999\.0\.0.*MCP-Protocol-Version header names 2026-07-28/);
+  // Agreeing (even on a version the proxy does not support: that is -32022, answered later) is no mismatch.
+  assert.equal(checkModernHeaders(headers, "server/discover", meta("2026-07-28")), undefined);
+  const both = { "mcp-method": "server/discover", "mcp-protocol-version": "v999.0.0" };
+  assert.equal(checkModernHeaders(both, "server/discover", meta("v999.0.0")), undefined);
+});

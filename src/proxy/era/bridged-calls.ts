@@ -32,8 +32,9 @@ import { ERA_ERROR } from "./protocol-versions.ts";
  *
  * The 2025 wire does not say which call a server request belongs to (the client transport does not report the
  * stream it arrived on). With one call that can take input in flight, that call is it; with several, the oldest one
- * whose client declared the capability gets the `input_required`, and the answer still reaches the upstream request
- * that asked (only the call that shows the question may be the wrong one).
+ * whose client declared the capability and waits for an answer now gets the `input_required` (else the oldest one
+ * parked), and the answer still reaches the upstream request that asked (only the call that shows the question may
+ * be the wrong one).
  */
 
 export interface BridgedCallsOptions {
@@ -193,12 +194,19 @@ export class BridgedCalls {
       });
       return;
     }
-    const call = candidates.find((candidate) => declares(candidate.envelope.capabilities, request));
+    // A call parked on its own question waits for the client's retry; a new question more likely belongs to a
+    // call whose client is waiting for it now.
+    const able = candidates.filter((candidate) => declares(candidate.envelope.capabilities, request));
+    const call = able.find((candidate) => candidate.waiting !== undefined) ?? able[0];
     if (!call) {
       refuse({
         code: ERA_ERROR.methodNotFound,
         message: `The MCP client did not declare the ${capability} capability.`,
       });
+      // With one call in flight the question is its own: the 2026-07-28 answer to a request that needs an
+      // undeclared capability is -32021 naming it (basic/lifecycle), not whatever the server makes of the refusal.
+      const only = candidates.length === 1 ? candidates[0] : undefined;
+      if (only?.waiting) this.failUndeclared(only, capability);
       return;
     }
     call.queued.push(request);
@@ -340,6 +348,21 @@ export class BridgedCalls {
     } as JSONRPCResponse);
     waiter.options?.onRequestStreamEnd?.();
     waiter.resolve();
+  }
+
+  /** Ends `call` with -32021: its server asked for a capability the client did not declare. */
+  private failUndeclared(call: BridgedCall, capability: string): void {
+    this.cancelUpstream(call, `The client did not declare the ${capability} capability.`);
+    call.outcome = {
+      jsonrpc: "2.0",
+      id: call.upstreamId,
+      error: {
+        code: ERA_ERROR.missingClientCapability,
+        message: `The server needs the ${capability} capability for ${call.method}, which the client did not declare in _meta.`,
+        data: { requiredCapabilities: { [capability]: {} } },
+      },
+    } as JSONRPCResponse;
+    this.settle(call);
   }
 
   private cancel(call: BridgedCall, reason: string): void {

@@ -1,10 +1,12 @@
-import { ERA_ERROR, MCP_NAME_SOURCE } from "./protocol-versions.ts";
+import { ERA_ERROR, MCP_NAME_SOURCE, META } from "./protocol-versions.ts";
 
 /**
  * The standard-header cross-check a 2026-07-28 server makes before it acts on a request (Streamable HTTP §Server
  * Validation, SEP-2243): the `Mcp-Method` header must name the body's method exactly (values are case-sensitive),
  * and `Mcp-Name` must carry the body's `params.name` (tools/call, prompts/get) or `params.uri` (resources/read),
- * as is or in the `=?base64?…?=` form. A missing header where the body has the value is a mismatch too. The
+ * as is or in the `=?base64?…?=` form, and `MCP-Protocol-Version`, when sent, must name the body's
+ * `_meta` protocol version (checked before the version itself, so a mismatch is -32020, not -32022). A missing
+ * `Mcp-Method` or `Mcp-Name` header where the body has the value is a mismatch too. The
  * proxy makes it when it answers a 2026-07-28 client from a 2025 upstream, which has no such check of its own.
  */
 export interface HeaderMismatch {
@@ -27,6 +29,13 @@ export function checkModernHeaders(
     return mismatch(`the body names method ${method} but the required Mcp-Method header is absent`);
   if (methodHeader !== method)
     return mismatch(`the body names method ${method} but the Mcp-Method header names ${methodHeader}`);
+  const versionHeader = single(headers["mcp-protocol-version"]);
+  const version = (params?._meta as Record<string, unknown> | undefined)?.[META.protocolVersion];
+  if (versionHeader !== undefined && typeof version === "string" && versionHeader !== version) {
+    return mismatch(
+      `the body's _meta names protocol version ${version} but the MCP-Protocol-Version header names ${versionHeader}`,
+    );
+  }
   const key = MCP_NAME_SOURCE[method];
   const value = key ? params?.[key] : undefined;
   if (typeof value !== "string") return undefined;
