@@ -45,6 +45,8 @@ export interface ServerScenarioResult {
   counts: Record<"SUCCESS" | "FAILURE" | "WARNING" | "INFO" | "SKIPPED", number>;
   /** One line per FAILURE/WARNING check, or why there is no checks.json. */
   problems: string[];
+  /** The ids of the FAILURE/WARNING checks (a check id may repeat). */
+  failedChecks: string[];
   /** The problems of a first run through the face that only timed out; the scenario was then run again alone. */
   timedOutFirst?: string[];
 }
@@ -149,6 +151,7 @@ function readScenario(outputDir: string, dirs: string[], scenario: string, log: 
     passed: false,
     counts: { SUCCESS: 0, FAILURE: 0, WARNING: 0, INFO: 0, SKIPPED: 0 },
     problems: [],
+    failedChecks: [],
   };
   // The suite names each result directory server-<scenario>-<ISO timestamp>.
   const escaped = scenario.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -174,6 +177,7 @@ function readScenario(outputDir: string, dirs: string[], scenario: string, log: 
     result.counts[check.status] = (result.counts[check.status] ?? 0) + 1;
     if (check.status === "FAILURE" || check.status === "WARNING") {
       result.problems.push(`${check.status} ${check.id}: ${check.errorMessage ?? check.description ?? ""}`.trim());
+      result.failedChecks.push(check.id);
     }
   }
   if (checks.length === 0) result.problems.push("checks.json is empty");
@@ -241,20 +245,28 @@ export async function startFace(upstream: string, authDir: string): Promise<Face
  * seconds; a loaded CI host running other suites beside it can exceed that) is run once more, alone. Its first
  * problems are kept on the result, so a retry is visible; any other failure, or a second timeout, stands.
  */
-async function rerunTimeouts(
+export async function rerunTimeouts(
   tool: SuiteTool,
   url: string,
   direct: ServerRun,
   face: ServerRun,
   outputDir: string,
+  extraArgs: string[] = [],
+  timedOut: (problem: string) => boolean = (problem) => /timed out/i.test(problem),
 ): Promise<void> {
   const passedDirectly = new Set(direct.results.filter((r) => r.passed).map((r) => r.scenario));
-  const timedOut = (problem: string) => /timed out/i.test(problem);
   for (const [index, result] of face.results.entries()) {
     const onlyTimedOut =
       result.problems.some(timedOut) && result.problems.every((p) => timedOut(p) || p.startsWith("WARNING"));
     if (result.passed || !passedDirectly.has(result.scenario) || !onlyTimedOut) continue;
-    const again = await runServerSuite(tool, "face", url, [result.scenario], join(outputDir, result.scenario));
+    const again = await runServerSuite(
+      tool,
+      "face",
+      url,
+      [result.scenario],
+      join(outputDir, result.scenario),
+      extraArgs,
+    );
     face.results[index] = { ...(again.results[0] as ServerScenarioResult), timedOutFirst: result.problems };
   }
   face.passed = face.results.filter((r) => r.passed).length;
