@@ -225,6 +225,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     accessLog: createAccessLog(logger, options.logFormat ?? "text"),
     rateLimiter,
     bindSessions: identityResolver !== undefined,
+    publicBaseUrl: () => publicOrigin.baseUrl,
   };
   const served: readonly ServedUpstream[] = options.upstreams ?? [
     {
@@ -262,6 +263,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     logger,
     launch: options.launch,
     rootRoutes,
+    publicBaseUrl: () => publicOrigin.baseUrl,
   });
   const listener = identityResolver
     ? identityGate(routed, {

@@ -66,6 +66,8 @@ export interface SharedFaceParts {
   keepAlive?: SseKeepAlive | undefined;
   /** Several users (`--identity`): each face binds its sessions to the user who created them. */
   bindSessions?: boolean | undefined;
+  /** The proxy's public base URL once known (`--public-url`, or learnt from a trusted front): the page's snippets. */
+  publicBaseUrl?: (() => string | undefined) | undefined;
 }
 
 export interface UpstreamFace extends RoutedUpstream {
@@ -172,6 +174,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     basePath,
     csrf: shared.csrf,
     launch: shared.launch,
+    publicBaseUrl: shared.publicBaseUrl,
     keepAlive: shared.keepAlive,
     sessionBinding: shared.bindSessions ? new SessionBinding() : undefined,
     traffic: new FaceTraffic({

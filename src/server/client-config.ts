@@ -53,11 +53,18 @@ function isLoopbackName(hostname: string): boolean {
 }
 
 /**
- * The proxy's base URL for client configs: the address the proxy printed when the browser reached it through a
- * loopback alias of it (the callback's "localhost" for a proxy that printed 127.0.0.1), else the Host the browser
- * used (a LAN address or name the clients can reach too).
+ * The proxy's base URL for client configs: its public URL when one is known (`--public-url`, or learnt from a
+ * trusted front: behind a TLS-terminating front the Host the proxy sees says nothing of the https the clients must
+ * use); else the address the proxy printed when the browser reached it through a loopback alias of it (the
+ * callback's "localhost" for a proxy that printed 127.0.0.1), else the Host the browser used (a LAN address or name
+ * the clients can reach too).
  */
-export function clientBaseUrl(hostHeader: string | undefined, printedBaseUrl: string | undefined): string {
+export function clientBaseUrl(
+  hostHeader: string | undefined,
+  printedBaseUrl: string | undefined,
+  publicBaseUrl?: string | undefined,
+): string {
+  if (publicBaseUrl) return publicBaseUrl;
   const seen = `http://${hostHeader ?? "127.0.0.1"}`;
   if (!printedBaseUrl) return seen;
   try {

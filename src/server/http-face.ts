@@ -62,6 +62,8 @@ export interface HttpFaceOptions {
   launch?: { command: string; args: string[] } | undefined;
   /** The form token of the page's buttons (default: a random one); shared when one page lists several upstreams. */
   csrf?: string | undefined;
+  /** The proxy's public base URL once known (`--public-url`, or learnt from a trusted front): the page's snippets. */
+  publicBaseUrl?: (() => string | undefined) | undefined;
   /** Metrics, access log and rate limit of the relayed requests (default: none of them). */
   traffic?: FaceTraffic | undefined;
   /** Keep-alive comments on the event streams served (and the list of them, for the shutdown); default none. */
@@ -400,7 +402,7 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
     }
     const page = renderHomePage({
       upstreamUrl: relay.upstream.href,
-      proxyBaseUrl: clientBaseUrl(req.headers.host, relay.signInPageUrl),
+      proxyBaseUrl: clientBaseUrl(req.headers.host, relay.signInPageUrl, options.publicBaseUrl?.()),
       status:
         authStatus ??
         (auth

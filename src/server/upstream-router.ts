@@ -33,6 +33,8 @@ export interface UpstreamRouterOptions {
   logger?: Logger | undefined;
   /** The proxy's base URL as printed at start, for the page's snippets. */
   baseUrl?: () => string | undefined;
+  /** Its public base URL once known (`--public-url`, or learnt from a trusted front): wins for the snippets. */
+  publicBaseUrl?: (() => string | undefined) | undefined;
   /** The command that runs this proxy here, for the page's stdio snippets (told the server's name). */
   launch?: { command: string; args: string[] } | undefined;
   /** Extra root routes (e.g. `/metrics`), served before the upstream routes. */
@@ -130,7 +132,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): RequestLis
       })),
     );
     const host = req.headers.host;
-    const base = host ? `http://${host}` : (options.baseUrl?.() ?? "");
+    const base = options.publicBaseUrl?.() ?? (host ? `http://${host}` : (options.baseUrl?.() ?? ""));
     sendPage(
       res,
       200,

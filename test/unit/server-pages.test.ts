@@ -219,6 +219,13 @@ describe("client configuration", () => {
     assert.equal(clientBaseUrl("localhost:8000", undefined), "http://localhost:8000");
   });
 
+  test("a known public URL wins over the Host a TLS-terminating front forwards", () => {
+    const publicUrl = "https://proxy.example.com/team";
+    assert.equal(clientBaseUrl("proxy.example.com", "https://proxy.example.com/team/", publicUrl), publicUrl);
+    assert.equal(clientBaseUrl("127.0.0.1:8000", "http://127.0.0.1:8000/", publicUrl), publicUrl);
+    assert.equal(clientBaseUrl("proxy.example.com", undefined, undefined), "http://proxy.example.com", "none known");
+  });
+
   test("VS Code, Cursor, Claude Desktop and stdio snippets are valid and point at the right places", () => {
     const configs = clientConfigs({
       upstreamUrl: "https://mcp.example.com/mcp?tenant=a&x=1",
