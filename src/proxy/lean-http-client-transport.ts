@@ -10,6 +10,7 @@ import {
 import type { FetchLike } from "../auth/authorized-fetch.ts";
 import { modernRequestHeaders } from "./era/mcp-request-headers.ts";
 import { readSse } from "./lean-sse-reader.ts";
+import { rememberRawJson } from "./raw-json.ts";
 import { CACHEABLE_METHODS, type CacheCaller, type ResultCache } from "./result-cache.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
@@ -170,7 +171,11 @@ export class LeanHttpClientTransport implements Transport {
             `The upstream answered ${message.method} with a body that is not JSON (${text.length} characters, HTTP ${response.status}).`,
           );
         }
-        for (const one of Array.isArray(data) ? data : [data]) this.deliver(one);
+        if (Array.isArray(data)) for (const one of data) this.deliver(one);
+        else {
+          if (isJsonRpcShape(data)) rememberRawJson(data, text);
+          this.deliver(data);
+        }
       } else {
         await response.body?.cancel().catch(() => {});
         throw new Error(`Unexpected content type: ${response.headers.get("content-type")}`);
@@ -350,6 +355,8 @@ export class LeanHttpClientTransport implements Transport {
             if (isJsonRpcShape(message) && !("method" in message) && "id" in message) {
               answered = true;
               if (options.replayId !== undefined) message.id = options.replayId;
+              // Passed on unchanged, the upstream's own text goes to the client (no second serialisation).
+              else rememberRawJson(message, event.data);
             }
             this.deliver(message);
           },

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
 import { isJsonRpcShape } from "./lean-http-client-transport.ts";
+import { jsonTextOf } from "./raw-json.ts";
 
 /**
  * The server side of the legacy HTTP+SSE transport (MCP 2024-11-05 §HTTP with SSE), facing a downstream client when
@@ -47,7 +48,10 @@ export class LegacySseServerTransport implements Transport {
       this.res.cork();
       process.nextTick(this.uncork);
     }
-    if (this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`)) return Promise.resolve();
+    // Three writes in one corked burst rather than one concatenated copy of a large message.
+    this.res.write("event: message\ndata: ");
+    this.res.write(jsonTextOf(message));
+    if (this.res.write("\n\n")) return Promise.resolve();
     this.drained ??= new Promise<void>((resolve) => {
       const done = () => {
         this.res.off("drain", done);

@@ -2,6 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
 import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
+import { jsonTextOf } from "./raw-json.ts";
 
 export interface StdioFaceOptions {
   /** Where client messages come from (default process.stdin). */
@@ -20,7 +21,8 @@ const NEWLINE = 0x0a;
  * messages on stdin and stdout, UTF-8, no embedded newlines. Only MCP messages are written to the output.
  *
  * Unlike the SDK's stdio transports it does not schema-validate each message: the proxy passes messages on and the
- * upstream validates them, so the hot path is one `JSON.parse` in and one `JSON.stringify` out. A line that is not
+ * upstream validates them, so the hot path is one `JSON.parse` in and one `JSON.stringify` out (none for an
+ * upstream response passed on unchanged: its own text is written, raw-json.ts). A line that is not
  * JSON-RPC is answered with a JSON-RPC parse or invalid-request error (JSON-RPC 2.0 §5.1).
  * End of input closes the transport, unless `oninputend` is set: then the owner decides (e.g. answer the requests
  * still in flight first, then close), and the output stays open until close().
@@ -70,9 +72,12 @@ export class StdioFaceTransport implements Transport {
       this.output.cork();
       process.nextTick(this.uncork);
     }
-    // One write per message keeps messages whole and in order.
+    // The text and its newline as two writes in one corked burst: no copy of a large message to append "\n".
+    // Writes stay whole and in order (nothing else writes in between).
+    const text = jsonTextOf(message);
     return new Promise((resolve, reject) => {
-      this.output.write(`${JSON.stringify(message)}\n`, (error) => (error ? reject(error) : resolve()));
+      this.output.write(text);
+      this.output.write("\n", (error) => (error ? reject(error) : resolve()));
     });
   }
 

@@ -8,6 +8,7 @@ import {
   type RequestId,
   type Transport,
 } from "@modelcontextprotocol/client";
+import { jsonTextOf } from "./raw-json.ts";
 
 /** Messages kept for a GET stream that is not open yet (server requests, list-changed notifications). */
 const MAX_BACKLOG = 1000;
@@ -157,5 +158,9 @@ function sseHeaders(sessionId: string): Record<string, string> {
 }
 
 function write(res: ServerResponse, message: JSONRPCMessage): void {
-  if (!res.writableEnded) res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+  if (res.writableEnded) return;
+  // An upstream response passed on unchanged is written as the upstream's own text (raw-json.ts), not re-serialised.
+  res.write("event: message\ndata: ");
+  res.write(jsonTextOf(message));
+  res.write("\n\n");
 }

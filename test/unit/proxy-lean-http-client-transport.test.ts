@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { PassThrough } from "node:stream";
 import { after, describe, test } from "node:test";
 import { type JSONRPCMessage, SdkHttpError } from "@modelcontextprotocol/client";
 import { isJsonRpcShape, LeanHttpClientTransport } from "../../src/proxy/lean-http-client-transport.ts";
+import { jsonTextOf, rememberRawJson } from "../../src/proxy/raw-json.ts";
 import { ResultCache } from "../../src/proxy/result-cache.ts";
+import { StdioFaceTransport } from "../../src/proxy/stdio-face.ts";
 
 interface Seen {
   method: string;
@@ -447,6 +450,51 @@ describe("LeanHttpClientTransport", () => {
       assert.equal(text?.length, 5_000_000);
     }
     await transport.close();
+  });
+
+  test("a response passed on unchanged is written as the upstream's own text; a changed one is serialised", async () => {
+    // Key order and spacing a re-serialisation would not keep: they prove the text was not stringified again.
+    const sseText = '{"result": {"content":[{"type":"text","text":"sse"}]},"id":21,"jsonrpc":"2.0"}';
+    const jsonText = '{"id":22, "result":{"content":[{"text":"json","type":"text"}]}, "jsonrpc":"2.0"}';
+    const server = await startServer((_req, res, body) => {
+      const { id } = JSON.parse(body) as { id: number };
+      if (id === 22) return void res.writeHead(200, { "content-type": "application/json" }).end(jsonText);
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(`data: ${sseText}\n\n`);
+    });
+    const { transport, messages, until } = await open(server.url);
+    await transport.send(echo(21));
+    await transport.send(echo(22));
+    await until(() => messages.length === 2);
+    const [fromSse, fromJson] = messages as [JSONRPCMessage, JSONRPCMessage];
+    assert.equal(jsonTextOf(fromSse), sseText);
+    assert.equal(jsonTextOf(fromJson), jsonText);
+    // What the faces write: the stdio line and the legacy SSE event carry those bytes.
+    const output = new PassThrough();
+    const written: Buffer[] = [];
+    output.on("data", (chunk: Buffer) => written.push(chunk));
+    const stdio = new StdioFaceTransport({ input: new PassThrough(), output });
+    await stdio.send(fromSse);
+    assert.equal(Buffer.concat(written).toString("utf8"), `${sseText}\n`);
+    // A bridge that changes a message builds a new object: that one is serialised.
+    const changed = { ...fromJson, id: 99 } as JSONRPCMessage;
+    assert.deepEqual(JSON.parse(jsonTextOf(changed)), { ...JSON.parse(jsonText), id: 99 });
+    await transport.close();
+  });
+
+  test("raw text is kept for one-line responses only, never for requests or notifications", () => {
+    const text = '{"jsonrpc":"2.0","id":1,"result":{}}';
+    const response = JSON.parse(text) as JSONRPCMessage;
+    rememberRawJson(response, text);
+    assert.equal(jsonTextOf(response), text);
+    const spread = '{"jsonrpc":"2.0",\n"id":2,"result":{}}';
+    const multiLine = JSON.parse(spread) as JSONRPCMessage;
+    rememberRawJson(multiLine, spread);
+    assert.equal(jsonTextOf(multiLine), '{"jsonrpc":"2.0","id":2,"result":{}}');
+    const notificationText = '{"method":"notifications/progress", "jsonrpc":"2.0"}';
+    const notification = JSON.parse(notificationText) as JSONRPCMessage;
+    rememberRawJson(notification, notificationText);
+    assert.equal(jsonTextOf(notification), '{"method":"notifications/progress","jsonrpc":"2.0"}');
   });
 
   test("2026-07-28 cacheable results are reused while fresh, dropped on list_changed; 2025 requests never", async () => {
