@@ -177,6 +177,17 @@ export function createBackendStore(runtime: RuntimeOptions, onWarning?: (message
   return store;
 }
 
+/**
+ * Closes every shared store this process opened (the graceful stop of `serve`): each ends its connections once its
+ * pending operations are done, and later operations on it fail. Returns their locations (passwords masked).
+ */
+export async function closeSharedStores(): Promise<string[]> {
+  const stores = [...sharedStores.values()];
+  sharedStores.clear();
+  await Promise.all(stores.map((store) => store.close?.()));
+  return stores.map((store) => store.location);
+}
+
 let proxyInstalled: Promise<void> | undefined;
 /** undici is loaded only when a proxy is configured (it is heavy, and the CLI commands need it for nothing else). */
 function useEnvProxy(): Promise<void> {

@@ -29,7 +29,7 @@ export function stopSignal(
 
 export interface GracefulStopOptions {
   logger?: Logger | undefined;
-  /** What closes after the face: the OAuth cores (pending sign-ins) and the stores. */
+  /** What closes after the face: the OAuth cores (pending sign-ins), then the shared stores' connections. */
   closeRest: () => Promise<unknown>;
   graceMs?: number | undefined;
   capMs?: number | undefined;

@@ -219,7 +219,10 @@ export class RedisTokenStore implements TokenStore {
     this.#clients = undefined;
     if (!clients) return;
     const { main, sub } = await clients;
-    await Promise.allSettled([main.close(), sub.close()]);
+    // A connected client finishes its pending commands first. One that is not (the server down, reconnecting) is
+    // destroyed: node-redis's close() would wait for an answer that never comes.
+    const end = async (client: RedisClientType) => (client.isReady ? client.close() : client.destroy());
+    await Promise.allSettled([end(main), end(sub)]);
   }
 
   sidecarPath(): undefined {

@@ -1,5 +1,5 @@
 import { watch } from "node:fs";
-import { createUpstreamContext, perUserAuth } from "../../app/context.ts";
+import { closeSharedStores, createUpstreamContext, perUserAuth } from "../../app/context.ts";
 import { discoveredResource } from "../../app/endpoint-check.ts";
 import { loadOrGenerateApiKey } from "../../app/generated-api-key.ts";
 import { stopGracefully, stopSignal } from "../../app/graceful-stop.ts";
@@ -120,7 +120,11 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
   stopReloading?.();
   await stopGracefully(handle, {
     logger,
-    closeRest: () => Promise.all([...auths].map((auth) => auth.close())),
+    closeRest: async () => {
+      await Promise.all([...auths].map((auth) => auth.close()));
+      // After the cores (a sign-in or refresh still running may need the store), the shared store's connections.
+      for (const location of await closeSharedStores()) logger?.info(`Closed the token store ${location}.`);
+    },
   });
   return EXIT.ok;
 }
