@@ -133,10 +133,15 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
     options.keepAlive?.watch(res, { longLived: stream });
     if (stream && !holdStreamSlot(req, res)) return;
     const sessionless = req.method === "POST" && req.headers["mcp-session-id"] === undefined;
-    if (eras && bridges && isModernClientRequest(req) && eras.known !== "modern" && eras.known !== "dual") {
-      // A 2026-07-28 client: bridged when the upstream speaks only the 2025 session wire.
-      if (eras.known === "legacy" || upstreamKind === "sse") return bridgeModern(req, res, bridges);
-      if (sessionless) return probeForModernClient(req, res, query, bridges, stream);
+    if (eras && bridges && isModernClientRequest(req)) {
+      // A verdict from the store may be out of date (the server changed era while the proxy was down): the first
+      // 2026-07-28 request it would route is routed by a probe instead, once per process.
+      if (sessionless && eras.fromStore) return probeForModernClient(req, res, query, bridges, stream);
+      if (eras.known !== "modern" && eras.known !== "dual") {
+        // A 2026-07-28 client: bridged when the upstream speaks only the 2025 session wire.
+        if (eras.known === "legacy" || upstreamKind === "sse") return bridgeModern(req, res, bridges);
+        if (sessionless) return probeForModernClient(req, res, query, bridges, stream);
+      }
     }
     if (upstreamKind === "sse" && bridges) return bridges().then((via) => via.handleStreamableClient(req, res));
     if (eras && bridges && !isModernClientRequest(req)) {
@@ -144,7 +149,11 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       const session = req.headers["mcp-session-id"];
       const held = typeof session === "string" && loadedBridges?.holdsSession(session) === true;
       if (held || eras.known === "modern") return bridgeEra(req, res, bridges);
-      if (sessionless && eras.known === undefined) return probeStreamable(req, res, query, bridges, stream);
+      // A stored legacy verdict is checked only when the upstream refuses the relayed initialize (probeStreamable's
+      // era fallback): the pass-through path stays free of probes while the verdict holds.
+      if (sessionless && (eras.known === undefined || eras.fromStore)) {
+        return probeStreamable(req, res, query, bridges, stream);
+      }
     }
     if (upstreamKind === undefined && bridges && sessionless) {
       return probeStreamable(req, res, query, bridges, stream);
@@ -159,8 +168,9 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
   }
 
   /**
-   * A 2026-07-28 client's first request while the upstream's era is unknown: the era probe (itself a
-   * `server/discover`) decides; when it proves nothing (no sign-in yet, an outage), the request is relayed.
+   * A 2026-07-28 client's first request while the upstream's era is unknown, or known only from the store: the era
+   * probe (itself a `server/discover`) decides; when it proves nothing (no sign-in yet, an outage), the stored
+   * verdict (if any) does, else the request is relayed.
    */
   async function probeForModernClient(
     req: IncomingMessage,
@@ -169,9 +179,9 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
     via: () => Promise<TransportBridges>,
     stream: boolean,
   ) {
-    const verdict = await eras?.get().catch((error: unknown) => {
+    const verdict = await eras?.confirm().catch((error: unknown) => {
       logger.debug(`the era probe proved nothing: ${describeError(error)}`);
-      return undefined;
+      return eras.get().catch(() => undefined);
     });
     if (verdict?.era === "legacy") {
       logger.info("the upstream speaks only the 2025 MCP session wire; bridging 2026-07-28 clients to it", {
@@ -217,10 +227,10 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
             },
           }
         : {}),
-      ...(eras && eras.known === undefined
+      ...(eras && (eras.known === undefined || eras.fromStore)
         ? {
             eraFallback: async (body: Buffer | undefined) => {
-              const verdict = await eras.get().catch((error: unknown) => {
+              const verdict = await eras.confirm().catch((error: unknown) => {
                 logger.debug(`the era probe proved nothing: ${describeError(error)}`);
                 return undefined;
               });

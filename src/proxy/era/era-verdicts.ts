@@ -37,6 +37,8 @@ export class EraVerdicts {
   private current: Promise<EraVerdict> | undefined;
   /** The verdict once one is settled, for callers that must decide without waiting (the HTTP face's routing). */
   private settled: EraVerdict | undefined;
+  /** A probe of a stored verdict under way (confirm), one at a time. */
+  private confirming: Promise<EraVerdict> | undefined;
   private readonly logger: Logger;
   private readonly now: () => number;
 
@@ -73,6 +75,33 @@ export class EraVerdicts {
     return choice !== "auto" ? choice : this.settled?.era;
   }
 
+  /**
+   * Whether the settled verdict was read from the store and not probed by this process: the server may have changed
+   * era since it was stored (an upgrade while the proxy was down), so a caller whose first request would be routed
+   * by it can {@link confirm} it first.
+   */
+  get fromStore(): boolean {
+    return this.settled?.source === "stored";
+  }
+
+  /**
+   * The verdict, probed now if the settled one came from the store (once per process: the probed one replaces it,
+   * in memory and in the store); otherwise as {@link get}. When that probe proves nothing, the stored verdict stays.
+   */
+  confirm(): Promise<EraVerdict> {
+    if (!this.fromStore) return this.get();
+    this.confirming ??= this.probe()
+      .then((verdict) => {
+        this.current = Promise.resolve(verdict);
+        this.settled = verdict;
+        return verdict;
+      })
+      .finally(() => {
+        this.confirming = undefined;
+      });
+    return this.confirming;
+  }
+
   /** The verdict if one is known (configured, in memory or stored), without probing. */
   async peekStored(): Promise<EraVerdict | undefined> {
     const choice = this.options.choice ?? "auto";
@@ -97,6 +126,10 @@ export class EraVerdicts {
   private async find(): Promise<EraVerdict> {
     const stored = await this.readStored();
     if (stored) return stored;
+    return this.probe();
+  }
+
+  private async probe(): Promise<EraVerdict> {
     // Loaded on first need: the probe speaks through the SDK, which the HTTP face's pass-through never loads.
     const { probeEra } = await import("./era-probe.ts");
     const probed = await probeEra(this.options.url, this.options.fetch);
