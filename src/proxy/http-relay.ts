@@ -101,6 +101,12 @@ export interface RelayTarget {
   eraFallback?: ((body: Buffer | undefined) => Promise<boolean>) | undefined;
   /** A long-lived stream: sent over the stream pool, not the request pool. */
   stream?: boolean | undefined;
+  /**
+   * A needed sign-in (nothing written yet) is answered by this instead of an HTTP error; relay() then resolves
+   * "bridged". Legacy `GET /sse`: an HTTP error there reaches no JSON-RPC request, so the face serves the client a
+   * session of its own whose answers carry the sign-in error (with URL elicitation when it declared it).
+   */
+  onSignInNeeded?: ((error: ProxyError) => Promise<void>) | undefined;
 }
 
 /** How a relay() call ended. "not-sse" leaves the response unwritten; "bridged" left it to legacyFallback. */
@@ -215,7 +221,11 @@ export class HttpRelay {
     }
     const method = req.method ?? "GET";
     const statusOnly = target.kind === "legacy-message" || target.kind === "generic" || target.kind === "legacy-sse";
-    const fail = (error: ProxyError): RelayOutcome => {
+    const fail = (error: ProxyError): RelayOutcome | Promise<RelayOutcome> => {
+      const onSignInNeeded = target.onSignInNeeded;
+      if (onSignInNeeded && error.code.startsWith("SIGN_IN") && !res.headersSent) {
+        return onSignInNeeded(error).then(() => "bridged");
+      }
       const urlElicitation =
         !statusOnly && (this.urlElicitationSessions.has(sessionIdOf(req)) || declaresUrlElicitation(body));
       writeErrorResponse(res, error, { ids: statusOnly ? undefined : requestIdsOf(body), statusOnly, urlElicitation });

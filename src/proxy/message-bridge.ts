@@ -12,6 +12,7 @@ import { describeError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { endedWithoutAnswer, mcpServer, timedOut } from "../lib/messages.ts";
 import { toJsonRpcError, toProxyError, upstreamJsonRpcError } from "./upstream-error.ts";
+import { initializeDeclaresUrlElicitation } from "./url-elicitation.ts";
 
 export interface MessageBridgeOptions {
   /** Names the upstream in errors and logs (its URL). */
@@ -226,9 +227,7 @@ export class MessageBridge {
       if (method === "initialize" && "id" in message) {
         this.initialize = message;
         this.initializeId = message.id;
-        const elicitation = (message.params?.capabilities as { elicitation?: { url?: unknown } } | undefined)
-          ?.elicitation;
-        this.urlElicitation = elicitation?.url !== undefined;
+        this.urlElicitation = initializeDeclaresUrlElicitation(message);
       } else if (method === "notifications/initialized") {
         this.initialized = message as JSONRPCNotification;
       } else if (method === "notifications/cancelled") {

@@ -4,6 +4,7 @@ import { mcpServer, refused, serverError, unreachable } from "../lib/messages.ts
 import { isNetworkFailure } from "../lib/network-failure.ts";
 import { maskKnownSecretsDeep, redactText } from "../lib/redact.ts";
 import { describeUpstreamBody, jsonRpcErrorOf } from "./relay-errors.ts";
+import { urlElicitationErrorOf } from "./url-elicitation.ts";
 
 /** MCP 2025-11-25 `URLElicitationRequiredError`: the client should offer the user a URL to open. */
 export const JSONRPC_URL_ELICITATION_REQUIRED = -32042;
@@ -92,11 +93,8 @@ export function toJsonRpcError(
 ): JsonRpcErrorObject {
   const rpcError = jsonRpcErrorOf(toProxyError(error, upstream));
   const signInUrl = rpcError.data.signInUrl;
-  if (options.urlElicitation && typeof signInUrl === "string") {
-    rpcError.data.elicitations = [
-      { mode: "url", elicitationId: `sign-in:${upstream}`, url: signInUrl, message: `Sign in to ${upstream}` },
-    ];
-    return { ...rpcError, code: JSONRPC_URL_ELICITATION_REQUIRED };
-  }
+  // The HTTP face's shape (url-elicitation.ts): the same error on /mcp, on a bridged /sse session and on stdio.
+  if (options.urlElicitation && typeof signInUrl === "string")
+    return urlElicitationErrorOf(rpcError, signInUrl, upstream);
   return rpcError;
 }

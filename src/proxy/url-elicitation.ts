@@ -27,7 +27,11 @@ export function declaresUrlElicitation(body: Buffer | undefined): boolean {
   } catch {
     return false;
   }
-  const message = Array.isArray(parsed) ? parsed[0] : parsed;
+  return initializeDeclaresUrlElicitation(Array.isArray(parsed) ? parsed[0] : parsed);
+}
+
+/** {@link declaresUrlElicitation} for a parsed message (the message bridge sees them parsed). */
+export function initializeDeclaresUrlElicitation(message: unknown): boolean {
   if (!message || typeof message !== "object") return false;
   const { method, params } = message as { method?: unknown; params?: unknown };
   if (method !== "initialize" || !params || typeof params !== "object") return false;

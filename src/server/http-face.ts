@@ -255,6 +255,14 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
     res.once("close", () => bridgedLegacy.delete(sessionId));
   }
 
+  /** A legacy client whose user must sign in first: bound to them like a bridged one (sign-in-legacy-session.ts). */
+  async function bridgeSignIn(res: ServerResponse, via: () => Promise<TransportBridges>, error: ProxyError) {
+    const sessionId = await (await via()).openSignInClient(res, error);
+    options.sessionBinding?.legacyOpened(`bridged:${sessionId}`, res);
+    bridgedLegacy.add(sessionId);
+    res.once("close", () => bridgedLegacy.delete(sessionId));
+  }
+
   router.add("GET", "/sse", "sse", async (req, res, context) => {
     options.keepAlive?.watch(res, { longLived: true });
     if (!holdStreamSlot(req, res)) return;
@@ -268,6 +276,9 @@ export function createRequestListener(options: HttpFaceOptions): RequestListener
       stream: true,
       // The endpoint event is read (and rewritten) on the way through: no compression.
       setHeaders: ["accept-encoding", "identity"],
+      // Not signed in: the stream needs the token, and which transport the upstream speaks is not known yet; a
+      // session of the proxy's own answers the client's requests with the sign-in error instead of an HTTP error.
+      onSignInNeeded: bridges ? (error) => bridgeSignIn(res, bridges, error) : undefined,
       transform: () =>
         new SseEndpointRewrite({
           rewrite: (data) => {

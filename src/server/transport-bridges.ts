@@ -5,7 +5,7 @@ import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { createAuthorizedFetch } from "../auth/authorized-fetch.ts";
 import { DEFAULTS } from "../config/defaults.ts";
-import { describeError } from "../lib/errors.ts";
+import { describeError, type ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import type { EraVerdicts } from "../proxy/era/era-verdicts.ts";
 import { LegacySseServerTransport } from "../proxy/legacy-sse-server-transport.ts";
@@ -21,6 +21,7 @@ import {
 import { createMessagePathDispatcher } from "../proxy/upstream-pool.ts";
 import { writeRpcError } from "./json-response.ts";
 import { ModernClientCalls } from "./modern-client-calls.ts";
+import { answerWithSignIn } from "./sign-in-legacy-session.ts";
 
 /**
  * Message-level bridging for the HTTP face when a client speaks another transport than the upstream
@@ -108,6 +109,19 @@ export class TransportBridges {
     const bridge = this.bridge(downstream, this.toStreamable);
     void bridge.closed.then(() => this.legacyClients.delete(downstream.sessionId));
     await bridge.start();
+    return downstream.sessionId;
+  }
+
+  /**
+   * `GET /sse` from a legacy client whose user must sign in first: a session the proxy answers itself with `error`
+   * (sign-in-legacy-session.ts), its POSTs taken by {@link postLegacyMessage}. Returns its session id.
+   */
+  async openSignInClient(res: ServerResponse, error: ProxyError): Promise<string> {
+    const downstream = new LegacySseServerTransport(res, this.options.legacyMessagePath ?? "/message");
+    this.legacyClients.set(downstream.sessionId, downstream);
+    downstream.onclose = () => this.legacyClients.delete(downstream.sessionId);
+    answerWithSignIn(downstream, error, this.options.upstreamUrl);
+    await downstream.start();
     return downstream.sessionId;
   }
 

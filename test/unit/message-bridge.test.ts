@@ -190,6 +190,24 @@ describe("message bridge: failures become JSON-RPC errors", () => {
     const elicitations = answer.error.data.elicitations as Array<{ mode: string; url: string }>;
     assert.equal(elicitations[0]?.mode, "url");
     assert.equal(elicitations[0]?.url, signInUrl);
+    // The HTTP face's shape: the proxy's own fields kept beside the elicitation, the URL in the message too.
+    assert.equal(answer.error.data.signInUrl, signInUrl);
+    assert.ok(answer.error.message.includes(signInUrl));
+  });
+
+  test("URL elicitation needs protocol 2025-11-25 or later, as on the HTTP face", async () => {
+    const answer = await exchange(new RefusingUpstream(signInError), {
+      jsonrpc: "2.0",
+      id: "init",
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: { elicitation: { url: {} } },
+        clientInfo: { name: "t", version: "1" },
+      },
+    });
+    assert.equal(answer.error.code, JSON_RPC_ERROR.SIGN_IN_REQUIRED);
+    assert.equal(answer.error.data.elicitations, undefined);
   });
 
   test("unreachable upstream: the error names it and the cause", async () => {

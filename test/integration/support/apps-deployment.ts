@@ -53,6 +53,8 @@ export async function startAppsDeployment(options: {
   serveArgs?: readonly string[];
   /** The auth dir's name prefix in the temp dir. */
   dirPrefix?: string;
+  /** The upstream's transport (default streamable-stateful). */
+  transport?: "streamable-stateful" | "streamable-stateless" | "sse";
 }): Promise<AppsDeployment> {
   const clients: Client[] = [];
   const parts: Partial<{ as: TestAuthServer; mcp: TestMcpServer; front: IdentityFront; serve: ServeChild }> = {};
@@ -67,7 +69,7 @@ export async function startAppsDeployment(options: {
   };
   try {
     parts.as = await startAuthServer();
-    parts.mcp = await startMcpServer({ authServer: parts.as, transport: "streamable-stateful" });
+    parts.mcp = await startMcpServer({ authServer: parts.as, transport: options.transport ?? "streamable-stateful" });
     dir = await mkdtemp(join(tmpdir(), options.dirPrefix ?? "identity-apps-"));
     const port = await freePort();
     // --host stays loopback here (the front is on this machine); on Apps it defaults to 0.0.0.0, without a key.
