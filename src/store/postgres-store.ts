@@ -9,11 +9,11 @@
  */
 import type { Client, Pool, PoolConfig } from "pg";
 import { ProxyError } from "../lib/errors.ts";
-import { rememberSecretsIn } from "../lib/redact.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { type LeaseBackend, LeaseLocks } from "./lease-lock.ts";
-import { assertWritableRecord, parseStoredRecord, RECORD_KINDS } from "./record-schemas.ts";
-import { conflictError, withRevision } from "./revisions.ts";
+import { RECORD_KINDS } from "./record-schemas.ts";
+import { conflictError } from "./revisions.ts";
+import { sharedWrite, storedRecord } from "./shared-records.ts";
 import { assertRecordKey, assertStoreKey, assertUpstreamKey, isPrincipalGrantKey, upstreamKeyOf } from "./store-key.ts";
 import { redactStoreUrl } from "./store-url.ts";
 import type {
@@ -103,21 +103,11 @@ export class PostgresTokenStore implements TokenStore {
     );
     const row = rows[0];
     if (!row) return undefined;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(row.data);
-    } catch {
-      await this.#quarantine(key, kind, "not valid JSON");
-      return undefined;
-    }
-    const parsed = parseStoredRecord(kind, raw);
-    if (parsed.ok) return rememberSecretsIn(withRevision(parsed.value, row.revision));
-    if (parsed.newer) {
-      this.#warn(`The ${kind} record of ${key} in ${this.location}: ${parsed.reason}; treating it as absent.`);
-      return undefined;
-    }
-    await this.#quarantine(key, kind, parsed.reason);
-    return undefined;
+    return storedRecord(kind, row.data, row.revision, {
+      newer: (reason) =>
+        this.#warn(`The ${kind} record of ${key} in ${this.location}: ${reason}; treating it as absent.`),
+      unreadable: (reason) => this.#quarantine(key, kind, reason),
+    });
   }
 
   async write<K extends RecordKind>(
@@ -126,11 +116,7 @@ export class PostgresTokenStore implements TokenStore {
     value: RecordTypes[K],
     options?: WriteOptions,
   ): Promise<number> {
-    assertRecordKey(key, kind);
-    assertWritableRecord(kind, value);
-    const expected = options?.expectedRevision;
-    const { revision: _ignored, ...record } = value as RecordTypes[K] & { revision?: number };
-    const data = JSON.stringify(record);
+    const { data, expected } = sharedWrite(key, kind, value, options);
     const notify = `SELECT revision, pg_notify('${this.#channel}', $notify) AS notified FROM w`;
     const message = this.#feed.message(key, kind);
     let sql: string;

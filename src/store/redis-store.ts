@@ -11,11 +11,10 @@
  */
 import type { RedisClientType } from "redis";
 import { ProxyError } from "../lib/errors.ts";
-import { rememberSecretsIn } from "../lib/redact.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { type LeaseBackend, LeaseLocks } from "./lease-lock.ts";
-import { assertWritableRecord, parseStoredRecord } from "./record-schemas.ts";
-import { conflictError, withRevision } from "./revisions.ts";
+import { conflictError } from "./revisions.ts";
+import { sharedWrite, storedRecord } from "./shared-records.ts";
 import { assertRecordKey, assertStoreKey, assertUpstreamKey, isPrincipalGrantKey, upstreamKeyOf } from "./store-key.ts";
 import { redactStoreUrl } from "./store-url.ts";
 import type {
@@ -106,21 +105,10 @@ export class RedisTokenStore implements TokenStore {
     const recordKey = this.#recordKey(key, kind);
     const [rev, data] = await this.#command<[string | null, string | null]>(["HMGET", recordKey, "rev", "data"]);
     if (rev === null || data === null) return undefined;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(data);
-    } catch {
-      await this.#quarantine(key, kind, "not valid JSON");
-      return undefined;
-    }
-    const parsed = parseStoredRecord(kind, raw);
-    if (parsed.ok) return rememberSecretsIn(withRevision(parsed.value, Number(rev)));
-    if (parsed.newer) {
-      this.#warn(`${recordKey} in ${this.location}: ${parsed.reason}; treating it as absent.`);
-      return undefined;
-    }
-    await this.#quarantine(key, kind, parsed.reason);
-    return undefined;
+    return storedRecord(kind, data, Number(rev), {
+      newer: (reason) => this.#warn(`${recordKey} in ${this.location}: ${reason}; treating it as absent.`),
+      unreadable: (reason) => this.#quarantine(key, kind, reason),
+    });
   }
 
   async write<K extends RecordKind>(
@@ -129,10 +117,7 @@ export class RedisTokenStore implements TokenStore {
     value: RecordTypes[K],
     options?: WriteOptions,
   ): Promise<number> {
-    assertRecordKey(key, kind);
-    assertWritableRecord(kind, value);
-    const expected = options?.expectedRevision;
-    const { revision: _ignored, ...record } = value as RecordTypes[K] & { revision?: number };
+    const { data, expected } = sharedWrite(key, kind, value, options);
     const upstream = upstreamKeyOf(key);
     const [ok, revision] = await this.#command<[number, string]>([
       "EVAL",
@@ -144,7 +129,7 @@ export class RedisTokenStore implements TokenStore {
       `${this.#prefix}gen`,
       expected === undefined ? "any" : expected === null ? "absent" : "rev",
       expected === undefined || expected === null ? "" : String(expected),
-      JSON.stringify(record),
+      data,
       `${key}:${kind}`,
       upstream,
       this.#channel,
