@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type {
   JSONRPCMessage,
   JSONRPCRequest,
@@ -10,18 +9,12 @@ import { describeError, ProxyError } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { endedWithoutAnswer, mcpServer } from "../../lib/messages.ts";
 import type { JsonRpcErrorObject } from "../upstream-error.ts";
-import {
-  declares,
-  inputCapabilityOf,
-  inputRequestsOf,
-  passInputResponses,
-  refusedStateError,
-  tooManyRounds,
-} from "./input-required-rounds.ts";
+import { type BridgedCall, createBridgedCall } from "./bridged-call.ts";
+import { inputRequestsOf, passInputResponses, refusedStateError, tooManyRounds } from "./input-required-rounds.ts";
 import { digestParams, type InputRequiredStateSealer } from "./input-required-state.ts";
 import type { LegacySession } from "./legacy-session.ts";
-import { errorResponse, INPUT_REQUIRED_METHODS, type ModernEnvelope, toModernResponse } from "./modern-results.ts";
-import { ERA_ERROR } from "./protocol-versions.ts";
+import { errorResponse, type ModernEnvelope, toModernResponse } from "./modern-results.ts";
+import { missingCapabilityAnswer, routeServerRequest } from "./server-request-routing.ts";
 
 /**
  * The calls a 2026-07-28 client has running on a 2025 upstream session, each from its first leg until its final
@@ -30,11 +23,7 @@ import { ERA_ERROR } from "./protocol-versions.ts";
  * parked until the client's retry brings the `inputResponses` and the HMAC-sealed `requestState`; then the answers
  * go to the parked upstream requests and the call waits for its final result (or another round).
  *
- * The 2025 wire does not say which call a server request belongs to (the client transport does not report the
- * stream it arrived on). With one call that can take input in flight, that call is it; with several, the oldest one
- * whose client declared the capability and waits for an answer now gets the `input_required` (else the oldest one
- * parked), and the answer still reaches the upstream request that asked (only the call that shows the question may
- * be the wrong one).
+ * Which call an upstream server request belongs to is decided in server-request-routing.ts.
  */
 
 export interface BridgedCallsOptions {
@@ -52,39 +41,6 @@ export interface BridgedCallsOptions {
   toClient: (message: JSONRPCMessage) => void;
 }
 
-/** The client request waiting for a call's answer now. */
-type Waiter = {
-  id: RequestId;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-  options: TransportSendOptions | undefined;
-};
-
-/** One upstream request of the client's, from its first leg until its final answer went out. */
-export interface BridgedCall {
-  readonly key: string;
-  readonly method: string;
-  readonly params: Record<string, unknown> | undefined;
-  readonly digest: string;
-  readonly upstreamId: string;
-  readonly session: LegacySession;
-  readonly envelope: ModernEnvelope;
-  waiting: Waiter | undefined;
-  /** Server requests put to the client (in an `input_required`) and not answered yet, by input key. */
-  asked: Map<string, JSONRPCRequest>;
-  /** Server requests that arrived and wait for the next `input_required`. */
-  queued: JSONRPCRequest[];
-  inputSeq: number;
-  rounds: number;
-  /** The live requestState's nonce (single use) while parked. */
-  nonce: string | undefined;
-  expiresAt: number;
-  timer: NodeJS.Timeout | undefined;
-  flushing: boolean;
-  /** The upstream's final answer, or why there will be none. */
-  outcome: JSONRPCResponse | { failure: unknown } | undefined;
-}
-
 export class BridgedCalls {
   private readonly calls = new Map<string, BridgedCall>();
   private readonly byUpstreamId = new Map<RequestId, BridgedCall>();
@@ -99,26 +55,7 @@ export class BridgedCalls {
     envelope: ModernEnvelope,
     options: TransportSendOptions | undefined,
   ): { call: BridgedCall; answered: Promise<void> } {
-    const params = request.params as Record<string, unknown> | undefined;
-    const call: BridgedCall = {
-      key: randomUUID(),
-      method: request.method,
-      params,
-      digest: digestParams(params),
-      upstreamId: `mcp-u2m-proxy:call-${++this.seq}`,
-      session,
-      envelope,
-      waiting: undefined,
-      asked: new Map(),
-      queued: [],
-      inputSeq: 0,
-      rounds: 0,
-      nonce: undefined,
-      expiresAt: 0,
-      timer: undefined,
-      flushing: false,
-      outcome: undefined,
-    };
+    const call = createBridgedCall(request, session, envelope, `mcp-u2m-proxy:call-${++this.seq}`);
     this.calls.set(call.key, call);
     this.byUpstreamId.set(call.upstreamId, call);
     return { call, answered: this.wait(call, request.id, options) };
@@ -179,36 +116,13 @@ export class BridgedCalls {
     const refuse = (error: JsonRpcErrorObject) => {
       session.send({ jsonrpc: "2.0", id: request.id, error } as JSONRPCMessage).catch(() => {});
     };
-    const capability = inputCapabilityOf(request.method);
-    if (capability === undefined) {
-      refuse({ code: ERA_ERROR.methodNotFound, message: `${request.method} is not relayed to this client.` });
+    const route = routeServerRequest(this.calls.values(), session, request);
+    if ("refusal" in route) {
+      refuse(route.refusal);
+      if (route.undeclared) this.failUndeclared(route.undeclared.call, route.undeclared.capability);
       return;
     }
-    const candidates = [...this.calls.values()].filter(
-      (call) => call.session === session && call.outcome === undefined && INPUT_REQUIRED_METHODS.has(call.method),
-    );
-    if (candidates.length === 0) {
-      refuse({
-        code: ERA_ERROR.methodNotFound,
-        message: `The client can only be asked for ${capability} during tools/call, prompts/get or resources/read.`,
-      });
-      return;
-    }
-    // A call parked on its own question waits for the client's retry; a new question more likely belongs to a
-    // call whose client is waiting for it now.
-    const able = candidates.filter((candidate) => declares(candidate.envelope.capabilities, request));
-    const call = able.find((candidate) => candidate.waiting !== undefined) ?? able[0];
-    if (!call) {
-      refuse({
-        code: ERA_ERROR.methodNotFound,
-        message: `The MCP client did not declare the ${capability} capability.`,
-      });
-      // With one call in flight the question is its own: the 2026-07-28 answer to a request that needs an
-      // undeclared capability is -32021 naming it (basic/lifecycle), not whatever the server makes of the refusal.
-      const only = candidates.length === 1 ? candidates[0] : undefined;
-      if (only?.waiting) this.failUndeclared(only, capability);
-      return;
-    }
+    const call = route.call;
     call.queued.push(request);
     if (!call.flushing && call.waiting) {
       // Server requests sent together (Promise.all) go out in one input_required.
@@ -353,15 +267,7 @@ export class BridgedCalls {
   /** Ends `call` with -32021: its server asked for a capability the client did not declare. */
   private failUndeclared(call: BridgedCall, capability: string): void {
     this.cancelUpstream(call, `The client did not declare the ${capability} capability.`);
-    call.outcome = {
-      jsonrpc: "2.0",
-      id: call.upstreamId,
-      error: {
-        code: ERA_ERROR.missingClientCapability,
-        message: `The server needs the ${capability} capability for ${call.method}, which the client did not declare in _meta.`,
-        data: { requiredCapabilities: { [capability]: {} } },
-      },
-    } as JSONRPCResponse;
+    call.outcome = missingCapabilityAnswer(call, capability);
     this.settle(call);
   }
 
