@@ -4,7 +4,7 @@ import type { JSONRPCMessage, JSONRPCRequest, RequestId, Transport } from "@mode
 import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { ModernClientBridge } from "../proxy/era/modern-client-bridge.ts";
-import { checkModernHeaders } from "../proxy/era/modern-header-check.ts";
+import { checkModernHeaders, checkParamHeaders } from "../proxy/era/modern-header-check.ts";
 import { REMOVED_METHODS, readEnvelope } from "../proxy/era/modern-results.ts";
 import { META } from "../proxy/era/protocol-versions.ts";
 import { readBody } from "../proxy/read-body.ts";
@@ -132,6 +132,16 @@ export class ModernClientCalls {
       );
     }
     caller.lastUsed = Date.now();
+    if (envelope?.ok && message.method === "tools/call" && typeof params?.name === "string") {
+      const declarations = await caller.bridge.toolHeaderDeclarations(params.name, envelope.envelope);
+      const bad = checkParamHeaders(req.headers, declarations, params.arguments);
+      if (bad) {
+        const json = JSON.stringify({ jsonrpc: "2.0", id: (message as JSONRPCRequest).id, error: bad });
+        res.writeHead(400, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
+        res.end(json);
+        return;
+      }
+    }
     if (!("id" in message) || message.id === undefined || message.id === null) {
       this.notification(caller, message.method, message.params as Record<string, unknown> | undefined);
       res.writeHead(202).end();

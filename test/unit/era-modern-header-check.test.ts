@@ -1,7 +1,7 @@
 // The Mcp-Method / Mcp-Name cross-check the HTTP face makes for a 2026-07-28 client it answers from a 2025 upstream.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkModernHeaders } from "../../src/proxy/era/modern-header-check.ts";
+import { checkModernHeaders, checkParamHeaders } from "../../src/proxy/era/modern-header-check.ts";
 
 const HEADER_MISMATCH = -32020;
 
@@ -57,4 +57,31 @@ test("an MCP-Protocol-Version header naming another version than the body's _met
   assert.equal(checkModernHeaders(headers, "server/discover", meta("2026-07-28")), undefined);
   const both = { "mcp-method": "server/discover", "mcp-protocol-version": "v999.0.0" };
   assert.equal(checkModernHeaders(both, "server/discover", meta("v999.0.0")), undefined);
+});
+
+test("Mcp-Param-* headers: each annotated argument the body carries must be mirrored, Base64 only when canonical", () => {
+  const declarations = [
+    { path: ["region"], headerName: "Region" },
+    { path: ["limits", "count"], headerName: "Count" },
+  ];
+  const args = { region: "Hello", limits: { count: 42 } };
+  const check = (headers: Record<string, string>, body: unknown = args) =>
+    checkParamHeaders(headers, declarations, body);
+  assert.equal(check({ "mcp-param-region": "Hello", "mcp-param-count": "42" }), undefined);
+  assert.equal(check({ "mcp-param-region": "=?base64?SGVsbG8=?=", "mcp-param-count": " 42.0 " }), undefined);
+  // Without both halves of the sentinel the value is literal.
+  assert.equal(check({ "mcp-param-region": "=?base64?SGVsbG8" }, { region: "=?base64?SGVsbG8" }), undefined);
+  for (const [headers, reason] of [
+    [{ "mcp-param-count": "42" }, /Mcp-Param-Region header is absent/],
+    [{ "mcp-param-region": "=?base64?SGVsbG8?=", "mcp-param-count": "42" }, /invalid Base64/],
+    [{ "mcp-param-region": "=?base64?SGVs!!!bG8=?=", "mcp-param-count": "42" }, /invalid Base64/],
+    [{ "mcp-param-region": "Hello", "mcp-param-count": "41" }, /Mcp-Param-Count header names "41"/],
+  ] as const) {
+    const mismatch = check(headers);
+    assert.equal(mismatch?.code, HEADER_MISMATCH, JSON.stringify(headers));
+    assert.match(mismatch.message, reason);
+  }
+  // An argument that is absent or null needs no header (a header sent anyway is ignored).
+  assert.equal(check({ "mcp-param-count": "42" }, { region: null, limits: { count: 42 } }), undefined);
+  assert.equal(check({}, {}), undefined);
 });

@@ -41,6 +41,7 @@ import { BridgedCalls } from "./bridged-calls.ts";
 import { InputRequiredStateSealer } from "./input-required-state.ts";
 import { LegacySession } from "./legacy-session.ts";
 import type { SubscriptionFilter } from "./listen-stream.ts";
+import { type HeaderDeclaration, scanToolHeaders } from "./mcp-request-headers.ts";
 import {
   discoverResult,
   errorResponse,
@@ -82,6 +83,8 @@ export class ModernClientBridge implements Transport {
   private readonly calls: BridgedCalls;
   private closed = false;
   private readonly relay: SubscriptionRelay;
+  /** Each tool's `x-mcp-header` declarations, from the proxy's own `tools/list` (again after a list change). */
+  private toolHeaders: Promise<Map<string, HeaderDeclaration[]>> | undefined;
 
   constructor(private readonly options: ModernClientBridgeOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -132,6 +135,41 @@ export class ModernClientBridge implements Transport {
       return this.calls.resume(request, options);
     }
     return this.startCall(request, envelope.envelope, options, 0);
+  }
+
+  /**
+   * The `x-mcp-header` declarations of tool `name`, for the HTTP face's `Mcp-Param-*` check (the 2025 upstream
+   * makes none). Read from the upstream's `tools/list` once per session, and again after it announced a change.
+   */
+  async toolHeaderDeclarations(name: string, envelope: ModernEnvelope): Promise<readonly HeaderDeclaration[]> {
+    this.toolHeaders ??= this.listToolHeaders(envelope).catch((error: unknown) => {
+      this.logger.debug(`could not list the upstream's tools for their headers: ${describeError(error)}`);
+      this.toolHeaders = undefined;
+      return new Map<string, HeaderDeclaration[]>();
+    });
+    return (await this.toolHeaders).get(name) ?? [];
+  }
+
+  private async listToolHeaders(envelope: ModernEnvelope): Promise<Map<string, HeaderDeclaration[]>> {
+    const session = await this.ensureSession(envelope);
+    const declarations = new Map<string, HeaderDeclaration[]>();
+    if (!session.capabilities.tools) return declarations;
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const answer = await session.request("tools/list", cursor ? { cursor } : {});
+      if (!("result" in answer)) break;
+      const result = answer.result as { tools?: unknown; nextCursor?: unknown };
+      for (const tool of Array.isArray(result.tools) ? result.tools : []) {
+        const { name, inputSchema } = (tool ?? {}) as { name?: unknown; inputSchema?: unknown };
+        const scan = scanToolHeaders(inputSchema);
+        if (typeof name === "string" && scan.valid && scan.declarations.length > 0) {
+          declarations.set(name, scan.declarations);
+        }
+      }
+      cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined;
+      if (cursor === undefined) break;
+    }
+    return declarations;
   }
 
   async close(): Promise<void> {
@@ -212,6 +250,7 @@ export class ModernClientBridge implements Transport {
       if (id !== undefined) this.calls.serverRequestCancelled(id);
       return;
     }
+    if (notification.method === "notifications/tools/list_changed") this.toolHeaders = undefined;
     if (!this.relay.deliver(notification)) this.logger.debug(`dropped ${notification.method}: nobody listens for it`);
   }
 
@@ -280,6 +319,7 @@ export class ModernClientBridge implements Transport {
   /** The upstream forgot the session (or its transport closed): calls in it fail, the next request opens another. */
   private dropSession(session: LegacySession): void {
     if (this.session === session) this.session = undefined;
+    this.toolHeaders = undefined;
     void session.close(false);
     this.calls.sessionLost(session);
   }

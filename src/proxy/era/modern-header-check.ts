@@ -64,3 +64,52 @@ function decodeHeaderValue(value: string): string {
   const encoded = SENTINEL.exec(value)?.[1];
   return encoded === undefined ? value : Buffer.from(encoded, "base64").toString("utf8");
 }
+
+/**
+ * The `Mcp-Param-*` cross-check for a `tools/call` (SEP-2243 §Custom Headers): for each of the tool's
+ * `x-mcp-header` declarations whose argument the body carries (not null, a primitive), the header must be there and
+ * decode to the same value: the `=?base64?…?=` form must hold canonical Base64 of UTF-8, anything else is taken as
+ * is (surrounding whitespace excluded). A number compares numerically. `undefined` when every header agrees.
+ */
+export function checkParamHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  declarations: readonly { path: string[]; headerName: string }[],
+  args: unknown,
+): HeaderMismatch | undefined {
+  for (const declaration of declarations) {
+    let value: unknown = args;
+    for (const key of declaration.path) {
+      value = value && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+    }
+    if (value === null || value === undefined || typeof value === "object") continue;
+    const name = `Mcp-Param-${declaration.headerName}`;
+    const where = `params.arguments.${declaration.path.join(".")}`;
+    const mismatch = (detail: string): HeaderMismatch => ({
+      code: ERA_ERROR.headerMismatch,
+      message: `Bad Request: the request headers and body disagree: ${detail}. Send the headers the tool's x-mcp-header annotations ask for.`,
+    });
+    const raw = single(headers[name.toLowerCase()]);
+    if (raw === undefined) return mismatch(`the body carries ${where} but the ${name} header is absent`);
+    const decoded = decodeParamValue(raw);
+    if (decoded === undefined) return mismatch(`the ${name} header carries an invalid Base64 value`);
+    const same =
+      typeof value === "number" ? decoded.trim() !== "" && Number(decoded) === value : decoded === String(value);
+    if (!same) return mismatch(`the ${name} header names ${JSON.stringify(decoded)} but the body carries ${where}`);
+  }
+  return undefined;
+}
+
+const SENTINEL_FORM = /^=\?base64\?(.*)\?=$/s;
+const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** An `Mcp-Param-*` value as sent: the sentinel form decoded (undefined when it is not canonical Base64 of UTF-8). */
+function decodeParamValue(value: string): string | undefined {
+  const encoded = SENTINEL_FORM.exec(value)?.[1];
+  if (encoded === undefined) return value;
+  if (!CANONICAL_BASE64.test(encoded)) return undefined;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(encoded, "base64"));
+  } catch {
+    return undefined;
+  }
+}
