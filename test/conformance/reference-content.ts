@@ -78,6 +78,18 @@ export const TOOLS: Tool[] = [
       additionalProperties: false,
     },
   },
+  {
+    name: "test_custom_headers",
+    description: "Mirrors region into the Mcp-Param-Region header (SEP-2243 x-mcp-header)",
+    inputSchema: {
+      type: "object",
+      properties: {
+        region: { type: "string", description: "Where to run", "x-mcp-header": "Region" },
+        query: { type: "string", description: "Not mirrored" },
+      },
+      required: ["region"],
+    },
+  },
   // 2026-07-28 scenarios (SEP-2322 input_required, SEP-2575 stateless servers).
   ...[
     ["test_input_required_result_elicitation", "Asks the user's name (input_required, key user_name)"],

@@ -113,3 +113,39 @@ async function readBody(req: IncomingMessage): Promise<string> {
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
 }
+
+const SENTINEL = /^=\?base64\?(.*)\?=$/s;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * What a 2026-07-28 server checks of a `tools/call` beyond the SDK v2 low-level `Server` (SEP-2243 §Custom
+ * Headers): each top-level argument the tool annotates with `x-mcp-header` must be mirrored in its `Mcp-Param-*`
+ * header, Base64 only in canonical `=?base64?…?=` form. Returns the -32020 error to answer with (HTTP 400).
+ */
+export function paramHeaderRefusal(
+  req: IncomingMessage,
+  body: unknown,
+  tools: readonly { name: string; inputSchema: unknown }[],
+): { code: number; message: string } | undefined {
+  const message = body as { method?: unknown; params?: { name?: unknown; arguments?: Record<string, unknown> } };
+  if (message?.method !== "tools/call") return undefined;
+  const tool = tools.find((t) => t.name === message.params?.name);
+  const properties = (tool?.inputSchema as { properties?: Record<string, Record<string, unknown>> } | undefined)
+    ?.properties;
+  for (const [key, property] of Object.entries(properties ?? {})) {
+    const header = property["x-mcp-header"];
+    const value = message.params?.arguments?.[key];
+    if (typeof header !== "string" || value === undefined || value === null) continue;
+    const raw = req.headers[`mcp-param-${header.toLowerCase()}`];
+    const sent = typeof raw === "string" ? raw.trim() : undefined;
+    const encoded = sent === undefined ? undefined : SENTINEL.exec(sent)?.[1];
+    let decoded = sent;
+    if (encoded !== undefined) {
+      decoded = BASE64.test(encoded) ? Buffer.from(encoded, "base64").toString("utf8") : undefined;
+    }
+    if (decoded !== String(value)) {
+      return { code: -32020, message: `Bad Request: Mcp-Param-${header} does not match arguments.${key}` };
+    }
+  }
+  return undefined;
+}

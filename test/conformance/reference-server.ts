@@ -13,6 +13,7 @@
  * Run alone: `node --import tsx test/conformance/reference-server.ts [port]` prints its MCP URL.
  */
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from "@modelcontextprotocol/node";
@@ -37,7 +38,7 @@ import {
   ResourceNotFound,
   readResource,
 } from "./reference-content.ts";
-import { type ReferenceServer, serveReference } from "./reference-http.ts";
+import { paramHeaderRefusal, type ReferenceServer, serveReference } from "./reference-http.ts";
 import {
   callTool,
   type InputRequired,
@@ -184,7 +185,16 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     options.wire === "2026"
       ? createMcpHandler(({ era }) => createReferenceServer(era, shared), { legacy: "reject" })
       : undefined;
-  const modernNode = modern ? toNodeHandler(modern) : undefined;
+  const node = modern ? toNodeHandler(modern) : undefined;
+  const modernNode =
+    node &&
+    (async (req: IncomingMessage, res: ServerResponse, body: unknown) => {
+      const refusal = paramHeaderRefusal(req, body, listTools(shared.lists));
+      if (!refusal) return node(req, res, body);
+      const id = (body as { id?: unknown }).id ?? null;
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id, error: refusal }));
+    });
   return serveReference({
     port: options.port,
     dnsRebindingProtection: options.dnsRebindingProtection,

@@ -166,12 +166,13 @@ export async function callTool(
       };
     case "test_tool_with_logging":
     case "test_logging_tool":
+      // The 2025 scenario wants the messages spread out; the 2026-07-28 probe gives the whole call 0.5 s.
       for (const [i, message] of [
         "Tool execution started",
         "Tool processing data",
         "Tool execution completed",
       ].entries()) {
-        if (i > 0) await sleep(50);
+        if (i > 0 && name === "test_tool_with_logging") await sleep(50);
         await ctx.log(message);
       }
       return text("Tool with logging executed successfully");
@@ -298,6 +299,8 @@ export async function callTool(
       await ctx.toggleList(kind);
       return text(`The ${kind} list changed.`);
     }
+    case "test_custom_headers":
+      return text(`Custom headers test completed for region ${String(args.region)}`);
     case "test_dynamic_tool":
       return text("The dynamic tool ran.");
     default:
