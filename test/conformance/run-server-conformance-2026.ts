@@ -69,7 +69,7 @@ export const LIMITS_OF_THE_SDK_V2_2025_REFERENCE: Readonly<Record<string, Bridge
 
 /** Problems that only say a probe's short wait ran out (the suite's words for it). */
 const TIMING = (problem: string) =>
-  /timed out|operation was aborted|Failed to receive progressive stream|Failed to open or receive frames/i.test(
+  /timed out|operation was aborted|failed to (receive|open|return|yield)|frames are missing|dropped or failed/i.test(
     problem,
   );
 
@@ -139,11 +139,12 @@ export async function runModernServerConformance(
     ]);
     faces.push(faceV2, faceV1);
     const scenarios = await listServerScenarios(tool, SPEC_VERSION);
-    const [direct, throughV2, throughV1] = await Promise.all([
+    const [direct, throughV2] = await Promise.all([
       runServerSuite(tool, "direct", modern.url, scenarios, join(runDir, "direct"), SPEC_VERSION),
       runServerSuite(tool, "face", faceV2.url, scenarios, join(runDir, "face"), SPEC_VERSION),
-      runServerSuite(tool, "face", faceV1.url, scenarios, join(runDir, "face-v1"), SPEC_VERSION),
     ]);
+    // After the others: the host is shared, and some probes wait only 0.5 s.
+    const throughV1 = await runServerSuite(tool, "face", faceV1.url, scenarios, join(runDir, "face-v1"), SPEC_VERSION);
     // The suite gives some probes 0.5-1.5 s; a face opening a 2025 session for a new caller on a loaded host can
     // exceed that. Such a scenario is run once more, alone; its first problems stay on the result (timedOutFirst).
     const v2Limits = LIMITS_OF_THE_SDK_V2_2025_REFERENCE;
