@@ -4,116 +4,29 @@
 // the real SDK v1 client; neither can use the other's session, sign-in or grant, and a request the front did not
 // vouch for is refused.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
-import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
-import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
-import { freePort } from "../fixtures/ports.ts";
-import { BIN } from "./support/built-cli.ts";
-import { type FrontUser, type IdentityFront, startIdentityFront } from "./support/identity-front.ts";
+import { type AppsDeployment, startAppsDeployment, whoami } from "./support/apps-deployment.ts";
+import type { FrontUser } from "./support/identity-front.ts";
 
 const ALICE: FrontUser = { login: "alice", id: "7001234567890001", email: "alice@example.test" };
 const BOB: FrontUser = { login: "bob", id: "7001234567890002", email: "bob@example.test" };
 
 describe("serve --identity databricks-apps behind the platform's front, two users", () => {
-  let as: TestAuthServer;
-  let mcp: TestMcpServer;
-  let front: IdentityFront;
-  let child: ChildProcess;
-  let dir: string;
-  let output = "";
-  const clients: Client[] = [];
+  let apps: AppsDeployment;
 
   before(async () => {
-    as = await startAuthServer();
-    mcp = await startMcpServer({ authServer: as, transport: "streamable-stateful" });
-    dir = await mkdtemp(join(tmpdir(), "identity-apps-"));
-    const port = await freePort();
-    // --host stays loopback here (the front is on this machine); on Apps it defaults to 0.0.0.0, without a key.
-    child = spawn(
-      process.execPath,
-      [
-        BIN,
-        "serve",
-        mcp.url,
-        "--identity",
-        "databricks-apps",
-        "--host",
-        "127.0.0.1",
-        "--auth-dir",
-        dir,
-        "--no-browser",
-      ],
-      { env: { ...process.env, DATABRICKS_APP_PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout?.on("data", (chunk) => (output += chunk));
-    child.stderr?.on("data", (chunk) => (output += chunk));
-    await new Promise<void>((resolve, reject) => {
-      const check = () => (output.includes("is ready") ? resolve() : undefined);
-      child.stdout?.on("data", check);
-      child.once("exit", (code) => reject(new Error(`serve exited ${code}: ${output}`)));
-    });
-    front = await startIdentityFront(`http://127.0.0.1:${port}`, [ALICE, BOB]);
+    apps = await startAppsDeployment({ users: [ALICE, BOB], dirPrefix: "identity-apps-" });
   });
 
   after(async () => {
-    await Promise.all(clients.map((client) => client.close().catch(() => {})));
-    child?.kill("SIGTERM");
-    await front?.close();
-    await mcp?.close();
-    await as?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await apps?.close();
   });
 
-  const asUser = (user: FrontUser) => ({ cookie: `front_user=${user.login}` });
-
-  async function connect(user: FrontUser): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-    const client = new Client({ name: `identity-test-${user.login}`, version: "1.0.0" });
-    const transport = new StreamableHTTPClientTransport(new URL(`${front.url}/mcp`), {
-      requestInit: { headers: asUser(user) },
-    });
-    await client.connect(transport);
-    clients.push(client);
-    return { client, transport };
-  }
-
-  /** The sign-in URL the proxy names in the JSON-RPC error a not-signed-in user's initialize gets. */
-  async function signInUrlFor(user: FrontUser): Promise<string> {
-    const error = await connect(user).then(
-      () => assert.fail(`${user.login} is not signed in yet, initialize must fail`),
-      (failure: unknown) => failure as { code?: number; message?: string; data?: { signInUrl?: string } },
-    );
-    assert.equal(error.code, -32050, String(error.message));
-    const url = error.data?.signInUrl ?? "";
-    assert.ok(url.startsWith(`${as.issuer}/`), `data.signInUrl names the AS: ${url}`);
-    assert.ok(error.message?.includes(url), "the message carries the URL too");
-    return url;
-  }
-
-  /** Follows a sign-in in `browserOf`'s browser (the front knows them by their cookie), logging in as `login`. */
-  function login(url: string, browserOf: FrontUser, loginName = browserOf.login) {
-    return completeLoginInBrowser(url, {
-      login: loginName,
-      headersFor: (target) => (target.port === String(front.port) ? asUser(browserOf) : undefined),
-      isCallback: (target) => target.port === String(front.port) && target.pathname === "/oauth/callback",
-    });
-  }
-
-  async function whoami(client: Client): Promise<string | undefined> {
-    const result = (await client.callTool({ name: "whoami", arguments: {} })) as { content: { text: string }[] };
-    return (JSON.parse(result.content[0]?.text ?? "{}") as { sub?: string }).sub;
-  }
-
   async function send(path: string, user: FrontUser | undefined, init: RequestInit = {}): Promise<Response> {
-    return fetch(`${front.url}${path}`, {
+    return fetch(`${apps.front.url}${path}`, {
       ...init,
-      headers: { ...(user ? asUser(user) : {}), ...(init.headers as Record<string, string> | undefined) },
+      headers: { ...(user ? apps.asUser(user) : {}), ...(init.headers as Record<string, string> | undefined) },
       redirect: "manual",
     });
   }
@@ -121,23 +34,23 @@ describe("serve --identity databricks-apps behind the platform's front, two user
   let aliceSession: string | undefined;
 
   test("each user signs in as themselves and whoami returns their own subject", async () => {
-    const aliceUrl = await signInUrlFor(ALICE);
-    const bobUrl = await signInUrlFor(BOB);
+    const aliceUrl = await apps.signInUrlFor(ALICE);
+    const bobUrl = await apps.signInUrlFor(BOB);
     assert.notEqual(new URL(aliceUrl).searchParams.get("state"), new URL(bobUrl).searchParams.get("state"));
     // The redirect URI is the public one, from X-Forwarded-Host: the browser comes back through the front.
-    assert.equal(new URL(aliceUrl).searchParams.get("redirect_uri"), `${front.url}/oauth/callback`);
+    assert.equal(new URL(aliceUrl).searchParams.get("redirect_uri"), `${apps.front.url}/oauth/callback`);
 
-    assert.equal((await login(aliceUrl, ALICE)).callbackStatus, 200);
-    assert.equal((await login(bobUrl, BOB)).callbackStatus, 200);
+    assert.equal((await apps.login(aliceUrl, ALICE)).callbackStatus, 200);
+    assert.equal((await apps.login(bobUrl, BOB)).callbackStatus, 200);
 
-    const alice = await connect(ALICE);
-    const bob = await connect(BOB);
+    const alice = await apps.connect(ALICE);
+    const bob = await apps.connect(BOB);
     assert.equal(await whoami(alice.client), "alice");
     assert.equal(await whoami(bob.client), "bob");
     aliceSession = alice.transport.sessionId;
     assert.ok(aliceSession);
     // One registration for the upstream, shared; one grant per user (hashed names, no user id in any file name).
-    const files = await readdir(dir);
+    const files = await readdir(apps.dir);
     assert.equal(files.filter((name) => name.endsWith("_client_info.json")).length, 1, files.join(" "));
     assert.equal(files.filter((name) => name.endsWith("_tokens.json")).length, 2, files.join(" "));
     for (const name of files) {
@@ -176,16 +89,16 @@ describe("serve --identity databricks-apps behind the platform's front, two user
     assert.ok(csrf);
     const started = await send("/oauth/sign-in", ALICE, {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", origin: front.url },
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: apps.front.url },
       body: `csrf=${encodeURIComponent(csrf)}`,
     });
     assert.equal(started.status, 303, await started.text());
     const location = started.headers.get("location") ?? "";
-    const stolen = await login(location, BOB, "bob");
+    const stolen = await apps.login(location, BOB, "bob");
     assert.equal(stolen.callbackStatus, 400);
 
-    const alice = await connect(ALICE);
-    const bob = await connect(BOB);
+    const alice = await apps.connect(ALICE);
+    const bob = await apps.connect(BOB);
     assert.equal(await whoami(alice.client), "alice", "alice's grant is untouched");
     assert.equal(await whoami(bob.client), "bob");
   });
@@ -200,11 +113,14 @@ describe("serve --identity databricks-apps behind the platform's front, two user
   });
 
   test("the platform's headers and tokens never reach the upstream or the logs", () => {
-    assert.deepEqual(mcp.stats.forwardedHeaders, []);
-    assert.deepEqual(mcp.stats.cookies, []);
+    assert.deepEqual(apps.mcp.stats.forwardedHeaders, []);
+    assert.deepEqual(apps.mcp.stats.cookies, []);
     for (const user of [ALICE, BOB]) {
-      assert.ok(!output.includes(front.platformToken(user.login)), "no platform token in the proxy's output");
-      assert.ok(!output.includes(user.id), "no user id in the proxy's output");
+      assert.ok(
+        !apps.output().includes(apps.front.platformToken(user.login)),
+        "no platform token in the proxy's output",
+      );
+      assert.ok(!apps.output().includes(user.id), "no user id in the proxy's output");
     }
   });
 });

@@ -3,23 +3,22 @@
 // test plays that front per request. Without --api-key the proxy refuses to start; a request naming a user without
 // the key, or with a wrong one, is refused; two users each sign in in their own scripted browser and keep apart.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
 import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
-import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
+import type { TestMcpServer } from "../fixtures/mcp-server.ts";
 import { freePort } from "../fixtures/ports.ts";
+import { whoami } from "./support/apps-deployment.ts";
+import { type AuthUpstream, startAuthUpstream } from "./support/auth-upstream.ts";
 import { type ServeChild, serveRefusal, startServeChild } from "./support/serve-child.ts";
 
 const HEADER = "X-Forwarded-Email";
 const FRONT_SECRET = "front-shared-secret-0123456789abcdef";
 
 describe("serve --identity header:NAME with the front's shared secret", () => {
-  let as: TestAuthServer;
+  let base: AuthUpstream;
   let mcp: TestMcpServer;
   let serve: ServeChild;
   let dir: string;
@@ -27,9 +26,8 @@ describe("serve --identity header:NAME with the front's shared secret", () => {
   const clients: Client[] = [];
 
   before(async () => {
-    as = await startAuthServer();
-    mcp = await startMcpServer({ authServer: as, transport: "streamable-stateful" });
-    dir = await mkdtemp(join(tmpdir(), "identity-header-"));
+    base = await startAuthUpstream({ dirPrefix: "identity-header-" });
+    ({ mcp, dir } = base);
     const port = await freePort();
     proxy = `http://127.0.0.1:${port}`;
     serve = await startServeChild(
@@ -41,9 +39,7 @@ describe("serve --identity header:NAME with the front's shared secret", () => {
   after(async () => {
     await Promise.all(clients.map((client) => client.close().catch(() => {})));
     await serve?.stop();
-    await mcp?.close();
-    await as?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await base?.close();
   });
 
   /** What the front adds to every request of `email`'s. */
@@ -73,11 +69,6 @@ describe("serve --identity header:NAME with the front's shared secret", () => {
       isCallback: (target) => target.origin === proxy && target.pathname === "/oauth/callback",
     });
     assert.equal(result.callbackStatus, 200, `${email}'s callback`);
-  }
-
-  async function whoami(client: Client): Promise<string | undefined> {
-    const result = (await client.callTool({ name: "whoami", arguments: {} })) as { content: { text: string }[] };
-    return (JSON.parse(result.content[0]?.text ?? "{}") as { sub?: string }).sub;
   }
 
   async function initialize(headers: Record<string, string>): Promise<{ status: number; message: string }> {

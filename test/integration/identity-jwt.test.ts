@@ -3,19 +3,19 @@
 // told to read. Two users sign in in their own scripted browsers at the real test AS and each gets their own grant;
 // expired, wrong-audience, wrong-key and unsigned (alg none) assertions are refused with a message saying why.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
-import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
+import type { TestAuthServer } from "../fixtures/auth-server.ts";
 import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
-import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
+import type { TestMcpServer } from "../fixtures/mcp-server.ts";
 import { freePort } from "../fixtures/ports.ts";
+import { whoami } from "./support/apps-deployment.ts";
+import { type AuthUpstream, startAuthUpstream } from "./support/auth-upstream.ts";
 import { type ServeChild, startServeChild } from "./support/serve-child.ts";
 
 const HEADER = "x-test-front-assertion";
@@ -25,6 +25,7 @@ const ISSUER = "https://front.example.test";
 type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
 describe("serve --identity jwt:JWKS_URL, two users behind a signing front", () => {
+  let base: AuthUpstream;
   let as: TestAuthServer;
   let mcp: TestMcpServer;
   let jwks: Server;
@@ -37,8 +38,8 @@ describe("serve --identity jwt:JWKS_URL, two users behind a signing front", () =
   const clients: Client[] = [];
 
   before(async () => {
-    as = await startAuthServer();
-    mcp = await startMcpServer({ authServer: as, transport: "streamable-stateful" });
+    base = await startAuthUpstream({ dirPrefix: "identity-jwt-" });
+    ({ as, mcp, dir } = base);
     const front = await generateKeyPair("ES256");
     frontKey = front.privateKey;
     strangerKey = (await generateKeyPair("ES256")).privateKey;
@@ -49,7 +50,6 @@ describe("serve --identity jwt:JWKS_URL, two users behind a signing front", () =
     });
     await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
     const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
-    dir = await mkdtemp(join(tmpdir(), "identity-jwt-"));
     const port = await freePort();
     proxy = `http://127.0.0.1:${port}`;
     serve = await startServeChild([
@@ -74,9 +74,7 @@ describe("serve --identity jwt:JWKS_URL, two users behind a signing front", () =
     await Promise.all(clients.map((client) => client.close().catch(() => {})));
     await serve?.stop();
     await new Promise<void>((resolve) => (jwks ? jwks.close(() => resolve()) : resolve()));
-    await mcp?.close();
-    await as?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await base?.close();
   });
 
   function assertion(
@@ -112,11 +110,6 @@ describe("serve --identity jwt:JWKS_URL, two users behind a signing front", () =
     const url = error.data?.signInUrl ?? "";
     assert.ok(url.startsWith(`${as.issuer}/`), `data.signInUrl names the AS: ${url}`);
     return url;
-  }
-
-  async function whoami(client: Client): Promise<string | undefined> {
-    const result = (await client.callTool({ name: "whoami", arguments: {} })) as { content: { text: string }[] };
-    return (JSON.parse(result.content[0]?.text ?? "{}") as { sub?: string }).sub;
   }
 
   /** A POST /mcp initialize carrying `token` (or none) in the assertion header. */

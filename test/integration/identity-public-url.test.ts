@@ -4,18 +4,16 @@
 // served under another public URL: the stored registration names the old redirect URI, so the proxy registers its
 // dynamic client again (counted at the real test AS), and a third run with the same URL registers nothing new.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
+import type { TestAuthServer } from "../fixtures/auth-server.ts";
 import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
-import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
+import type { TestMcpServer } from "../fixtures/mcp-server.ts";
 import { freePort } from "../fixtures/ports.ts";
+import { type AuthUpstream, startAuthUpstream } from "./support/auth-upstream.ts";
 import { type ServeChild, startServeChild } from "./support/serve-child.ts";
 
 interface Front {
@@ -51,22 +49,20 @@ async function startFront(target: string, port: number): Promise<Front> {
 }
 
 describe("serve --public-url in the single-user mode", () => {
+  let base: AuthUpstream;
   let as: TestAuthServer;
   let mcp: TestMcpServer;
   let dir: string;
   const running: { serve?: ServeChild; front?: Front; client?: Client } = {};
 
   before(async () => {
-    as = await startAuthServer();
-    mcp = await startMcpServer({ authServer: as, transport: "streamable-stateful" });
-    dir = await mkdtemp(join(tmpdir(), "identity-public-url-"));
+    base = await startAuthUpstream({ dirPrefix: "identity-public-url-" });
+    ({ as, mcp, dir } = base);
   });
 
   after(async () => {
     await stopRun();
-    await mcp?.close();
-    await as?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await base?.close();
   });
 
   async function stopRun(): Promise<void> {

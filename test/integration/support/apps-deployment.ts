@@ -4,15 +4,13 @@
 // the helpers each of those tests used: an SDK v1 client as a user, the user's scripted browser for a sign-in, the
 // `whoami` tool.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startAuthServer, type TestAuthServer } from "../../fixtures/auth-server.ts";
+import type { TestAuthServer } from "../../fixtures/auth-server.ts";
 import { completeLoginInBrowser, type HeadlessLoginResult } from "../../fixtures/headless-login.ts";
-import { startMcpServer, type TestMcpServer } from "../../fixtures/mcp-server.ts";
+import type { TestMcpServer } from "../../fixtures/mcp-server.ts";
 import { freePort } from "../../fixtures/ports.ts";
+import { type AuthUpstream, startAuthUpstream } from "./auth-upstream.ts";
 import { type FrontUser, type IdentityFront, startIdentityFront } from "./identity-front.ts";
 import { type ServeChild, startServeChild } from "./serve-child.ts";
 
@@ -57,25 +55,24 @@ export async function startAppsDeployment(options: {
   transport?: "streamable-stateful" | "streamable-stateless" | "sse";
 }): Promise<AppsDeployment> {
   const clients: Client[] = [];
-  const parts: Partial<{ as: TestAuthServer; mcp: TestMcpServer; front: IdentityFront; serve: ServeChild }> = {};
-  let dir: string | undefined;
+  const parts: Partial<{ upstream: AuthUpstream; front: IdentityFront; serve: ServeChild }> = {};
   const close = async () => {
     await Promise.all(clients.map((client) => client.close().catch(() => {})));
     await parts.serve?.stop();
     await parts.front?.close();
-    await parts.mcp?.close();
-    await parts.as?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await parts.upstream?.close();
   };
   try {
-    parts.as = await startAuthServer();
-    parts.mcp = await startMcpServer({ authServer: parts.as, transport: options.transport ?? "streamable-stateful" });
-    dir = await mkdtemp(join(tmpdir(), options.dirPrefix ?? "identity-apps-"));
+    parts.upstream = await startAuthUpstream({
+      dirPrefix: options.dirPrefix ?? "identity-apps-",
+      transport: options.transport,
+    });
+    const { mcp, dir } = parts.upstream;
     const port = await freePort();
     // --host stays loopback here (the front is on this machine); on Apps it defaults to 0.0.0.0, without a key.
     parts.serve = await startServeChild(
       [
-        parts.mcp.url,
+        mcp.url,
         "--identity",
         "databricks-apps",
         "--host",
@@ -92,8 +89,8 @@ export async function startAppsDeployment(options: {
     await close();
     throw error;
   }
-  const { as, mcp, front, serve } = parts as Required<typeof parts>;
-  const authDir = dir;
+  const { upstream, front, serve } = parts as Required<typeof parts>;
+  const { as, mcp, dir: authDir } = upstream;
   const asUser = (user: FrontUser) => ({ cookie: `front_user=${user.login}` });
 
   const connect: AppsDeployment["connect"] = async (user, connectOptions = {}) => {
