@@ -88,6 +88,7 @@ export class UpstreamConnector {
       logger: this.logger,
       verdicts: this.eras,
       discover,
+      cache: this.cache,
     });
   }
 

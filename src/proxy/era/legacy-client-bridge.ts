@@ -10,6 +10,7 @@ import type {
 import type { FetchLike } from "../../auth/authorized-fetch.ts";
 import { isProxyError, ProxyError } from "../../lib/errors.ts";
 import { type Logger, silentLogger } from "../../lib/logger.ts";
+import { CACHEABLE_METHODS, type CacheCaller, type ResultCache } from "../result-cache.ts";
 import { httpFailureOf, jsonRpcErrorBody } from "../upstream-error.ts";
 import { ClientInputRequests } from "./client-input-requests.ts";
 import { discoverRequest } from "./era-probe.ts";
@@ -49,6 +50,11 @@ export interface LegacyClientBridgeOptions {
   verdicts?: EraVerdicts | undefined;
   /** A `server/discover` result already in hand (the era probe's), used for the first `initialize`. */
   discover?: Record<string, unknown> | undefined;
+  /**
+   * Reuse of the upstream's cacheable 2026-07-28 results (`ttlMs`/`cacheScope`; result-cache.ts), and who asks: the
+   * upstream and the grant whose token goes with these requests (`private` results stay with that grant).
+   */
+  cache?: { results: ResultCache; caller: CacheCaller } | undefined;
 }
 
 /** Rounds of `input_required` one call may take (2026-07-28 mrtr leaves the bound to the client). */
@@ -156,10 +162,15 @@ export class LegacyClientBridge implements Transport {
     if (method === "tools/call" && typeof params.name === "string" && !this.tools.has(params.name)) {
       await this.learnTools();
     }
+    const cache = this.options.cache && CACHEABLE_METHODS.has(method) ? this.options.cache : undefined;
+    // The key is the method and params without `_meta` (the protocol version kept), as sent upstream.
+    const cached = cache?.results.lookup(cache.caller, method, this.stamp(params));
+    if (cached) return this.toLegacy(method, { jsonrpc: "2.0", id, result: cached }, id);
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
       const answer = await this.exchangeWithInputs(request, params, controller.signal);
+      if (cache && "result" in answer) cache.results.store(cache.caller, method, this.stamp(params), answer.result);
       return this.toLegacy(method, answer, id);
     } catch (error) {
       if (controller.signal.aborted) return undefined;
@@ -330,6 +341,11 @@ export class LegacyClientBridge implements Transport {
   private fromServer(message: JSONRPCMessage): void {
     if ("method" in message && message.method === "notifications/tools/list_changed") {
       this.toolsKnown = false;
+    }
+    const cache = this.options.cache;
+    // A list-changed (or resource-updated) notification makes the cached lists (or reads) stale for every grant.
+    if (cache && "method" in message && !("id" in message)) {
+      cache.results.notified(cache.caller.upstream, message.method, message.params);
     }
     if ("method" in message && "id" in message) {
       // The 2026-07-28 wire has no server-to-client requests; one here is a server bug.
