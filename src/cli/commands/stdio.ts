@@ -1,4 +1,5 @@
 import { createUpstreamContext } from "../../app/context.ts";
+import { stopSignal } from "../../app/graceful-stop.ts";
 import { runStdio } from "../../app/stdio.ts";
 import type { CliArgs } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
@@ -10,8 +11,8 @@ export async function stdioCommand(args: CliArgs): Promise<number> {
   const server = resolveServer(args, "stdio");
   const ctx = await createUpstreamContext(server.upstream, runtimeFor(args, server), { callback: "own-listener" });
   const stop = new AbortController();
-  process.once("SIGTERM", () => stop.abort());
-  process.once("SIGINT", () => stop.abort());
+  // Not process.once: the listener must stay while the face closes (see stopSignal); a second signal exits 1.
+  void stopSignal().then(() => stop.abort());
   try {
     await runStdio({
       upstream: ctx.upstream,
