@@ -204,10 +204,7 @@ export class RedisTokenStore implements TokenStore {
     this.#clients = undefined;
     if (!clients) return;
     const { main, sub } = await clients;
-    // A connected client finishes its pending commands first. One that is not (the server down, reconnecting) is
-    // destroyed: node-redis's close() would wait for an answer that never comes.
-    const end = async (client: RedisClientType) => (client.isReady ? client.close() : client.destroy());
-    await Promise.allSettled([end(main), end(sub)]);
+    await Promise.allSettled([endClient(main), endClient(sub)]);
   }
 
   sidecarPath(): undefined {
@@ -325,6 +322,28 @@ export class RedisTokenStore implements TokenStore {
       hint: "Check that Redis is running and reachable; tokens already in memory keep working meanwhile.",
       ...(cause === undefined ? {} : { cause }),
     });
+  }
+}
+
+/** How long a closing client may wait for the answers to its pending commands before it is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Ends a client: a connected one finishes its pending commands first, within CLOSE_GRACE_MS; one that is not (the
+ * server down, reconnecting) is destroyed at once. node-redis's close() waits for answers that never come when the
+ * server goes away meanwhile, and nothing else then keeps the process alive.
+ */
+async function endClient(client: RedisClientType): Promise<void> {
+  if (!client.isReady) return client.destroy();
+  let timer: NodeJS.Timeout | undefined;
+  const closed = client.close().then(() => true);
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS);
+  });
+  try {
+    if (!(await Promise.race([closed, late]))) client.destroy();
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,6 +1,7 @@
 // The graceful stop of `serve` (dist/main.js) on a shared store (Redis and PostgreSQL side by side): on SIGTERM it
 // closes its store connections (the server sees them go, the log says so) and exits 0 by itself, not through the
-// 10 s cap (which exits 1); also when the store server is down at that moment (its clients are reconnecting).
+// 10 s cap (which exits 1); also when the store server is down at that moment (its clients are reconnecting), and
+// when it went down under a sign-in starting at launch (a Redis close waiting for answers that never come).
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -120,6 +121,38 @@ describe("serve closes its shared store on SIGTERM", { concurrency: true }, () =
         assert.match(serve.output(), /Closed the token store (redis|postgres):\/\/\S*127\.0\.0\.1:\d+/);
         assert.doesNotMatch(serve.output(), /not-the-password/);
         await eventually(async () => (await backend.connections(server.url)) === before, "its connections gone");
+      });
+
+      test("a sign-in starting at launch when the store goes down, then the signal: still exit 0", async () => {
+        // Another upstream, never signed in: serve starts a sign-in as it starts, and the store goes away under it.
+        const other = await startMcpServer({ authServer: as, transport: "streamable-stateless" });
+        try {
+          for (let round = 0; round < 3; round++) {
+            const serve = await startServeChild([
+              other.url,
+              "--store",
+              server.url,
+              "--port",
+              String(await freePort()),
+              "--auth-dir",
+              dir,
+              "--no-browser",
+            ]);
+            await eventually(async () => /starting the sign-in/.test(serve.output()), "the sign-in at launch");
+            await server.stop();
+            try {
+              const stopped = exited(serve);
+              serve.child.kill("SIGTERM");
+              const { code, signal } = await stopped;
+              assert.deepEqual({ code, signal }, { code: 0, signal: null }, serve.output());
+              assert.match(serve.output(), /Closed the token store/);
+            } finally {
+              await server.start();
+            }
+          }
+        } finally {
+          await other.close();
+        }
       });
 
       test("with the store down at the signal (reconnecting): still a prompt exit 0", async () => {
