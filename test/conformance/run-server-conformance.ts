@@ -29,6 +29,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startReferenceServer } from "./reference-server.ts";
+import { startReferenceServerV1 } from "./reference-server-v1.ts";
 import { locateSuite, type SuiteTool } from "./run-conformance.ts";
 
 const execFileAsync = promisify(execFile);
@@ -75,6 +76,12 @@ export interface ServerConformanceSummary {
   bridged: ServerRun;
   /** Passed directly (2025 reference) but not through the bridge to the 2026-07-28-only reference. */
   bridgedRegressions: string[];
+  /** The suite directly against the SDK v1 reference (reference-server-v1.ts, 2025 session wire). */
+  v1Direct: ServerRun;
+  /** The suite through a face in front of the SDK v1 reference. */
+  v1Face: ServerRun;
+  /** Passed directly on the SDK v1 reference but not through its face. */
+  v1Regressions: string[];
   dnsRebindingThroughFace: boolean;
   /**
    * dns-rebinding-protection through a face fronting a copy of the reference server without its own Host/Origin
@@ -286,31 +293,39 @@ export async function runServerConformance(options: { outDir?: string } = {}): P
   const reference = await startReferenceServer();
   const unprotected = await startReferenceServer({ dnsRebindingProtection: false });
   const modern = await startReferenceServer({ wire: "2026" });
+  const referenceV1 = await startReferenceServerV1();
   let face: Face | undefined;
   let faceOfUnprotected: Face | undefined;
   let faceOfModern: Face | undefined;
+  let faceOfV1: Face | undefined;
   try {
-    const [tool, startedFace, startedFaceOfUnprotected, startedFaceOfModern] = await Promise.all([
+    const [tool, startedFace, startedFaceOfUnprotected, startedFaceOfModern, startedFaceOfV1] = await Promise.all([
       locateSuite(SERVER_SUITE_VERSION),
       startFace(reference.url, join(authDir, "a")),
       startFace(unprotected.url, join(authDir, "b")),
       startFace(modern.url, join(authDir, "c")),
+      startFace(referenceV1.url, join(authDir, "d")),
     ]);
     face = startedFace;
     faceOfUnprotected = startedFaceOfUnprotected;
     faceOfModern = startedFaceOfModern;
+    faceOfV1 = startedFaceOfV1;
     const scenarios = await listServerScenarios(tool);
-    const [direct, throughFace, own] = await Promise.all([
+    const [direct, throughFace, own, v1Direct] = await Promise.all([
       runServerSuite(tool, "direct", reference.url, scenarios, join(runDir, "direct")),
       runServerSuite(tool, "face", face.url, scenarios, join(runDir, "face")),
       runServerSuite(tool, "face", faceOfUnprotected.url, ["dns-rebinding-protection"], join(runDir, "face-own-dns")),
+      runServerSuite(tool, "direct", referenceV1.url, scenarios, join(runDir, "direct-v1")),
     ]);
     // After the others: the host is shared, and the suite's timeouts are short.
     const bridged = await runServerSuite(tool, "face", faceOfModern.url, scenarios, join(runDir, "bridged"));
+    const v1Face = await runServerSuite(tool, "face", faceOfV1.url, scenarios, join(runDir, "face-v1"));
     await rerunTimeouts(tool, face.url, direct, throughFace, join(runDir, "face-again"));
     await rerunTimeouts(tool, faceOfModern.url, direct, bridged, join(runDir, "bridged-again"));
+    await rerunTimeouts(tool, faceOfV1.url, v1Direct, v1Face, join(runDir, "face-v1-again"));
     const faceResult = new Map(throughFace.results.map((r) => [r.scenario, r]));
     const bridgedResult = new Map(bridged.results.map((r) => [r.scenario, r]));
+    const v1FaceResult = new Map(v1Face.results.map((r) => [r.scenario, r]));
     const summary: ServerConformanceSummary = {
       version: SERVER_SUITE_VERSION,
       scenarios,
@@ -321,9 +336,14 @@ export async function runServerConformance(options: { outDir?: string } = {}): P
       bridgedRegressions: direct.results
         .filter((r) => r.passed && !bridgedResult.get(r.scenario)?.passed)
         .map((r) => r.scenario),
+      v1Direct,
+      v1Face,
+      v1Regressions: v1Direct.results
+        .filter((r) => r.passed && !v1FaceResult.get(r.scenario)?.passed)
+        .map((r) => r.scenario),
       dnsRebindingThroughFace: faceResult.get("dns-rebinding-protection")?.passed === true,
       dnsRebindingFaceOwn: own.results[0] as ServerScenarioResult,
-      faceLog: `${face.stderr()}(face of the unprotected copy)\n${faceOfUnprotected.stderr()}(face of the 2026-07-28-only copy)\n${faceOfModern.stderr()}`,
+      faceLog: `${face.stderr()}(face of the unprotected copy)\n${faceOfUnprotected.stderr()}(face of the 2026-07-28-only copy)\n${faceOfModern.stderr()}(face of the SDK v1 reference)\n${faceOfV1.stderr()}`,
       durationMs: Date.now() - started,
     };
     writeFileSync(join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
@@ -331,8 +351,8 @@ export async function runServerConformance(options: { outDir?: string } = {}): P
     renameSync(runDir, final);
     return summary;
   } finally {
-    await Promise.all([face?.stop(), faceOfUnprotected?.stop(), faceOfModern?.stop()]);
-    await Promise.all([reference.close(), unprotected.close(), modern.close()]);
+    await Promise.all([face?.stop(), faceOfUnprotected?.stop(), faceOfModern?.stop(), faceOfV1?.stop()]);
+    await Promise.all([reference.close(), unprotected.close(), modern.close(), referenceV1.close()]);
     rmSync(runDir, { recursive: true, force: true });
     rmSync(authDir, { recursive: true, force: true });
   }
@@ -343,7 +363,7 @@ export function formatServerSummary(summary: ServerConformanceSummary): string {
   const dns = summary.dnsRebindingThroughFace ? "pass" : "FAIL";
   const again = summary.face.results.filter((r) => r.timedOutFirst).map((r) => r.scenario);
   const retried = again.length > 0 ? `; run again after a timeout: ${again.join(", ")}` : "";
-  return `server scenarios: direct ${summary.direct.passed}/${summary.direct.total}, through the HTTP face ${summary.face.passed}/${summary.face.total} (dns-rebinding-protection: ${dns}${retried}), through the HTTP face bridged to a 2026-07-28-only copy ${summary.bridged.passed}/${summary.bridged.total}`;
+  return `server scenarios: direct ${summary.direct.passed}/${summary.direct.total}, through the HTTP face ${summary.face.passed}/${summary.face.total} (dns-rebinding-protection: ${dns}${retried}), through the HTTP face bridged to a 2026-07-28-only copy ${summary.bridged.passed}/${summary.bridged.total}; SDK v1 reference direct ${summary.v1Direct.passed}/${summary.v1Direct.total}, through the HTTP face ${summary.v1Face.passed}/${summary.v1Face.total}`;
 }
 
 /** One line per scenario: its verdict on each side, and the problems of any side that failed. */
@@ -352,11 +372,17 @@ export function formatServerScenarios(summary: ServerConformanceSummary): string
     const face = summary.face.results[index] as ServerScenarioResult;
     const mark = (r: ServerScenarioResult) => (r.passed ? "pass" : "FAIL");
     const bridged = summary.bridged.results[index] as ServerScenarioResult;
-    const lines = [`${direct.scenario}: direct ${mark(direct)}, face ${mark(face)}, bridged ${mark(bridged)}`];
+    const v1Direct = summary.v1Direct.results[index] as ServerScenarioResult;
+    const v1Face = summary.v1Face.results[index] as ServerScenarioResult;
+    const lines = [
+      `${direct.scenario}: direct ${mark(direct)}, face ${mark(face)}, bridged ${mark(bridged)}; SDK v1 direct ${mark(v1Direct)}, face ${mark(v1Face)}`,
+    ];
     for (const p of direct.problems) lines.push(`     direct: ${p}`);
     for (const p of face.timedOutFirst ?? []) lines.push(`     face, first run (timed out, run again): ${p}`);
     for (const p of face.problems) lines.push(`     face: ${p}`);
     for (const p of bridged.problems) lines.push(`     bridged: ${p}`);
+    for (const p of v1Direct.problems) lines.push(`     SDK v1 direct: ${p}`);
+    for (const p of v1Face.problems) lines.push(`     SDK v1 face: ${p}`);
     return lines.join("\n");
   });
 }
@@ -378,7 +404,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
         summary.dnsRebindingThroughFace &&
         own.passed &&
         summary.regressions.length === 0 &&
-        summary.bridgedRegressions.length === 0;
+        summary.bridgedRegressions.length === 0 &&
+        summary.v1Regressions.length === 0;
       process.exit(ok ? 0 : 1);
     },
     (error: unknown) => {
