@@ -138,13 +138,17 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
               eras,
               signInWaitMs: shared.signInWaitMs,
               dispatcher: shared.dispatcher,
-              // The face's one sign-in for this upstream: one grant, and hits and misses on /metrics.
-              cache: {
-                results: new ResultCache({
-                  onLookup: (_upstream, method, hit) => metrics.resultCacheLookup(method, hit),
-                }),
-                caller: { upstream: upstream.url, grant: served.name },
-              },
+              // The face's one sign-in for this upstream: one grant, and hits and misses on /metrics. Behind
+              // --identity the bridged sessions carry several users' tokens under that one key, so a `private`
+              // result could reach another user: no cache there until the caller's own grant is known here.
+              cache: shared.bindSessions
+                ? undefined
+                : {
+                    results: new ResultCache({
+                      onLookup: (_upstream, method, hit) => metrics.resultCacheLookup(method, hit),
+                    }),
+                    caller: { upstream: upstream.url, grant: served.name },
+                  },
             });
             metrics.countSessions(() => created.sessionCount);
             return created;
