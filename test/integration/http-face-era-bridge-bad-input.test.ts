@@ -178,23 +178,28 @@ describe("HTTP face: an upstream that changes era between proxy restarts (the sa
 
   const storedEra = async () => ((await eraStore.store.read(eraStore.key, "protocol")) as { era?: string })?.era;
 
-  /** One proxy process's life in front of the upstream restarted as `mode`: one client of each era, one call each. */
-  async function run(mode: McpTransportMode): Promise<string[]> {
+  /**
+   * One proxy process's life in front of the upstream restarted as `mode`: a 2026-07-28 client on /mcp (unless
+   * `path` is /sse), then a 2025 client on `path`, one call each.
+   */
+  async function run(mode: McpTransportMode, path: "/mcp" | "/sse" = "/mcp"): Promise<string[]> {
     await upstream?.close();
     upstream = await startMcpServer({ authServer: as, transport: mode, port });
     // No wait for the start-up sign-in: the first request waits for it (it reaches a server that just restarted).
     const h = await startFaceHarness({ shared: { as, mcp: upstream }, serve: { eraStore } });
     const outcomes: string[] = [];
     try {
-      const modernOne = modernClient("era-change-modern").client;
-      await modernOne.connect(modernTransport(h.mcpUrl));
-      outcomes.push(textOf(await modernOne.callTool({ name: "echo", arguments: { text: "modern" } })) ?? "");
-      await modernOne.close();
+      if (path === "/mcp") {
+        const modernOne = modernClient("era-change-modern").client;
+        await modernOne.connect(modernTransport(h.mcpUrl));
+        outcomes.push(textOf(await modernOne.callTool({ name: "echo", arguments: { text: "modern" } })) ?? "");
+        await modernOne.close();
+      }
       // A 2025 client: a wrong stored verdict may cost it one refused connection with a clear error, not more.
       for (let attempt = 0; attempt < 2; attempt++) {
         const legacyOne = legacyClient("era-change-legacy").client;
         try {
-          await legacyOne.connect(legacyTransport(h.face.url, "/mcp"));
+          await legacyOne.connect(legacyTransport(h.face.url, path));
           outcomes.push(textOf(await legacyOne.callTool({ name: "echo", arguments: { text: "legacy" } })) ?? "");
           break;
         } catch (error) {
@@ -222,5 +227,16 @@ describe("HTTP face: an upstream that changes era between proxy restarts (the sa
     // The stored modern verdict is wrong again: the 2026-07-28 client's probe notices it first.
     assert.deepEqual(await run("streamable-stateful"), ["modern", "legacy"]);
     assert.equal(await storedEra(), "legacy");
+  });
+
+  test("/sse only: a wrong stored 2026-07-28 verdict costs the 2025 client one clear error, then it works", async () => {
+    await eraStore.store.remove(eraStore.key, "protocol");
+    assert.deepEqual(await run("2026", "/sse"), ["legacy"]);
+    assert.equal(await storedEra(), "modern");
+    // The 2025 client's bridged initialize is refused the way a 2025 server answers: the verdict is forgotten.
+    assert.deepEqual(await run("streamable-stateful", "/sse"), ["reconnect", "legacy"]);
+    assert.equal(await storedEra(), undefined);
+    assert.deepEqual(await run("2026", "/sse"), ["legacy"]);
+    assert.equal(await storedEra(), "modern");
   });
 });

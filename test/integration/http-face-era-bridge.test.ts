@@ -9,18 +9,13 @@ import {
   Client as ClientV2,
   StreamableHTTPClientTransport as StreamableHTTPClientTransportV2,
 } from "@modelcontextprotocol/client";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  ToolListChangedNotificationSchema,
-} from "@modelcontextprotocol/sdk/types.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
+import { legacyClient, pause, textOf } from "./support/era-clients.ts";
 import { type FaceHarness, startFaceHarness } from "./support/http-face-harness.ts";
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Repeats the upstream's notification until `seen` settles: the listen stream it travels on opens asynchronously.
@@ -38,20 +33,6 @@ async function notifyUntilSeen(h: FaceHarness, seen: Promise<unknown>): Promise<
   }
 }
 
-const textOf = (result: unknown) => ((result as { content?: Array<{ text?: string }> }).content ?? [])[0]?.text;
-
-/** An SDK v1 client that answers sampling and elicitation requests. */
-function legacyClient(name: string): Client {
-  const client = new Client({ name, version: "1.0.0" }, { capabilities: { sampling: {}, elicitation: {} } });
-  client.setRequestHandler(CreateMessageRequestSchema, async () => ({
-    model: "test-model",
-    role: "assistant",
-    content: { type: "text", text: "legacy sample" },
-  }));
-  client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { answer: "Ada" } }));
-  return client;
-}
-
 describe("HTTP face /mcp, 2025 client (SDK v1) → 2026-07-28-only upstream", () => {
   let h: FaceHarness;
   let client: Client;
@@ -59,7 +40,7 @@ describe("HTTP face /mcp, 2025 client (SDK v1) → 2026-07-28-only upstream", ()
   before(async () => {
     h = await startFaceHarness({ mcpServer: { transport: "2026" } });
     await h.signedIn();
-    client = legacyClient("http-era-bridge-test");
+    client = legacyClient("http-era-bridge-test").client;
     transport = new StreamableHTTPClientTransport(new URL(h.mcpUrl));
     await client.connect(transport);
   });
@@ -126,7 +107,7 @@ describe("HTTP face /mcp, 2025 client (SDK v1) → 2026-07-28-only upstream", ()
   });
 
   test("after DELETE the session id is refused; a new initialize is bridged again", async () => {
-    const other = legacyClient("http-era-bridge-delete");
+    const other = legacyClient("http-era-bridge-delete").client;
     const otherTransport = new StreamableHTTPClientTransport(new URL(h.mcpUrl));
     await other.connect(otherTransport);
     const sessionId = otherTransport.sessionId;
@@ -145,7 +126,7 @@ describe("HTTP face /mcp, 2025 client (SDK v1) → 2026-07-28-only upstream", ()
     });
     assert.equal(refused.status, 404);
     await refused.body?.cancel();
-    const again = legacyClient("http-era-bridge-again");
+    const again = legacyClient("http-era-bridge-again").client;
     await again.connect(new StreamableHTTPClientTransport(new URL(h.mcpUrl)));
     assert.equal(textOf(await again.callTool({ name: "echo", arguments: { text: "new session" } })), "new session");
     await again.close();
@@ -163,7 +144,7 @@ describe("HTTP face /sse, legacy SSE client (SDK v1) → 2026-07-28-only upstrea
   });
 
   test("tools, progress, sampling and elicitation through the same bridge", async () => {
-    const client = legacyClient("sse-era-bridge-test");
+    const client = legacyClient("sse-era-bridge-test").client;
     await client.connect(new SSEClientTransport(new URL(`${h.face.url}/sse`)));
     try {
       assert.equal(client.getServerVersion()?.name, "mcp-u2m-proxy-test-server");
@@ -363,7 +344,7 @@ describe("HTTP face, sign-in at start while a 2025 client's initialize waits (20
 
   test("the initialize waits for the start-up sign-in, then is bridged (no 401 reaches the client)", async () => {
     while (h.opened.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    const client = legacyClient("http-era-bridge-sign-in");
+    const client = legacyClient("http-era-bridge-sign-in").client;
     const connected = client.connect(new StreamableHTTPClientTransport(new URL(h.mcpUrl)));
     // The initialize is inside the proxy, waiting for the sign-in (the in-flight gauge counts it).
     while (!/mcp_proxy_requests_in_flight\{[^}]*\} 1\b/.test(await (await fetch(`${h.face.url}/metrics`)).text())) {
