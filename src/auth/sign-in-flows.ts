@@ -111,6 +111,8 @@ export class SignInFlows {
   /** Pending close of an idle listener; a sign-in that starts meanwhile (a step-up) reuses the listener. */
   private listenerCloseTimer: NodeJS.Timeout | undefined;
   private readonly startedWaiters = new Set<StartWaiter>();
+  /** The start in progress (discovery, registration, authorization URL), which later starts wait for. */
+  private starting: Promise<SignInHandle> | undefined;
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -164,6 +166,19 @@ export class SignInFlows {
    * gets the new one's outcome.
    */
   async start(options: SignInOptions = {}): Promise<SignInHandle> {
+    // One start at a time: a flow is pending only once discovery and registration are done, so two starts at once
+    // (the start-up sign-in and the page's button) would each register a client and show its own URL.
+    while (this.starting) await this.starting.catch(() => {});
+    const run = this.startNow(options);
+    this.starting = run;
+    try {
+      return await run;
+    } finally {
+      if (this.starting === run) this.starting = undefined;
+    }
+  }
+
+  private async startNow(options: SignInOptions): Promise<SignInHandle> {
     const pending = this.pending();
     if (pending && scopeCovers(this.currentScope, options.scope)) return pending;
     const device = this.devices.entryOf(pending);

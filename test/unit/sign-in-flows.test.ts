@@ -30,6 +30,14 @@ test("a sign-in that asks for no more than the pending one joins it: one URL, sh
   assert.equal(h.printed.length, 1);
 });
 
+test("two sign-ins started at once (the start-up one and the page's button) register once and share one URL", async () => {
+  const h = harness();
+  const [first, second] = await Promise.all([h.auth.startSignIn(), h.auth.startSignIn()]);
+  assert.equal(second.url, first.url);
+  assert.equal(h.network.registrations(), 1);
+  assert.equal(h.printed.length, 1);
+});
+
 test("a sign-in that asks for more supersedes the pending one: the union, the old state refused, its waiters follow", async () => {
   const h = harness();
   const first = await h.auth.startSignIn({ scope: "mcp:read" });
