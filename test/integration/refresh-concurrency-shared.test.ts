@@ -5,14 +5,13 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { UpstreamAuth } from "../../src/auth/upstream-auth.ts";
 import { PostgresTokenStore } from "../../src/store/postgres-store.ts";
 import { RedisTokenStore } from "../../src/store/redis-store.ts";
 import type { TokenStore } from "../../src/store/token-store.ts";
 import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
-import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
 import { sharedServersMissing, startPostgres, startRedis, type TestServer } from "../support/store-servers.ts";
+import { signInOnce } from "./support/scale-out-load.ts";
 
 const WORKERS = 4;
 const TTL_SECONDS = 2;
@@ -83,27 +82,7 @@ for (const backend of backends) {
     });
 
     test(`${WORKERS} processes on one ${backend.name} store, rotating refresh tokens: one refresh per expiry, no invalid_grant`, async () => {
-      const store = backend.open(server.url);
-      const auth = new UpstreamAuth(
-        { url: mcp.url, authorizeParams: {}, headers: {}, sendResource: true },
-        {
-          authDir: "/nonexistent",
-          port: 0,
-          callbackHost: "127.0.0.1",
-          openBrowser: true,
-          debug: false,
-          allowInsecureHttp: false,
-        },
-        {
-          store,
-          callback: "own-listener",
-          printSignInUrl: () => {},
-          openUrl: async (url) => void completeLoginInBrowser(url),
-        },
-      );
-      await auth.signIn();
-      await auth.close();
-      await store.close?.();
+      await signInOnce(backend.open(server.url), mcp.url);
       as.resetStats();
 
       const started = Date.now();
