@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ProxyError } from "../lib/errors.ts";
+import { isProxyError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import type { ChallengeOutcome, UpstreamChallenge } from "./auth-client.ts";
 import { parseChallenge } from "./challenge.ts";
@@ -100,8 +100,12 @@ export class ChallengePolicy {
         }
       } catch (error) {
         const proxyError = toProxyError(error, this.parts.serverUrl);
-        // The AS is down or slow: a sign-in would fail the same way, and the refresh token may work later.
-        if (isTransientOAuthError(error)) return { action: "fail", error: proxyError };
+        // The AS is down or slow: a sign-in would fail the same way, and the refresh token may work later. The
+        // same when the token store is (a shared store restarting): the grant is fine, only unreachable for now, and
+        // removing it would throw away a good refresh token the moment the store answers again.
+        if (isTransientOAuthError(error) || (isProxyError(error) && error.code === "STORE_ERROR")) {
+          return { action: "fail", error: proxyError };
+        }
         this.log.warn(`Refresh for ${this.parts.serverUrl} failed: ${proxyError.toLine()}`);
       }
     }

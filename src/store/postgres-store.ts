@@ -361,7 +361,9 @@ export class PostgresTokenStore implements TokenStore {
   #storeError(error: unknown): ProxyError {
     if (error instanceof ProxyError) return error;
     const sqlState = (error as { code?: unknown }).code;
-    if (typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState) && !sqlState.startsWith("08")) {
+    // 08: connection exceptions; 57P01-57P05: the server shutting down, starting up or gone (a restart), not a no.
+    const goingAway = typeof sqlState === "string" && (sqlState.startsWith("08") || sqlState.startsWith("57P"));
+    if (typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState) && !goingAway) {
       // The server answered, and refused (permissions, a read-only replica, …).
       return new ProxyError(
         "STORE_ERROR",

@@ -257,6 +257,21 @@ describe("a 401", () => {
     }
   });
 
+  test("a token store that cannot be reached during the refresh fails the request and keeps the tokens", async () => {
+    // A shared store restarting: the grant is good, only unreachable; removing it would lose the refresh token.
+    const s = await setup({
+      held: "at-1",
+      refresh: async () => {
+        throw new ProxyError("STORE_ERROR", "The Postgres token store postgres://db/x is unreachable (57P03).");
+      },
+    });
+    const outcome = await s.policy.decide(unauthorized("at-1"));
+    assert.equal(outcome.action, "fail");
+    assert.ok(outcome.action === "fail" && isProxyError(outcome.error) && outcome.error.code === "STORE_ERROR");
+    assert.equal(s.signIns.length, 0);
+    assert.equal((await s.store.read(KEY, "tokens"))?.tokens.access_token, "at-1", "the stored grant is kept");
+  });
+
   test("any other refresh failure (invalid_scope, a malformed answer) leads to a sign-in without the dead tokens", async () => {
     const { OAuthError } = await loadSdk();
     for (const error of [new OAuthError("invalid_scope", "no"), new Error("malformed")]) {
