@@ -1,6 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { isProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
-import type { TokenStore } from "../store/token-store.ts";
+import type { StoredRecord, TokenStore } from "../store/token-store.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
 import type { ClientRegistry } from "./client-registry.ts";
 import type { DiscoveryCache } from "./discovery-cache.ts";
@@ -31,6 +32,16 @@ export interface RefreshRequest {
 export const TRANSIENT_RETRIES = 2;
 /** How long a refresh waits for another process's refresh of the same grant. */
 const REFRESH_LOCK_WAIT_MS = 30_000;
+/**
+ * How long a refresh that finds another process's mark on the record (its refresh reached the AS, and its write
+ * did not arrive) waits for that process to write the tokens back before spending the refresh token itself. Covers
+ * the holder's reconnect and write-back after a store outage (both back off at most 2 s); a holder that died costs
+ * this once.
+ */
+export const FOREIGN_REFRESH_WAIT_MS = 5000;
+const FOREIGN_REFRESH_POLL_MS = 200;
+/** This process, in the refresh marks it leaves on records. */
+const PROCESS_HOLDER = randomUUID();
 
 export interface RefresherParts {
   store: TokenStore;
@@ -49,6 +60,10 @@ export interface RefresherParts {
   log?: Logger;
   /** The back-off before a transient retry (tests pass a shorter one). */
   backoff?: (attempt: number) => Promise<void>;
+  /** This process's id in refresh marks (tests give two refreshers on one store different ones). */
+  holder?: string;
+  /** How long to wait for another process's marked refresh to be written (default FOREIGN_REFRESH_WAIT_MS). */
+  foreignRefreshWaitMs?: number;
 }
 
 /**
@@ -60,10 +75,12 @@ export class Refresher {
   private running: Promise<RefreshResult> | undefined;
   private readonly now: () => number;
   private readonly log: Logger;
+  private readonly holder: string;
 
   constructor(private readonly parts: RefresherParts) {
     this.now = parts.now ?? Date.now;
     this.log = parts.log ?? silentLogger;
+    this.holder = parts.holder ?? PROCESS_HOLDER;
   }
 
   refresh(request: RefreshRequest = {}): Promise<RefreshResult> {
@@ -91,7 +108,7 @@ export class Refresher {
 
   private async underLock(before: string | undefined, { force, rediscover }: RefreshRequest): Promise<RefreshResult> {
     const { keeper, clients, discovery, serverUrl } = this.parts;
-    const stored = await keeper.readStored();
+    const stored = await this.awaitForeignRefresh(await keeper.readStored());
     if (stored && stored.tokens.access_token !== before && !expiresSoon(stored, this.now())) {
       keeper.adopt(stored);
       return "replaced";
@@ -116,6 +133,57 @@ export class Refresher {
     }
 
     const resource = this.parts.sendResource ? (serverInfo.resourceMetadata?.resource ?? serverUrl) : undefined;
+    // The mark says "this refresh token is being spent": kept if the answer cannot be stored, so no other process
+    // spends it again while this one holds the new tokens (awaitForeignRefresh).
+    let marked: number;
+    try {
+      marked = await keeper.markRefreshing(stored, this.holder);
+    } catch (error) {
+      if (!isProxyError(error) || error.code !== "STORE_CONFLICT") throw error;
+      keeper.adopt(await keeper.readStored());
+      return "replaced";
+    }
+    let spent = false;
+    try {
+      const result = await this.refreshAt(serverInfo, client, refreshToken, resource, issuer, stored, marked);
+      spent = true;
+      return result;
+    } finally {
+      if (!spent) await keeper.unmark(stored, marked);
+    }
+  }
+
+  /**
+   * When the stored record carries another process's refresh mark (its refresh reached the AS and its tokens are not
+   * stored yet): waits up to foreignRefreshWaitMs for them, and returns the record as it is then.
+   */
+  private async awaitForeignRefresh(
+    stored: StoredRecord<"tokens"> | undefined,
+  ): Promise<StoredRecord<"tokens"> | undefined> {
+    if (!stored?.refreshing_by || stored.refreshing_by === this.holder) return stored;
+    const { keeper, serverUrl } = this.parts;
+    const waitMs = this.parts.foreignRefreshWaitMs ?? FOREIGN_REFRESH_WAIT_MS;
+    for (let waited = 0; waited < waitMs; waited += FOREIGN_REFRESH_POLL_MS) {
+      await new Promise((resolve) => setTimeout(resolve, FOREIGN_REFRESH_POLL_MS));
+      const now = await keeper.readStored();
+      if (now?.revision !== stored.revision) return now;
+    }
+    this.log.warn(
+      `Another process started refreshing the tokens for ${serverUrl} and never stored the result; refreshing here.`,
+    );
+    return stored;
+  }
+
+  private async refreshAt(
+    serverInfo: Awaited<ReturnType<DiscoveryCache["discover"]>>,
+    client: NonNullable<Awaited<ReturnType<ClientRegistry["read"]>>>,
+    refreshToken: string,
+    resource: string | undefined,
+    issuer: string,
+    stored: StoredRecord<"tokens">,
+    marked: number,
+  ): Promise<RefreshResult> {
+    const { keeper, clients, serverUrl } = this.parts;
     for (let attempt = 0; ; attempt++) {
       try {
         const { refreshAuthorization } = await loadSdk();
@@ -135,7 +203,8 @@ export class Refresher {
             issuer,
             stored.requested_scope,
             stored.account,
-            stored.revision,
+            marked,
+            { holdIfUnsaved: true },
           );
         } catch (error) {
           if (!isProxyError(error) || error.code !== "STORE_CONFLICT") throw error;

@@ -1,4 +1,5 @@
 import type { StoredOAuthTokens } from "@modelcontextprotocol/client";
+import { isProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { rememberSecretsIn } from "../lib/redact.ts";
 import { STORE_VERSION, type StoredRecord, type TokenStore, type TokensRecord } from "../store/token-store.ts";
@@ -13,6 +14,12 @@ export class TokenKeeper {
   private loaded: Promise<void> | undefined;
   /** The store's fingerprint of the record when this process last read or wrote it. */
   private stamp: string | undefined;
+  /**
+   * Refreshed tokens the store could not take (it was unreachable): in use here, written back as soon as it answers,
+   * fenced on the revision the refresh marked (see refresher.ts).
+   */
+  private unsaved: { record: TokensRecord; expectedRevision: number } | undefined;
+  private writeBackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: TokenStore,
@@ -49,6 +56,8 @@ export class TokenKeeper {
 
   /** Reads the record again from the store (another process may have written it). */
   async reload(): Promise<void> {
+    // Tokens only this process holds go to the store first, or the read would put the spent ones back in use.
+    await this.writeBack();
     // The fingerprint before the read: a change in between is seen (and read) at the next check.
     const stamp = await this.store.stamp?.(this.key, "tokens");
     this.set(await this.store.read(this.key, "tokens"), { quiet: true });
@@ -56,8 +65,37 @@ export class TokenKeeper {
   }
 
   /** The record as the store has it now (with its revision), without adopting it (the refresher decides). */
-  readStored(): Promise<StoredRecord<"tokens"> | undefined> {
+  async readStored(): Promise<StoredRecord<"tokens"> | undefined> {
+    await this.writeBack();
     return this.store.read(this.key, "tokens");
+  }
+
+  /** Whether refreshed tokens are held here that the store has not taken yet. */
+  get hasUnsaved(): boolean {
+    return this.unsaved !== undefined;
+  }
+
+  /**
+   * Marks the stored record as being refreshed by `holder` (a compare-and-set over `stored`): the new revision,
+   * which the refresh's write is then fenced on. STORE_CONFLICT when another writer got there first.
+   */
+  async markRefreshing(stored: StoredRecord<"tokens">, holder: string): Promise<number> {
+    const { revision, ...record } = stored;
+    const marked = { ...record, refreshing_by: holder, refreshing_since: this.now() };
+    const next = await this.store.write(this.key, "tokens", marked, { expectedRevision: revision });
+    await this.rememberStamp();
+    return next;
+  }
+
+  /** Takes a refresh's mark off again (the refresh failed without new tokens); best effort. */
+  async unmark(stored: StoredRecord<"tokens">, markedRevision: number): Promise<void> {
+    const { revision: _old, refreshing_by: _by, refreshing_since: _since, ...record } = stored;
+    try {
+      await this.store.write(this.key, "tokens", record, { expectedRevision: markedRevision });
+      await this.rememberStamp();
+    } catch (error) {
+      this.log.debug(`Could not clear the refresh mark of ${this.serverUrl}: ${errorLine(error)}`);
+    }
   }
 
   /**
@@ -96,6 +134,7 @@ export class TokenKeeper {
     requestedScope: string | undefined,
     account: string | undefined,
     expectedRevision?: number,
+    { holdIfUnsaved = false }: { holdIfUnsaved?: boolean } = {},
   ): Promise<TokensRecord> {
     const obtainedAt = this.now();
     const { issuer: _stamp, ...set } = tokens as StoredOAuthTokens & { issuer?: string };
@@ -110,15 +149,65 @@ export class TokenKeeper {
       ...(account ? { account } : {}),
       ...(this.userLabel ? { user_label: this.userLabel } : {}),
     };
-    await this.store.write(
-      this.key,
-      "tokens",
-      record,
-      expectedRevision === undefined ? undefined : { expectedRevision },
-    );
+    try {
+      await this.store.write(
+        this.key,
+        "tokens",
+        record,
+        expectedRevision === undefined ? undefined : { expectedRevision },
+      );
+    } catch (error) {
+      // A refresh's tokens are the only good ones once the AS answered: kept and written back, never dropped.
+      if (!holdIfUnsaved || expectedRevision === undefined || !isProxyError(error) || error.code !== "STORE_ERROR") {
+        throw error;
+      }
+      this.log.warn(
+        `Could not store the refreshed tokens for ${this.serverUrl} (${errorLine(error)}); using them and storing them when the store answers again.`,
+      );
+      this.unsaved = { record, expectedRevision };
+      this.set(record);
+      this.scheduleWriteBack(0);
+      return record;
+    }
+    this.dropUnsaved();
     this.set(record);
     await this.rememberStamp();
     return record;
+  }
+
+  /**
+   * Writes held tokens to the store. Resolves when there are none (left); rejects while the store is unreachable
+   * (they stay held). A conflict means another writer got there first: its record wins and is read next.
+   */
+  private async writeBack(): Promise<void> {
+    const unsaved = this.unsaved;
+    if (!unsaved) return;
+    try {
+      await this.store.write(this.key, "tokens", unsaved.record, { expectedRevision: unsaved.expectedRevision });
+      this.log.info(`Stored the tokens for ${this.serverUrl} refreshed while the store was unreachable.`);
+    } catch (error) {
+      if (!isProxyError(error) || error.code !== "STORE_CONFLICT") throw error;
+      this.log.warn(
+        `The tokens for ${this.serverUrl} refreshed while the store was unreachable were replaced there meanwhile; using the stored ones.`,
+      );
+    }
+    if (this.unsaved === unsaved) this.unsaved = undefined;
+    clearTimeout(this.writeBackTimer);
+    this.writeBackTimer = undefined;
+    await this.rememberStamp();
+  }
+
+  /** Retries the write-back with a capped back-off until the store takes it. */
+  private scheduleWriteBack(attempt: number): void {
+    if (this.writeBackTimer) return;
+    this.writeBackTimer = setTimeout(
+      () => {
+        this.writeBackTimer = undefined;
+        this.writeBack().catch(() => this.unsaved && this.scheduleWriteBack(attempt + 1));
+      },
+      Math.min(250 * 2 ** attempt, 2000),
+    );
+    this.writeBackTimer.unref();
   }
 
   /** Uses a record another process stored (found under the refresh lock). */
@@ -128,6 +217,7 @@ export class TokenKeeper {
 
   /** Deletes the tokens (refused for good, or signed out). */
   async forget(): Promise<void> {
+    this.dropUnsaved();
     await this.store.remove(this.key, "tokens");
     this.set(undefined);
     await this.rememberStamp();
@@ -135,8 +225,15 @@ export class TokenKeeper {
 
   /** After `clear` removed every record of the upstream: nothing in memory either. */
   async cleared(): Promise<void> {
+    this.dropUnsaved();
     this.set(undefined);
     await this.rememberStamp();
+  }
+
+  private dropUnsaved(): void {
+    this.unsaved = undefined;
+    clearTimeout(this.writeBackTimer);
+    this.writeBackTimer = undefined;
   }
 
   /** After this process read or wrote the record: its own changes are not "another process". */

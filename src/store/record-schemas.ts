@@ -42,6 +42,8 @@ const shapes: { [K in RecordKind]: Shape } = {
       requested_scope: optionalString,
       account: optionalString,
       user_label: optionalString,
+      refreshing_by: optionalString,
+      refreshing_since: { optional: "number" },
     },
   },
   client_info: {

@@ -48,6 +48,14 @@ export interface TokensRecord {
    * only: `list`, `status` and the admin view show it beside the grant id.
    */
   user_label?: string;
+  /**
+   * Set while a refresh is at the authorization server: the refreshing process's id and since when (epoch ms). A
+   * rotating refresh token is spent the moment the AS answers, so if the answer cannot be written (the store went
+   * away) the process that holds it writes it back later; another process that finds this mark waits for that write
+   * instead of spending the old refresh token again (see refresher.ts). Cleared by the write of the new tokens.
+   */
+  refreshing_by?: string;
+  refreshing_since?: number;
 }
 
 export interface ClientInfoRecord {

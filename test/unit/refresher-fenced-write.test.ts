@@ -32,7 +32,7 @@ test("tokens written during a refresh win over the refresh's own", async () => {
   assert.equal(stored?.tokens.access_token, "at-written-meanwhile", "and were not overwritten");
 });
 
-test("without a concurrent writer the refresh stores its tokens at the next revision", async () => {
+test("without a concurrent writer the refresh marks the record, then stores its tokens over the mark", async () => {
   const h = harness();
   await seedSignedIn(h, { clientId: "client-known" });
   h.network.clients.add("client-known");
@@ -40,5 +40,8 @@ test("without a concurrent writer the refresh stores its tokens at the next revi
   await h.auth.refresh();
   const after = await h.store.read(h.auth.storeKey, "tokens");
   assert.match(after?.tokens.access_token ?? "", /^at-refresh_token-/);
-  assert.equal(after?.revision, (before?.revision ?? 0) + 1);
+  // One revision for the mark (written before the AS is asked), one for the tokens, which clear it.
+  assert.equal(after?.revision, (before?.revision ?? 0) + 2);
+  assert.equal(after?.refreshing_by, undefined);
+  assert.equal(after?.refreshing_since, undefined);
 });
