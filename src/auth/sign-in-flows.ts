@@ -4,6 +4,7 @@ import { CALLBACK_PATH, type RuntimeOptions, SIGN_IN_TIMEOUT_MS, STALE_CLIENT_WA
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { assertSafeBrowserUrl } from "../lib/open-url.ts";
+import type { TokensRecord } from "../store/token-store.ts";
 import type { CallbackResult, SignInHandle } from "./auth-client.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
 import { type CallbackListener, startCallbackListener } from "./callback-listener.ts";
@@ -133,6 +134,21 @@ export class SignInFlows {
   /** The sign-in under way, if any. */
   pending(): SignInHandle | undefined {
     return this.current && this.current.expiresAt > this.now() ? this.current : undefined;
+  }
+
+  /**
+   * Tokens covering a pending sign-in's scope were stored by another process after it started: its callback reached
+   * another replica, which completed it. Done here too: no longer shown as pending, its waiters go on with those
+   * tokens, and the sign-in lock it holds is let go (instead of until the sign-in timeout).
+   */
+  completedElsewhere(tokens: TokensRecord | undefined): void {
+    if (!tokens) return;
+    for (const entry of [...this.flows.values()]) {
+      if (entry.flow.grant === "device" || tokens.obtained_at < entry.flow.startedAt) continue;
+      if (!scopeCovers(tokens.requested_scope ?? tokens.tokens.scope, entry.flow.scope)) continue;
+      this.log.debug(`The sign-in to ${this.parts.serverUrl} was completed by another process.`);
+      this.finish(entry.flow.state, undefined, entry);
+    }
   }
 
   /** Whether `state` belongs to one of these pending sign-ins (the shared callback route asks). */

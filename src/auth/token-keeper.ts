@@ -101,12 +101,12 @@ export class TokenKeeper {
   /**
    * Whether another process changed the record since this one last read or wrote it (a `clear`, a sign-in, a
    * refresh): then it is read again, so a running `serve` or `stdio` stops using tokens that were cleared. One stat
-   * per call (the file store's fingerprint); nothing before the first load.
+   * per call (the file store's fingerprint); nothing before the first load. True when other tokens are held now.
    */
-  async noticeStoreChange(): Promise<void> {
-    if (!this.store.stamp || this.stamp === undefined) return;
+  async noticeStoreChange(): Promise<boolean> {
+    if (!this.store.stamp || this.stamp === undefined) return false;
     const stamp = await this.store.stamp(this.key, "tokens");
-    if (stamp === this.stamp) return;
+    if (stamp === this.stamp) return false;
     const had = this.accessToken;
     try {
       await this.reload();
@@ -114,13 +114,14 @@ export class TokenKeeper {
       // The store is unreachable (a shared one's outage): keep serving the tokens held here; the stamp is left as
       // it was, so the next check reads again.
       this.log.debug(`Could not re-read the tokens for ${this.serverUrl}: ${errorLine(error)}`);
-      return;
+      return false;
     }
-    if (this.accessToken === had) return;
+    if (this.accessToken === had) return false;
     // A refresh by another process is routine; a `clear` elsewhere is worth a line.
     if (this.record) this.log.debug(`The stored tokens for ${this.serverUrl} were replaced by another process.`);
     else this.log.info(`The stored tokens for ${this.serverUrl} were removed elsewhere; a new sign-in is needed.`);
     this.onChange();
+    return true;
   }
 
   /**

@@ -182,12 +182,16 @@ export class UpstreamAuth implements AuthClient {
       shared: this.store.watch ? new SharedSignIns(this.store, this.keeper.key, serverUrl, now) : undefined,
     });
     // A shared store tells of other replicas' writes: re-read this grant's tokens at once, so a sign-in or refresh
-    // elsewhere is used from the next request on (noticeStoreChange compares stamps and re-reads only on a change).
+    // elsewhere is used from the next request on (noticeStoreChange compares stamps and re-reads only on a change),
+    // and a sign-in pending here whose callback another replica completed ends here too.
     this.unwatch =
       this.store.watch?.((change) => {
         if (change.kind !== undefined && change.kind !== "tokens") return;
         if (change.key !== undefined && change.key !== this.keeper.key && change.key !== this.storeKey) return;
-        void this.keeper.noticeStoreChange().catch(() => {});
+        void this.keeper
+          .noticeStoreChange()
+          .then((replaced) => replaced && this.flows.completedElsewhere(this.keeper.current))
+          .catch(() => {});
       }) ?? (() => {});
   }
 

@@ -145,6 +145,7 @@ for (const backend of backends) {
 
       const started = await send(one, front, "POST", "/oauth/sign-in", `csrf=${encodeURIComponent(csrf)}`);
       assert.equal(started.status, 303, started.body);
+      assert.match((await send(one, front, "GET", "/")).body, /data-pending="true"/, "replica 1 shows it pending");
       const authorizationUrl = String(started.headers.location);
       assert.ok(authorizationUrl.startsWith(as.issuer), authorizationUrl);
 
@@ -156,6 +157,16 @@ for (const backend of backends) {
       const completed = await send(two, front, "GET", path);
       assert.equal(completed.status, 200, completed.body);
       assert.match(completed.body, /Signed in/i);
+      // Replica 1 learns of it from the store's notification: its page stops showing the sign-in as pending (and
+      // the sign-in lock it held is let go) instead of waiting for the 5-minute sign-in timeout.
+      let pageOfOne = "";
+      for (let i = 0; i < 200; i++) {
+        pageOfOne = (await send(one, front, "GET", "/")).body;
+        if (/data-pending="false"/.test(pageOfOne)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.match(pageOfOne, /data-pending="false"/, "replica 1 no longer shows the sign-in pending");
+      assert.match(pageOfOne, /data-signed-in="true"/);
 
       const replayed = await send(one, front, "GET", path);
       assert.equal(replayed.status, 400, replayed.body);
