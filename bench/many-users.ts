@@ -7,7 +7,7 @@
  * each user's grant from the store and sends its bearer, which is what is measured, without an authorization server
  * having to issue 3,000 tokens.
  *
- * `tsx bench/many-users.ts [--quick]`; `npm run bench` runs it after its paths unless `--no-many-users`.
+ * `tsx bench/many-users.ts [--quick] [--max-grants N]`; `npm run bench` runs it after its paths unless `--no-many-users`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -39,13 +39,21 @@ export interface BackendResult {
 
 const main = process.argv[1]?.endsWith("many-users.ts");
 if (main) {
-  const { values } = parseArgs({ options: { quick: { type: "boolean" } } });
-  const results = await runManyUsers({ quick: values.quick === true });
+  const { values } = parseArgs({ options: { quick: { type: "boolean" }, "max-grants": { type: "string" } } });
+  const maxGrants = values["max-grants"] === undefined ? undefined : Number(values["max-grants"]);
+  if (maxGrants !== undefined && !(Number.isInteger(maxGrants) && maxGrants > 0)) {
+    throw new Error(`--max-grants wants a positive whole number, not ${values["max-grants"]}`);
+  }
+  const results = await runManyUsers({ quick: values.quick === true, maxGrants });
   process.stdout.write(`${manyUsersTable(results)}\n`);
   process.exit(0);
 }
 
-export async function runManyUsers(options: { quick: boolean }): Promise<BackendResult[]> {
+/** `maxGrants`: each replica's `--max-grants` (below the number of users, so the LRU evicts); default the proxy's. */
+export async function runManyUsers(options: {
+  quick: boolean;
+  maxGrants?: number | undefined;
+}): Promise<BackendResult[]> {
   const replicas = options.quick ? 2 : 3;
   const requests = options.quick ? 600 : 3000;
   const upstreams: TestMcpServer[] = [];
@@ -59,7 +67,7 @@ export async function runManyUsers(options: { quick: boolean }): Promise<Backend
         process.stderr.write(`many-users: ${backend} skipped (${missing})\n`);
         continue;
       }
-      results.push(await runBackend(backend, upstreams, replicas, requests));
+      results.push(await runBackend(backend, upstreams, replicas, requests, options.maxGrants));
     }
   } finally {
     await Promise.all(upstreams.map((upstream) => upstream.close()));
@@ -72,6 +80,7 @@ async function runBackend(
   upstreams: TestMcpServer[],
   replicaCount: number,
   requests: number,
+  maxGrants: number | undefined,
 ): Promise<BackendResult> {
   const dir = mkdtempSync(join(tmpdir(), "bench-users-"));
   let server: TestServer | undefined;
@@ -103,6 +112,7 @@ async function runBackend(
           "--api-key",
           API_KEY,
           "--no-browser",
+          ...(maxGrants === undefined ? [] : ["--max-grants", String(maxGrants)]),
         ],
         { stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, MCP_PROXY_STORE: "" } },
       );
