@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { type RuntimeOptions, SIGN_IN_TIMEOUT_MS, type UpstreamOptions } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
-import { canonicalServerUrl, grantKey, storeKey } from "../store/store-key.ts";
+import { canonicalServerUrl, grantKey, isPrincipalGrantKey, storeKey } from "../store/store-key.ts";
 import type { TokenStore } from "../store/token-store.ts";
 import type {
   AuthClient,
@@ -406,6 +406,26 @@ export class UpstreamAuth implements AuthClient {
     });
     await this.keeper.cleared();
     return outcome;
+  }
+
+  /**
+   * Signs one person out (`clear --user`): revokes and deletes the per-user grant `grantKey` of this upstream (one
+   * `serve --identity` stored), leaving the registration and everyone else's grants.
+   */
+  async clearGrant(grantKey: string): Promise<ClearOutcome> {
+    if (!grantKey.startsWith(`${this.storeKey}.`) || !isPrincipalGrantKey(grantKey)) {
+      throw new ProxyError("INTERNAL", `${grantKey} is not a per-user grant of ${this.serverUrl}.`);
+    }
+    return signOut({
+      store: this.store,
+      upstreamKey: this.storeKey,
+      grantKey,
+      clients: this.clients,
+      discovery: this.discovery,
+      fetchFn: this.fetchFn,
+      serverUrl: this.serverUrl,
+      log: this.log,
+    });
   }
 
   /** Subscribe to the outcome of every refresh attempt (metrics, the access log). Returns an unsubscribe function. */

@@ -122,7 +122,7 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   auth: [...SIGN_IN, "--force", "--all"],
   status: [...STORE, "--allow-insecure-http", "--json", "--user WHO", "--debug"],
   refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--allow-insecure-http", "--debug"],
-  clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--debug"],
+  clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--user WHO", "--debug"],
   list: ["--config FILE", "--auth-dir DIR", "--store URL", "--store-key-file FILE", "--json", "--user WHO", "--debug"],
   store: ["--auth-dir DIR", "--store URL", "--store-key-file FILE", "--new-store-key-file FILE", "--json", "--debug"],
   clients: ["--config FILE", "--auth-dir DIR", "--port N", "--api-key KEY", "--api-key-file FILE"],
@@ -155,7 +155,8 @@ Refreshes the access token now with the stored refresh token. Exits non-zero wit
 
 Signs out: revokes the tokens at the authorization server when it supports it (RFC 7009), then deletes the
 stored tokens and client registration, for one server or (without <url>) every one. Exit 5 when a revocation
-failed (the local records are deleted anyway; the token stays valid upstream until it expires).`,
+failed (the local records are deleted anyway; the token stays valid upstream until it expires). --user signs
+one person out (their per-user grant, from serve --identity) and leaves the registration and everyone else's.`,
   list: `Usage: mcp-u2m-proxy list [options]
 
 Lists every configured server and every server with stored credentials, each with its users' grants when

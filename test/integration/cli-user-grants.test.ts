@@ -156,4 +156,37 @@ describe("list and status show the per-user grants serve --identity stored", () 
       [[grantIdOf(BOB)]],
     );
   });
+
+  test("clear --user signs one person out: their grant revoked and deleted, the others' and the registration kept", async () => {
+    const nobody = await run(["clear", "--user", "carol@example.test"]);
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stdout, /No stored grant of user "carol@example\.test" .*nothing to clear/);
+
+    // Alice's grant has a refresh token (bob's was made to have none): its revocation ends her grant at the AS.
+    const revocationsBefore = apps.as.stats.revocations;
+    const alice = await run(["clear", apps.mcp.url, "--user", "alice@example.test"]);
+    assert.equal(alice.code, 0, alice.stderr);
+    assert.match(
+      alice.stdout,
+      /^Signed alice@example\.test out of http:\/\/127\.0\.0\.1:\d+\/mcp: the tokens were revoked/,
+    );
+    assert.equal(apps.as.stats.revocations, revocationsBefore + 1, "one revocation at the AS");
+    const files = await readdir(apps.dir);
+    assert.ok(!files.some((name) => name.includes(`.${grantIdOf(ALICE)}_`)), "alice's tokens file is gone");
+    assert.ok(
+      files.some((name) => name.includes(`.${grantIdOf(BOB)}_tokens.json`)),
+      "bob's is kept",
+    );
+    assert.ok(
+      files.some((name) => name.endsWith("_client_info.json")),
+      "the registration is kept",
+    );
+
+    const listed = await run(["list", "--json"]);
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as Listed).servers.map((server) => server.users?.map((user) => user.label)),
+      [["bob@example.test"]],
+    );
+    assert.equal((await run(["clear", "--user", "alice@example.test"])).code, 1, "alice has nothing left to clear");
+  });
 });
