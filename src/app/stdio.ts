@@ -70,7 +70,7 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     logger,
   });
   // One user behind this process: one grant, so `private` and `public` results are both reused here.
-  const cache = { results: new ResultCache(), caller: { upstream: upstream.url, grant: "stdio" } };
+  const cache = { results: new ResultCache(), upstream: upstream.url, grant: () => "stdio" };
   const connector = new UpstreamConnector({ url: upstream.url, fetch, logger, hint: options.transport, eras, cache });
   const downstream = new StdioFaceTransport({
     ...(options.input ? { input: options.input } : {}),

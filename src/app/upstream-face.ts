@@ -11,6 +11,7 @@ import type { StreamLimits } from "../proxy/stream-limits.ts";
 import { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { FaceTraffic } from "../server/face-traffic.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
+import { currentCaller } from "../server/identity/caller.ts";
 import { SessionBinding } from "../server/identity/session-binding.ts";
 import { noMetrics, type ProxyMetrics } from "../server/metrics.ts";
 import { API_KEY_HEADER, type RequestGuard } from "../server/request-guard.ts";
@@ -138,17 +139,16 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
               eras,
               signInWaitMs: shared.signInWaitMs,
               dispatcher: shared.dispatcher,
-              // The face's one sign-in for this upstream: one grant, and hits and misses on /metrics. Behind
-              // --identity the bridged sessions carry several users' tokens under that one key, so a `private`
-              // result could reach another user: no cache there until the caller's own grant is known here.
-              cache: shared.bindSessions
-                ? undefined
-                : {
-                    results: new ResultCache({
-                      onLookup: (_upstream, method, hit) => metrics.resultCacheLookup(method, hit),
-                    }),
-                    caller: { upstream: upstream.url, grant: served.name },
-                  },
+              // Hits and misses on /metrics. The grant: the face's one sign-in for this upstream, or behind
+              // --identity the caller's own (a `private` result is never served to another user; a request with
+              // no known caller is not cached).
+              cache: {
+                results: new ResultCache({
+                  onLookup: (_upstream, method, hit) => metrics.resultCacheLookup(method, hit),
+                }),
+                upstream: upstream.url,
+                grant: shared.bindSessions ? () => currentCaller()?.principal : () => served.name,
+              },
             });
             metrics.countSessions(() => created.sessionCount);
             return created;

@@ -11,7 +11,7 @@ import type { FetchLike } from "../auth/authorized-fetch.ts";
 import { modernRequestHeaders } from "./era/mcp-request-headers.ts";
 import { readSse } from "./lean-sse-reader.ts";
 import { rememberRawJson } from "./raw-json.ts";
-import { CACHEABLE_METHODS, type CacheCaller, type ResultCache } from "./result-cache.ts";
+import { CACHEABLE_METHODS, type CacheCaller, cacheCallerOf, type UpstreamCache } from "./result-cache.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 /** Headers the transport derives itself; a caller's per-request headers may not override them (as the SDK). */
@@ -69,11 +69,11 @@ export class LeanHttpClientTransport implements Transport {
     private readonly fetch: FetchLike,
     private readonly reconnection: LeanReconnection = DEFAULT_RECONNECTION,
     /** Where 2026-07-28 cacheable results are kept and reused (result-cache.ts), and who asks. */
-    private readonly cache?: { results: ResultCache; caller: CacheCaller } | undefined,
+    private readonly cache?: UpstreamCache | undefined,
   ) {}
 
   /** Cacheable 2026-07-28 requests sent and not yet answered: their results are offered to the cache. */
-  private readonly awaitingCache = new Map<string | number, { method: string; params: unknown }>();
+  private readonly awaitingCache = new Map<string | number, { method: string; params: unknown; caller: CacheCaller }>();
 
   get sessionId(): string | undefined {
     return this.session;
@@ -100,15 +100,16 @@ export class LeanHttpClientTransport implements Transport {
         const version = (message.params?._meta as Record<string, unknown> | undefined)?.[PROTOCOL_VERSION_META_KEY];
         if (typeof version === "string") {
           modern = version >= "2026";
-          if (modern && this.cache && CACHEABLE_METHODS.has(message.method)) {
-            const cached = this.cache.results.lookup(this.cache.caller, message.method, message.params);
+          const caller = modern && CACHEABLE_METHODS.has(message.method) ? cacheCallerOf(this.cache) : undefined;
+          if (caller && this.cache) {
+            const cached = this.cache.results.lookup(caller, message.method, message.params);
             if (cached) {
               // Answered from the cache, as the upstream would have (asynchronously, after send resolves).
               const answer: JSONRPCMessage = { jsonrpc: "2.0", id: message.id, result: cached };
               queueMicrotask(() => this.onmessage?.(answer));
               return;
             }
-            this.awaitingCache.set(message.id, { method: message.method, params: message.params });
+            this.awaitingCache.set(message.id, { method: message.method, params: message.params, caller });
           }
           // As the SDK: the envelope's version, the method and Mcp-Name travel as headers.
           const derived = modernRequestHeaders(message.method, message.params as Record<string, unknown>);
@@ -264,16 +265,16 @@ export class LeanHttpClientTransport implements Transport {
 
   /** A cacheable request's result goes to the cache; a list-changed notification makes entries stale. */
   private offerToCache(message: JSONRPCMessage): void {
-    const cache = this.cache as { results: ResultCache; caller: CacheCaller };
+    const cache = this.cache as UpstreamCache;
     if ("method" in message) {
-      if (!("id" in message)) cache.results.notified(cache.caller.upstream, message.method, message.params);
+      if (!("id" in message)) cache.results.notified(cache.upstream, message.method, message.params);
       return;
     }
     if (message.id === undefined || this.awaitingCache.size === 0) return;
     const request = this.awaitingCache.get(message.id);
     if (!request) return;
     this.awaitingCache.delete(message.id);
-    if ("result" in message) cache.results.store(cache.caller, request.method, request.params, message.result);
+    if ("result" in message) cache.results.store(request.caller, request.method, request.params, message.result);
   }
 
   private headers(withSession: boolean): Record<string, string> {

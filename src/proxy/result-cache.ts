@@ -44,6 +44,23 @@ export interface CacheCaller {
   grant: string;
 }
 
+/**
+ * The cache as one upstream's transport uses it: the results, the upstream, and the grant of the request being
+ * handled: fixed where one sign-in serves every request (stdio, a single-user face), the caller's own behind
+ * --identity; undefined when no grant is known, and then the request is neither answered from nor kept in it.
+ */
+export interface UpstreamCache {
+  results: ResultCache;
+  upstream: string;
+  grant: () => string | undefined;
+}
+
+/** The caller a request of `cache` is for now, if a grant is known. */
+export function cacheCallerOf(cache: UpstreamCache | undefined): CacheCaller | undefined {
+  const grant = cache?.grant();
+  return cache && grant !== undefined ? { upstream: cache.upstream, grant } : undefined;
+}
+
 interface Entry {
   json: string;
   expiresAt: number;

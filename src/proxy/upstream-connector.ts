@@ -15,7 +15,7 @@ import { LegacyClientBridge } from "./era/legacy-client-bridge.ts";
 import type { ModernClientBridge } from "./era/modern-client-bridge.ts";
 import { isModernClientMessage, routeModernClient } from "./era/modern-client-route.ts";
 import { LeanHttpClientTransport } from "./lean-http-client-transport.ts";
-import type { CacheCaller, ResultCache } from "./result-cache.ts";
+import type { UpstreamCache } from "./result-cache.ts";
 import { jsonRpcErrorBody, upstreamJsonRpcError } from "./upstream-error.ts";
 
 /** The two upstream wires the proxy can speak as a client. */
@@ -38,7 +38,7 @@ export interface UpstreamConnectorOptions {
    * Reuse of 2026-07-28 cacheable results (`ttlMs`/`cacheScope`) on the Streamable HTTP wire, and who asks: the
    * upstream and the grant whose token goes with these requests (`private` results stay with that grant).
    */
-  cache?: { results: ResultCache; caller: CacheCaller } | undefined;
+  cache?: UpstreamCache | undefined;
 }
 
 /**

@@ -522,7 +522,8 @@ describe("LeanHttpClientTransport", () => {
     const results = new ResultCache({ onLookup: (_upstream, _method, hit) => lookups.push(hit) });
     const transport = new LeanHttpClientTransport(server.url, fetch, undefined, {
       results,
-      caller: { upstream: server.url.href, grant: "g" },
+      upstream: server.url.href,
+      grant: () => "g",
     });
     const messages: JSONRPCMessage[] = [];
     transport.onmessage = (message) => messages.push(message);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { CACHEABLE_METHODS, type CacheCaller, ResultCache } from "../../src/proxy/result-cache.ts";
+import { CACHEABLE_METHODS, type CacheCaller, cacheCallerOf, ResultCache } from "../../src/proxy/result-cache.ts";
 
 const alice: CacheCaller = { upstream: "https://mcp.example/mcp", grant: "alice" };
 const bob: CacheCaller = { upstream: "https://mcp.example/mcp", grant: "bob" };
@@ -195,5 +195,21 @@ describe("ResultCache", () => {
     assert.equal(cache.size, 1);
     cache.clear();
     assert.equal(cache.size, 0);
+  });
+});
+
+describe("cacheCallerOf: who a transport's request is cached for", () => {
+  test("the grant the cache names now (the face's sign-in, or the caller's own behind --identity)", () => {
+    let grant: string | undefined = "alice";
+    const cache = { results: new ResultCache(), upstream: "https://mcp.example/mcp", grant: () => grant };
+    assert.deepEqual(cacheCallerOf(cache), { upstream: "https://mcp.example/mcp", grant: "alice" });
+    grant = "bob";
+    assert.deepEqual(cacheCallerOf(cache), { upstream: "https://mcp.example/mcp", grant: "bob" });
+  });
+
+  test("no known grant (no caller behind --identity), or no cache: nothing is looked up or kept", () => {
+    const cache = { results: new ResultCache(), upstream: "https://mcp.example/mcp", grant: () => undefined };
+    assert.equal(cacheCallerOf(cache), undefined);
+    assert.equal(cacheCallerOf(undefined), undefined);
   });
 });

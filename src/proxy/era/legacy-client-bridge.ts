@@ -10,7 +10,7 @@ import type {
 import type { FetchLike } from "../../auth/authorized-fetch.ts";
 import { isProxyError, ProxyError } from "../../lib/errors.ts";
 import { type Logger, silentLogger } from "../../lib/logger.ts";
-import { CACHEABLE_METHODS, type CacheCaller, type ResultCache } from "../result-cache.ts";
+import { CACHEABLE_METHODS, cacheCallerOf, type UpstreamCache } from "../result-cache.ts";
 import { httpFailureOf, jsonRpcErrorBody } from "../upstream-error.ts";
 import { ClientInputRequests } from "./client-input-requests.ts";
 import { discoverRequest } from "./era-probe.ts";
@@ -54,7 +54,7 @@ export interface LegacyClientBridgeOptions {
    * Reuse of the upstream's cacheable 2026-07-28 results (`ttlMs`/`cacheScope`; result-cache.ts), and who asks: the
    * upstream and the grant whose token goes with these requests (`private` results stay with that grant).
    */
-  cache?: { results: ResultCache; caller: CacheCaller } | undefined;
+  cache?: UpstreamCache | undefined;
 }
 
 /** Rounds of `input_required` one call may take (2026-07-28 mrtr leaves the bound to the client). */
@@ -163,14 +163,15 @@ export class LegacyClientBridge implements Transport {
       await this.learnTools();
     }
     const cache = this.options.cache && CACHEABLE_METHODS.has(method) ? this.options.cache : undefined;
+    const caller = cacheCallerOf(cache);
     // The key is the method and params without `_meta` (the protocol version kept), as sent upstream.
-    const cached = cache?.results.lookup(cache.caller, method, this.stamp(params));
+    const cached = caller && cache?.results.lookup(caller, method, this.stamp(params));
     if (cached) return this.toLegacy(method, { jsonrpc: "2.0", id, result: cached }, id);
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
       const answer = await this.exchangeWithInputs(request, params, controller.signal);
-      if (cache && "result" in answer) cache.results.store(cache.caller, method, this.stamp(params), answer.result);
+      if (cache && caller && "result" in answer) cache.results.store(caller, method, this.stamp(params), answer.result);
       return this.toLegacy(method, answer, id);
     } catch (error) {
       if (controller.signal.aborted) return undefined;
@@ -345,7 +346,7 @@ export class LegacyClientBridge implements Transport {
     const cache = this.options.cache;
     // A list-changed (or resource-updated) notification makes the cached lists (or reads) stale for every grant.
     if (cache && "method" in message && !("id" in message)) {
-      cache.results.notified(cache.caller.upstream, message.method, message.params);
+      cache.results.notified(cache.upstream, message.method, message.params);
     }
     if ("method" in message && "id" in message) {
       // The 2026-07-28 wire has no server-to-client requests; one here is a server bug.
