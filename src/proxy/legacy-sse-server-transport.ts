@@ -2,6 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
 import { isJsonRpcShape } from "./lean-http-client-transport.ts";
+
+/** The response header of `GET /sse` naming the legacy session (deploy/haproxy/haproxy.cfg sticks on it). */
+export const LEGACY_SESSION_HEADER = "x-mcp-sse-session-id";
+
 import { jsonTextOf } from "./raw-json.ts";
 
 /**
@@ -31,6 +35,9 @@ export class LegacySseServerTransport implements Transport {
       "content-type": "text/event-stream",
       "cache-control": "no-cache, no-transform",
       "x-accel-buffering": "no",
+      // The session id in a header as well as in the endpoint event: a load balancer reads headers, not the
+      // stream, and routes the session's POSTs (`?sessionId=`) to this replica, which holds it in memory.
+      [LEGACY_SESSION_HEADER]: this.sessionId,
     });
     this.res.write(`event: endpoint\ndata: ${this.endpointPath}?sessionId=${this.sessionId}\n\n`);
     this.res.once("close", () => this.finish());
