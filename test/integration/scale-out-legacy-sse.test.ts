@@ -1,8 +1,9 @@
 // Legacy HTTP+SSE clients (SDK v1 SSEClientTransport on /sse) through the shipped haproxy configuration in front of
-// three `serve` replicas on one Redis store: the replica that holds a client's event stream must get its
-// `POST /message?sessionId=…` too (the session lives in that replica's memory). haproxy places the stream and the
-// first POST by the client's address, so each client connects from its own loopback address (127.0.0.2, …): the
-// streams spread over the replicas, and every call of every client must still succeed.
+// three `serve` replicas on one Redis store and a 2025 (Streamable HTTP) upstream, not bridged: the replica that
+// holds a client's event stream must get its `POST /message?sessionId=…` too (the session lives in that replica's
+// memory). haproxy learns the session from the stream's X-Mcp-Sse-Session-Id answer header; each client connects
+// from its own loopback address (127.0.0.2, …), as distinct clients would (the configuration before placed
+// streams by address, and every client from 127.0.0.1 on one replica). The streams spread over the replicas, and every call of every client must still succeed.
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
