@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { OAuthDiscoveryState } from "@modelcontextprotocol/client";
 import { CALLBACK_PATH, type RuntimeOptions, SIGN_IN_TIMEOUT_MS, STALE_CLIENT_WAIT_MS } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
@@ -18,6 +17,7 @@ import { scopeCovers, scopeUnion } from "./scopes.ts";
 import { loadSdk } from "./sdk.ts";
 import type { SharedSignIns } from "./shared-sign-ins.ts";
 import { exchangeCallback } from "./sign-in-callback.ts";
+import { newSignInState } from "./sign-in-state.ts";
 import {
   mayRegisterAgain,
   probeAuthorizationUrl,
@@ -79,6 +79,8 @@ export interface SignInFlowsParts extends SignInPresenter {
    * replica completes, and a state is used once across all of them. Without it they live in this process only.
    */
   shared?: SharedSignIns | undefined;
+  /** The upstream's store key: its tag starts every state, so a shared callback route finds the upstream. */
+  upstreamKey: string;
 }
 
 interface StartWaiter {
@@ -235,7 +237,7 @@ export class SignInFlows {
     const port = this.listener?.port ?? runtime.port;
     const startedAt = this.now();
     const flow: PendingFlow = {
-      state: randomBytes(32).toString("base64url"),
+      state: newSignInState(this.parts.upstreamKey),
       // Behind a front (--public-url, or learnt from it) the browser comes back to the public URL; the face routes it.
       redirectUri:
         this.parts.callback === "external" && runtime.publicUrl

@@ -24,6 +24,7 @@ import { scopeUnion } from "./scopes.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { SharedSignIns } from "./shared-sign-ins.ts";
 import { SignInFlows, type SignInOptions, type SignInPresenter } from "./sign-in-flows.ts";
+import { isSignInStateOf } from "./sign-in-state.ts";
 import { type ClearOutcome, signOut } from "./sign-out.ts";
 import { accountOf } from "./token-claims.ts";
 import { TokenKeeper } from "./token-keeper.ts";
@@ -180,6 +181,7 @@ export class UpstreamAuth implements AuthClient {
       staleClientWaitMs: deps.staleClientWaitMs,
       // A shared store (it notifies changes) may have replicas: their callbacks can reach any of them.
       shared: this.store.watch ? new SharedSignIns(this.store, this.keeper.key, serverUrl, now) : undefined,
+      upstreamKey: this.storeKey,
     });
     // A shared store tells of other replicas' writes: re-read this grant's tokens at once, so a sign-in or refresh
     // elsewhere is used from the next request on (noticeStoreChange compares stamps and re-reads only on a change),
@@ -329,6 +331,14 @@ export class UpstreamAuth implements AuthClient {
   /** Whether `state` belongs to one of this client's pending sign-ins (the shared callback route asks). */
   ownsSignIn(state: string): boolean {
     return this.flows.owns(state);
+  }
+
+  /**
+   * Whether `state` was minted for this upstream (by any replica, for any user): the shared callback route's guess
+   * when no sign-in pending in this process owns it. Taking the flow from the shared store decides the rest.
+   */
+  mintedSignInState(state: string): boolean {
+    return isSignInStateOf(state, this.storeKey);
   }
 
   pendingSignIn(): SignInHandle | undefined {

@@ -28,6 +28,8 @@ export interface FaceAuthClient extends AuthClient {
   clear?(): Promise<unknown>;
   /** Whether the sign-in that issued this `state` is this client's (one callback route serves many upstreams). */
   ownsSignIn?(state: string): boolean;
+  /** Whether `state` was minted for this upstream by any replica (a callback the sign-in's replica did not get). */
+  mintedSignInState?(state: string): boolean;
 }
 
 export interface HttpFaceOptions {

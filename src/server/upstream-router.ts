@@ -80,8 +80,11 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): RequestLis
 
     if (path === CALLBACK_PATH) {
       const state = new URLSearchParams(query).get("state");
+      // The sign-in pending here, else the upstream whose tag the state carries (started on another replica: that
+      // upstream takes the flow from the shared store), else the first with OAuth (which rejects an unknown state).
       const owner =
         (state ? upstreams.find((candidate) => candidate.auth?.ownsSignIn?.(state)) : undefined) ??
+        (state ? upstreams.find((candidate) => candidate.auth?.mintedSignInState?.(state)) : undefined) ??
         upstreams.find((candidate) => candidate.auth !== undefined) ??
         upstreams[0];
       if (!owner) return writeJsonError(res, 404, "No upstream is configured.");

@@ -2,10 +2,11 @@
 // balancer (both name the same --public-url; the test plays the balancer by choosing which replica gets each
 // request, with the front's Host header). A sign-in started from replica 1's page is completed by a callback
 // delivered to replica 2; the same callback again (on replica 1) is refused with a clear page; both replicas then
-// serve a tool call; a form of replica 1's page is accepted by replica 2, a forged one is not.
+// serve a tool call; a form of replica 1's page is accepted by replica 2, a forged one is not. With several upstreams
+// in one process, a callback reaching the replica that did not start the sign-in goes to the upstream that did.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,10 +26,11 @@ interface Replica {
   stderr: () => string;
 }
 
-async function startReplica(upstream: string, store: string, port: number, front: string, authDir: string) {
+/** `serve <what>` on `port`, where `what` is an upstream URL or `--config <file>`. */
+async function startReplica(what: string[], store: string, port: number, front: string, authDir: string) {
   const child = spawn(
     process.execPath,
-    [BIN, "serve", upstream, "--store", store, "--port", String(port), "--public-url", front, "--no-browser"],
+    [BIN, "serve", ...what, "--store", store, "--port", String(port), "--public-url", front, "--no-browser"],
     { env: { ...process.env, MCP_AUTH_DIR: authDir, BROWSER: "false" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
@@ -81,9 +83,9 @@ function csrfOf(page: string): string {
   return match[1] as string;
 }
 
-async function callEcho(replica: Replica, text: string): Promise<string> {
+async function callEcho(replica: Replica, text: string, path = "/mcp"): Promise<string> {
   const client = new Client({ name: "replica-test", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${replica.url}/mcp`)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${replica.url}${path}`)));
   try {
     const result = await client.callTool({ name: "echo", arguments: { text } });
     return (result.content as { type: string; text: string }[])[0]?.text ?? "";
@@ -116,20 +118,12 @@ for (const backend of backends) {
       // The public URL is replica 1's address: the browser comes back there unless the balancer sends it elsewhere.
       front = `http://127.0.0.1:${port1}`;
       replicas.push(
-        await startReplica(mcp.url, storeServer.url, port1, front, join(work, "one")),
-        await startReplica(mcp.url, storeServer.url, port2, front, join(work, "two")),
+        await startReplica([mcp.url], storeServer.url, port1, front, join(work, "one")),
+        await startReplica([mcp.url], storeServer.url, port2, front, join(work, "two")),
       );
     });
     after(async () => {
-      for (const replica of replicas) replica.child.kill("SIGTERM");
-      await Promise.all(
-        replicas.map(
-          (replica) =>
-            new Promise((resolve) =>
-              replica.child.exitCode !== null ? resolve(0) : replica.child.once("exit", resolve),
-            ),
-        ),
-      );
+      await stopReplicas(replicas);
       await mcp?.close();
       await as?.close();
       await storeServer?.close();
@@ -189,3 +183,73 @@ for (const backend of backends) {
     });
   });
 }
+
+/** Stops the replicas and waits until each has exited. */
+async function stopReplicas(replicas: Replica[]): Promise<void> {
+  for (const replica of replicas) replica.child.kill("SIGTERM");
+  await Promise.all(
+    replicas.map(
+      (replica) =>
+        new Promise((resolve) => (replica.child.exitCode !== null ? resolve(0) : replica.child.once("exit", resolve))),
+    ),
+  );
+}
+
+describe("sign-in across two replicas serving several upstreams on a shared Redis store", {
+  skip: sharedServersMissing("redis") ?? false,
+}, () => {
+  let as: TestAuthServer;
+  let upstreamA: TestMcpServer;
+  let upstreamB: TestMcpServer;
+  let storeServer: TestServer;
+  let work: string;
+  let front: string;
+  const replicas: Replica[] = [];
+
+  before(async () => {
+    [as, storeServer] = await Promise.all([startAuthServer(), startRedis()]);
+    upstreamA = await startMcpServer({ authServer: as, transport: "streamable-stateless" });
+    upstreamB = await startMcpServer({ authServer: as, transport: "streamable-stateless" });
+    work = mkdtempSync(join(tmpdir(), "replica-sign-in-many-"));
+    const config = join(work, "mcp-u2m-proxy.json");
+    writeFileSync(config, JSON.stringify({ mcpServers: { a: { url: upstreamA.url }, b: { url: upstreamB.url } } }));
+    const [port1, port2] = [await freePort(), await freePort()];
+    front = `http://127.0.0.1:${port1}`;
+    replicas.push(
+      await startReplica(["--config", config], storeServer.url, port1, front, join(work, "one")),
+      await startReplica(["--config", config], storeServer.url, port2, front, join(work, "two")),
+    );
+  });
+  after(async () => {
+    await stopReplicas(replicas);
+    await upstreamA?.close();
+    await upstreamB?.close();
+    await as?.close();
+    await storeServer?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test("the second upstream's sign-in, started on replica 1, completes on replica 2; the first stays signed out", async () => {
+    const [one, two] = replicas as [Replica, Replica];
+    const csrf = csrfOf((await send(one, front, "GET", "/")).body);
+    const started = await send(one, front, "POST", "/servers/b/oauth/sign-in", `csrf=${encodeURIComponent(csrf)}`);
+    assert.equal(started.status, 303, started.body);
+    const login = await completeLoginInBrowser(String(started.headers.location), { deliver: false });
+    const callback = new URL(login.callbackUrl);
+    // Replica 2 has no sign-in pending: only the state tells it which upstream the callback is for (before, the
+    // first upstream took it and refused it as unknown).
+    const completed = await send(two, front, "GET", `${callback.pathname}${callback.search}`);
+    assert.equal(completed.status, 200, completed.body);
+    assert.match(completed.body, /Signed in/i);
+
+    assert.equal(await callEcho(two, "b via two", "/servers/b/mcp"), "b via two");
+    assert.equal(await callEcho(one, "b via one", "/servers/b/mcp"), "b via one");
+    for (const replica of replicas) {
+      const page = (await send(replica, front, "GET", "/")).body;
+      assert.match(page, /data-name="a" data-signed-in="false"/, "upstream a is still signed out");
+      assert.match(page, /data-name="b" data-signed-in="true"/);
+      assert.doesNotMatch(replica.stderr(), /code_verifier|access_token/, "no secrets in the logs");
+    }
+    assert.equal(as.stats.tokenRequests.authorization_code, 1, "one code exchange at the AS");
+  });
+});

@@ -5,6 +5,7 @@ import type {
   SignInHandle,
   UpstreamChallenge,
 } from "../../auth/auth-client.ts";
+import { isSignInStateOf } from "../../auth/sign-in-state.ts";
 import { ProxyError } from "../../lib/errors.ts";
 import { grantKey, isPrincipalGrantKey } from "../../store/store-key.ts";
 import type { TokenStore } from "../../store/token-store.ts";
@@ -189,6 +190,11 @@ export class PerUserAuth implements FaceAuthClient {
   ownsSignIn(state: string): boolean {
     for (const { auth } of this.users.values()) if (auth.ownsSignIn(state)) return true;
     return false;
+  }
+
+  /** Whether `state` was minted for this upstream, by any replica, for anyone (the shared callback route asks). */
+  mintedSignInState(state: string): boolean {
+    return this.options.store !== undefined && isSignInStateOf(state, this.options.store.storeKey);
   }
 
   pendingSignIn(): SignInHandle | undefined {
