@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import type { JWTPayload, JWTVerifyGetKey } from "jose";
 import type { IdentityMode } from "../../config/identity-options.ts";
 import { isAdmin } from "./caller.ts";
 import type { IdentityResolver } from "./identity-resolver.ts";
@@ -22,6 +22,14 @@ export const JWT_ALGORITHMS = [
 ];
 
 type JwtMode = Extract<IdentityMode, { kind: "jwt" }>;
+type Jose = typeof import("jose");
+
+let jose: Promise<Jose> | undefined;
+/** jose is loaded on the first assertion: it is about 8 MiB of memory that every other mode would carry for nothing. */
+function loadJose(): Promise<Jose> {
+  jose ??= import("jose");
+  return jose;
+}
 
 /**
  * `--identity jwt:JWKS_URL`: the front signs an assertion in `--identity-header`; it is verified with jose against
@@ -30,8 +38,7 @@ type JwtMode = Extract<IdentityMode, { kind: "jwt" }>;
  * `keys` replaces the remote key set (tests of the verifier alone).
  */
 export function jwtIdentity(mode: JwtMode, admins: readonly string[], keys?: JWTVerifyGetKey): IdentityResolver {
-  const keySet =
-    keys ?? createRemoteJWKSet(new URL(mode.jwksUrl), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
+  let keySet: JWTVerifyGetKey | undefined = keys;
   return {
     mode: "jwt",
     identityHeaders: [mode.header],
@@ -41,6 +48,8 @@ export function jwtIdentity(mode: JwtMode, admins: readonly string[], keys?: JWT
       if (token === undefined) {
         return { refused: `The request has no ${mode.header} header: the front in front of this proxy signs one.` };
       }
+      const { createRemoteJWKSet, errors, jwtVerify } = await loadJose();
+      keySet ??= createRemoteJWKSet(new URL(mode.jwksUrl), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, keySet, {
@@ -51,7 +60,7 @@ export function jwtIdentity(mode: JwtMode, admins: readonly string[], keys?: JWT
           clockTolerance: 30,
         }));
       } catch (error) {
-        return { refused: `The ${mode.header} assertion was refused: ${whyRefused(error)}.` };
+        return { refused: `The ${mode.header} assertion was refused: ${whyRefused(errors, error)}.` };
       }
       const value = payload[mode.claim];
       const id = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
@@ -71,7 +80,7 @@ export function jwtIdentity(mode: JwtMode, admins: readonly string[], keys?: JWT
 }
 
 /** Why jose refused an assertion, in words (never the assertion itself). */
-function whyRefused(error: unknown): string {
+function whyRefused(errors: Jose["errors"], error: unknown): string {
   if (error instanceof errors.JWTExpired) return "it has expired";
   if (error instanceof errors.JWTClaimValidationFailed)
     return `its ${error.claim} claim is not what this proxy expects`;
