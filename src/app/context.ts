@@ -80,13 +80,15 @@ export function perUserAuth(
   publicUrl: () => string | undefined,
   maxGrants?: number,
 ): PerUserAuth | undefined {
-  if (!ctx.auth) return undefined;
+  const upstreamAuth = ctx.auth;
+  if (!upstreamAuth) return undefined;
   const runtime: RuntimeOptions = { ...ctx.runtime, openBrowser: false };
   Object.defineProperty(runtime, "publicUrl", { get: publicUrl, enumerable: true });
   return new PerUserAuth({
-    serverUrl: ctx.auth.serverUrl,
+    serverUrl: upstreamAuth.serverUrl,
     maxGrants,
     store: { store: ctx.store, storeKey: ctx.storeKey },
+    revokeGrant: (key) => upstreamAuth.clearGrant(key),
     create: (caller: Caller) =>
       createUpstreamAuth(ctx.upstream, runtime, {
         store: ctx.store,

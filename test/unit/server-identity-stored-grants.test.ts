@@ -1,11 +1,15 @@
 // The admin view's users from the store: a grant another replica (or an earlier run) wrote is listed and can be
 // deleted, though this process never saw its owner. In-memory store; the per-user cores are not exercised here.
+// With the upstream's own core (revokeGrant), such a grant is revoked at the (fake) authorization server first.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { PerUserAuth, type UserAuth } from "../../src/server/identity/per-user-auth.ts";
 import { MemoryTokenStore } from "../../src/store/memory-store.ts";
 import { grantKey } from "../../src/store/store-key.ts";
 import { STORE_VERSION } from "../../src/store/token-store.ts";
+import { closeAll, harness, seedSignedIn, tokensRecord } from "./support/fake-oauth.ts";
+
+after(closeAll);
 
 const UPSTREAM = "mcp-example-test-0123456789";
 
@@ -68,5 +72,27 @@ describe("PerUserAuth admin view over the store's grants", () => {
     assert.equal(await auth.revokeUser("u0000000000000000"), false);
     assert.equal(await auth.revokeUser("../../etc"), false);
     assert.equal((await auth.userStates()).length, 1);
+  });
+});
+
+describe("PerUserAuth revoking a stored grant through the upstream's core", () => {
+  test("the grant's tokens are revoked at the authorization server, then deleted; the others stay", async () => {
+    const h = harness();
+    await seedSignedIn(h, { tokens: false });
+    const target = grantKey(h.auth.storeKey, "databricks-apps:1");
+    const other = grantKey(h.auth.storeKey, "databricks-apps:2");
+    await h.store.write(target, "tokens", tokensRecord("at-target", Date.now() + 60_000));
+    await h.store.write(other, "tokens", tokensRecord("at-other", Date.now() + 60_000));
+    const auth = new PerUserAuth({
+      serverUrl: h.auth.serverUrl,
+      create: () => assert.fail("no caller in these tests") as unknown as UserAuth,
+      store: { store: h.store, storeKey: h.auth.storeKey },
+      revokeGrant: (key) => h.auth.clearGrant(key),
+    });
+    assert.equal(await auth.revokeUser(target.split(".")[1] ?? ""), true);
+    assert.ok(h.network.requests.includes("POST https://as.example.com/revoke"), h.network.requests.join(", "));
+    assert.equal(await h.store.read(target, "tokens"), undefined);
+    assert.ok(await h.store.read(other, "tokens"));
+    assert.ok(await h.store.read(h.auth.storeKey, "client_info"), "the upstream's registration stays");
   });
 });

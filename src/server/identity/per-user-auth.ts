@@ -46,6 +46,12 @@ export interface PerUserAuthOptions {
    * store (also those not seen since this process started) and can delete those grants too.
    */
   store?: { store: TokenStore; storeKey: string } | undefined;
+  /**
+   * Signs out a stored grant no core here holds (another replica's user, or one from before a restart): revokes its
+   * tokens at the authorization server, then deletes its records (UpstreamAuth.clearGrant on the upstream's own
+   * core). Without it such a grant is only deleted.
+   */
+  revokeGrant?: ((grantKey: string) => Promise<unknown>) | undefined;
 }
 
 /** Default of --max-grants: a few MB of cores per upstream, and far more users than one replica serves at once. */
@@ -265,8 +271,8 @@ export class PerUserAuth implements FaceAuthClient {
   }
 
   /**
-   * Revokes and deletes one user's grant (admin), named by principalHash or by grant id. A user this process has
-   * not seen has their stored grant deleted (not revoked at the authorization server: that needs their core).
+   * Revokes and deletes one user's grant (admin), named by principalHash or by grant id: through their core when
+   * this process holds one, else through `revokeGrant` (or, without it, by deleting the stored grant).
    * False when no such user or grant is known.
    */
   async revokeUser(user: string): Promise<boolean> {
@@ -281,7 +287,8 @@ export class PerUserAuth implements FaceAuthClient {
     if (!backing || !/^u[0-9a-f]{16}$/.test(user)) return false;
     const key = `${backing.storeKey}.${user}`;
     if (!(await backing.store.grantKeys(backing.storeKey)).includes(key)) return false;
-    await backing.store.remove(key, "tokens");
+    if (this.options.revokeGrant) await this.options.revokeGrant(key);
+    else await backing.store.remove(key, "tokens");
     return true;
   }
 
