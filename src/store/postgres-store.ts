@@ -7,9 +7,11 @@
  * A compare-and-set is one `UPDATE … WHERE revision = $n` (or an `INSERT … ON CONFLICT DO NOTHING` for "no record"),
  * and every write or removal sends a NOTIFY in the same statement, so other replicas re-read (change-feed.ts).
  */
+
 import type { Client, Pool, PoolConfig } from "pg";
 import { ProxyError } from "../lib/errors.ts";
 import { ChangeFeed } from "./change-feed.ts";
+import { lakebasePassword } from "./lakebase-password.ts";
 import { type LeaseBackend, LeaseLocks } from "./lease-lock.ts";
 import { RECORD_KINDS } from "./record-schemas.ts";
 import { conflictError } from "./revisions.ts";
@@ -74,6 +76,9 @@ export class PostgresTokenStore implements TokenStore {
       idleTimeoutMillis: 10_000,
       application_name: env.PGAPPNAME ?? "mcp-u2m-proxy",
     };
+    // A Lakebase resource (PG* variables, no PGPASSWORD) logs in with a workspace token, fetched per new connection.
+    const password = bare ? lakebasePassword(env) : undefined;
+    if (password) this.#config.password = password;
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
       throw new ProxyError("USAGE", `Invalid Postgres schema name ${JSON.stringify(options.schema)}.`, {
         hint: "Use lowercase letters, digits and underscores.",

@@ -7,7 +7,7 @@
  * `nobody`), with the data dir handed to that user.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,7 +105,11 @@ export async function startRedis(): Promise<TestServer> {
   };
 }
 
-export async function startPostgres(): Promise<TestServer> {
+/**
+ * A PostgreSQL server of its own on a free loopback port; everyone is trusted, except the roles in
+ * `passwordUsers`, which must log in with their password over TCP (scram-sha-256).
+ */
+export async function startPostgres(options: { passwordUsers?: string[] } = {}): Promise<TestServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error("PostgreSQL is not installed");
   const dir = mkdtempSync(join(tmpdir(), "u2m-postgres-"));
@@ -120,6 +124,14 @@ export async function startPostgres(): Promise<TestServer> {
     { ...as, encoding: "utf8", cwd: dir, env: { ...process.env, LC_ALL: "C" } },
   );
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.error?.message}`);
+  if (options.passwordUsers?.length) {
+    // The first matching line wins: those roles need their password, everyone else stays trusted.
+    const lines = options.passwordUsers.map((user) => `host all ${user} 127.0.0.1/32 scram-sha-256`);
+    writeFileSync(
+      join(data, "pg_hba.conf"),
+      [...lines, "host all all 127.0.0.1/32 trust", "local all all trust", ""].join("\n"),
+    );
+  }
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
