@@ -1,6 +1,5 @@
 import {
   type JSONRPCMessage,
-  type JSONRPCRequest,
   type MessageExtraInfo,
   SdkErrorCode,
   SdkHttpError,
@@ -9,6 +8,7 @@ import {
 } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/authorized-fetch.ts";
 import { modernRequestHeaders } from "./era/mcp-request-headers.ts";
+import { isJsonRpcShape, isRequestMessage as isRequest } from "./json-rpc-shape.ts";
 import { readSse } from "./lean-sse-reader.ts";
 import { rememberRawJson } from "./raw-json.ts";
 import { CACHEABLE_METHODS, type CacheCaller, cacheCallerOf, type UpstreamCache } from "./result-cache.ts";
@@ -401,14 +401,6 @@ export class LeanHttpClientTransport implements Transport {
   }
 }
 
-/**
- * Whether `message` is a request. The SDK's guards (`isJSONRPCRequest`, `isInitializeRequest`) run a zod schema
- * over the whole message each time; the messages here are already known to be JSON-RPC, so the keys decide.
- */
-function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
-  return "method" in message && "id" in message;
-}
-
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -424,19 +416,6 @@ function redirectTarget(url: URL, response: Response): URL | undefined {
 
 function sameOrigin(from: URL, to: URL): boolean {
   return from.protocol === to.protocol && from.host === to.host;
-}
-
-/**
- * The cheap structural check that replaces the SDK's schema validation on the hot path: an object with
- * `jsonrpc: "2.0"` that is a request or notification (string `method`) or a response (an `id` with `result` or
- * `error`). Field contents are the receiver's business (the proxy relays them as they are).
- */
-export function isJsonRpcShape(value: unknown): value is JSONRPCMessage {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const message = value as Record<string, unknown>;
-  if (message.jsonrpc !== "2.0") return false;
-  if (typeof message.method === "string") return true;
-  return "id" in message && ("result" in message || "error" in message);
 }
 
 /** The JSON-RPC error response in `text` when it answers `request`, else undefined. */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
-import { isJsonRpcShape } from "./lean-http-client-transport.ts";
+import { isJsonRpcShape } from "./json-rpc-shape.ts";
 
 /** The response header of `GET /sse` naming the legacy session (deploy/haproxy/haproxy.cfg sticks on it). */
 export const LEGACY_SESSION_HEADER = "x-mcp-sse-session-id";

@@ -1,13 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import {
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-  type JSONRPCMessage,
-  type ProgressToken,
-  type RequestId,
-  type Transport,
-} from "@modelcontextprotocol/client";
+import type { JSONRPCMessage, ProgressToken, RequestId, Transport } from "@modelcontextprotocol/client";
+import { isNotificationMessage, isRequestMessage } from "./json-rpc-shape.ts";
 import { jsonTextOf } from "./raw-json.ts";
 
 /** Messages kept for a GET stream that is not open yet (server requests, list-changed notifications). */
@@ -60,7 +54,7 @@ export class StreamableHttpSessionTransport implements Transport {
 
   /** Answers one POST of this session, whose body has been parsed into `messages`. */
   handlePost(res: ServerResponse, messages: JSONRPCMessage[]): void {
-    const requests = messages.filter(isJSONRPCRequest);
+    const requests = messages.filter(isRequestMessage);
     if (requests.length === 0) {
       res.writeHead(202, { "mcp-session-id": this.sessionId }).end();
     } else {
@@ -119,7 +113,7 @@ export class StreamableHttpSessionTransport implements Transport {
       // the GET stream.
       return;
     }
-    if (isJSONRPCNotification(message) && message.method === "notifications/progress") {
+    if (isNotificationMessage(message) && message.method === "notifications/progress") {
       const stream = this.byProgressToken.get((message.params as { progressToken: ProgressToken }).progressToken);
       if (stream) {
         write(stream.res, message);

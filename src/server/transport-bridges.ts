@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONRPCMessage } from "@modelcontextprotocol/client";
-import { isInitializeRequest, parseJSONRPCMessage } from "@modelcontextprotocol/client";
 import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { createAuthorizedFetch } from "../auth/authorized-fetch.ts";
 import { DEFAULTS } from "../config/defaults.ts";
-import { describeError, type ProxyError } from "../lib/errors.ts";
+import type { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import type { EraVerdicts } from "../proxy/era/era-verdicts.ts";
+import { isJsonRpcShape, isRequestMessage } from "../proxy/json-rpc-shape.ts";
 import { LegacySseServerTransport } from "../proxy/legacy-sse-server-transport.ts";
 import { MessageBridge } from "../proxy/message-bridge.ts";
 import { readBody } from "../proxy/read-body.ts";
@@ -170,7 +170,7 @@ export class TransportBridges {
       let session = typeof sessionId === "string" ? this.httpClients.get(sessionId) : undefined;
       if (!session) {
         if (typeof sessionId === "string") return writeRpcError(res, 404, "Session not found.");
-        if (!messages.some((message) => isInitializeRequest(message))) {
+        if (!messages.some((message) => isRequestMessage(message) && message.method === "initialize")) {
           return writeRpcError(res, 400, "Bad Request: no session; send initialize first.");
         }
         if (this.httpClients.size >= this.maxSessions) await this.closeIdleSessions(0);
@@ -292,9 +292,11 @@ function parseMessages(body: Buffer | undefined): JSONRPCMessage[] | string {
   } catch {
     return "Parse error: the body is not JSON.";
   }
-  try {
-    return (Array.isArray(parsed) ? parsed : [parsed]).map((item) => parseJSONRPCMessage(item));
-  } catch (error) {
-    return `Invalid request: ${describeError(error).slice(0, 200)}`;
+  const messages: JSONRPCMessage[] = [];
+  // The structure only (no schema validation per message): the upstream validates what it receives.
+  for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (!isJsonRpcShape(item)) return "Invalid request: the body is not a JSON-RPC message.";
+    messages.push(item);
   }
+  return messages;
 }

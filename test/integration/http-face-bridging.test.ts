@@ -140,6 +140,11 @@ describe("Streamable HTTP clients in front of a legacy-SSE-only upstream", () =>
     const malformed = await fetch(h.mcpUrl, { method: "POST", headers, body: "{oops" });
     assert.equal(malformed.status, 400);
     assert.match(await malformed.text(), /Parse error/);
+    for (const body of ['{"jsonrpc":"2.0","id":1}', '[{"jsonrpc":"1.0","method":"x"}]', "42"]) {
+      const notJsonRpc = await fetch(h.mcpUrl, { method: "POST", headers, body });
+      assert.equal(notJsonRpc.status, 400, body);
+      assert.match(await notJsonRpc.text(), /not a JSON-RPC message/, body);
+    }
     const noSession = await fetch(h.mcpUrl, {
       method: "POST",
       headers,
