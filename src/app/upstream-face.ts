@@ -139,6 +139,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
               eras,
               signInWaitMs: shared.signInWaitMs,
               dispatcher: shared.dispatcher,
+              observeOperation: (method, seconds, errorType) => metrics.observeOperation(method, seconds, errorType),
               // Hits and misses on /metrics. The grant: the face's one sign-in for this upstream, or behind
               // --identity the caller's own (a `private` result is never served to another user; a request with
               // no known caller is not cached).

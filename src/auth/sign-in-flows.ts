@@ -6,11 +6,12 @@ import { assertSafeBrowserUrl } from "../lib/open-url.ts";
 import type { TokensRecord } from "../store/token-store.ts";
 import type { CallbackResult, SignInHandle } from "./auth-client.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
-import { type CallbackListener, startCallbackListener } from "./callback-listener.ts";
+import { startCallbackListener } from "./callback-listener.ts";
 import type { ClientRegistry } from "./client-registry.ts";
 import type { DevicePrompt } from "./device-authorization.ts";
 import { DeviceFlows } from "./device-flows.ts";
 import { type FlowHost, FlowProvider, type PendingFlow } from "./flow-provider.ts";
+import { LingeringCallbackListener } from "./lingering-callback-listener.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { offerPasteBack, type PasteBackTerminal } from "./paste-back.ts";
 import { scopeCovers, scopeUnion } from "./scopes.ts";
@@ -110,9 +111,8 @@ export class SignInFlows {
   private readonly devices: DeviceFlows;
   private current: SignInHandle | undefined;
   private currentScope: string | undefined;
-  private listener: CallbackListener | undefined;
-  /** Pending close of an idle listener; a sign-in that starts meanwhile (a step-up) reuses the listener. */
-  private listenerCloseTimer: NodeJS.Timeout | undefined;
+  /** The loopback listener for "own-listener" (lingering-callback-listener.ts). */
+  private readonly listener: LingeringCallbackListener;
   private readonly startedWaiters = new Set<StartWaiter>();
   /** The start in progress (discovery, registration, authorization URL), which later starts wait for. */
   private starting: Promise<SignInHandle> | undefined;
@@ -122,6 +122,11 @@ export class SignInFlows {
   constructor(private readonly parts: SignInFlowsParts) {
     this.now = parts.now ?? Date.now;
     this.log = parts.log ?? silentLogger;
+    this.listener = new LingeringCallbackListener(() =>
+      startCallbackListener(parts.runtime.port, (query) => this.handleCallback(query), {
+        callbackHost: parts.runtime.callbackHost,
+      }),
+    );
     this.devices = new DeviceFlows(parts, {
       now: this.now,
       log: this.log,
@@ -227,14 +232,9 @@ export class SignInFlows {
     const { serverUrl, runtime } = this.parts;
     const discovery = await this.devices.discoveryFor(options);
     if (discovery) return this.devices.begin(options, discovery);
-    clearTimeout(this.listenerCloseTimer);
-    this.listenerCloseTimer = undefined;
-    if (this.parts.callback === "own-listener" && !this.listener) {
-      this.listener = await startCallbackListener(runtime.port, (query) => this.handleCallback(query), {
-        callbackHost: runtime.callbackHost,
-      });
-    }
-    const port = this.listener?.port ?? runtime.port;
+    this.listener.keep();
+    if (this.parts.callback === "own-listener") await this.listener.open();
+    const port = this.listener.port ?? runtime.port;
     const startedAt = this.now();
     const flow: PendingFlow = {
       state: newSignInState(this.parts.upstreamKey),
@@ -456,10 +456,7 @@ export class SignInFlows {
     for (const state of [...this.flows.keys()]) {
       this.finish(state, new ProxyError("SIGN_IN_TIMEOUT", "The proxy is shutting down; the sign-in was abandoned."));
     }
-    clearTimeout(this.listenerCloseTimer);
-    this.listenerCloseTimer = undefined;
-    await this.listener?.close();
-    this.listener = undefined;
+    await this.listener.close();
   }
 
   private registerAgainContext(flow: PendingFlow, options: SignInOptions): RegisterAgainContext {
@@ -535,21 +532,11 @@ export class SignInFlows {
   }
 
   private async closeListenerIfIdle(): Promise<void> {
-    if (this.flows.size > 0 || !this.listener || this.listenerCloseTimer) return;
-    // Let the result page finish sending before the listener goes away. Until then it stays this.listener, so a
-    // sign-in starting right after (a step-up) reuses it instead of failing to bind the same fixed port.
-    this.listenerCloseTimer = setTimeout(() => {
-      const listener = this.listener;
-      this.listener = undefined;
-      this.listenerCloseTimer = undefined;
-      void listener?.close();
-    }, 200);
-    // No result waits for this: it only closes a listener nobody needs, so it must not hold the process open.
-    this.listenerCloseTimer.unref();
+    if (this.flows.size === 0) this.listener.closeSoon();
   }
 
   /** Whether a callback listener is bound now (tests of the listener's lifetime). */
   get listening(): boolean {
-    return this.listener !== undefined && this.listenerCloseTimer === undefined;
+    return this.listener.bound;
   }
 }

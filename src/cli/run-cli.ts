@@ -52,7 +52,11 @@ export async function runCli(
     }
     parsed = args;
     servers = namedServers(args);
-    return await COMMANDS[args.command as Exclude<CliArgs["command"], "help">](args, out, err);
+    try {
+      return await COMMANDS[args.command as Exclude<CliArgs["command"], "help">](args, out, err);
+    } finally {
+      await closeStores();
+    }
   } catch (error) {
     if (isProxyError(error)) {
       // Suggested commands repeat the user's own options (--auth-dir, --config, …) so they work as pasted; the
@@ -71,6 +75,16 @@ export async function runCli(
   } finally {
     setSuggestionRenderer(previous);
   }
+}
+
+/**
+ * Ends the shared stores' (Redis, Postgres) connections once a command is done, whichever (serve's graceful stop
+ * has closed them already): the server sees a clean disconnect rather than a dropped socket, and nothing keeps the
+ * process alive. Bounded (a store gives up on a server that no longer answers), and never the command's result.
+ */
+async function closeStores(): Promise<void> {
+  const { closeSharedStores } = await import("../app/context.ts");
+  await closeSharedStores().catch(() => {});
 }
 
 /**

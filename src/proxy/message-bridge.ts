@@ -11,6 +11,7 @@ import { SdkHttpError } from "@modelcontextprotocol/client";
 import { describeError, ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { endedWithoutAnswer, mcpServer, timedOut } from "../lib/messages.ts";
+import { ProgressBarrier } from "./progress-barrier.ts";
 import { toJsonRpcError, toProxyError, upstreamJsonRpcError } from "./upstream-error.ts";
 import { initializeDeclaresUrlElicitation } from "./url-elicitation.ts";
 
@@ -56,10 +57,6 @@ export interface MessageBridgeOptions {
   progressBarrierDelayMs?: number;
 }
 
-type ProgressToken = string | number;
-/** A client request that asked for progress, and whether progress notifications went to the client for it. */
-type ProgressState = { id: RequestId; token: ProgressToken; notified: boolean };
-
 /** The `_meta` key of a 2026-07-28 request's protocol-version claim (SH §Request metadata). */
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 /** Ids of the proxy's own upstream requests (replayed `initialize`); never seen by the client. */
@@ -99,13 +96,8 @@ export class MessageBridge {
   private reopening: Promise<void> | undefined;
   private readonly internal = new Map<RequestId, Pending>();
   private internalSeq = 0;
-  /** The proxy's own requests to the client (pings), by id. */
-  private readonly clientPending = new Map<RequestId, () => void>();
-  private readonly progressById = new Map<RequestId, ProgressState>();
-  private readonly progressByToken = new Map<ProgressToken, ProgressState>();
-  private barrier: "ping" | "delay" | "off";
-  /** The client speaks the 2026-07-28 wire. */
-  private modern = false;
+  /** Holds back responses that would overtake their progress notifications (progress-barrier.ts). */
+  private readonly barrier: ProgressBarrier;
   /** Settles when the last message to the client has left (as far as the downstream transport can tell). */
   private lastSent: Promise<void> = Promise.resolve();
   /** Abort controllers of in-flight 2026-07-28 requests, by id: closing the stream is their cancellation. */
@@ -128,7 +120,15 @@ export class MessageBridge {
   ) {
     this.upstream = upstream;
     this.logger = options.logger ?? silentLogger;
-    this.barrier = options.progressBarrier === true ? "ping" : "off";
+    this.barrier = new ProgressBarrier({
+      enabled: options.progressBarrier === true,
+      send: (message) => this.toDownstream(message),
+      lastSent: () => this.lastSent,
+      nextId: () => `${INTERNAL_ID_PREFIX}ping-${++this.internalSeq}`,
+      logger: this.logger,
+      timeoutMs: options.progressBarrierTimeoutMs,
+      delayMs: options.progressBarrierDelayMs,
+    });
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -158,8 +158,7 @@ export class MessageBridge {
   async finish(timeoutMs = 10_000): Promise<void> {
     if (this.closing) return this.closing;
     // A client that sends nothing more cannot answer the progress barrier's ping either.
-    if (this.barrier === "ping") this.barrier = "delay";
-    for (const release of [...this.clientPending.values()]) release();
+    this.barrier.clientDone();
     if (this.unanswered.size !== 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -180,8 +179,7 @@ export class MessageBridge {
     const upstream = this.upstream;
     for (const pending of this.internal.values()) pending.reject(new ProxyError("NETWORK", "The proxy is closing."));
     this.internal.clear();
-    for (const release of this.clientPending.values()) release();
-    this.clientPending.clear();
+    this.barrier.close();
     const terminate = (upstream as { terminateSession?: () => Promise<void> }).terminateSession;
     if (typeof terminate === "function" && upstream.sessionId) {
       const timeout = this.options.terminateTimeoutMs ?? 3_000;
@@ -216,14 +214,7 @@ export class MessageBridge {
     if ("method" in message) {
       const method = message.method;
       if ("id" in message && !OPEN_ENDED_METHODS.has(method)) this.unanswered.set(message.id, method);
-      if (this.barrier !== "off" && "id" in message) {
-        const token = (message.params?._meta as { progressToken?: ProgressToken } | undefined)?.progressToken;
-        if (token !== undefined) {
-          const state: ProgressState = { id: message.id, token, notified: false };
-          this.progressById.set(message.id, state);
-          this.progressByToken.set(token, state);
-        }
-      }
+      if ("id" in message) this.barrier.requested(message as JSONRPCRequest);
       if (method === "initialize" && "id" in message) {
         this.initialize = message;
         this.initializeId = message.id;
@@ -236,7 +227,7 @@ export class MessageBridge {
           // The upstream will not answer a cancelled request (2025) and nobody waits for the answer any more.
           this.inflight.delete(id);
           this.answered(id);
-          this.forgetProgress(id);
+          this.barrier.forget(id);
           const controller = this.perRequest.get(id);
           if (controller) {
             this.perRequest.delete(id);
@@ -245,12 +236,8 @@ export class MessageBridge {
           }
         }
       }
-    } else if (this.clientPending.size !== 0 && message.id !== undefined) {
-      const release = this.clientPending.get(message.id);
-      if (release) {
-        release();
-        return;
-      }
+    } else if (message.id !== undefined && this.barrier.clientAnswered(message.id)) {
+      return;
     }
     const wait = this.reopening ?? this.options.gate?.();
     if (wait === undefined) this.forward(message, 0);
@@ -276,8 +263,7 @@ export class MessageBridge {
         this.perRequest.set(id, controller);
         options.requestSignal = controller.signal;
         // A 2026-07-28 client sends no JSON-RPC responses (SH), so it cannot answer the barrier's ping.
-        this.modern = true;
-        if (this.barrier === "ping") this.barrier = "delay";
+        this.barrier.clientIsModern();
       }
     }
     upstream.send(message, options).catch((error: unknown) => {
@@ -343,7 +329,7 @@ export class MessageBridge {
 
   private answerWithError(id: RequestId, method: string, error: unknown): void {
     if (this.closing) return;
-    this.forgetProgress(id);
+    this.barrier.forget(id);
     const upstreamError = upstreamJsonRpcError(error);
     if (upstreamError) {
       // The server's own answer, passed on as it is: nothing failed in the proxy.
@@ -372,64 +358,9 @@ export class MessageBridge {
         const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
         if (typeof version === "string") this.upstream.setProtocolVersion?.(version);
       }
-      if (this.progressById.size !== 0) {
-        const state = this.forgetProgress(message.id);
-        if (state?.notified && this.barrier !== "off") {
-          this.afterClientCaughtUp(() => this.toDownstream(message));
-          return;
-        }
-      }
-    } else if (this.progressByToken.size !== 0 && "method" in message && message.method === "notifications/progress") {
-      const token = (message.params as { progressToken?: ProgressToken } | undefined)?.progressToken;
-      const state = token === undefined ? undefined : this.progressByToken.get(token);
-      if (state) state.notified = true;
     }
+    if (this.barrier.holdsBack(message, () => this.toDownstream(message))) return;
     this.toDownstream(message);
-  }
-
-  private forgetProgress(id: RequestId): ProgressState | undefined {
-    const state = this.progressById.get(id);
-    if (state) {
-      this.progressById.delete(id);
-      if (this.progressByToken.get(state.token) === state) this.progressByToken.delete(state.token);
-    }
-    return state;
-  }
-
-  /**
-   * Runs `then` once the client has answered a ping sent now, i.e. has handled everything sent before it; or, for a
-   * client that cannot answer, a short while later.
-   */
-  private afterClientCaughtUp(then: () => void): void {
-    if (this.barrier === "delay") {
-      const delay = () => void setTimeout(then, this.options.progressBarrierDelayMs ?? 25);
-      this.lastSent.then(delay, delay);
-      return;
-    }
-    const id = `${INTERNAL_ID_PREFIX}ping-${++this.internalSeq}`;
-    let timer: NodeJS.Timeout | undefined;
-    const release = () => {
-      clearTimeout(timer);
-      this.clientPending.delete(id);
-      then();
-    };
-    this.clientPending.set(id, release);
-    this.toDownstream({ jsonrpc: "2.0", id, method: "ping" });
-    // The clock starts once the ping has left: megabytes may be queued before it when the client reads slowly.
-    const startClock = () => {
-      if (this.clientPending.get(id) !== release) return;
-      timer = setTimeout(() => {
-        this.logger.debug("the client did not answer ping in time; passing responses on after a short delay");
-        if (this.barrier === "ping") this.barrier = "delay";
-        then();
-        // A late answer shows the client does answer, only slowly: go back to pinging.
-        this.clientPending.set(id, () => {
-          this.clientPending.delete(id);
-          if (this.barrier === "delay" && !this.modern) this.barrier = "ping";
-        });
-      }, this.options.progressBarrierTimeoutMs ?? 5_000);
-    };
-    this.lastSent.then(startClock, startClock);
   }
 
   private toDownstream(message: JSONRPCMessage): void {

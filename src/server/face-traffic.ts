@@ -23,6 +23,17 @@ export interface FaceTrafficOptions {
 /** Routes whose requests are MCP operations (the histogram); the others are streams or plain HTTP relays. */
 const OPERATION_ROUTES = new Set(["mcp", "message"]);
 
+/** Responses of requests handed to the bridges, which record each upstream request themselves (metered-fetch.ts). */
+const bridgedResponses = new WeakSet<ServerResponse>();
+
+/**
+ * `res` answers a request the bridges took over: its upstream requests (none, one or several, in another era's
+ * shape) are the operations, so the client's request is not one more.
+ */
+export function handedToBridges(res: ServerResponse): void {
+  bridgedResponses.add(res);
+}
+
 export class FaceTraffic {
   readonly upstream: string;
   readonly metrics: UpstreamMetrics;
@@ -64,7 +75,8 @@ export class FaceTraffic {
       const seconds = (performance.now() - started) / 1000;
       const status = res.headersSent ? res.statusCode : 0;
       const errorType = errorTypeOf(res, status, stream);
-      if (!stream && OPERATION_ROUTES.has(route)) this.metrics.observeOperation(method, seconds, errorType);
+      if (!stream && OPERATION_ROUTES.has(route) && !bridgedResponses.has(res))
+        this.metrics.observeOperation(method, seconds, errorType);
       if (!this.log.enabled) return;
       const length = Number(req.headers["content-length"]);
       this.log.request({

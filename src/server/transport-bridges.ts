@@ -19,7 +19,9 @@ import {
   type UpstreamTransportKind,
 } from "../proxy/upstream-connector.ts";
 import { createMessagePathDispatcher } from "../proxy/upstream-pool.ts";
+import { handedToBridges } from "./face-traffic.ts";
 import { writeRpcError } from "./json-response.ts";
+import { meteredFetch, type ObserveOperation } from "./metered-fetch.ts";
 import { ModernClientCalls } from "./modern-client-calls.ts";
 import { answerWithSignIn } from "./sign-in-legacy-session.ts";
 
@@ -58,6 +60,8 @@ export interface TransportBridgesOptions {
    * keep-alive pool of their own for this upstream, closed with them.
    */
   dispatcher?: Dispatcher | undefined;
+  /** Hears every upstream request the bridges make, timed (the face's operation histogram). */
+  observeOperation?: ObserveOperation | undefined;
 }
 
 export const DEFAULT_SESSION_IDLE_MS = DEFAULTS.sessionIdleMs;
@@ -85,11 +89,14 @@ export class TransportBridges {
     this.sessionIdleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.ownDispatcher = options.dispatcher ? undefined : createMessagePathDispatcher();
-    const fetch = createAuthorizedFetch(options.auth, {
+    const authorized = createAuthorizedFetch(options.auth, {
       headers: options.headers ?? {},
       dispatcher: options.dispatcher ?? this.ownDispatcher,
       ...(options.signInWaitMs !== undefined ? { signInWaitMs: options.signInWaitMs } : {}),
     });
+    const fetch = options.observeOperation
+      ? meteredFetch(authorized, options.observeOperation, options.upstreamUrl)
+      : authorized;
     this.toStreamable = new UpstreamConnector({
       url: options.upstreamUrl,
       fetch,
@@ -137,6 +144,7 @@ export class TransportBridges {
     }
     const problem = downstream.receive(read.body);
     if (problem) return writeRpcError(res, 400, problem);
+    handedToBridges(res);
     res.writeHead(202, { "content-type": "text/plain" }).end("Accepted");
   }
 
@@ -193,6 +201,7 @@ export class TransportBridges {
         await bridge.start();
       }
       session.touch();
+      handedToBridges(res);
       session.handlePost(res, messages);
       return;
     }
@@ -201,6 +210,7 @@ export class TransportBridges {
       return writeRpcError(res, typeof sessionId === "string" ? 404 : 400, "Session not found.");
     }
     session.touch();
+    handedToBridges(res);
     if (method === "GET") return session.handleGet(res);
     // DELETE ends the session and its upstream connection.
     await session.close();
@@ -220,6 +230,7 @@ export class TransportBridges {
       idleMs: this.sessionIdleMs,
       maxCallers: this.maxSessions,
     });
+    handedToBridges(res);
     return this.modernCalls.handle(req, res, body);
   }
 

@@ -6,13 +6,18 @@
  * - sequence `mcp_u2m_generation`: a store-wide write counter.
  * A compare-and-set is one `UPDATE … WHERE revision = $n` (or an `INSERT … ON CONFLICT DO NOTHING` for "no record"),
  * and every write or removal sends a NOTIFY in the same statement, so other replicas re-read (change-feed.ts).
+ * Here: the records and the pool; the tables (postgres-schema.ts), the LISTEN connection (postgres-listener.ts),
+ * the leases (postgres-leases.ts) and what a failed query means (postgres-errors.ts) have files of their own.
  */
-
-import type { Client, Pool, PoolConfig } from "pg";
+import type { Pool, PoolConfig } from "pg";
 import { ProxyError } from "../lib/errors.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { lakebasePassword } from "./lakebase-password.ts";
-import { type LeaseBackend, LeaseLocks } from "./lease-lock.ts";
+import { LeaseLocks } from "./lease-lock.ts";
+import { describePgEnv, postgresErrorText, postgresStoreError } from "./postgres-errors.ts";
+import { postgresLeaseBackend } from "./postgres-leases.ts";
+import { PostgresListener } from "./postgres-listener.ts";
+import { createPostgresTables, type PostgresTables, postgresTables } from "./postgres-schema.ts";
 import { RECORD_KINDS } from "./record-schemas.ts";
 import { conflictError } from "./revisions.ts";
 import { sharedWrite, storedRecord } from "./shared-records.ts";
@@ -49,19 +54,17 @@ const BARE_URL = /^postgres(ql)?:(\/\/)?$/i;
 export class PostgresTokenStore implements TokenStore {
   readonly location: string;
   readonly #config: PoolConfig;
-  readonly #schema: string | undefined;
   readonly #warn: (message: string) => void;
   readonly #waitMs: number;
   readonly #feed = new ChangeFeed();
   readonly #locks: LeaseLocks;
+  readonly #tables: PostgresTables;
   readonly #records: string;
-  readonly #leases: string;
   readonly #sequence: string;
   readonly #channel: string;
+  readonly #listener: PostgresListener;
   #pool: Promise<Pool> | undefined;
-  #tables: Promise<void> | undefined;
-  #listener: Client | undefined;
-  #listening = false;
+  #created: Promise<void> | undefined;
   #closed = false;
   #down = false;
 
@@ -84,15 +87,20 @@ export class PostgresTokenStore implements TokenStore {
         hint: "Use lowercase letters, digits and underscores.",
       });
     }
-    this.#schema = options.schema;
-    const qualify = (name: string) => (options.schema ? `"${options.schema}".${name}` : name);
-    this.#records = qualify("mcp_u2m_records");
-    this.#leases = qualify("mcp_u2m_leases");
-    this.#sequence = qualify("mcp_u2m_generation");
-    this.#channel = options.schema ? `${options.schema}_mcp_u2m_changed` : "mcp_u2m_changed";
+    this.#tables = postgresTables(options.schema);
+    this.#records = this.#tables.records;
+    this.#sequence = this.#tables.sequence;
+    this.#channel = this.#tables.channel;
+    this.#listener = new PostgresListener({
+      config: this.#config,
+      channel: this.#channel,
+      onPayload: (payload) => this.#feed.received(payload),
+      onListening: () => this.#feed.reconnected(),
+    });
     this.#warn = options.onWarning ?? (() => {});
     this.#waitMs = options.lockWaitMs ?? 30_000;
-    this.#locks = new LeaseLocks(this.#leaseBackend(), {
+    const query = <R>(sql: string, params: unknown[]) => this.#query<R>(sql, params);
+    this.#locks = new LeaseLocks(postgresLeaseBackend(query, this.#tables.leases), {
       leaseMs: options.leaseMs ?? 10_000,
       waitMs: this.#waitMs,
       where: `the Postgres store ${this.location}`,
@@ -202,20 +210,18 @@ export class PostgresTokenStore implements TokenStore {
   /** From memory, kept current by LISTEN: no round trip (see change-feed.ts). */
   async stamp(key: string, kind: RecordKind): Promise<string> {
     assertRecordKey(key, kind);
-    void this.#listen();
+    this.#listener.start();
     return this.#feed.stamp(key, kind);
   }
 
   watch(listener: (change: StoreChange) => void): () => void {
-    void this.#listen();
+    this.#listener.start();
     return this.#feed.watch(listener);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    const listener = this.#listener;
-    this.#listener = undefined;
-    await listener?.end().catch(() => {});
+    await this.#listener.close();
     const pool = this.#pool;
     this.#pool = undefined;
     if (pool) await (await pool).end().catch(() => {});
@@ -223,32 +229,6 @@ export class PostgresTokenStore implements TokenStore {
 
   sidecarPath(): undefined {
     return undefined;
-  }
-
-  #leaseBackend(): LeaseBackend {
-    const until = "clock_timestamp() + $3 * interval '1 millisecond'";
-    return {
-      acquire: async (name, holder, ttlMs) =>
-        (
-          await this.#query(
-            `INSERT INTO ${this.#leases} (name, holder, expires_at) VALUES ($1, $2, ${until})
-             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-             WHERE ${this.#leases}.expires_at < clock_timestamp() RETURNING holder`,
-            [name, holder, ttlMs],
-          )
-        ).length === 1,
-      extend: async (name, holder, ttlMs) =>
-        (
-          await this.#query(
-            `UPDATE ${this.#leases} SET expires_at = ${until}
-             WHERE name = $1 AND holder = $2 AND expires_at > clock_timestamp() RETURNING holder`,
-            [name, holder, ttlMs],
-          )
-        ).length === 1,
-      release: async (name, holder) => {
-        await this.#query(`DELETE FROM ${this.#leases} WHERE name = $1 AND holder = $2`, [name, holder]);
-      },
-    };
   }
 
   /** Moves an unreadable record out of the way (kept under kind `<kind>.corrupt-<time>`) and says so. */
@@ -286,69 +266,11 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   #ensureTables(pool: Pool): Promise<void> {
-    this.#tables ??= (async () => {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        // Replicas starting together would race on CREATE … IF NOT EXISTS; a transaction lock serialises them.
-        await client.query("SELECT pg_advisory_xact_lock(7236428513902201357)");
-        if (this.#schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`);
-        await client.query(`CREATE SEQUENCE IF NOT EXISTS ${this.#sequence}`);
-        await client.query(`CREATE TABLE IF NOT EXISTS ${this.#records} (
-          store_key text NOT NULL, kind text NOT NULL, upstream_key text NOT NULL, revision integer NOT NULL,
-          generation bigint NOT NULL, data text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (store_key, kind))`);
-        await client.query(
-          `CREATE INDEX IF NOT EXISTS mcp_u2m_records_by_upstream ON ${this.#records} (upstream_key, kind)`,
-        );
-        await client.query(`CREATE TABLE IF NOT EXISTS ${this.#leases} (
-          name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)`);
-        await client.query("COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
-    })().catch((error: unknown) => {
-      this.#tables = undefined;
+    this.#created ??= createPostgresTables(pool, this.#tables).catch((error: unknown) => {
+      this.#created = undefined;
       throw error;
     });
-    return this.#tables;
-  }
-
-  /** A dedicated connection for LISTEN, reconnected with back-off; every (re)connection counts as "anything changed". */
-  #listen(attempt = 0): void {
-    if (this.#listener || this.#closed) return;
-    void import("pg").then(({ default: pg }) => {
-      if (this.#listener || this.#closed) return;
-      const client = new pg.Client(this.#config);
-      this.#listener = client;
-      let retried = false;
-      const retry = () => {
-        if (retried) return;
-        retried = true;
-        this.#listening = false;
-        if (this.#listener === client) this.#listener = undefined;
-        client.end().catch(() => {});
-        if (this.#closed) return;
-        setTimeout(() => this.#listen(attempt + 1), Math.min(100 * 2 ** attempt, 2000)).unref();
-      };
-      client.on("error", retry);
-      client.on("end", retry);
-      client.on("notification", (message) => {
-        if (message.channel === this.#channel && message.payload) this.#feed.received(message.payload);
-      });
-      client
-        .connect()
-        .then(() => client.query(`LISTEN "${this.#channel}"`))
-        .then(() => {
-          attempt = 0;
-          this.#listening = true;
-          this.#feed.reconnected();
-        })
-        .catch(retry);
-    });
+    return this.#created;
   }
 
   #reachable(): void {
@@ -360,56 +282,17 @@ export class PostgresTokenStore implements TokenStore {
   #unreachable(error: unknown): void {
     if (this.#down) return;
     this.#down = true;
-    this.#warn(`The Postgres store ${this.location} is unreachable (${errorText(error)}); retrying.`);
+    this.#warn(`The Postgres store ${this.location} is unreachable (${postgresErrorText(error)}); retrying.`);
   }
 
   #storeError(error: unknown): ProxyError {
-    if (error instanceof ProxyError) return error;
-    const sqlState = (error as { code?: unknown }).code;
-    // 08: connection exceptions; 57P01-57P05: the server shutting down, starting up or gone (a restart), not a no.
-    const goingAway = typeof sqlState === "string" && (sqlState.startsWith("08") || sqlState.startsWith("57P"));
-    if (typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState) && !goingAway) {
-      // The server answered, and refused (permissions, a read-only replica, …).
-      return new ProxyError(
-        "STORE_ERROR",
-        `The Postgres token store ${this.location} refused a query: ${errorText(error)} (SQLSTATE ${sqlState}).`,
-        {
-          hint: "Check that this user may create and write tables in the database (or its schema), on a primary.",
-          cause: error,
-        },
-      );
-    }
-    this.#unreachable(error);
-    return new ProxyError(
-      "STORE_ERROR",
-      `The Postgres token store ${this.location} is unreachable (${errorText(error)}).`,
-      {
-        hint: "Check that PostgreSQL is running and reachable; tokens already in memory keep working meanwhile.",
-        cause: error,
-      },
-    );
+    const { error: failure, unreachable } = postgresStoreError(error, this.location);
+    if (unreachable) this.#unreachable(error);
+    return failure;
   }
 
   /** Whether LISTEN is established (tests wait for it before counting on notifications). */
   get listening(): boolean {
-    return this.#listening;
+    return this.#listener.listening;
   }
-}
-
-/** postgres://user@host:port/db from the PG* variables, for messages (PGPASSWORD never appears). */
-function describePgEnv(env: NodeJS.ProcessEnv): string {
-  const user = env.PGUSER ?? env.USER ?? "";
-  const host = env.PGHOST ?? "localhost";
-  const port = env.PGPORT ?? "5432";
-  const database = env.PGDATABASE ?? user;
-  return `postgres://${user ? `${encodeURIComponent(user)}@` : ""}${host}:${port}/${database} (from PG* variables)`;
-}
-
-function errorText(error: unknown): string {
-  if (typeof error === "object" && error !== null) {
-    const { code, message } = error as { code?: unknown; message?: unknown };
-    if (typeof code === "string" && !/^[0-9A-Z]{5}$/.test(code)) return code;
-    if (typeof message === "string" && message) return message;
-  }
-  return String(error);
 }
