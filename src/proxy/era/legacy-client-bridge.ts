@@ -80,6 +80,8 @@ export class LegacyClientBridge implements Transport {
   private toolsKnown = false;
   private readonly subscriptions = new Set<string>();
   private readonly running = new Map<RequestId, AbortController>();
+  /** Numbers the retries of input_required rounds: each retry is a new request with an id of its own. */
+  private retries = 0;
   private readonly inputs: ClientInputRequests;
   private readonly listen: ListenStream;
   private closed = false;
@@ -245,7 +247,13 @@ export class LegacyClientBridge implements Transport {
       const answer = await exchangeModern(
         this.options.url,
         this.options.fetch,
-        { jsonrpc: "2.0", id: request.id, method: request.method, params: current },
+        // A retry is a new request (2026-07-28: the client retries with a new id); the client's id is for the answer.
+        {
+          jsonrpc: "2.0",
+          id: round === 0 ? request.id : `mcp-u2m-proxy:retry:${++this.retries}`,
+          method: request.method,
+          params: current,
+        },
         {
           headers: modernRequestHeaders(request.method, current, declarations),
           signal,
