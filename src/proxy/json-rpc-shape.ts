@@ -27,3 +27,18 @@ export function isRequestMessage(message: JSONRPCMessage): message is JSONRPCReq
 export function isNotificationMessage(message: JSONRPCMessage): message is JSONRPCNotification {
   return "method" in message && !("id" in message);
 }
+
+/**
+ * The JSON-RPC messages of a POSTed body (one message or a batch), or the error text for a 400: not JSON, or an item
+ * that is not a JSON-RPC message. The structure only: the upstream validates what it receives.
+ */
+export function parseJsonRpcBody(body: Buffer | undefined): JSONRPCMessage[] | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body?.toString("utf8") ?? "");
+  } catch {
+    return "Parse error: the body is not JSON.";
+  }
+  const items: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
+  return items.every(isJsonRpcShape) ? items : "Invalid request: the body is not a JSON-RPC message.";
+}

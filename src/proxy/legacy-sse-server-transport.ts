@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
-import { isJsonRpcShape } from "./json-rpc-shape.ts";
+import { parseJsonRpcBody } from "./json-rpc-shape.ts";
 
 /** The response header of `GET /sse` naming the legacy session (deploy/haproxy/haproxy.cfg sticks on it). */
 export const LEGACY_SESSION_HEADER = "x-mcp-sse-session-id";
@@ -84,18 +84,8 @@ export class LegacySseServerTransport implements Transport {
    * undefined when every message was delivered.
    */
   receive(body: Buffer | undefined): string | undefined {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body?.toString("utf8") ?? "");
-    } catch {
-      return "Parse error: the body is not JSON.";
-    }
-    const messages: JSONRPCMessage[] = [];
-    // The structure only (no schema validation per message): the upstream validates what it receives.
-    for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
-      if (!isJsonRpcShape(item)) return "Invalid request: the body is not a JSON-RPC message.";
-      messages.push(item);
-    }
+    const messages = parseJsonRpcBody(body);
+    if (typeof messages === "string") return messages;
     for (const message of messages) this.onmessage?.(message);
     return undefined;
   }

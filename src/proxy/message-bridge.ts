@@ -359,7 +359,7 @@ export class MessageBridge {
         if (typeof version === "string") this.upstream.setProtocolVersion?.(version);
       }
     }
-    if (this.barrier.holdsBack(message, () => this.toDownstream(message))) return;
+    if (this.barrier.holdsBack(message)) return;
     this.toDownstream(message);
   }
 

@@ -8,7 +8,7 @@ type ProgressState = { id: RequestId; token: ProgressToken; notified: boolean };
 export interface ProgressBarrierOptions {
   /** Off: every response passes at once. */
   enabled: boolean;
-  /** Sends one of the barrier's pings to the client. */
+  /** Sends a message to the client: the barrier's pings, and a response it held back. */
   send: (message: JSONRPCMessage) => void;
   /** Settles when the last message to the client has left (as far as its transport can tell). */
   lastSent: () => Promise<void>;
@@ -67,15 +67,15 @@ export class ProgressBarrier {
   }
 
   /**
-   * A message from the upstream on its way to the client: true when the barrier holds it back (it passes it on with
-   * `pass` later); progress notifications are noted.
+   * A message from the upstream on its way to the client: true when the barrier holds it back (it sends it on
+   * later); progress notifications are noted.
    */
-  holdsBack(message: JSONRPCMessage, pass: () => void): boolean {
+  holdsBack(message: JSONRPCMessage): boolean {
     if ("id" in message && !("method" in message) && message.id !== undefined) {
       if (this.#byId.size === 0) return false;
       const state = this.forget(message.id);
       if (!state?.notified || this.#mode === "off") return false;
-      this.#afterClientCaughtUp(pass);
+      this.#afterClientCaughtUp(() => this.#options.send(message));
       return true;
     }
     if (this.#byToken.size !== 0 && "method" in message && message.method === "notifications/progress") {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { JSONRPCMessage } from "@modelcontextprotocol/client";
 import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { createAuthorizedFetch } from "../auth/authorized-fetch.ts";
@@ -7,7 +6,7 @@ import { DEFAULTS } from "../config/defaults.ts";
 import type { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import type { EraVerdicts } from "../proxy/era/era-verdicts.ts";
-import { isJsonRpcShape, isRequestMessage } from "../proxy/json-rpc-shape.ts";
+import { isRequestMessage, parseJsonRpcBody } from "../proxy/json-rpc-shape.ts";
 import { LegacySseServerTransport } from "../proxy/legacy-sse-server-transport.ts";
 import { MessageBridge } from "../proxy/message-bridge.ts";
 import { readBody } from "../proxy/read-body.ts";
@@ -173,7 +172,7 @@ export class TransportBridges {
         }
         payload = read.body;
       }
-      const messages = parseMessages(payload);
+      const messages = parseJsonRpcBody(payload);
       if (typeof messages === "string") return writeRpcError(res, 400, messages, [], -32700);
       let session = typeof sessionId === "string" ? this.httpClients.get(sessionId) : undefined;
       if (!session) {
@@ -294,20 +293,4 @@ export class TransportBridges {
     );
     return bridge;
   }
-}
-
-function parseMessages(body: Buffer | undefined): JSONRPCMessage[] | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body?.toString("utf8") ?? "");
-  } catch {
-    return "Parse error: the body is not JSON.";
-  }
-  const messages: JSONRPCMessage[] = [];
-  // The structure only (no schema validation per message): the upstream validates what it receives.
-  for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
-    if (!isJsonRpcShape(item)) return "Invalid request: the body is not a JSON-RPC message.";
-    messages.push(item);
-  }
-  return messages;
 }

@@ -1,4 +1,5 @@
 import { ProxyError } from "../lib/errors.ts";
+import { isLoopbackHost } from "../lib/loopback.ts";
 
 /**
  * The Postgres password of a Databricks Apps Lakebase resource. Lakebase takes a workspace OAuth token as the
@@ -82,8 +83,7 @@ function tokenEndpointOf(host: string): string {
       hint: "Set it to the workspace's host, e.g. my-workspace.cloud.databricks.com (Databricks Apps sets it).",
     });
   }
-  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) {
     throw new ProxyError("CONFIG_INVALID", `DATABRICKS_HOST ${JSON.stringify(host)} must be an https URL.`, {
       hint: "The service principal's secret is sent there: use the workspace's https address.",
     });
