@@ -35,9 +35,16 @@ export async function signInOnce(store: TokenStore, mcpUrl: string): Promise<voi
 export interface Tally {
   calls: number;
   failures: string[];
+  /** When each failed call ended (Date.now()), in the order of `failures`. */
+  failedAt: number[];
 }
 
-export const newTally = (): Tally => ({ calls: 0, failures: [] });
+export const newTally = (): Tally => ({ calls: 0, failures: [], failedAt: [] });
+
+function fail(tally: Tally, text: string): void {
+  tally.failures.push(text);
+  tally.failedAt.push(Date.now());
+}
 
 export async function sdkClient(fleet: Fleet, i: number): Promise<Client> {
   const client = new Client({ name: `scale-out-${i}`, version: "1.0.0" });
@@ -60,10 +67,10 @@ export async function callEcho(client: Client, tally: Tally, text: string): Prom
   try {
     const result = await client.callTool({ name: "echo", arguments: { text } });
     const content = result.content as { type: string; text?: string }[];
-    if (result.isError || content[0]?.text !== text) tally.failures.push(`bad result ${JSON.stringify(result)}`);
+    if (result.isError || content[0]?.text !== text) fail(tally, `bad result ${JSON.stringify(result)}`);
     else tally.calls++;
   } catch (error) {
-    tally.failures.push(`${new Date().toISOString()} ${failureText(error)}`);
+    fail(tally, `${new Date().toISOString()} ${failureText(error)}`);
   }
 }
 
@@ -82,7 +89,7 @@ export async function rawInitialize(frontUrl: string, tally: Tally): Promise<voi
     });
     const body = await res.text();
     const session = res.headers.get("mcp-session-id");
-    if (res.status !== 200 || !body.includes("serverInfo")) tally.failures.push(`raw ${res.status}: ${body}`);
+    if (res.status !== 200 || !body.includes("serverInfo")) fail(tally, `raw ${res.status}: ${body}`);
     else tally.calls++;
     // End the session it opened upstream (the DELETE goes to the replica that answered, by the header).
     if (session) {
@@ -90,7 +97,7 @@ export async function rawInitialize(frontUrl: string, tally: Tally): Promise<voi
       await end.body?.cancel();
     }
   } catch (error) {
-    tally.failures.push(`${new Date().toISOString()} raw: ${failureText(error)}`);
+    fail(tally, `${new Date().toISOString()} raw: ${failureText(error)}`);
   }
 }
 
