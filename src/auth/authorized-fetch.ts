@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import type { Dispatcher } from "undici";
 import { DEFAULTS } from "../config/defaults.ts";
+import { dispatcherFetch } from "../lib/dispatcher-fetch.ts";
 import { rememberHeaderSecrets } from "../lib/redact.ts";
 import type { AuthClient } from "./auth-client.ts";
 import { answerChallenge, isAuthChallenge } from "./upstream-call-policy.ts";
@@ -32,9 +33,10 @@ export interface AuthorizedFetchOptions {
  * Used by the stdio bridge and the SDK client transports; the HTTP face's pass-through relay does the same with undici.
  */
 export function createAuthorizedFetch(auth: AuthClient | undefined, options: AuthorizedFetchOptions = {}): FetchLike {
-  const baseFetch = options.fetch ?? fetch;
+  // With a dispatcher of the upstream's own, requests go straight over it (dispatcher-fetch.ts), not through fetch.
+  const dispatcher = options.fetch ? options.dispatcher : undefined;
+  const baseFetch = options.fetch ?? (options.dispatcher ? dispatcherFetch(options.dispatcher) : fetch);
   const staticHeaders = options.headers ?? {};
-  const dispatcher = options.dispatcher;
   rememberHeaderSecrets(staticHeaders);
 
   const raisedLimit = new WeakSet<AbortSignal>();

@@ -14,6 +14,8 @@ export class TokenKeeper {
   private loaded: Promise<void> | undefined;
   /** The store's fingerprint of the record when this process last read or wrote it. */
   private stamp: string | undefined;
+  /** The store-change check running now, shared by the callers that arrive meanwhile. */
+  private checking: Promise<boolean> | undefined;
   /**
    * Refreshed tokens the store could not take (it was unreachable): in use here, written back as soon as it answers,
    * fenced on the revision the refresh marked (see refresher.ts).
@@ -102,8 +104,17 @@ export class TokenKeeper {
    * Whether another process changed the record since this one last read or wrote it (a `clear`, a sign-in, a
    * refresh): then it is read again, so a running `serve` or `stdio` stops using tokens that were cleared. One stat
    * per call (the file store's fingerprint); nothing before the first load. True when other tokens are held now.
+   * Callers that arrive while a check runs share it (one stat for a burst of concurrent requests, not one each).
    */
-  async noticeStoreChange(): Promise<boolean> {
+  noticeStoreChange(): Promise<boolean> {
+    if (!this.store.stamp || this.stamp === undefined) return Promise.resolve(false);
+    this.checking ??= this.checkStoreChange().finally(() => {
+      this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  private async checkStoreChange(): Promise<boolean> {
     if (!this.store.stamp || this.stamp === undefined) return false;
     const stamp = await this.store.stamp(this.key, "tokens");
     if (stamp === this.stamp) return false;

@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, test } from "node:test";
+import { Agent } from "undici";
+import { dispatcherFetch } from "../../src/lib/dispatcher-fetch.ts";
+
+// A real loopback HTTP server and a real undici Agent: the fetch under test is the dispatcher path the bridges use.
+let base = "";
+let agent: Agent;
+const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const path = request.url ?? "/";
+  if (path === "/echo") {
+    let body = "";
+    request.on("data", (chunk) => {
+      body += chunk;
+    });
+    request.on("end", () => {
+      response.setHeader("set-cookie", ["a=1", "b=2"]);
+      response.writeHead(201, { "content-type": "application/json", "x-seen": request.headers["x-test"] ?? "" });
+      response.end(JSON.stringify({ method: request.method, body }));
+    });
+    return;
+  }
+  if (path === "/empty") {
+    response.writeHead(204).end();
+    return;
+  }
+  if (path === "/big") {
+    // 4 MB in 64 KiB writes: more than any buffer, so the reader's pace must pause and resume the socket.
+    response.writeHead(200, { "content-type": "application/octet-stream" });
+    const piece = Buffer.alloc(64 * 1024, 7);
+    let left = 64;
+    const write = () => {
+      while (left > 0) {
+        left--;
+        if (!response.write(piece)) {
+          response.once("drain", write);
+          return;
+        }
+      }
+      response.end();
+    };
+    write();
+    return;
+  }
+  if (path === "/stall") {
+    response.writeHead(200, { "content-type": "text/event-stream" });
+    response.write("data: first\n\n");
+    return; // never ends
+  }
+  if (path === "/cut") {
+    response.writeHead(200, { "content-length": "100" });
+    response.write("partial");
+    setImmediate(() => response.socket?.destroy());
+    return;
+  }
+  response.writeHead(404).end("no");
+});
+
+before(async () => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  agent = new Agent();
+});
+
+after(async () => {
+  await agent.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+test("a POST with a string body: status, headers (repeated ones kept) and body as fetch gives them", async () => {
+  const fetchFn = dispatcherFetch(agent);
+  const response = await fetchFn(`${base}/echo`, {
+    method: "POST",
+    headers: { "X-Test": "yes", "content-type": "application/json" },
+    body: '{"hello":1}',
+  });
+  assert.equal(response.status, 201);
+  assert.equal(response.headers.get("x-seen"), "yes");
+  assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+  assert.deepEqual(await response.json(), { method: "POST", body: '{"hello":1}' });
+});
+
+test("a Headers object and a URL input are taken as fetch takes them", async () => {
+  const response = await dispatcherFetch(agent)(new URL(`${base}/echo`), {
+    method: "post",
+    headers: new Headers({ "x-test": "from-headers" }),
+    body: "",
+  });
+  assert.equal(response.headers.get("x-seen"), "from-headers");
+  assert.equal((await response.json()).method, "POST");
+});
+
+test("204 gives a null body, not a stream", async () => {
+  const response = await dispatcherFetch(agent)(`${base}/empty`);
+  assert.equal(response.status, 204);
+  assert.equal(response.body, null);
+});
+
+test("a large body arrives whole when the reader is slow (pause and resume)", async () => {
+  const response = await dispatcherFetch(agent)(`${base}/big`);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  let bytes = 0;
+  let allSevens = true;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.length;
+    if (value.some((byte) => byte !== 7)) allSevens = false;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(bytes, 64 * 64 * 1024);
+  assert.ok(allSevens);
+});
+
+test("an abort before the head rejects with the signal's reason; after it, the body errors", async () => {
+  const early = new AbortController();
+  early.abort(new Error("gave up"));
+  await assert.rejects(dispatcherFetch(agent)(`${base}/stall`, { signal: early.signal }), /gave up/);
+
+  const late = new AbortController();
+  const response = await dispatcherFetch(agent)(`${base}/stall`, { signal: late.signal });
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /first/);
+  late.abort(new Error("stopped reading"));
+  await assert.rejects(reader.read(), /stopped reading/);
+});
+
+test("cancelling the body frees the connection instead of hanging", async () => {
+  const response = await dispatcherFetch(agent)(`${base}/stall`);
+  await response.body?.cancel();
+  const again = await dispatcherFetch(agent)(`${base}/empty`);
+  assert.equal(again.status, 204);
+});
+
+test("an unreachable server rejects as fetch does: TypeError 'fetch failed' with the cause", async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  await assert.rejects(dispatcherFetch(agent)(`http://127.0.0.1:${port}/`), (error: Error) => {
+    assert.ok(error instanceof TypeError);
+    assert.equal(error.message, "fetch failed");
+    assert.ok((error as { cause?: unknown }).cause);
+    return true;
+  });
+});
+
+test("a connection cut mid-body errors the body stream", async () => {
+  const response = await dispatcherFetch(agent)(`${base}/cut`);
+  await assert.rejects(response.text());
+});
