@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
+import { type AnnotatedInit, BODY_SETTLED, type BodySettled, willReportBodySettled } from "./fetch-annotations.ts";
 
 type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -13,7 +14,8 @@ const NULL_BODY_STATUSES = new Set([204, 205, 304]);
  * dispatcher's chunks, paused while the reader is behind. Redirects are never followed (the callers follow
  * same-origin ones themselves), as fetch with `redirect: "manual"` does in Node. String bodies only; anything else
  * goes to fetch. Failures reject as fetch's do (TypeError "fetch failed" with the cause), aborts with the signal's
- * reason, so error handling reads both alike.
+ * reason, so error handling reads both alike. A BODY_SETTLED hook on the init (fetch-annotations.ts) hears when
+ * each response body with content ended or was cut.
  */
 export function dispatcherFetch(dispatcher: Dispatcher): FetchLike {
   return (input, init = {}) => {
@@ -28,7 +30,8 @@ export function dispatcherFetch(dispatcher: Dispatcher): FetchLike {
         reject(abortReason(signal));
         return;
       }
-      const handler = new ResponseHandler(method, signal, resolve, reject);
+      const settled = (init as AnnotatedInit)[BODY_SETTLED];
+      const handler = new ResponseHandler(method, signal, settled, resolve, reject);
       try {
         dispatcher.dispatch(
           {
@@ -51,11 +54,13 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private stream: ReadableStreamDefaultController<Uint8Array> | undefined;
   private answered = false;
+  private response: Response | undefined;
   private readonly onAbort = () => this.controller?.abort(abortReason(this.signal as AbortSignal) as Error);
 
   constructor(
     private readonly method: string,
     private readonly signal: AbortSignal | undefined,
+    private readonly settled: BodySettled | undefined,
     private readonly resolve: (response: Response) => void,
     private readonly reject: (error: unknown) => void,
   ) {}
@@ -87,12 +92,15 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
         pull: () => controller.resume(),
         cancel: (reason) => {
           this.cleanup();
+          this.settle(true);
           controller.abort(reason instanceof Error ? reason : new Error("response body cancelled"));
         },
       },
       { highWaterMark: 1 },
     );
-    this.resolve(new Response(body, init));
+    this.response = new Response(body, init);
+    if (this.settled) willReportBodySettled(this.response);
+    this.resolve(this.response);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -106,6 +114,7 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.cleanup();
+    this.settle(false);
     try {
       this.stream?.close();
     } catch {
@@ -120,11 +129,20 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
       this.reject(reason ?? new TypeError("fetch failed", { cause: error }));
       return;
     }
+    this.settle(true);
     try {
       this.stream?.error(reason ?? new TypeError("terminated", { cause: error }));
     } catch {
       // cancelled by its reader meanwhile
     }
+  }
+
+  /** Tells the request's BODY_SETTLED hook, once, how this response's body ended. */
+  private settle(cut: boolean): void {
+    const response = this.response;
+    if (!response || !this.settled) return;
+    this.response = undefined;
+    this.settled(response, cut);
   }
 
   private cleanup(): void {

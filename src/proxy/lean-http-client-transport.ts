@@ -7,6 +7,7 @@ import {
   type TransportSendOptions,
 } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/authorized-fetch.ts";
+import { type AnnotatedInit, MESSAGE_METHOD } from "../lib/fetch-annotations.ts";
 import { modernRequestHeaders } from "./era/mcp-request-headers.ts";
 import { isJsonRpcShape, isRequestMessage as isRequest } from "./json-rpc-shape.ts";
 import { readSse } from "./lean-sse-reader.ts";
@@ -121,12 +122,15 @@ export class LeanHttpClientTransport implements Transport {
       }
       headers["content-type"] = "application/json";
       headers.accept = "application/json, text/event-stream";
-      const response = await this.request({
+      const init: AnnotatedInit = {
         method: "POST",
         headers,
         body: JSON.stringify(message),
         signal: requestSignal ? AbortSignal.any([this.abort.signal, requestSignal]) : this.abort.signal,
-      });
+        // Named here, so that no layer below parses the body again to learn it (metered-fetch.ts).
+        [MESSAGE_METHOD]: "method" in message ? message.method : "",
+      };
+      const response = await this.request(init);
       if (handshake && response.ok) this.session = response.headers.get("mcp-session-id") || undefined;
       if (!response.ok) {
         const text = await response.text().catch(() => null);

@@ -1,4 +1,5 @@
 import type { FetchLike } from "../auth/authorized-fetch.ts";
+import { type AnnotatedInit, BODY_SETTLED, MESSAGE_METHOD, reportsBodySettled } from "../lib/fetch-annotations.ts";
 import { toProxyError } from "../proxy/upstream-error.ts";
 
 /** Records one MCP operation sent upstream (UpstreamMetrics.observeOperation); `errorType` undefined on success. */
@@ -22,9 +23,16 @@ export function meteredFetch(fetch: FetchLike, observe: ObserveOperation, upstre
     }
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    // Bodies that end before this call has its response (a small one arrives whole): their outcome, kept for it.
+    const settledEarly = new Map<Response, boolean>();
+    let onSettled: ((response: Response, cut: boolean) => void) | undefined;
+    const hooked: AnnotatedInit = {
+      ...init,
+      [BODY_SETTLED]: (response, cut) => (onSettled ? onSettled(response, cut) : settledEarly.set(response, cut)),
+    };
     let response: Response;
     try {
-      response = await fetch(input, init);
+      response = await fetch(input, hooked);
     } catch (error) {
       observe(method, seconds(), init?.signal?.aborted ? "cancelled" : toProxyError(error, upstreamName).code);
       throw error;
@@ -36,16 +44,23 @@ export function meteredFetch(fetch: FetchLike, observe: ObserveOperation, upstre
       return response;
     }
     let recorded = false;
-    const settle = (errorType: string | undefined) => {
+    const settle = (cut: boolean) => {
       if (recorded) return;
       recorded = true;
-      observe(method, seconds(), errorType);
+      observe(method, seconds(), cut ? (failed ?? "cancelled") : failed);
     };
+    if (reportsBodySettled(response)) {
+      // The fetch tells when this body ends: no second stream around it. Earlier responses (a 401) are not ours.
+      const early = settledEarly.get(response);
+      if (early !== undefined) settle(early);
+      else onSettled = (settledResponse, cut) => settledResponse === response && settle(cut);
+      return response;
+    }
     return withBody(
       response,
       timedBody(response.body, {
-        ended: () => settle(failed),
-        cut: () => settle(failed ?? "cancelled"),
+        ended: () => settle(false),
+        cut: () => settle(true),
       }),
     );
   };
@@ -83,10 +98,12 @@ function withBody(response: Response, body: ReadableStream<Uint8Array>): Respons
 }
 
 /**
- * The MCP method of a request: its `Mcp-Method` header (2026-07-28 requests carry one), else the method of the one
+ * The MCP method of a request: as its transport named it (MESSAGE_METHOD), else its `Mcp-Method` header (2026-07-28 requests carry one), else the method of the one
  * message in its body; "" for a message without one (a response to the server), undefined when it cannot be told.
  */
-function methodOf(init: RequestInit | undefined): string | undefined {
+function methodOf(init: AnnotatedInit | undefined): string | undefined {
+  const known = init?.[MESSAGE_METHOD];
+  if (known !== undefined) return known;
   const header = new Headers(init?.headers).get("mcp-method");
   if (header) return header;
   if (typeof init?.body !== "string") return undefined;

@@ -90,7 +90,7 @@ test("a Headers object and a URL input are taken as fetch takes them", async () 
     body: "",
   });
   assert.equal(response.headers.get("x-seen"), "from-headers");
-  assert.equal((await response.json()).method, "POST");
+  assert.equal(((await response.json()) as { method: string }).method, "POST");
 });
 
 test("204 gives a null body, not a stream", async () => {
