@@ -194,6 +194,7 @@ describe("stdio face, 2026-07-28 client (SDK v2, pinned) → 2025 legacy HTTP+SS
   let server: TestMcpServer;
   let client: Client;
   let authDir: string;
+  const updated: string[] = [];
   before(async () => {
     authServer = await startAuthServer();
     server = await startMcpServer({ authServer, transport: "sse" });
@@ -208,6 +209,9 @@ describe("stdio face, 2026-07-28 client (SDK v2, pinned) → 2025 legacy HTTP+SS
       role: "assistant",
       content: { type: "text", text: "sse sample" },
     }));
+    client.setNotificationHandler("notifications/resources/updated", (notification) => {
+      updated.push(String(notification.params?.uri));
+    });
     await client.connect(new StdioClientTransport({ command, args, env, cwd, stderr: "pipe" }));
   });
   after(async () => {
@@ -222,5 +226,16 @@ describe("stdio face, 2026-07-28 client (SDK v2, pinned) → 2025 legacy HTTP+SS
     assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "over sse" } })), "over sse");
     assert.equal(textOf(await client.callTool({ name: "ask_sampling", arguments: { prompt: "p" } })), "sse sample");
     assert.ok(server.stats.methods.includes("initialize"));
+  });
+
+  test("subscriptions/listen over the legacy SSE stream: updates arrive, unsubscribed on close", async () => {
+    const subscription = await client.listen({ resourceSubscriptions: ["demo://readme"] });
+    assert.deepEqual(subscription.honoredFilter.resourceSubscriptions, ["demo://readme"]);
+    await client.callTool({ name: "touch_resource", arguments: { uri: "demo://readme" } });
+    await until(() => updated.includes("demo://readme"));
+    assert.ok(updated.includes("demo://readme"), "the resource update reached the listening client");
+    await subscription.close();
+    await until(() => server.stats.methods.includes("resources/unsubscribe"));
+    assert.ok(server.stats.methods.includes("resources/unsubscribe"));
   });
 });
