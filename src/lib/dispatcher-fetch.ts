@@ -38,7 +38,7 @@ export function dispatcherFetch(dispatcher: Dispatcher): FetchLike {
             origin: url.origin,
             path: `${url.pathname}${url.search}`,
             method: method as Dispatcher.HttpMethod,
-            headers: headerRecord(init.headers),
+            headers: withFetchDefaults(headerRecord(init.headers)),
             body: typeof init.body === "string" ? init.body : null,
           },
           handler,
@@ -164,6 +164,17 @@ function headerRecord(headers: RequestInit["headers"]): Record<string, string> {
   }
   for (const [name, value] of Object.entries(headers as Record<string, string>)) record[name.toLowerCase()] = value;
   return record;
+}
+
+/**
+ * The request headers fetch adds when the caller did not: `user-agent` ("node", as Node's fetch sends; some fronts
+ * refuse a request without one) and `accept`. Not `accept-encoding`: nothing here decompresses, so no compressed
+ * answer is invited.
+ */
+function withFetchDefaults(headers: Record<string, string>): Record<string, string> {
+  headers["user-agent"] ??= "node";
+  headers.accept ??= "*/*";
+  return headers;
 }
 
 /** undici's response headers (repeated ones as arrays) as pairs for a Response. */

@@ -17,7 +17,12 @@ const server = createServer((request: IncomingMessage, response: ServerResponse)
     });
     request.on("end", () => {
       response.setHeader("set-cookie", ["a=1", "b=2"]);
-      response.writeHead(201, { "content-type": "application/json", "x-seen": request.headers["x-test"] ?? "" });
+      response.writeHead(201, {
+        "content-type": "application/json",
+        "x-seen": request.headers["x-test"] ?? "",
+        "x-user-agent": request.headers["user-agent"] ?? "",
+        "x-accept-encoding": request.headers["accept-encoding"] ?? "",
+      });
       response.end(JSON.stringify({ method: request.method, body }));
     });
     return;
@@ -81,6 +86,8 @@ test("a POST with a string body: status, headers (repeated ones kept) and body a
   assert.equal(response.headers.get("x-seen"), "yes");
   assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
   assert.deepEqual(await response.json(), { method: "POST", body: '{"hello":1}' });
+  assert.equal(response.headers.get("x-user-agent"), "node", "a user-agent, as fetch sends");
+  assert.equal(response.headers.get("x-accept-encoding"), "", "no compressed answer invited: nothing decompresses");
 });
 
 test("a Headers object and a URL input are taken as fetch takes them", async () => {
