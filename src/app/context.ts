@@ -2,6 +2,7 @@ import { createInterface } from "node:readline";
 import type { PasteBackTerminal } from "../auth/paste-back.ts";
 import { assertSecureUrl } from "../auth/secure-fetch.ts";
 import { createUpstreamAuth, type UpstreamAuth, type UpstreamAuthDeps } from "../auth/upstream-auth.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 import { readEnvironment } from "../config/environment.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
@@ -173,7 +174,12 @@ export function createBackendStore(runtime: RuntimeOptions, onWarning?: (message
   }
   let store = sharedStores.get(location.url);
   if (!store) {
-    store = createTokenStore({ backend: location.backend, url: location.url, onWarning });
+    store = createTokenStore({
+      backend: location.backend,
+      url: location.url,
+      onWarning,
+      leaseMs: runtime.storeLeaseMs ?? DEFAULTS.storeLeaseMs,
+    });
     sharedStores.set(location.url, store);
   }
   return store;

@@ -131,6 +131,7 @@ const OPTIONS = {
   "max-grants": { type: "string" },
   "session-idle-timeout": { type: "string" },
   "keep-alive": { type: "string" },
+  "store-lease": { type: "string" },
   "generate-api-key": { type: "boolean" },
   "log-format": { type: "string" },
   identity: { type: "string" },
@@ -218,6 +219,10 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
     },
     runtime: {
       ...storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store),
+      storeLeaseMs: mapDefined(
+        parseLeaseSeconds(values["store-lease"] ?? environment.storeLease, values["store-lease"] === undefined),
+        (s) => s * 1000,
+      ),
       port: parsePort(portSource, values.port === undefined),
       callbackHost: checkHostName("--callback-host", values["callback-host"], command) ?? DEFAULT_CALLBACK_HOST,
       openBrowser: values["no-browser"] !== true,
@@ -350,6 +355,17 @@ function parseSeconds(flag: string, raw: string | undefined): number | undefined
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isInteger(value) || value < 0 || value > 86_400) {
     throw usage(`${flag} must be a whole number of seconds from 0 (off) to 86400, not "${raw}".`);
+  }
+  return value;
+}
+
+/** `--store-lease SECONDS` (env MCP_PROXY_STORE_LEASE): a whole number of seconds, 1 to 300. */
+function parseLeaseSeconds(raw: string | undefined, fromEnv: boolean): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(value) || value < 1 || value > 300) {
+    const source = fromEnv ? "MCP_PROXY_STORE_LEASE" : "--store-lease";
+    throw usage(`${source} must be a whole number of seconds from 1 to 300, not "${raw}".`);
   }
   return value;
 }

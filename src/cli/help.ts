@@ -19,6 +19,8 @@ export const FLAGS: Record<string, string> = {
     "token store: file:DIR (default), redis://HOST:PORT or postgres://USER@HOST/DB shared by replicas (env MCP_PROXY_STORE)",
   "--store-key-file FILE":
     "encrypt the store at rest with the key in FILE (chmod 600; env MCP_PROXY_STORE_KEY holds the key itself, MCP_PROXY_STORE_KEY_FILE a file)",
+  "--store-lease SECONDS":
+    "a shared store's lease on a refresh or sign-in: how long a replica killed while holding one keeps the others waiting (env MCP_PROXY_STORE_LEASE; default 10)",
   "--new-store-key-file FILE": "store rekey: the key to move every record to (env MCP_PROXY_NEW_STORE_KEY)",
   "--port N":
     "the port serve listens on, which the OAuth callback (http://127.0.0.1:N/oauth/callback) uses too (env OAUTH_CALLBACK_PORT; default 8000)",
@@ -72,6 +74,7 @@ const STORE = [
   "--auth-dir DIR",
   "--store URL",
   "--store-key-file FILE",
+  "--store-lease SECONDS",
   "--client-id ID",
   "--client-metadata-url URL",
 ];

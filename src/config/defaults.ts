@@ -49,6 +49,12 @@ export const DEFAULTS = {
    * 0 turns them off), so fronts that drop idle connections leave it open.
    */
   sseKeepAliveMs: 15_000,
+  /**
+   * A shared store's lease on a refresh or sign-in (--store-lease, in seconds there): renewed every third of it while
+   * its holder lives, so it bounds only how long a killed holder keeps the others waiting, and how long the store may
+   * be unreachable before the holder gives the lease up.
+   */
+  storeLeaseMs: 10_000,
   /** On SIGTERM/SIGINT, requests in flight get this long to finish before they are cut. */
   shutdownGraceMs: 8_000,
   /** The whole graceful stop (requests, streams, sign-ins, store) ends within this, or the process exits anyway. */

@@ -16,6 +16,8 @@ export interface Environment {
   authDir: string | undefined;
   /** MCP_PROXY_STORE: the token store URL when --store is not given (file:DIR, redis://…, postgres://…). A secret. */
   store: string | undefined;
+  /** MCP_PROXY_STORE_LEASE: seconds of a shared store's lease when --store-lease is not given (text; checked where used). */
+  storeLease: string | undefined;
   /** OAUTH_CALLBACK_PORT: the listen and callback port when --port is not given (text; a port number is checked where used). */
   port: string | undefined;
   /** DATABRICKS_APP_PORT: the port Databricks Apps expects `serve --identity databricks-apps` on. */
@@ -53,6 +55,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     configPath: nonEmpty(env.MCP_U2M_PROXY_CONFIG),
     authDir: nonEmpty(env.MCP_AUTH_DIR),
     store: nonEmpty(env.MCP_PROXY_STORE),
+    storeLease: nonEmpty(env.MCP_PROXY_STORE_LEASE),
     port: nonEmpty(env.OAUTH_CALLBACK_PORT),
     databricksAppPort: nonEmpty(env.DATABRICKS_APP_PORT),
     apiKey: nonEmpty(env.MCP_PROXY_API_KEY),

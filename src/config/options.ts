@@ -36,6 +36,8 @@ export interface RuntimeOptions {
    * undefined for the file store in `authDir`. May carry a password: never print it (redactStoreUrl).
    */
   storeUrl?: string | undefined;
+  /** A shared store's lease, ms (--store-lease, MCP_PROXY_STORE_LEASE; default DEFAULTS.storeLeaseMs). */
+  storeLeaseMs?: number | undefined;
   /** Loopback port of the OAuth callback (and of the HTTP face): --port, OAUTH_CALLBACK_PORT, default 8000. */
   port: number;
   /**

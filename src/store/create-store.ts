@@ -30,6 +30,8 @@ export interface CreateStoreOptions {
   onWarning?: ((message: string) => void) | undefined;
   /** Default `waitMs` of withLock (and the file backend's write lock). Default 30 s. */
   lockWaitMs?: number | undefined;
+  /** A shared backend's lease on a lock, renewed while held (the backend's default when undefined: 10 s). */
+  leaseMs?: number | undefined;
 }
 
 /**
@@ -67,7 +69,12 @@ export function createStore(options: CreateStoreOptions): TokenStore {
           hint: "Pass --store redis://HOST:PORT or --store postgres://USER@HOST:PORT/DB (env MCP_PROXY_STORE).",
         });
       }
-      const shared = { url: options.url, ...(options.onWarning ? { onWarning: options.onWarning } : {}), ...lockWait };
+      const shared = {
+        url: options.url,
+        ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+        ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+        ...lockWait,
+      };
       return options.backend === "redis" ? new RedisTokenStore(shared) : new PostgresTokenStore(shared);
     }
     default:

@@ -200,6 +200,24 @@ describe("serve's limits on streams and sessions", () => {
       );
     }
   });
+
+  test("--store-lease (env MCP_PROXY_STORE_LEASE) takes 1-300 whole seconds; the flag wins; else a usage error", () => {
+    const env = { MCP_PROXY_STORE_LEASE: "4" };
+    assert.equal(parseCliArgs(["serve", URL_ARG], {}).runtime.storeLeaseMs, undefined);
+    assert.equal(parseCliArgs(["serve", URL_ARG, "--store-lease", "3"], {}).runtime.storeLeaseMs, 3_000);
+    assert.equal(parseCliArgs(["serve", URL_ARG], env).runtime.storeLeaseMs, 4_000);
+    assert.equal(parseCliArgs(["serve", URL_ARG, "--store-lease", "60"], env).runtime.storeLeaseMs, 60_000);
+    for (const value of ["0", "-1", "1.5", "soon", "", "301"]) {
+      assert.throws(
+        () => parseCliArgs(["serve", URL_ARG, `--store-lease=${value}`], {}),
+        usageNaming("--store-lease must be a whole number of seconds from 1 to 300"),
+      );
+    }
+    assert.throws(
+      () => parseCliArgs(["serve", URL_ARG], { MCP_PROXY_STORE_LEASE: "forever" }),
+      usageNaming("MCP_PROXY_STORE_LEASE must be a whole number of seconds"),
+    );
+  });
 });
 
 describe("every input mistake is a usage error (exit 2) that shows the right form", () => {
