@@ -8,6 +8,7 @@ import {
 } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/authorized-fetch.ts";
 import { type AnnotatedInit, MESSAGE_METHOD } from "../lib/fetch-annotations.ts";
+import { linkedSignal } from "../lib/linked-signal.ts";
 import { modernRequestHeaders } from "./era/mcp-request-headers.ts";
 import { isJsonRpcShape, isRequestMessage as isRequest } from "./json-rpc-shape.ts";
 import { readSse } from "./lean-sse-reader.ts";
@@ -88,6 +89,9 @@ export class LeanHttpClientTransport implements Transport {
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const requestSignal = options?.requestSignal;
+    // The request's own signal joined to the transport's, unhooked when the request is over (linked-signal.ts).
+    let link: ReturnType<typeof linkedSignal> | undefined;
+    let streamOwnsLink = false;
     try {
       if (options?.resumptionToken) {
         const replayId = isRequest(message) ? message.id : undefined;
@@ -122,11 +126,12 @@ export class LeanHttpClientTransport implements Transport {
       }
       headers["content-type"] = "application/json";
       headers.accept = "application/json, text/event-stream";
+      if (requestSignal) link = linkedSignal(this.abort.signal, requestSignal);
       const init: AnnotatedInit = {
         method: "POST",
         headers,
         body: JSON.stringify(message),
-        signal: requestSignal ? AbortSignal.any([this.abort.signal, requestSignal]) : this.abort.signal,
+        signal: link?.signal ?? this.abort.signal,
         // Named here, so that no layer below parses the body again to learn it (metered-fetch.ts).
         [MESSAGE_METHOD]: "method" in message ? message.method : "",
       };
@@ -165,7 +170,12 @@ export class LeanHttpClientTransport implements Transport {
       }
       const type = (response.headers.get("content-type") ?? "").split(";", 1)[0]?.trim().toLowerCase();
       if (type === "text/event-stream") {
-        void this.consume(response.body, { requestSignal, onRequestStreamEnd: options?.onRequestStreamEnd }, false);
+        streamOwnsLink = true;
+        void this.consume(
+          response.body,
+          { requestSignal, onRequestStreamEnd: options?.onRequestStreamEnd },
+          false,
+        ).finally(() => link?.release());
       } else if (type === "application/json") {
         const text = await response.text();
         let data: unknown;
@@ -189,6 +199,8 @@ export class LeanHttpClientTransport implements Transport {
       if (isRequest(message)) this.awaitingCache.delete(message.id);
       if (!requestSignal?.aborted) this.onerror?.(error as Error);
       throw error;
+    } finally {
+      if (!streamOwnsLink) link?.release();
     }
   }
 
@@ -297,11 +309,16 @@ export class LeanHttpClientTransport implements Transport {
     const headers = this.headers(true);
     headers.accept = "text/event-stream";
     if (options.resumptionToken) headers["last-event-id"] = options.resumptionToken;
-    const signal = options.requestSignal
-      ? AbortSignal.any([this.abort.signal, options.requestSignal])
-      : this.abort.signal;
-    const response = await this.request({ method: "GET", headers, signal });
+    const link = options.requestSignal ? linkedSignal(this.abort.signal, options.requestSignal) : undefined;
+    let response: Response;
+    try {
+      response = await this.request({ method: "GET", headers, signal: link?.signal ?? this.abort.signal });
+    } catch (error) {
+      link?.release();
+      throw error;
+    }
     if (!response.ok) {
+      link?.release();
       await response.body?.cancel().catch(() => {});
       if (response.status === 405) {
         options.onRequestStreamEnd?.();
@@ -316,7 +333,7 @@ export class LeanHttpClientTransport implements Transport {
         },
       );
     }
-    void this.consume(response.body, options, true, attempt);
+    void this.consume(response.body, options, true, attempt).finally(() => link?.release());
   }
 
   /**

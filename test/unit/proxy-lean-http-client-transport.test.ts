@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
@@ -379,6 +380,32 @@ describe("LeanHttpClientTransport", () => {
     await transport.send(initialize);
     deleteStatus = 500;
     await assert.rejects(transport.terminateSession(), /Failed to terminate session/);
+    await transport.close();
+  });
+
+  test("requests with their own signal leave nothing hooked on the transport's signal once they are over", async () => {
+    // JSON answers, SSE answers and refusals: each request's signal is joined to the transport's only while it runs
+    // (AbortSignal.any kept every one of them reachable from the long-lived transport signal on Node 20).
+    let call = 0;
+    const server = await startServer((_req, res, body) => {
+      const { id } = JSON.parse(body) as { id: number };
+      const kind = call++ % 3;
+      if (kind === 0) return json(res, 200, result(id));
+      if (kind === 1) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        return void res.end(`data: ${JSON.stringify(result(id))}\n\n`);
+      }
+      json(res, 500, { error: "no" });
+    });
+    const { transport, messages, errors, until } = await open(server.url);
+    const transportSignal = (transport as unknown as { abort: AbortController }).abort.signal;
+    for (let id = 1; id <= 30; id++) {
+      await transport.send(echo(id), { requestSignal: new AbortController().signal }).catch(() => {});
+    }
+    await until(() => messages.length === 20);
+    await waitFor(() => getEventListeners(transportSignal, "abort").length === 0);
+    assert.equal(getEventListeners(transportSignal, "abort").length, 0);
+    assert.equal(errors.length, 10, "the refusals were reported");
     await transport.close();
   });
 
