@@ -220,7 +220,11 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
     runtime: {
       ...storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store),
       storeLeaseMs: mapDefined(
-        parseLeaseSeconds(values["store-lease"] ?? environment.storeLease, values["store-lease"] === undefined),
+        parseSeconds(
+          values["store-lease"] === undefined ? "MCP_PROXY_STORE_LEASE" : "--store-lease",
+          values["store-lease"] ?? environment.storeLease,
+          { min: 1, max: 300, minText: "1" },
+        ),
         (s) => s * 1000,
       ),
       port: parsePort(portSource, values.port === undefined),
@@ -349,23 +353,16 @@ function parseCount(flag: string, raw: string | undefined): number | undefined {
   return value;
 }
 
-/** A whole number of seconds (0 allowed: "off") given to `flag`, or undefined when it was not given. */
-function parseSeconds(flag: string, raw: string | undefined): number | undefined {
+/** A whole number of seconds within `range` (by default 0, meaning off, to a day) given to `source`, or undefined. */
+function parseSeconds(
+  source: string,
+  raw: string | undefined,
+  range = { min: 0, max: 86_400, minText: "0 (off)" },
+): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(value) || value < 0 || value > 86_400) {
-    throw usage(`${flag} must be a whole number of seconds from 0 (off) to 86400, not "${raw}".`);
-  }
-  return value;
-}
-
-/** `--store-lease SECONDS` (env MCP_PROXY_STORE_LEASE): a whole number of seconds, 1 to 300. */
-function parseLeaseSeconds(raw: string | undefined, fromEnv: boolean): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(value) || value < 1 || value > 300) {
-    const source = fromEnv ? "MCP_PROXY_STORE_LEASE" : "--store-lease";
-    throw usage(`${source} must be a whole number of seconds from 1 to 300, not "${raw}".`);
+  if (raw.trim() === "" || !Number.isInteger(value) || value < range.min || value > range.max) {
+    throw usage(`${source} must be a whole number of seconds from ${range.minText} to ${range.max}, not "${raw}".`);
   }
   return value;
 }

@@ -23,12 +23,16 @@ export function meteredFetch(fetch: FetchLike, observe: ObserveOperation, upstre
     }
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
-    // Bodies that end before this call has its response (a small one arrives whole): their outcome, kept for it.
-    const settledEarly = new Map<Response, boolean>();
+    // A body that ended before this call had its response (a small one arrives whole): the last one is the answer's
+    // (an earlier 401's body is cancelled before its retry is sent).
+    let settledEarly: { response: Response; cut: boolean } | undefined;
     let onSettled: ((response: Response, cut: boolean) => void) | undefined;
     const hooked: AnnotatedInit = {
       ...init,
-      [BODY_SETTLED]: (response, cut) => (onSettled ? onSettled(response, cut) : settledEarly.set(response, cut)),
+      [BODY_SETTLED]: (response, cut) => {
+        if (onSettled) onSettled(response, cut);
+        else settledEarly = { response, cut };
+      },
     };
     let response: Response;
     try {
@@ -51,8 +55,7 @@ export function meteredFetch(fetch: FetchLike, observe: ObserveOperation, upstre
     };
     if (reportsBodySettled(response)) {
       // The fetch tells when this body ends: no second stream around it. Earlier responses (a 401) are not ours.
-      const early = settledEarly.get(response);
-      if (early !== undefined) settle(early);
+      if (settledEarly?.response === response) settle(settledEarly.cut);
       else onSettled = (settledResponse, cut) => settledResponse === response && settle(cut);
       return response;
     }
@@ -98,8 +101,8 @@ function withBody(response: Response, body: ReadableStream<Uint8Array>): Respons
 }
 
 /**
- * The MCP method of a request: as its transport named it (MESSAGE_METHOD), else its `Mcp-Method` header (2026-07-28 requests carry one), else the method of the one
- * message in its body; "" for a message without one (a response to the server), undefined when it cannot be told.
+ * The MCP method of a request: as its transport named it (MESSAGE_METHOD), else its `Mcp-Method` header (2026-07-28
+ * requests carry one), else the method of the one message in its body; "" for a message without one (a response to the server), undefined when it cannot be told.
  */
 function methodOf(init: AnnotatedInit | undefined): string | undefined {
   const known = init?.[MESSAGE_METHOD];
