@@ -71,7 +71,16 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
   });
   // One user behind this process: one grant, so `private` and `public` results are both reused here.
   const cache = { results: new ResultCache(), upstream: upstream.url, grant: () => "stdio" };
-  const connector = new UpstreamConnector({ url: upstream.url, fetch, logger, hint: options.transport, eras, cache });
+  const connector = new UpstreamConnector({
+    url: upstream.url,
+    fetch,
+    logger,
+    hint: options.transport,
+    eras,
+    cache,
+    // The stdio face writes large answers as they arrive (streamed-response.ts).
+    streamLargeResponses: true,
+  });
   const downstream = new StdioFaceTransport({
     ...(options.input ? { input: options.input } : {}),
     ...(options.output ? { output: options.output } : {}),

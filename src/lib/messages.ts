@@ -74,6 +74,17 @@ export function brokeOff(party: Party, error: unknown): ProxyError {
   });
 }
 
+/**
+ * A large answer that was passed on to the client as it arrived did not end as one JSON-RPC response to the request
+ * (`detail` says how); the client already has its bytes, so this error is the request's real answer.
+ */
+export function malformedAnswer(party: Party, method: string, detail: string): ProxyError {
+  return new ProxyError("UPSTREAM_ERROR", `${partyName(party)} sent an answer to ${method} that ${detail}.`, {
+    hint: "Ignore the broken line before this answer; try again, and if it keeps happening, check the server.",
+    details: detailsOf(party),
+  });
+}
+
 export function timedOut(party: Party, cause?: unknown): ProxyError {
   return new ProxyError("UPSTREAM_TIMEOUT", `${partyName(party)} did not answer in time.`, {
     hint: "Try again later; if it keeps happening, check the server.",

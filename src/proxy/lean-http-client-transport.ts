@@ -11,9 +11,17 @@ import { type AnnotatedInit, MESSAGE_METHOD } from "../lib/fetch-annotations.ts"
 import { linkedSignal } from "../lib/linked-signal.ts";
 import { modernRequestHeaders } from "./era/mcp-request-headers.ts";
 import { isJsonRpcShape, isRequestMessage as isRequest } from "./json-rpc-shape.ts";
-import { readSse } from "./lean-sse-reader.ts";
 import { rememberRawJson } from "./raw-json.ts";
-import { CACHEABLE_METHODS, type CacheCaller, cacheCallerOf, type UpstreamCache } from "./result-cache.ts";
+import type { UpstreamCache } from "./result-cache.ts";
+import { fetchKeepingOrigin } from "./same-origin-redirects.ts";
+import { SseByteReader } from "./sse-byte-reader.ts";
+import {
+  readJsonOrStream,
+  STREAMED_RESPONSE_BYTES,
+  type StreamableRequest,
+  startStreamedResponse,
+} from "./streamed-response.ts";
+import { TransportCache } from "./transport-cache.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 /** Headers the transport derives itself; a caller's per-request headers may not override them (as the SDK). */
@@ -46,12 +54,23 @@ type StreamOptions = {
   replayId?: string | number | undefined;
   requestSignal?: AbortSignal | undefined;
   onRequestStreamEnd?: (() => void) | undefined;
+  /** The request whose answer this stream carries, when that answer may be streamed (streamed-response.ts). */
+  streamable?: StreamableRequest | undefined;
 };
+
+export interface LeanTransportOptions {
+  /**
+   * Pass large answers on as their bytes arrive (streamed-response.ts). Only for a reader that writes them
+   * unchanged and knows stand-in messages: the stdio face's pass-through, never a bridge that rewrites results.
+   */
+  streamLargeResponses?: boolean;
+}
 
 /**
  * Streamable HTTP client transport for the proxy's message path, a drop-in for the SDK's
  * `StreamableHTTPClientTransport` as the proxy uses it, without its per-message schema validation and stream
- * pipelines: JSON bodies are parsed once, SSE bodies as they arrive (lean-sse-reader.ts). Auth is the FetchLike's job.
+ * pipelines: JSON bodies are parsed once, SSE bodies as they arrive (sse-byte-reader.ts); on the stdio face, large
+ * answers are passed on as their bytes arrive (streamed-response.ts). Auth is the FetchLike's job.
  */
 export class LeanHttpClientTransport implements Transport {
   onclose?: (() => void) | undefined;
@@ -71,11 +90,13 @@ export class LeanHttpClientTransport implements Transport {
     private readonly fetch: FetchLike,
     private readonly reconnection: LeanReconnection = DEFAULT_RECONNECTION,
     /** Where 2026-07-28 cacheable results are kept and reused (result-cache.ts), and who asks. */
-    private readonly cache?: UpstreamCache | undefined,
-  ) {}
+    cache?: UpstreamCache | undefined,
+    private readonly options: LeanTransportOptions = {},
+  ) {
+    this.cache = cache ? new TransportCache(cache) : undefined;
+  }
 
-  /** Cacheable 2026-07-28 requests sent and not yet answered: their results are offered to the cache. */
-  private readonly awaitingCache = new Map<string | number, { method: string; params: unknown; caller: CacheCaller }>();
+  private readonly cache: TransportCache | undefined;
 
   get sessionId(): string | undefined {
     return this.session;
@@ -105,16 +126,11 @@ export class LeanHttpClientTransport implements Transport {
         const version = (message.params?._meta as Record<string, unknown> | undefined)?.[PROTOCOL_VERSION_META_KEY];
         if (typeof version === "string") {
           modern = version >= "2026";
-          const caller = modern && CACHEABLE_METHODS.has(message.method) ? cacheCallerOf(this.cache) : undefined;
-          if (caller && this.cache) {
-            const cached = this.cache.results.lookup(caller, message.method, message.params);
-            if (cached) {
-              // Answered from the cache, as the upstream would have (asynchronously, after send resolves).
-              const answer: JSONRPCMessage = { jsonrpc: "2.0", id: message.id, result: cached };
-              queueMicrotask(() => this.onmessage?.(answer));
-              return;
-            }
-            this.awaitingCache.set(message.id, { method: message.method, params: message.params, caller });
+          const cached = modern ? this.cache?.answer(message) : undefined;
+          if (cached) {
+            // Answered from the cache, as the upstream would have (asynchronously, after send resolves).
+            queueMicrotask(() => this.onmessage?.(cached));
+            return;
           }
           // As the SDK: the envelope's version, the method and Mcp-Name travel as headers.
           const derived = modernRequestHeaders(message.method, message.params as Record<string, unknown>);
@@ -169,15 +185,18 @@ export class LeanHttpClientTransport implements Transport {
         return;
       }
       const type = (response.headers.get("content-type") ?? "").split(";", 1)[0]?.trim().toLowerCase();
+      const streamable = this.streamableRequest(message, init.signal as AbortSignal);
       if (type === "text/event-stream") {
         streamOwnsLink = true;
         void this.consume(
           response.body,
-          { requestSignal, onRequestStreamEnd: options?.onRequestStreamEnd },
+          { requestSignal, onRequestStreamEnd: options?.onRequestStreamEnd, streamable },
           false,
         ).finally(() => link?.release());
       } else if (type === "application/json") {
-        const text = await response.text();
+        const text =
+          streamable && response.body ? await readJsonOrStream(response.body, streamable) : await response.text();
+        if (text === undefined) return; // passed on as it arrived
         let data: unknown;
         try {
           data = JSON.parse(text);
@@ -196,7 +215,7 @@ export class LeanHttpClientTransport implements Transport {
         throw new Error(`Unexpected content type: ${response.headers.get("content-type")}`);
       }
     } catch (error) {
-      if (isRequest(message)) this.awaitingCache.delete(message.id);
+      if (isRequest(message)) this.cache?.forget(message.id);
       if (!requestSignal?.aborted) this.onerror?.(error as Error);
       throw error;
     } finally {
@@ -231,42 +250,14 @@ export class LeanHttpClientTransport implements Transport {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.awaitingCache.clear();
+    this.cache?.clear();
     this.abort.abort();
     this.onclose?.();
   }
 
-  /**
-   * One request to the endpoint. Redirects are followed only when they keep the method (GET, or 307/308) and the
-   * origin, at most 5 times, as the SDK's transport does: the authorized fetch puts the user's token on every
-   * request, and a redirect to another origin would hand that token to a server it was not issued for; a 301/302/303
-   * would turn the POST into a GET that has lost its JSON-RPC body. Any other redirect fails with where it points.
-   */
-  private async request(init: RequestInit): Promise<Response> {
-    let url = this.url;
-    for (let followed = 0; ; followed++) {
-      const response = await this.fetch(url, { ...init, redirect: "manual" });
-      const target = redirectTarget(url, response);
-      if (!target) return response;
-      await response.body?.cancel().catch(() => {});
-      const keepsMethod = init.method === "GET" || response.status === 307 || response.status === 308;
-      if (
-        !keepsMethod ||
-        !sameOrigin(url, target) ||
-        target.username ||
-        target.password ||
-        followed === MAX_REDIRECTS
-      ) {
-        target.username = target.password = target.search = target.hash = "";
-        const why = followed === MAX_REDIRECTS ? `after ${MAX_REDIRECTS} redirects` : "";
-        throw new SdkHttpError(
-          SdkErrorCode.ClientHttpNotImplemented,
-          `Redirect to ${target.href} not followed${why ? ` ${why}` : ""}: only same-origin redirects that keep the method are followed, so the token never leaves the server it was issued for. Use that URL as the upstream if it is the intended server.`,
-          { status: response.status, statusText: response.statusText, text: "" },
-        );
-      }
-      url = target;
-    }
+  /** One request to the endpoint, following only same-origin redirects that keep the method. */
+  private request(init: RequestInit): Promise<Response> {
+    return fetchKeepingOrigin(this.fetch, this.url, init);
   }
 
   /** Hands on a parsed message that has the JSON-RPC 2.0 shape; anything else is reported, not delivered. */
@@ -275,22 +266,21 @@ export class LeanHttpClientTransport implements Transport {
       this.fail(new Error("The upstream sent a message that is not JSON-RPC 2.0; it was dropped."));
       return;
     }
-    if (this.cache) this.offerToCache(message);
+    this.cache?.offer(message);
     this.onmessage?.(message);
   }
 
-  /** A cacheable request's result goes to the cache; a list-changed notification makes entries stale. */
-  private offerToCache(message: JSONRPCMessage): void {
-    const cache = this.cache as UpstreamCache;
-    if ("method" in message) {
-      if (!("id" in message)) cache.results.notified(cache.upstream, message.method, message.params);
-      return;
-    }
-    if (message.id === undefined || this.awaitingCache.size === 0) return;
-    const request = this.awaitingCache.get(message.id);
-    if (!request) return;
-    this.awaitingCache.delete(message.id);
-    if ("result" in message) cache.results.store(request.caller, request.method, request.params, message.result);
+  /** The request, when its answer may be passed on as it arrives: not the handshake, nor one the cache awaits. */
+  private streamableRequest(message: JSONRPCMessage, signal: AbortSignal): StreamableRequest | undefined {
+    if (!this.options.streamLargeResponses || !isRequest(message) || message.method === "initialize") return undefined;
+    if (this.cache?.awaits(message.id)) return undefined;
+    return {
+      id: message.id,
+      method: message.method,
+      upstreamName: this.url.href,
+      deliver: (answer) => this.deliver(answer),
+      signal,
+    };
   }
 
   private headers(withSession: boolean): Record<string, string> {
@@ -355,39 +345,59 @@ export class LeanHttpClientTransport implements Transport {
     let answered = false;
     let broken: unknown;
     if (body) {
+      const streamable = options.replayId === undefined ? options.streamable : undefined;
+      const sse = new SseByteReader({
+        onEvent: (event) => {
+          progressed = true;
+          if (event.id) {
+            lastEventId = event.id;
+            primed = true;
+          }
+          if (!event.data || (event.event && event.event !== "message")) return;
+          let message: unknown;
+          try {
+            message = JSON.parse(event.data);
+          } catch {
+            this.fail(new Error(`The upstream sent an SSE event that is not JSON (${event.data.length} characters).`));
+            return;
+          }
+          if (isJsonRpcShape(message) && !("method" in message) && "id" in message) {
+            answered = true;
+            if (options.replayId !== undefined) message.id = options.replayId;
+            // Passed on unchanged, the upstream's own text goes to the client (no second serialisation).
+            else rememberRawJson(message, event.data);
+          }
+          this.deliver(message);
+        },
+        onRetry: (ms) => {
+          this.serverRetryMs = ms;
+        },
+        largeDataBytes: STREAMED_RESPONSE_BYTES,
+        ...(streamable
+          ? {
+              onLargeData: (dataSoFar: Buffer, event: string | undefined) => {
+                if ((event && event !== "message") || answered) return undefined;
+                const sink = startStreamedResponse(dataSoFar, streamable);
+                if (sink) answered = true;
+                return sink;
+              },
+            }
+          : {}),
+      });
+      const reader = body.getReader();
       try {
-        await readSse(
-          body,
-          (event) => {
-            progressed = true;
-            if (event.id) {
-              lastEventId = event.id;
-              primed = true;
-            }
-            if (!event.data || (event.event && event.event !== "message")) return;
-            let message: unknown;
-            try {
-              message = JSON.parse(event.data);
-            } catch {
-              this.fail(
-                new Error(`The upstream sent an SSE event that is not JSON (${event.data.length} characters).`),
-              );
-              return;
-            }
-            if (isJsonRpcShape(message) && !("method" in message) && "id" in message) {
-              answered = true;
-              if (options.replayId !== undefined) message.id = options.replayId;
-              // Passed on unchanged, the upstream's own text goes to the client (no second serialisation).
-              else rememberRawJson(message, event.data);
-            }
-            this.deliver(message);
-          },
-          (ms) => {
-            this.serverRetryMs = ms;
-          },
-        );
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          const wait = sse.feed(value);
+          if (wait) await wait;
+        }
+        sse.end();
       } catch (error) {
         broken = error;
+        sse.end(error);
+      } finally {
+        reader.releaseLock();
       }
     }
     if (aborted()) return;
@@ -420,23 +430,6 @@ export class LeanHttpClientTransport implements Transport {
     }, delay);
     this.timers.add(timer);
   }
-}
-
-const MAX_REDIRECTS = 5;
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-
-function redirectTarget(url: URL, response: Response): URL | undefined {
-  const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get("location") : null;
-  if (!location) return undefined;
-  try {
-    return new URL(location, url);
-  } catch {
-    return undefined;
-  }
-}
-
-function sameOrigin(from: URL, to: URL): boolean {
-  return from.protocol === to.protocol && from.host === to.host;
 }
 
 /** The JSON-RPC error response in `text` when it answers `request`, else undefined. */

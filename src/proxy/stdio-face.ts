@@ -3,6 +3,7 @@ import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
 import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { jsonTextOf } from "./raw-json.ts";
+import { streamedBodyOf } from "./streamed-response.ts";
 
 export interface StdioFaceOptions {
   /** Where client messages come from (default process.stdin). */
@@ -66,6 +67,20 @@ export class StdioFaceTransport implements Transport {
   /** Resolves once the message has been handed to the operating system (the client may be slower than us). */
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return Promise.reject(new Error("stdio transport closed"));
+    if (this.streaming || this.waiting.length !== 0) {
+      // A large answer is being written as it arrives: later messages follow it, whole and in order.
+      return new Promise((resolve, reject) => this.waiting.push(() => this.write(message).then(resolve, reject)));
+    }
+    return this.write(message);
+  }
+
+  /** Messages sent while a streamed answer was being written, in order. */
+  private readonly waiting: Array<() => void> = [];
+  private streaming: Readable | undefined;
+
+  private write(message: JSONRPCMessage): Promise<void> {
+    const body = streamedBodyOf(message);
+    if (body) return this.writeStreamed(body);
     if (!this.corked) {
       // Messages produced in the same burst (a chunk of upstream SSE events) leave in one system call.
       this.corked = true;
@@ -81,6 +96,37 @@ export class StdioFaceTransport implements Transport {
     });
   }
 
+  /**
+   * Writes the bytes of an answer passed on as it arrives (streamed-response.ts), then its newline, pausing the
+   * upstream while the client reads slower than the upstream sends. A body cut short still gets its newline, so the
+   * next message starts on a line of its own (the transport then answers the request with an error).
+   */
+  private writeStreamed(body: Readable): Promise<void> {
+    this.streaming = body;
+    return new Promise((resolve, reject) => {
+      const resume = () => body.resume();
+      const onData = (chunk: Buffer) => {
+        if (!this.output.write(chunk)) {
+          body.pause();
+          this.output.once("drain", resume);
+        }
+      };
+      let over = false;
+      const done = () => {
+        if (over) return;
+        over = true;
+        body.off("data", onData);
+        this.output.off("drain", resume);
+        this.output.write("\n", (error) => (error ? reject(error) : resolve()));
+        this.streaming = undefined;
+        while (!this.streaming && this.waiting.length !== 0) this.waiting.shift()?.();
+      };
+      body.on("data", onData);
+      body.once("end", done);
+      body.once("close", done);
+    });
+  }
+
   private corked = false;
   private readonly uncork = (): void => {
     this.corked = false;
@@ -90,6 +136,8 @@ export class StdioFaceTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // An answer still arriving cannot be finished for the client any more.
+    this.streaming?.destroy();
     this.input.off("data", this.onData);
     this.input.off("end", this.onEnd);
     this.input.off("close", this.onEnd);
@@ -157,7 +205,8 @@ export class StdioFaceTransport implements Transport {
 
   private replyError(id: string | number | null, code: number, message: string): void {
     if (this.closed) return;
-    this.output.write(`${JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } })}\n`);
+    // Through send, so that it never lands inside an answer being streamed.
+    this.send({ jsonrpc: "2.0", id, error: { code, message } } as unknown as JSONRPCMessage).catch(() => {});
   }
 
   private readonly onEnd = (): void => {

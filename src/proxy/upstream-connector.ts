@@ -39,6 +39,11 @@ export interface UpstreamConnectorOptions {
    * upstream and the grant whose token goes with these requests (`private` results stay with that grant).
    */
   cache?: UpstreamCache | undefined;
+  /**
+   * Large answers passed through unchanged are written to the client as they arrive (streamed-response.ts). Only
+   * for the stdio face, whose transport writes such answers; never on paths that bridge or rewrite results.
+   */
+  streamLargeResponses?: boolean;
 }
 
 /**
@@ -69,6 +74,7 @@ export class UpstreamConnector {
   private fallbackNoted = false;
   readonly eras: EraVerdicts | undefined;
   private readonly cache: UpstreamConnectorOptions["cache"];
+  private readonly streamLargeResponses: boolean;
 
   constructor(options: UpstreamConnectorOptions) {
     this.url = new URL(options.url);
@@ -77,6 +83,7 @@ export class UpstreamConnector {
     this.detected = options.hint;
     this.eras = options.eras;
     this.cache = options.cache;
+    this.streamLargeResponses = options.streamLargeResponses === true;
   }
 
   /** @internal A 2025 client's bridge to this 2026-07-28-only upstream. */
@@ -99,7 +106,7 @@ export class UpstreamConnector {
 
   /** A new, unstarted transport to the upstream. */
   createTransport(): UpstreamTransport {
-    return new DetectingTransport(this, this.eras);
+    return new DetectingTransport(this, this.eras, this.streamLargeResponses);
   }
 
   /** @internal A first POST was refused the legacy way: said once per connector, at debug (it is routine). */
@@ -120,12 +127,13 @@ export class UpstreamConnector {
    * validation or stream pipelines; lean-http-client-transport.ts). The GET stream carries server notifications for
    * the whole session, so it is retried a while.
    */
-  openStreamableHttp(): LeanHttpClientTransport {
+  openStreamableHttp(streamLargeResponses = false): LeanHttpClientTransport {
     return new LeanHttpClientTransport(
       this.url,
       this.fetch,
       { initialDelayMs: 1_000, maxDelayMs: 30_000, growFactor: 1.5, maxRetries: 5 },
       this.cache,
+      { streamLargeResponses },
     );
   }
 
@@ -202,6 +210,8 @@ class DetectingTransport implements UpstreamTransport {
   constructor(
     private readonly connector: UpstreamConnector,
     private readonly eras: EraVerdicts | undefined,
+    /** Pass large answers on as they arrive: only where messages reach the client unchanged (the stdio face). */
+    private readonly streamLargeResponses = false,
   ) {}
 
   get kind(): UpstreamTransportKind | undefined {
@@ -224,7 +234,7 @@ class DetectingTransport implements UpstreamTransport {
       (message.method === "initialize" || isModernClientMessage(message));
     if (this.connector.kind === "streamable-http" && !eraOpen) {
       // Known wire and no era to find out: nothing to probe, so nothing to queue behind.
-      const http = this.connector.openStreamableHttp();
+      const http = this.connector.openStreamableHttp(this.streamLargeResponses);
       this.wire(http);
       this.adopt(http, "streamable-http");
       return http.start().then(() => http.send(message, options));
@@ -301,7 +311,7 @@ class DetectingTransport implements UpstreamTransport {
     const known = initialize ? await this.eras?.peekStored() : undefined;
     if (known?.era === "modern") return this.openEraBridge(first);
 
-    const http = this.connector.openStreamableHttp();
+    const http = this.connector.openStreamableHttp(this.streamLargeResponses);
     this.wire(http);
     await http.start();
     try {

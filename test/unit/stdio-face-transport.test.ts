@@ -5,6 +5,7 @@ import { PassThrough } from "node:stream";
 import { describe, test } from "node:test";
 import { type JSONRPCMessage, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import { StdioFaceTransport } from "../../src/proxy/stdio-face.ts";
+import { startStreamedResponse, streamedBodyOf } from "../../src/proxy/streamed-response.ts";
 import { isLegacyTransportSignal } from "../../src/proxy/upstream-connector.ts";
 
 async function startFace(options: { maxMessageBytes?: number } = {}) {
@@ -37,6 +38,45 @@ describe("stdio face transport", () => {
     input.write(`${a.slice(5)}\n`);
     await settle();
     assert.deepEqual(received, [JSON.parse(a), JSON.parse(b), JSON.parse(a)]);
+  });
+
+  test("a streamed answer is written as it arrives; messages sent meanwhile follow its line, in order", async () => {
+    const { face, written, settle } = await startFace();
+    const delivered: JSONRPCMessage[] = [];
+    const signal = new AbortController().signal;
+    const request = { id: 1, method: "tools/call", upstreamName: "http://127.0.0.1:1/mcp", signal };
+    const sink = startStreamedResponse(Buffer.from('{"result":{"text":"'), {
+      ...request,
+      deliver: (m) => delivered.push(m),
+    });
+    const standIn = delivered[0] as JSONRPCMessage;
+    assert.ok(sink && streamedBodyOf(standIn));
+    const sentBig = face.send(standIn);
+    const sentSmall = face.send({ jsonrpc: "2.0", id: 2, result: {} });
+    sink.write(Buffer.from("first half "));
+    await settle();
+    assert.equal(written(), '{"result":{"text":"first half ', "the first bytes are out before the rest exists");
+    sink.write(Buffer.from('second half"},"jsonrpc":"2.0","id":1}'));
+    sink.end();
+    await Promise.all([sentBig, sentSmall]);
+    assert.equal(
+      written(),
+      '{"result":{"text":"first half second half"},"jsonrpc":"2.0","id":1}\n{"jsonrpc":"2.0","id":2,"result":{}}\n',
+    );
+  });
+
+  test("a streamed answer cut short still ends its line, and the messages behind it go out", async () => {
+    const { face, written, settle } = await startFace();
+    const delivered: JSONRPCMessage[] = [];
+    const controller = new AbortController();
+    const request = { id: 1, method: "tools/call", upstreamName: "u", signal: controller.signal };
+    startStreamedResponse(Buffer.from('{"result":{"text":"'), { ...request, deliver: (m) => delivered.push(m) });
+    const sentBig = face.send(delivered[0] as JSONRPCMessage);
+    const sentSmall = face.send({ jsonrpc: "2.0", id: 2, result: {} });
+    await settle();
+    controller.abort();
+    await Promise.all([sentBig, sentSmall]);
+    assert.equal(written(), '{"result":{"text":"\n{"jsonrpc":"2.0","id":2,"result":{}}\n');
   });
 
   test("a multi-byte character split between chunks survives", async () => {

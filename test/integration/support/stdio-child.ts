@@ -83,6 +83,11 @@ export class RawStdioChild {
     });
   }
 
+  /** Characters of the stdout line still arriving (not ended by a newline yet). */
+  get partialLineLength(): number {
+    return this.buffered.length;
+  }
+
   send(message: unknown): void {
     this.child.stdin.write(`${JSON.stringify(message)}\n`);
   }
