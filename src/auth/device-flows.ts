@@ -8,8 +8,8 @@ import { deviceEndpointOf, deviceFlowUnsupported } from "./device-authorization.
 import { runDeviceSignIn } from "./device-sign-in.ts";
 import type { PendingFlow } from "./flow-provider.ts";
 import { toProxyError } from "./oauth-errors.ts";
-import type { SignInFlowsParts, SignInOptions } from "./sign-in-flows.ts";
 import { chooseSignInMethod } from "./sign-in-method.ts";
+import type { SignInFlowsParts, SignInOptions } from "./sign-in-parts.ts";
 
 /** A device sign-in under way: no `state`, nothing calls back; it ends when polling does. */
 export interface DeviceEntry {
@@ -33,7 +33,7 @@ export interface DeviceFlowHooks {
 
 /**
  * The device sign-ins of one upstream (at most one at a time): whether a sign-in is to be one, starting it, and
- * ending it (done, failed, superseded by a wider step-up, or shutdown). SignInFlows keeps the browser flows.
+ * ending it (done, failed, superseded by a wider step-up, or shutdown). BrowserFlows keeps the browser flows.
  */
 export class DeviceFlows {
   private entry: DeviceEntry | undefined;

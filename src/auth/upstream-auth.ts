@@ -23,7 +23,8 @@ import { Refresher, type RefreshResult } from "./refresher.ts";
 import { scopeUnion } from "./scopes.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { SharedSignIns } from "./shared-sign-ins.ts";
-import { SignInFlows, type SignInOptions, type SignInPresenter } from "./sign-in-flows.ts";
+import { SignInFlows } from "./sign-in-flows.ts";
+import type { SignInOptions, SignInPresenter } from "./sign-in-parts.ts";
 import { isSignInStateOf } from "./sign-in-state.ts";
 import { type ClearOutcome, signOut } from "./sign-out.ts";
 import { accountOf } from "./token-claims.ts";
@@ -77,7 +78,8 @@ const SIGN_IN_URL_WAIT_MS = 10_000;
  * - TokenKeeper (token-keeper.ts): the tokens in memory, loaded once, written through, noticed when changed;
  * - Refresher (refresher.ts): single-flight refresh under the store's lock, with transient retries;
  * - ChallengePolicy (challenge-policy.ts): what a 401/403 leads to (retry, sign in, fail), step-up budget, breaker;
- * - SignInFlows (sign-in-flows.ts): pending flows by `state`, the callback, the `iss` check, restarts.
+ * - SignInFlows (sign-in-flows.ts, browser-flows.ts, pending-browser-flows.ts, device-flows.ts): pending flows by
+ *   `state`, the callback, the `iss` check, restarts.
  * This class wires them together and adds what spans them: the cross-process sign-in lock, status and clear.
  * It prints nothing and opens nothing itself: the app layer passes `printSignInUrl` and `openUrl`.
  */
