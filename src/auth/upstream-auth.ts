@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { type RuntimeOptions, SIGN_IN_TIMEOUT_MS, type UpstreamOptions } from "../config/options.ts";
+import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { canonicalServerUrl, grantKey, isPrincipalGrantKey, storeKey } from "../store/store-key.ts";
@@ -16,62 +16,24 @@ import type { FetchLike } from "./authorized-fetch.ts";
 import { ChallengePolicy } from "./challenge-policy.ts";
 import { ClientRegistry } from "./client-registry.ts";
 import { DiscoveryCache } from "./discovery-cache.ts";
-import type { FlowHost, PendingFlow } from "./flow-provider.ts";
+import { createFlowHost, type FlowHostParts } from "./flow-host.ts";
+import { InteractiveSignIn } from "./interactive-sign-in.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { pkceSupportCheck } from "./pkce-support.ts";
+import { refreshFailure } from "./refresh-failure.ts";
 import { Refresher, type RefreshResult } from "./refresher.ts";
-import { scopeUnion } from "./scopes.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { SharedSignIns } from "./shared-sign-ins.ts";
 import { SignInFlows } from "./sign-in-flows.ts";
-import type { SignInOptions, SignInPresenter } from "./sign-in-parts.ts";
+import type { SignInOptions } from "./sign-in-parts.ts";
 import { isSignInStateOf } from "./sign-in-state.ts";
 import { type ClearOutcome, signOut } from "./sign-out.ts";
-import { accountOf } from "./token-claims.ts";
 import { TokenKeeper } from "./token-keeper.ts";
 import { expiresSoon, isDead } from "./token-lifetime.ts";
+import type { UpstreamAuthDeps } from "./upstream-auth-deps.ts";
 
-export interface UpstreamAuthDeps {
-  store: TokenStore;
-  logger?: Logger;
-  /**
-   * "own-listener": sign-ins start a short-lived loopback listener on runtime.port (CLI, stdio face).
-   * "external": the caller routes `/oauth/callback` to handleCallback() (the HTTP face on the same port).
-   */
-  callback: "own-listener" | "external";
-  /**
-   * Opens a validated sign-in URL in a browser, for sign-ins that ask for one (runtime.openBrowser). The app layer
-   * passes it (BROWSER or the platform opener); without it nothing is opened.
-   */
-  openUrl?: ((url: string) => Promise<void>) | undefined;
-  /** Shows the sign-in URL to people (the app layer prints it on stderr); without it, an info line in the log. */
-  printSignInUrl?: ((url: string, serverUrl: string) => void) | undefined;
-  /** Shows a device sign-in's code and verification URI (the app layer prints them on stderr). */
-  printDeviceCode?: SignInPresenter["printDeviceCode"];
-  /** An interactive terminal the redirected URL can be pasted back into (the CLI's `auth` on a terminal). */
-  pasteBack?: SignInPresenter["pasteBack"];
-  /** Waits between device-flow polls (tests: a fake clock). */
-  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
-  /** fetch for discovery, registration and token requests (default: global fetch). */
-  fetch?: FetchLike;
-  /** Time limit of each discovery, registration, token and revocation request (default OAUTH_REQUEST_TIMEOUT_MS). */
-  oauthRequestTimeoutMs?: number;
-  now?: () => number;
-  /** How long a sign-in with a stored dynamic client waits for its callback before probing the URL (tests). */
-  staleClientWaitMs?: number;
-  /** Use this store key instead of deriving it (the CLI's `clear` of a listed entry). */
-  storeKey?: string;
-  /**
-   * The person these tokens belong to when several share the upstream (`serve --identity`): the tokens live under
-   * grantKey(upstream key, principal), hashed; registration and discovery stay the upstream's, shared.
-   */
-  principal?: string | undefined;
-  /** That person's e-mail or user name, kept with their tokens for display (`list`, `status`); never their id. */
-  principalLabel?: string | undefined;
-}
-
-/** How long a request that needs a sign-in waits for this process to produce the URL it can name. */
-const SIGN_IN_URL_WAIT_MS = 10_000;
+export type { ClearOutcome } from "./sign-out.ts";
+export type { UpstreamAuthDeps } from "./upstream-auth-deps.ts";
 
 /**
  * The OAuth client for one upstream MCP server, composed of one part per job:
@@ -80,11 +42,10 @@ const SIGN_IN_URL_WAIT_MS = 10_000;
  * - ChallengePolicy (challenge-policy.ts): what a 401/403 leads to (retry, sign in, fail), step-up budget, breaker;
  * - SignInFlows (sign-in-flows.ts, browser-flows.ts, pending-browser-flows.ts, device-flows.ts): pending flows by
  *   `state`, the callback, the `iss` check, restarts.
- * This class wires them together and adds what spans them: the cross-process sign-in lock, status and clear.
+ * - InteractiveSignIn (interactive-sign-in.ts): one sign-in at a time, under the store's cross-process sign-in lock.
+ * This class wires them together (flow-host.ts binds a flow to the store) and adds status and clear.
  * It prints nothing and opens nothing itself: the app layer passes `printSignInUrl` and `openUrl`.
  */
-export type { ClearOutcome } from "./sign-out.ts";
-
 export class UpstreamAuth implements AuthClient {
   readonly serverUrl: string;
   readonly storeKey: string;
@@ -96,23 +57,16 @@ export class UpstreamAuth implements AuthClient {
   private readonly events = new EventEmitter();
   private readonly clients: ClientRegistry;
   private readonly discovery: DiscoveryCache;
-  private readonly checkPkce: FlowHost["checkPkce"];
   private readonly keeper: TokenKeeper;
   private readonly refresher: Refresher;
   private readonly policy: ChallengePolicy;
   private readonly flows: SignInFlows;
+  private readonly signIns: InteractiveSignIn;
 
-  private signingIn: Promise<void> | undefined;
   /** Stops the shared store's change notifications for this grant (see close()). */
   private readonly unwatch: () => void;
-  /** Every scope asked for while the sign-in under way runs (a step-up may widen it). */
-  private signInScope: string | undefined;
 
-  constructor(
-    private readonly upstream: UpstreamOptions,
-    runtime: RuntimeOptions,
-    deps: UpstreamAuthDeps,
-  ) {
+  constructor(upstream: UpstreamOptions, runtime: RuntimeOptions, deps: UpstreamAuthDeps) {
     this.serverUrl = canonicalServerUrl(upstream.url);
     this.storeKey =
       deps.storeKey ??
@@ -129,7 +83,7 @@ export class UpstreamAuth implements AuthClient {
     const onChange = () => this.events.emit("change");
     this.clients = new ClientRegistry(this.store, this.storeKey, serverUrl, upstream);
     this.discovery = new DiscoveryCache(this.store, this.storeKey, serverUrl, this.fetchFn, now);
-    this.checkPkce = pkceSupportCheck({ serverUrl, allowUnverified: upstream.allowPkceUnverified === true, log });
+    const checkPkce = pkceSupportCheck({ serverUrl, allowUnverified: upstream.allowPkceUnverified === true, log });
     // Without a principal the grant is the upstream's default one: its key is the upstream key, the layout unchanged.
     this.keeper = new TokenKeeper(
       this.store,
@@ -157,17 +111,25 @@ export class UpstreamAuth implements AuthClient {
       serverUrl,
       keeper: this.keeper,
       refresh: (request) => this.refresher.refresh(request),
-      signInForRequest: (request) => this.signInForRequest(request),
+      signInForRequest: (request) => this.signIns.forRequest(request),
       now,
       log,
     });
+    const hostParts: FlowHostParts = {
+      serverUrl,
+      upstream,
+      clients: this.clients,
+      keeper: this.keeper,
+      discovery: this.discovery,
+      checkPkce,
+    };
     this.flows = new SignInFlows({
       serverUrl,
       runtime,
       callback: deps.callback,
       clients: this.clients,
       fetchFn: this.fetchFn,
-      flowHost: (flow) => this.flowHost(flow),
+      flowHost: (flow) => createFlowHost(hostParts, flow),
       defaultScope: () => upstream.scope ?? this.policy.challengedScope,
       resourceMetadataUrl: () => this.policy.resourceMetadataUrl,
       discover: () => this.discovery.discover(this.policy.resourceMetadataUrl),
@@ -184,6 +146,15 @@ export class UpstreamAuth implements AuthClient {
       // A shared store (it notifies changes) may have replicas: their callbacks can reach any of them.
       shared: this.store.watch ? new SharedSignIns(this.store, this.keeper.key, serverUrl, now) : undefined,
       upstreamKey: this.storeKey,
+    });
+    this.signIns = new InteractiveSignIn({
+      serverUrl,
+      store: this.store,
+      keeper: this.keeper,
+      clients: this.clients,
+      flows: this.flows,
+      isRefused: (token) => this.policy.isRefused(token),
+      now,
     });
     // A shared store tells of other replicas' writes: re-read this grant's tokens at once, so a sign-in or refresh
     // elsewhere is used from the next request on (noticeStoreChange compares stamps and re-reads only on a change),
@@ -234,91 +205,10 @@ export class UpstreamAuth implements AuthClient {
    * processes for the same upstream open one browser tab; a process that waited uses the winner's tokens. One at a
    * time in the process: a call while one runs joins it, widening its scope first when it asks for more.
    * Resolves when tokens are stored; rejects with SIGN_IN_TIMEOUT, SIGN_IN_DENIED, … otherwise.
+   * @see InteractiveSignIn (interactive-sign-in.ts)
    */
-  async signIn(options: { force?: boolean; scope?: string; registerAnew?: boolean } = {}): Promise<void> {
-    this.signInScope = scopeUnion(this.signInScope, options.scope);
-    if (this.signingIn) {
-      // A step-up while a sign-in waits in the browser: restart it for the union, its waiters follow the new one.
-      if (options.scope && this.flows.pending() && !this.flows.covers(options.scope)) {
-        await this.flows.start({ scope: options.scope });
-      }
-      return this.signingIn;
-    }
-    this.signingIn = this.signInLocked(options).finally(() => {
-      this.signingIn = undefined;
-      this.signInScope = undefined;
-    });
-    return this.signingIn;
-  }
-
-  private async signInLocked({ force, registerAnew }: { force?: boolean; registerAnew?: boolean }): Promise<void> {
-    await this.keeper.load();
-    const before = this.keeper.accessToken;
-    await this.store.withLock(
-      this.keeper.key,
-      "sign-in",
-      async () => {
-        // Someone (another process, or a refresh) may have produced tokens while we waited for the lock.
-        await this.keeper.reload();
-        const held = this.keeper.current;
-        const fresh = held !== undefined && held.tokens.access_token !== before;
-        const usable =
-          held !== undefined && !isDead(held, this.now()) && !this.policy.isRefused(held.tokens.access_token);
-        if (usable && (!force || fresh)) return;
-        // `auth --force`: a dynamic registration the AS may have forgotten is replaced (pre-registered stays).
-        if (registerAnew) await this.clients.forget();
-        const handle = await this.flows.start(this.signInScope === undefined ? {} : { scope: this.signInScope });
-        await handle.completed;
-      },
-      { waitMs: SIGN_IN_TIMEOUT_MS + 30_000 },
-    );
-  }
-
-  /**
-   * The sign-in a request needs, without waiting for the person: starts it (or joins it), waits only until this
-   * process shows its URL (or it ends, or {@link SIGN_IN_URL_WAIT_MS}), and answers "sign-in" naming the URL with a
-   * promise of its end, so the caller decides how long the request waits (answerChallenge's budget).
-   */
-  private async signInForRequest({
-    scope,
-    force,
-  }: {
-    scope?: string | undefined;
-    force?: boolean;
-  }): Promise<ChallengeOutcome> {
-    const watch = this.flows.nextStarted(scope);
-    const signIn = this.signIn({ ...(scope ? { scope } : {}), ...(force ? { force: true } : {}) });
-    let timer: NodeJS.Timeout | undefined;
-    const first = await Promise.race([
-      signIn.then(
-        () => "done" as const,
-        (error: unknown) => toProxyError(error, this.serverUrl),
-      ),
-      watch.started,
-      new Promise<"waiting">((resolve) => {
-        timer = setTimeout(() => resolve("waiting"), SIGN_IN_URL_WAIT_MS);
-      }),
-    ]).finally(() => {
-      clearTimeout(timer);
-      watch.cancel();
-    });
-    if (first === "done" && !this.policy.isRefused(this.keeper.accessToken) && this.keeper.current) {
-      return { action: "retry" };
-    }
-    if (first instanceof ProxyError) return { action: "sign-in", error: first };
-    const handle = typeof first === "object" ? first : this.flows.pending();
-    const url = handle?.url;
-    const userCode = handle?.userCode;
-    return {
-      action: "sign-in",
-      completed: signIn,
-      error: new ProxyError("SIGN_IN_REQUIRED", `Sign-in to ${this.serverUrl} is required.`, {
-        hint: url
-          ? `Open ${url} in a browser${userCode ? ` and enter the code ${userCode}` : ""} to sign in, then retry.`
-          : `Run \`mcp-u2m-proxy auth ${this.serverUrl}\`, then retry.`,
-        details: url ? { signInUrl: url, ...(userCode ? { userCode } : {}) } : {},
-      }),
-    };
+  signIn(options: { force?: boolean; scope?: string; registerAnew?: boolean } = {}): Promise<void> {
+    return this.signIns.signIn(options);
   }
 
   /** Starts a sign-in, or joins the one pending when it asks for at least this scope (the page's button). */
@@ -357,24 +247,8 @@ export class UpstreamAuth implements AuthClient {
   /** Refreshes now (CLI `refresh`). Throws SIGN_IN_REQUIRED when there is nothing to refresh with. */
   async refresh(): Promise<void> {
     await this.keeper.load();
-    const result = await this.refresher.refresh({ force: true });
-    if (result === "invalid-client") {
-      // The refresh token was bound to the forgotten client: only a sign-in (which registers anew) helps.
-      throw new ProxyError(
-        "INVALID_GRANT",
-        `The authorization server for ${this.serverUrl} no longer knows this proxy's client (invalid_client); the stored registration and tokens were removed, so sign in again.`,
-        { hint: `Run \`mcp-u2m-proxy auth ${this.serverUrl}\` to sign in (a new client is registered).` },
-      );
-    }
-    if (result === "no-refresh-token" || result === "invalid-grant") {
-      throw new ProxyError(
-        result === "invalid-grant" ? "INVALID_GRANT" : "SIGN_IN_REQUIRED",
-        result === "invalid-grant"
-          ? `The authorization server no longer accepts the sign-in for ${this.serverUrl}; the tokens were removed.`
-          : `There is no refresh token for ${this.serverUrl}.`,
-        { hint: `Run \`mcp-u2m-proxy auth ${this.serverUrl}\` to sign in.` },
-      );
-    }
+    const failure = refreshFailure(await this.refresher.refresh({ force: true }), this.serverUrl);
+    if (failure) throw failure;
   }
 
   // ── Status, clear, close ──────────────────────────────────────────────────
@@ -457,46 +331,6 @@ export class UpstreamAuth implements AuthClient {
   async close(): Promise<void> {
     this.unwatch();
     await this.flows.close();
-  }
-
-  // ── Internals ─────────────────────────────────────────────────────────────
-
-  /** The storage side of one flow, for the SDK's provider: client, tokens and discovery, bound to the flow. */
-  private flowHost(flow: PendingFlow): FlowHost {
-    let loadedClientId: string | undefined;
-    return {
-      serverUrl: this.serverUrl,
-      clientMetadata: this.clients.metadata(flow.redirectUri, flow.grant),
-      clientMetadataUrl: this.upstream.clientMetadataUrl,
-      sendResource: this.upstream.sendResource,
-      authorizeParams: this.upstream.authorizeParams,
-      loadClientInfo: async (issuer) => {
-        const info = await this.clients.load(issuer, flow.redirectUri, flow.scope, flow.grant);
-        loadedClientId ??= info?.client_id;
-        return info;
-      },
-      saveClientInfo: (info, source) => {
-        // The SDK saves a client it loaded too: only a new client id is a registration made now.
-        if (info.client_id !== loadedClientId) flow.registeredNow = true;
-        return this.clients.save(info, source, flow.redirectUri);
-      },
-      saveTokens: async (tokens, requestedScope) => {
-        const issuer = tokens.issuer ?? flow.discovery?.authorizationServerMetadata?.issuer ?? "";
-        await this.keeper.persist(tokens, issuer, requestedScope, accountOf(tokens.id_token, tokens.access_token));
-      },
-      saveDiscovery: (state) => this.discovery.save(state),
-      // PKCE belongs to the authorization code grant; a device sign-in has none to check.
-      checkPkce: flow.grant === "device" ? () => {} : this.checkPkce,
-      invalidate: async (scope) => {
-        if (scope === "client" || scope === "all") {
-          // The SDK drops the client when an endpoint answered invalid_client or unauthorized_client.
-          flow.clientRefused = true;
-          await this.clients.forget();
-        }
-        if (scope === "tokens" || scope === "all") await this.keeper.forget();
-        if (scope === "discovery" || scope === "all") await this.discovery.forget();
-      },
-    };
   }
 }
 
