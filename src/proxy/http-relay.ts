@@ -1,29 +1,34 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Transform, Writable } from "node:stream";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
-import { operationOf } from "../auth/authorized-fetch.ts";
 import { type SignInWaitBudget, waitForSignIn } from "../auth/sign-in-wait.ts";
-import { answerChallenge, isAuthChallenge } from "../auth/upstream-call-policy.ts";
+import { answerChallenge } from "../auth/upstream-call-policy.ts";
 import { DEFAULTS } from "../config/defaults.ts";
-import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
+import { ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
-import { brokeOff, mcpServer, unreachable } from "../lib/messages.ts";
 import { rememberHeaderSecrets } from "../lib/redact.ts";
 import { ClientGone } from "./client-gone.ts";
-import { filterRequestHeaders, filterResponseHeaders, RELAYED_RESPONSE_SECURITY_HEADERS } from "./header-filter.ts";
+import { filterRequestHeaders } from "./header-filter.ts";
+import { isInitializeBody, isLegacyRefusal, LEGACY_STATUSES } from "./legacy-initialize-refusal.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
+import { networkErrorFor, signInErrorFor } from "./relay-call-errors.ts";
+import { type DownstreamContext, endBrokenStream, openDownstream, writeHeldAnswer } from "./relay-downstream.ts";
+import { requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
 import {
-  jsonRpcErrorOf,
-  noteAnsweredError,
-  requestIdsOf,
-  upstreamStatusError,
-  writeErrorResponse,
-} from "./relay-errors.ts";
-import { DEFAULT_MAX_STREAMS } from "./stream-limits.ts";
+  headerString,
+  isChallenge,
+  isEventStream,
+  lowerKeys,
+  operationFor,
+  removeHeader,
+  sessionIdOf,
+} from "./relay-headers.ts";
+import { relayDispatchers } from "./relay-pools.ts";
+import type { RelayOutcome, RelayTarget } from "./relay-target.ts";
 import { exchange } from "./upstream-exchange.ts";
-import { createUpstreamPool } from "./upstream-pool.ts";
 import { declaresUrlElicitation, UrlElicitationSessions } from "./url-elicitation.ts";
+
+export type { RelayKind, RelayOutcome, RelayTarget } from "./relay-target.ts";
 
 /**
  * The pass-through relay of the HTTP face (architecture.md "Two relay paths", path 1): one downstream HTTP
@@ -62,59 +67,8 @@ export interface HttpRelayOptions {
   signInPageUrl?: string | undefined;
 }
 
-/** What the downstream request is, which decides the upstream path and how errors are shaped. */
-export type RelayKind =
-  /** Streamable HTTP `/mcp`: JSON-RPC errors for requests (HTTP 200 + id), status for the rest. */
-  | "mcp"
-  /** Legacy `POST /message`: errors by HTTP status (legacy clients read nothing else). */
-  | "legacy-message"
-  /** Legacy `GET /sse`: the endpoint event is rewritten. */
-  | "legacy-sse"
-  /** `ANY /{path}` on the upstream origin: upstream statuses pass through; proxy errors are 502/503/504. */
-  | "generic";
-
-export interface RelayTarget {
-  kind: RelayKind;
-  /** Path and query on the upstream origin. */
-  path: string;
-  /** Response transform (legacy endpoint rewrite); called once the response is known to be a 2xx SSE stream. */
-  transform?: (() => Transform) | undefined;
-  /** Request headers (flat) that replace any the client sent under the same names. */
-  setHeaders?: string[] | undefined;
-  /**
-   * Only a 2xx `text/event-stream` answer is wanted (legacy `GET /sse`): anything else is discarded unseen and
-   * relay() resolves "not-sse", leaving the response to the caller (e.g. to bridge to Streamable HTTP).
-   */
-  requireSse?: boolean | undefined;
-  /**
-   * Probing an upstream of unknown transport with a client's `initialize` POST: when the upstream refuses it the
-   * way a legacy HTTP+SSE server does (400/404/405 without a 2026-07-28 JSON-RPC error, T25 §Backwards
-   * Compatibility), this gets the buffered body to answer the client by bridging, and relay() resolves "bridged".
-   */
-  legacyFallback?: ((body: Buffer | undefined) => Promise<void>) | undefined;
-  /**
-   * A 2025 client's `initialize` POST whose refusal (400/404/405) may come from a 2026-07-28-only upstream: this gets
-   * the buffered body first and resolves true when it answered the client (the era probe found a modern server and
-   * the era bridge took over; relay() then resolves "bridged"), false to carry on (legacy fallback, or the refusal
-   * passed on as it is).
-   */
-  eraFallback?: ((body: Buffer | undefined) => Promise<boolean>) | undefined;
-  /** A long-lived stream: sent over the stream pool, not the request pool. */
-  stream?: boolean | undefined;
-  /**
-   * A needed sign-in (nothing written yet) is answered by this instead of an HTTP error; relay() then resolves
-   * "bridged". Legacy `GET /sse`: an HTTP error there reaches no JSON-RPC request, so the face serves the client a
-   * session of its own whose answers carry the sign-in error (with URL elicitation when it declared it).
-   */
-  onSignInNeeded?: ((error: ProxyError) => Promise<void>) | undefined;
-}
-
-/** How a relay() call ended. "not-sse" leaves the response unwritten; "bridged" left it to legacyFallback. */
-export type RelayOutcome = "relayed" | "answered-error" | "client-gone" | "not-sse" | "bridged";
-
 const DEFAULT_SIGN_IN_WAIT_MS = DEFAULTS.signInWaitMs;
 const DEFAULT_UPSTREAM_TIMEOUT_MS = DEFAULTS.upstreamTimeoutMs;
-const DEFAULT_CONNECTIONS = DEFAULTS.upstreamConnections;
 const ERROR_SNIPPET_BYTES = 2048;
 
 export class HttpRelay {
@@ -123,6 +77,8 @@ export class HttpRelay {
   readonly maxBodyBytes: number;
   private readonly auth: AuthClient | undefined;
   private readonly logger: Logger;
+  /** What the downstream writer needs of this relay (relay-downstream.ts). */
+  private readonly downstream: DownstreamContext;
   private readonly dispatcher: Dispatcher;
   private readonly streamDispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -146,6 +102,7 @@ export class HttpRelay {
     this.basePath = this.upstream.pathname + this.upstream.search;
     this.auth = options.auth;
     this.logger = options.logger ?? silentLogger;
+    this.downstream = { upstream: this.upstream, origin: this.origin, logger: this.logger };
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.signInWaitMs = options.signInWaitMs ?? DEFAULT_SIGN_IN_WAIT_MS;
     this.upstreamTimeoutMs = options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
@@ -158,26 +115,10 @@ export class HttpRelay {
       this.staticHeaders.push(name, value);
     }
     this.staticAuthorization = this.drop.has("authorization") && "authorization" in lowerKeys(options.headers);
-    if (options.dispatcher) {
-      this.dispatcher = options.dispatcher;
-      this.streamDispatcher = options.dispatcher;
-      this.ownsDispatcher = false;
-    } else {
-      // One pool per upstream origin: keep-alive connections, enough of them for 64+ requests in flight, and no
-      // pipelining (an MCP POST may stream for minutes and would block everything queued behind it).
-      // Long-lived streams get a pool of their own, so idle streams never hold the connections requests need.
-      const pool = (connections: number) =>
-        createUpstreamPool(this.origin, {
-          connections,
-          pipelining: 1,
-          keepAliveTimeout: 10_000,
-          keepAliveMaxTimeout: 60_000,
-          connect: { timeout: 10_000 },
-        });
-      this.dispatcher = pool(options.connections ?? DEFAULT_CONNECTIONS);
-      this.streamDispatcher = pool(options.streamConnections ?? DEFAULT_MAX_STREAMS);
-      this.ownsDispatcher = true;
-    }
+    const dispatchers = relayDispatchers(this.origin, options);
+    this.dispatcher = dispatchers.requests;
+    this.streamDispatcher = dispatchers.streams;
+    this.ownsDispatcher = dispatchers.owned;
   }
 
   /** The upstream MCP endpoint's path and query, with the downstream query (if any) appended. */
@@ -286,9 +227,10 @@ export class HttpRelay {
           streamedSse = isEventStream(responseHeaders);
           const session = headerString(responseHeaders["mcp-session-id"]);
           if (session && status < 300 && declaresUrlElicitation(body)) this.urlElicitationSessions.add(session);
-          return this.openDownstream(res, status, responseHeaders, target, streamedSse);
+          return openDownstream(res, status, responseHeaders, target, streamedSse, this.downstream);
         },
-        onStreamError: (error) => this.streamBroke(res, error, streamedSse && target.kind === "mcp", body),
+        onStreamError: (error) =>
+          endBrokenStream(res, error, streamedSse && target.kind === "mcp", body, this.downstream),
       });
 
       if (result.kind === "failed") {
@@ -353,61 +295,9 @@ export class HttpRelay {
       }
       if (target.requireSse && (status >= 300 || !isEventStream(heldHeaders))) return "not-sse";
       // A held answer that needs nothing after all (a probe that was not refused): pass it on as it is.
-      const passed = filterResponseHeaders(heldHeaders);
-      removeHeader(passed, "content-length");
-      passed.push("content-length", String(heldBody.length), ...RELAYED_RESPONSE_SECURITY_HEADERS);
-      res.writeHead(status, passed);
-      res.end(heldBody);
+      writeHeldAnswer(res, status, heldHeaders, heldBody);
       return "relayed";
     }
-  }
-
-  /** Writes the filtered head and returns where the body goes: the response, or the target's transform to it. */
-  private openDownstream(
-    res: ServerResponse,
-    status: number,
-    responseHeaders: IncomingHttpHeaders,
-    target: RelayTarget,
-    isSse: boolean,
-  ): Writable {
-    const transform = target.transform && status < 300 && isSse ? target.transform() : undefined;
-    const headers = filterResponseHeaders(responseHeaders);
-    if (transform) removeHeader(headers, "content-length");
-    rewriteLocation(headers, this.origin);
-    headers.push(...RELAYED_RESPONSE_SECURITY_HEADERS);
-    res.writeHead(status, headers);
-    // A GET stream may stay quiet for long: its head goes out now. A POST's head leaves with its first event, in
-    // the same write (one syscall less per call); every event is then written as it arrives (noDelay sockets).
-    if (isSse && res.req?.method === "GET") res.flushHeaders();
-    if (!transform) return res;
-    transform.on("error", (error) => {
-      this.logger.warn("legacy SSE stream refused", { upstream: this.upstream.href, error: describeError(error) });
-      res.destroy();
-    });
-    transform.pipe(res);
-    return transform;
-  }
-
-  /**
-   * The upstream broke off a response that was streaming. For an SSE answer to requests, end the stream with a
-   * JSON-RPC error per request instead of a silent cut, so the client's pending calls settle with a reason (the
-   * request body is parsed only now, on this error path); otherwise cut the client's response too.
-   */
-  private streamBroke(res: ServerResponse, error: Error, sseForRequests: boolean, body: Buffer | undefined): void {
-    if (res.destroyed || res.writableEnded) return;
-    this.logger.warn("upstream stream broke", { upstream: this.upstream.href, error: describeError(error) });
-    noteAnsweredError(res, "NETWORK");
-    const ids = sseForRequests ? requestIdsOf(body) : undefined;
-    if (!ids) {
-      res.destroy();
-      return;
-    }
-    const rpcError = jsonRpcErrorOf(this.networkError(error, "response"));
-    let tail = "\n\n";
-    for (const id of ids) {
-      tail += `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: rpcError })}\n\n`;
-    }
-    res.end(tail);
   }
 
   private bearer(token: string): string {
@@ -420,117 +310,21 @@ export class HttpRelay {
 
   /** A sign-in error that names where to sign in: the authorization URL under way and this proxy's page. */
   private signInError(error: unknown): ProxyError {
-    const signInUrl = this.auth?.pendingSignIn()?.url;
-    const where: Record<string, unknown> = {};
-    if (signInUrl) where.signInUrl = signInUrl;
-    if (this.signInPageUrl) where.signInPage = this.signInPageUrl;
-    if (isProxyError(error)) {
-      const needsSignIn = error.code.startsWith("SIGN_IN") || error.code === "INVALID_GRANT";
-      if (!needsSignIn || Object.keys(where).length === 0) return error;
-      return new ProxyError(error.code, error.message, {
-        hint: error.hint,
-        cause: error.cause,
-        details: { upstream: this.upstream.href, ...where, ...error.details },
-      });
-    }
-    return new ProxyError(
-      "SIGN_IN_REQUIRED",
-      `Sign-in to ${this.upstream.href} is required${signInUrl ? " and not finished yet" : ""}.`,
-      {
-        hint: signInUrl
-          ? `Open ${signInUrl} in a browser, then try again.`
-          : `Open ${this.signInPageUrl ?? "the proxy's page"} and sign in, then try again.`,
-        cause: error,
-        details: { upstream: this.upstream.href, ...where },
-      },
-    );
+    return signInErrorFor(error, {
+      upstream: this.upstream.href,
+      signInUrl: this.auth?.pendingSignIn()?.url,
+      signInPageUrl: this.signInPageUrl,
+    });
   }
 
   /** An undici failure (before or during the response) as the catalogue words it for the MCP server. */
   networkError(error: unknown, during: "request" | "response" = "request"): ProxyError {
-    const party = mcpServer(this.upstream.href);
-    return during === "response" ? brokeOff(party, error) : unreachable(party, error);
+    return networkErrorFor(this.upstream.href, error, during);
   }
 
   /** Closes the upstream connections (if the pool is ours). */
   async close(): Promise<void> {
     if (!this.ownsDispatcher) return;
     await Promise.all([this.dispatcher.destroy().catch(() => {}), this.streamDispatcher.destroy().catch(() => {})]);
-  }
-}
-
-function isChallenge(status: number, headers: IncomingHttpHeaders): boolean {
-  return isAuthChallenge(status, headerString(headers["www-authenticate"]));
-}
-
-function isEventStream(headers: IncomingHttpHeaders): boolean {
-  const type = headers["content-type"];
-  return typeof type === "string" && type.startsWith("text/event-stream");
-}
-
-function sessionIdOf(req: IncomingMessage): string | undefined {
-  return headerString(req.headers["mcp-session-id"]);
-}
-
-function headerString(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(", ") : value;
-}
-
-function lowerKeys(record: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(record ?? {})) out[key.toLowerCase()] = value;
-  return out;
-}
-
-/** "method:name" for per-operation step-up limits: from the 2026 headers when present, else from the body. */
-function operationFor(headers: IncomingHttpHeaders, body: Buffer | undefined): string | undefined {
-  const method = headers["mcp-method"];
-  if (typeof method === "string") {
-    const name = headers["mcp-name"];
-    return typeof name === "string" ? `${method}:${name}` : method;
-  }
-  if (!body) return undefined;
-  return operationOf({ body: body.toString("utf8") });
-}
-
-/** Statuses of an `initialize` POST that may mean "a legacy HTTP+SSE endpoint" (T25 §Backwards Compatibility). */
-const LEGACY_STATUSES = new Set([400, 404, 405]);
-/** JSON-RPC error codes a Streamable HTTP (2026-07-28) server puts in such a refusal: then it is not legacy. */
-const MODERN_ERROR_CODES = new Set([-32020, -32022, -32601, -32602, -32600]);
-
-/** Whether a buffered POST body is an `initialize` request (parsed only when probing, on a 4xx). */
-function isInitializeBody(body: Buffer | undefined): boolean {
-  if (!body || body.length > 1024 * 1024) return false;
-  try {
-    const message = JSON.parse(body.toString("utf8")) as { method?: unknown };
-    return message?.method === "initialize";
-  } catch {
-    return false;
-  }
-}
-
-/** Whether the body of a refused `initialize` POST leaves the legacy transport possible. */
-function isLegacyRefusal(text: string): boolean {
-  if (!text.trim()) return true;
-  try {
-    const body = JSON.parse(text) as { jsonrpc?: unknown; error?: { code?: unknown } };
-    return !(body.jsonrpc === "2.0" && MODERN_ERROR_CODES.has(body.error?.code as number));
-  } catch {
-    return true;
-  }
-}
-
-function removeHeader(flat: string[], name: string): void {
-  for (let i = flat.length - 2; i >= 0; i -= 2) {
-    if ((flat[i] as string).toLowerCase() === name) flat.splice(i, 2);
-  }
-}
-
-/** An absolute redirect to the upstream origin becomes a path on the proxy (which relays it back there). */
-function rewriteLocation(flat: string[], origin: string): void {
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    if (flat[i] !== "location") continue;
-    const value = flat[i + 1] as string;
-    if (value.startsWith(`${origin}/`)) flat[i + 1] = value.slice(origin.length);
   }
 }
