@@ -16,6 +16,10 @@ export interface StdioFaceOptions {
 }
 
 const NEWLINE = 0x0a;
+/** How much of a streamed answer is written to stdout at a time. */
+const STREAMED_WRITE_BYTES = 1024 * 1024;
+/** Longest a streamed answer's bytes wait for more before they are written anyway (an upstream that pauses). */
+const STREAMED_WRITE_WAIT_MS = 10;
 
 /**
  * The server side of the MCP stdio transport (2025-11-25 `basic/transports` §stdio): newline-delimited JSON-RPC
@@ -98,18 +102,38 @@ export class StdioFaceTransport implements Transport {
 
   /**
    * Writes the bytes of an answer passed on as it arrives (streamed-response.ts), then its newline, pausing the
-   * upstream while the client reads slower than the upstream sends. A body cut short still gets its newline, so the
-   * next message starts on a line of its own (the transport then answers the request with an error).
+   * upstream while the client reads slower than the upstream sends. Bytes go out in pieces of up to 1 MiB (or what
+   * came within 10 ms), not chunk by chunk: a client cannot use a line before it is whole, and the SDK clients copy
+   * their whole read buffer on every read, so many small reads of one long line cost them more. A body cut
+   * short still gets its newline, so the next message starts on a line of its own (the transport then answers the
+   * request with an error).
    */
   private writeStreamed(body: Readable): Promise<void> {
     this.streaming = body;
     return new Promise((resolve, reject) => {
+      let held: Buffer[] = [];
+      let heldBytes = 0;
+      let timer: NodeJS.Timeout | undefined;
       const resume = () => body.resume();
+      const flush = (): boolean => {
+        clearTimeout(timer);
+        timer = undefined;
+        if (held.length === 0) return true;
+        const pieces = held;
+        held = [];
+        heldBytes = 0;
+        return this.output.write(pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces));
+      };
       const onData = (chunk: Buffer) => {
-        if (!this.output.write(chunk)) {
-          body.pause();
-          this.output.once("drain", resume);
-        }
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes >= STREAMED_WRITE_BYTES) flushOrPause();
+        else timer ??= setTimeout(flushOrPause, STREAMED_WRITE_WAIT_MS);
+      };
+      const flushOrPause = () => {
+        if (flush()) return;
+        body.pause();
+        this.output.once("drain", resume);
       };
       let over = false;
       const done = () => {
@@ -117,6 +141,7 @@ export class StdioFaceTransport implements Transport {
         over = true;
         body.off("data", onData);
         this.output.off("drain", resume);
+        flush();
         this.output.write("\n", (error) => (error ? reject(error) : resolve()));
         this.streaming = undefined;
         while (!this.streaming && this.waiting.length !== 0) this.waiting.shift()?.();
