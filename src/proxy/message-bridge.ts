@@ -7,55 +7,18 @@ import type {
   Transport,
   TransportSendOptions,
 } from "@modelcontextprotocol/client";
-import { SdkHttpError } from "@modelcontextprotocol/client";
-import { describeError, ProxyError } from "../lib/errors.ts";
+import { describeError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { endedWithoutAnswer, mcpServer, timedOut } from "../lib/messages.ts";
+import type { MessageBridgeOptions } from "./message-bridge-options.ts";
 import { ProgressBarrier } from "./progress-barrier.ts";
+import { type InFlight, isSessionGone, SessionReinitialiser } from "./session-reinitialiser.ts";
+import { UnansweredRequests } from "./unanswered-requests.ts";
 import { toJsonRpcError, toProxyError, upstreamJsonRpcError } from "./upstream-error.ts";
 import { initializeDeclaresUrlElicitation } from "./url-elicitation.ts";
 
-export interface MessageBridgeOptions {
-  /** Names the upstream in errors and logs (its URL). */
-  upstreamName: string;
-  logger?: Logger;
-  /**
-   * Something client messages must wait for before they go upstream (a sign-in under way at start-up), or
-   * undefined when nothing is pending. Called once per client message, so keep it cheap; while it returns the same
-   * pending promise, waiting messages go out in arrival order once it settles (settling either way).
-   */
-  gate?: () => Promise<unknown> | undefined;
-  /**
-   * A client request could not be sent (e.g. sign-in needed): resolve true to send it once more (e.g. once the
-   * sign-in completed), false to answer it with the error. Undefined means "answer with the error now".
-   */
-  retryAfter?: (error: unknown) => Promise<boolean> | undefined;
-  /**
-   * A fresh, unstarted upstream transport. When given, a lost upstream session (HTTP 404 on `Mcp-Session-Id`,
-   * T25 §Session Management) is re-initialised transparently by replaying the client's `initialize` and
-   * `notifications/initialized`, and the failed message is sent again. Without it the client gets an error.
-   */
-  reconnect?: () => Transport | Promise<Transport>;
-  /** Longest wait for the upstream to answer the replayed `initialize` (default 30 s). */
-  reinitializeTimeoutMs?: number;
-  /** Longest wait for the session DELETE when closing (default 3 s). */
-  terminateTimeoutMs?: number;
-  /**
-   * Ping the client before passing on a response that followed progress notifications, and pass it on once the
-   * client answered (or after `progressBarrierTimeoutMs`). For clients that read messages in bursts (stdio, SSE):
-   * the SDK clients (v1 and v2) run notification handlers a microtask late but settle responses at once, so a
-   * response read in the same chunk as the last progress notifications would overtake them and those would be
-   * dropped ("unknown progress token"). The ping's answer proves the client has handled everything before it.
-   */
-  progressBarrier?: boolean;
-  /**
-   * Longest wait for the client's answer to that ping once it has left (default 5 s). A client that does not answer (and a
-   * 2026-07-28 client, which sends no JSON-RPC responses) gets the best-effort fallback instead: the response is
-   * passed on `progressBarrierDelayMs` (default 25 ms) after the progress left, so it most likely lands in a later read.
-   */
-  progressBarrierTimeoutMs?: number;
-  progressBarrierDelayMs?: number;
-}
+export type { MessageBridgeOptions } from "./message-bridge-options.ts";
+export { isSessionGone } from "./session-reinitialiser.ts";
 
 /** The `_meta` key of a 2026-07-28 request's protocol-version claim (SH §Request metadata). */
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
@@ -64,9 +27,6 @@ const INTERNAL_ID_PREFIX = "mcp-u2m-proxy:";
 
 /** Requests that stay open until the client leaves (2026-07-28 subscriptions): nothing to wait for at the end. */
 const OPEN_ENDED_METHODS = new Set(["subscriptions/listen"]);
-
-type Pending = { resolve: (message: JSONRPCResponse) => void; reject: (error: unknown) => void };
-type InFlight = { upstream: Transport; method: string };
 
 /**
  * Pipes JSON-RPC messages both ways between a downstream transport (the client's side: stdio, legacy SSE server
@@ -93,8 +53,8 @@ export class MessageBridge {
   /** Id of the client's `initialize` until its answer passes by. */
   private initializeId: RequestId | undefined;
   private urlElicitation = false;
-  private reopening: Promise<void> | undefined;
-  private readonly internal = new Map<RequestId, Pending>();
+  /** Starts a new upstream session when the old one is lost (session-reinitialiser.ts). */
+  private readonly sessions: SessionReinitialiser;
   private internalSeq = 0;
   /** Holds back responses that would overtake their progress notifications (progress-barrier.ts). */
   private readonly barrier: ProgressBarrier;
@@ -104,10 +64,8 @@ export class MessageBridge {
   private readonly perRequest = new Map<RequestId, AbortController>();
   /** Client requests sent upstream and not answered yet: which transport carries them, and their method. */
   private readonly inflight = new Map<RequestId, InFlight>();
-  /** Client requests whose answer has not gone to the client yet (waiting, in flight or held back), by method. */
-  private readonly unanswered = new Map<RequestId, string>();
-  /** Called once `unanswered` is empty, while finish() waits for it. */
-  private allAnswered: (() => void) | undefined;
+  /** Client requests whose answer has not gone to the client yet: finish() waits for them. */
+  private readonly unanswered = new UnansweredRequests();
   private closing: Promise<void> | undefined;
   private resolveClosed!: () => void;
   /** Settles when both sides are closed. */
@@ -124,10 +82,23 @@ export class MessageBridge {
       enabled: options.progressBarrier === true,
       send: (message) => this.toDownstream(message),
       lastSent: () => this.lastSent,
-      nextId: () => `${INTERNAL_ID_PREFIX}ping-${++this.internalSeq}`,
+      nextId: () => this.nextInternalId("ping"),
       logger: this.logger,
       timeoutMs: options.progressBarrierTimeoutMs,
       delayMs: options.progressBarrierDelayMs,
+    });
+    this.sessions = new SessionReinitialiser(options, {
+      current: () => this.upstream,
+      initialize: () => this.initialize,
+      initialized: () => this.initialized,
+      replace: (next) => {
+        this.upstream = next;
+      },
+      attach: (next) => this.attach(next),
+      nextId: (kind) => this.nextInternalId(kind),
+      inflight: this.inflight,
+      answerWithError: (id, method, error) => this.answerWithError(id, method, error),
+      logger: this.logger,
     });
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
@@ -159,26 +130,17 @@ export class MessageBridge {
     if (this.closing) return this.closing;
     // A client that sends nothing more cannot answer the progress barrier's ping either.
     this.barrier.clientDone();
-    if (this.unanswered.size !== 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.allAnswered = resolve;
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      clearTimeout(timer);
-      this.allAnswered = undefined;
-    }
+    if (this.unanswered.size !== 0) await this.unanswered.allAnswered(timeoutMs);
     const party = mcpServer(this.options.upstreamName);
-    for (const [id, method] of [...this.unanswered]) this.answerWithError(id, method, timedOut(party));
+    for (const [id, method] of this.unanswered.entries()) this.answerWithError(id, method, timedOut(party));
     await this.lastSent.catch(() => {});
     await this.close();
   }
 
   private async shutdown(): Promise<void> {
-    this.allAnswered?.();
+    this.unanswered.stopWaiting();
     const upstream = this.upstream;
-    for (const pending of this.internal.values()) pending.reject(new ProxyError("NETWORK", "The proxy is closing."));
-    this.internal.clear();
+    this.sessions.close();
     this.barrier.close();
     const terminate = (upstream as { terminateSession?: () => Promise<void> }).terminateSession;
     if (typeof terminate === "function" && upstream.sessionId) {
@@ -213,7 +175,7 @@ export class MessageBridge {
     if (this.closing) return;
     if ("method" in message) {
       const method = message.method;
-      if ("id" in message && !OPEN_ENDED_METHODS.has(method)) this.unanswered.set(message.id, method);
+      if ("id" in message && !OPEN_ENDED_METHODS.has(method)) this.unanswered.add(message.id, method);
       if ("id" in message) this.barrier.requested(message as JSONRPCRequest);
       if (method === "initialize" && "id" in message) {
         this.initialize = message;
@@ -226,7 +188,7 @@ export class MessageBridge {
         if (id !== undefined) {
           // The upstream will not answer a cancelled request (2025) and nobody waits for the answer any more.
           this.inflight.delete(id);
-          this.answered(id);
+          this.unanswered.answered(id);
           this.barrier.forget(id);
           const controller = this.perRequest.get(id);
           if (controller) {
@@ -239,7 +201,7 @@ export class MessageBridge {
     } else if (message.id !== undefined && this.barrier.clientAnswered(message.id)) {
       return;
     }
-    const wait = this.reopening ?? this.options.gate?.();
+    const wait = this.sessions.pending ?? this.options.gate?.();
     if (wait === undefined) this.forward(message, 0);
     else {
       const go = () => this.forward(message, 0);
@@ -295,7 +257,7 @@ export class MessageBridge {
       isSessionGone(error, upstream)
     ) {
       this.logger.warn(`the upstream ${this.options.upstreamName} lost the session; starting a new one`);
-      this.reinitialise(upstream).then(
+      this.sessions.reinitialise(upstream).then(
         () => {
           // A client answer or notification meant for the lost session has no one to go to now.
           if (isRequest) this.forward(message, attempt + 1);
@@ -345,14 +307,7 @@ export class MessageBridge {
   private fromUpstream(message: JSONRPCMessage): void {
     if ("id" in message && !("method" in message) && message.id !== undefined) {
       this.inflight.delete(message.id);
-      if (this.internal.size !== 0) {
-        const pending = this.internal.get(message.id);
-        if (pending) {
-          this.internal.delete(message.id);
-          pending.resolve(message as JSONRPCResponse);
-          return;
-        }
-      }
+      if (this.sessions.settle(message.id, message as JSONRPCResponse)) return;
       if (this.initializeId !== undefined && message.id === this.initializeId) {
         this.initializeId = undefined;
         const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
@@ -365,117 +320,17 @@ export class MessageBridge {
 
   private toDownstream(message: JSONRPCMessage): void {
     if (this.closing) return;
-    if (this.unanswered.size !== 0 && !("method" in message) && message.id !== undefined) this.answered(message.id);
+    if (this.unanswered.size !== 0 && !("method" in message) && message.id !== undefined) {
+      this.unanswered.answered(message.id);
+    }
     this.lastSent = this.downstream.send(message);
     this.lastSent.catch((error: unknown) => {
       this.logger.debug(`could not pass a message to the client: ${describeError(error)}`);
     });
   }
 
-  private answered(id: RequestId): void {
-    if (!this.unanswered.delete(id)) return;
-    if (this.unanswered.size === 0) this.allAnswered?.();
+  /** Ids of the proxy's own upstream requests (progress barrier pings, replayed `initialize`). */
+  private nextInternalId(kind: string): string {
+    return `${INTERNAL_ID_PREFIX}${kind}-${++this.internalSeq}`;
   }
-
-  /** One re-initialisation at a time; client messages wait for it. */
-  private reinitialise(failed: Transport): Promise<void> {
-    if (this.reopening) return this.reopening;
-    if (failed !== this.upstream) return Promise.resolve(); // already replaced
-    this.reopening = this.reopen().finally(() => {
-      this.reopening = undefined;
-    });
-    return this.reopening;
-  }
-
-  private async reopen(): Promise<void> {
-    const name = this.options.upstreamName;
-    const initialize = this.initialize!;
-    const next = await this.options.reconnect!();
-    this.attach(next);
-    try {
-      await next.start();
-      const id = `${INTERNAL_ID_PREFIX}reinitialize-${++this.internalSeq}`;
-      const answer = await this.request(next, { ...initialize, id });
-      if ("error" in answer) {
-        throw new ProxyError(
-          "UPSTREAM_SESSION_EXPIRED",
-          `The upstream ${name} lost the session and refused a new one: ${answer.error.message}`,
-          {
-            hint: "Reconnect the MCP client.",
-          },
-        );
-      }
-      const version = (answer.result as { protocolVersion?: unknown }).protocolVersion;
-      if (typeof version === "string") next.setProtocolVersion?.(version);
-      if (this.initialized) await next.send(this.initialized);
-    } catch (error) {
-      next.onclose = undefined;
-      await next.close().catch(() => {});
-      if (error instanceof ProxyError) throw error;
-      throw new ProxyError(
-        "UPSTREAM_SESSION_EXPIRED",
-        `The upstream ${name} lost the session and a new one could not be started: ${toProxyError(error, name).message}`,
-        {
-          hint: "Reconnect the MCP client.",
-          cause: error,
-        },
-      );
-    }
-    const old = this.upstream;
-    this.upstream = next;
-    old.onclose = undefined;
-    void old.close().catch(() => {});
-    this.logger.info(`started a new session with ${name}`);
-    // Requests still running in the lost session will never be answered there.
-    for (const [id, entry] of this.inflight) {
-      if (entry.upstream !== old) continue;
-      this.inflight.delete(id);
-      this.answerWithError(
-        id,
-        entry.method,
-        new ProxyError(
-          "UPSTREAM_SESSION_EXPIRED",
-          `The upstream ${name} lost the session while ${entry.method} was running.`,
-          {
-            hint: "Try again.",
-          },
-        ),
-      );
-    }
-  }
-
-  /** Sends one of the proxy's own requests and waits for its answer (bounded). */
-  private request(transport: Transport, message: JSONRPCRequest): Promise<JSONRPCResponse> {
-    const timeoutMs = this.options.reinitializeTimeoutMs ?? 30_000;
-    return new Promise<JSONRPCResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.internal.delete(message.id);
-        reject(
-          new ProxyError("UPSTREAM_TIMEOUT", `The upstream ${this.options.upstreamName} did not answer initialize.`),
-        );
-      }, timeoutMs);
-      this.internal.set(message.id, {
-        resolve: (answer) => {
-          clearTimeout(timer);
-          resolve(answer);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      transport.send(message).catch((error: unknown) => {
-        const pending = this.internal.get(message.id);
-        this.internal.delete(message.id);
-        pending?.reject(error);
-      });
-    });
-  }
-}
-
-/** Whether a send failed because the upstream no longer knows the session (HTTP 404 on a session, T25). */
-export function isSessionGone(error: unknown, upstream: Transport): boolean {
-  if (error instanceof SdkHttpError) return error.status === 404 && upstream.sessionId !== undefined;
-  // The legacy SSE client transport reports a refused POST as a plain Error naming the status.
-  return error instanceof Error && !(error instanceof ProxyError) && /\(HTTP 404\)/.test(error.message);
 }
