@@ -1,9 +1,10 @@
 // How a refused `initialize` reveals a legacy HTTP+SSE upstream, apart: a probe's heuristics, not the relay loop.
+// The upstream connector (stdio face) uses the same statuses and codes, so both faces decide alike.
 
 /** Statuses of an `initialize` POST that may mean "a legacy HTTP+SSE endpoint" (T25 §Backwards Compatibility). */
 export const LEGACY_STATUSES = new Set([400, 404, 405]);
 /** JSON-RPC error codes a Streamable HTTP (2026-07-28) server puts in such a refusal: then it is not legacy. */
-const MODERN_ERROR_CODES = new Set([-32020, -32022, -32601, -32602, -32600]);
+export const MODERN_ERROR_CODES = new Set([-32020, -32022, -32601, -32602, -32600]);
 
 /** Whether a buffered POST body is an `initialize` request (parsed only when probing, on a 4xx). */
 export function isInitializeBody(body: Buffer | undefined): boolean {

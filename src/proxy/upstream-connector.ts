@@ -15,6 +15,7 @@ import { LegacyClientBridge } from "./era/legacy-client-bridge.ts";
 import type { ModernClientBridge } from "./era/modern-client-bridge.ts";
 import { isModernClientMessage, routeModernClient } from "./era/modern-client-route.ts";
 import { LeanHttpClientTransport } from "./lean-http-client-transport.ts";
+import { LEGACY_STATUSES, MODERN_ERROR_CODES } from "./legacy-initialize-refusal.ts";
 import type { UpstreamCache } from "./result-cache.ts";
 import { jsonRpcErrorBody, upstreamJsonRpcError } from "./upstream-error.ts";
 
@@ -168,12 +169,6 @@ export class UpstreamConnector {
     return this.logger;
   }
 }
-
-/** HTTP statuses of an `initialize` POST that mean "not a Streamable HTTP endpoint" (T25 §Backwards Compatibility). */
-const LEGACY_STATUSES = new Set([400, 404, 405]);
-
-/** JSON-RPC error codes a 2026-07-28 server puts in a 400/404 body; such a server speaks Streamable HTTP. */
-const MODERN_ERROR_CODES = new Set([-32020, -32022, -32601, -32602, -32600]);
 
 /**
  * Whether a failed first POST of request `method` says the endpoint may be a legacy HTTP+SSE server.
