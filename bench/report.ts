@@ -23,6 +23,8 @@ export interface RoundResult {
   };
   idleRssMiB?: number | undefined;
   peakRssMiB?: number | undefined;
+  /** VmHWM just before the 5 MB results: how much of the peak the calls before them already set. */
+  peakRssBeforeBigMiB?: number | undefined;
   p50: number;
   p90: number;
   p95: number;
@@ -50,6 +52,8 @@ export interface PathSummary {
   startRequests: { mcp: number; discovery: number };
   idleRssMiB?: number | undefined;
   peakRssMiB?: number | undefined;
+  /** VmHWM just before the 5 MB results: how much of the peak the calls before them already set. */
+  peakRssBeforeBigMiB?: number | undefined;
   p50: number;
   p90: number;
   p95: number;
@@ -97,6 +101,7 @@ export function summarize(path: PathDef, results: RoundResult[], errors: string[
     startRequests: { mcp: of((r) => r.startRequests.mcp), discovery: of((r) => r.startRequests.discovery) },
     idleRssMiB: optionalMedian(results.map((r) => r.idleRssMiB)),
     peakRssMiB: optionalMedian(results.map((r) => r.peakRssMiB)),
+    peakRssBeforeBigMiB: optionalMedian(results.map((r) => r.peakRssBeforeBigMiB)),
     p50: of((r) => r.p50),
     p90: of((r) => r.p90),
     p95: of((r) => r.p95),
@@ -366,6 +371,7 @@ export function metricsTable(summaries: Map<PathId, PathSummary>, steps: number,
       (s) => `${s.progressMinReceived}/${steps}${s.progressAllInOrder ? "" : " (out of order)"}`,
     ],
     ["idle RSS (MiB)", (s) => cell(s, (x) => x.idleRssMiB, 1, false)],
+    ["peak RSS before 5 MB (MiB)", (s) => cell(s, (x) => x.peakRssBeforeBigMiB, 1, false)],
     ["peak RSS after 5 MB (MiB)", (s) => cell(s, (x) => x.peakRssMiB, 1, false)],
     [
       "start to first result, cached token (ms)",

@@ -143,6 +143,7 @@ async function measure(path: PathDef, round: number, plan: Plan, upstream: Upstr
     const upstreamCpu = cpuTimeMs(upstream.pid) - upstreamCpu0;
     const clientUsage = process.cpuUsage(clientCpu0);
 
+    const peakRssBeforeBigMiB = pid ? memoryStats(pid).hwmMiB : undefined;
     const bigTimes: number[] = [];
     for (let i = 0; i < plan.bigRepeats; i++) bigTimes.push(await bigResult(session.client, BIG_BYTES));
     const peakRssMiB = pid ? memoryStats(pid).hwmMiB : undefined;
@@ -156,6 +157,7 @@ async function measure(path: PathDef, round: number, plan: Plan, upstream: Upstr
       startRequests,
       idleRssMiB,
       peakRssMiB,
+      peakRssBeforeBigMiB,
       p50: percentile(latencies, 50),
       p90: percentile(latencies, 90),
       p95: percentile(latencies, 95),
