@@ -64,6 +64,8 @@ export class SseByteReader {
   private sink: StreamedData | undefined;
   /** The line being read is a `data` line whose bytes go straight to the sink. */
   private streamingLine = false;
+  /** A data line's start already went into `data` (the offer was declined): the rest of the line follows it. */
+  private continuingData = false;
 
   constructor(private readonly options: SseByteReaderOptions) {
     this.largeDataBytes = options.largeDataBytes ?? 128 * 1024;
@@ -137,9 +139,6 @@ export class SseByteReader {
     }
     return undefined;
   }
-
-  /** A data line's start already went into `data` (declined): the rest of the line is appended there too. */
-  private continuingData = false;
 
   private lineEnd(lastPiece: Buffer): Promise<void> | undefined {
     if (this.streamingLine) {
