@@ -38,7 +38,6 @@ export interface PendingFlow {
   expiresAt: number;
 }
 
-/** The storage side a flow provider needs from UpstreamAuth. */
 /** What the flow sets on the authorization URL itself; extra authorize parameters never replace them. */
 export const FLOW_PARAMS: ReadonlySet<string> = new Set([
   "response_type",

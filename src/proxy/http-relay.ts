@@ -31,7 +31,8 @@ import { declaresUrlElicitation, UrlElicitationSessions } from "./url-elicitatio
 export type { RelayKind, RelayOutcome, RelayTarget } from "./relay-target.ts";
 
 /**
- * The pass-through relay of the HTTP face (architecture.md "Two relay paths", path 1): one downstream HTTP
+ * The pass-through relay of the HTTP face (the first of its two relay paths; the other is the message bridge of
+ * server/transport-bridges.ts): one downstream HTTP
  * request becomes one upstream HTTP request with the upstream token injected, and the response streams back as
  * it arrives. No JSON is parsed on the way through; bodies are read only on error paths.
  *

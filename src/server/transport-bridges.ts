@@ -26,7 +26,7 @@ import { answerWithSignIn } from "./sign-in-legacy-session.ts";
 
 /**
  * Message-level bridging for the HTTP face when a client speaks another transport than the upstream
- * (architecture.md "Two relay paths", path 2): a legacy HTTP+SSE client in front of a Streamable-HTTP-only upstream,
+ * (the second of its two relay paths; the first is the pass-through relay, proxy/http-relay.ts): a legacy HTTP+SSE client in front of a Streamable-HTTP-only upstream,
  * and a Streamable HTTP client in front of a legacy-SSE-only upstream. Each downstream session gets its own
  * MessageBridge to a client transport over the authorized fetch (token on every request, 401/403 handled by the
  * core). Not the hot path: the pass-through relay serves clients that speak the upstream's own transport.
