@@ -1,11 +1,4 @@
-import {
-  type JSONRPCMessage,
-  type MessageExtraInfo,
-  SdkErrorCode,
-  SdkHttpError,
-  type Transport,
-  type TransportSendOptions,
-} from "@modelcontextprotocol/client";
+import type { JSONRPCMessage, MessageExtraInfo, Transport, TransportSendOptions } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/authorized-fetch.ts";
 import { type AnnotatedInit, MESSAGE_METHOD } from "../lib/fetch-annotations.ts";
 import { linkedSignal } from "../lib/linked-signal.ts";
@@ -22,6 +15,7 @@ import {
   startStreamedResponse,
 } from "./streamed-response.ts";
 import { TransportCache } from "./transport-cache.ts";
+import { HTTP_ERROR_CODES, UpstreamHttpError } from "./upstream-http-error.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 /** Headers the transport derives itself; a caller's per-request headers may not override them (as the SDK). */
@@ -162,15 +156,11 @@ export class LeanHttpClientTransport implements Transport {
           return;
         }
         const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
-        throw new SdkHttpError(
-          SdkErrorCode.ClientHttpNotImplemented,
-          `Error POSTing to endpoint (${status}): ${text}`,
-          {
-            status: response.status,
-            statusText: response.statusText,
-            text,
-          },
-        );
+        throw new UpstreamHttpError(HTTP_ERROR_CODES.notImplemented, `Error POSTing to endpoint (${status}): ${text}`, {
+          status: response.status,
+          statusText: response.statusText,
+          text,
+        });
       }
       // 202 (or 204): accepted, nothing in the body; a request's answer then comes on the GET stream.
       if (response.status === 202 || response.status === 204 || !isRequest(message)) {
@@ -233,8 +223,8 @@ export class LeanHttpClientTransport implements Transport {
     });
     await response.body?.cancel().catch(() => {});
     if (!response.ok && response.status !== 405) {
-      throw new SdkHttpError(
-        SdkErrorCode.ClientHttpFailedToTerminateSession,
+      throw new UpstreamHttpError(
+        HTTP_ERROR_CODES.failedToTerminateSession,
         `Failed to terminate session: ${response.statusText}`,
         {
           status: response.status,
@@ -314,8 +304,8 @@ export class LeanHttpClientTransport implements Transport {
         options.onRequestStreamEnd?.();
         return;
       }
-      throw new SdkHttpError(
-        SdkErrorCode.ClientHttpFailedToOpenStream,
+      throw new UpstreamHttpError(
+        HTTP_ERROR_CODES.failedToOpenStream,
         `Failed to open SSE stream: ${response.statusText}`,
         {
           status: response.status,

@@ -1,5 +1,5 @@
-import { SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/authorized-fetch.ts";
+import { HTTP_ERROR_CODES, UpstreamHttpError } from "./upstream-http-error.ts";
 
 /**
  * One request to an MCP endpoint through `fetch`. Redirects are followed only when they keep the method (GET, or 307/308) and the
@@ -18,8 +18,8 @@ export async function fetchKeepingOrigin(fetch: FetchLike, endpoint: URL, init: 
     if (!keepsMethod || !sameOrigin(url, target) || target.username || target.password || followed === MAX_REDIRECTS) {
       target.username = target.password = target.search = target.hash = "";
       const why = followed === MAX_REDIRECTS ? `after ${MAX_REDIRECTS} redirects` : "";
-      throw new SdkHttpError(
-        SdkErrorCode.ClientHttpNotImplemented,
+      throw new UpstreamHttpError(
+        HTTP_ERROR_CODES.notImplemented,
         `Redirect to ${target.href} not followed${why ? ` ${why}` : ""}: only same-origin redirects that keep the method are followed, so the token never leaves the server it was issued for. Use that URL as the upstream if it is the intended server.`,
         { status: response.status, statusText: response.statusText, text: "" },
       );

@@ -6,11 +6,11 @@ import type {
   RequestId,
   Transport,
 } from "@modelcontextprotocol/client";
-import { SdkHttpError } from "@modelcontextprotocol/client";
 import { ProxyError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { MessageBridgeOptions } from "./message-bridge-options.ts";
 import { toProxyError } from "./upstream-error.ts";
+import { isHttpStatusError } from "./upstream-http-error.ts";
 
 /** A client request sent upstream and not answered yet: which transport carries it, and its method. */
 export type InFlight = { upstream: Transport; method: string };
@@ -173,7 +173,7 @@ export class SessionReinitialiser {
 
 /** Whether a send failed because the upstream no longer knows the session (HTTP 404 on a session, T25). */
 export function isSessionGone(error: unknown, upstream: Transport): boolean {
-  if (error instanceof SdkHttpError) return error.status === 404 && upstream.sessionId !== undefined;
+  if (isHttpStatusError(error)) return error.status === 404 && upstream.sessionId !== undefined;
   // The legacy SSE client transport reports a refused POST as a plain Error naming the status.
   return error instanceof Error && !(error instanceof ProxyError) && /\(HTTP 404\)/.test(error.message);
 }

@@ -1,12 +1,12 @@
-import {
-  type JSONRPCMessage,
-  type MessageExtraInfo,
-  SdkHttpError,
+import type {
+  JSONRPCMessage,
+  MessageExtraInfo,
   SSEClientTransport,
-  type Transport,
-  type TransportSendOptions,
+  Transport,
+  TransportSendOptions,
 } from "@modelcontextprotocol/client";
 import type { FetchLike } from "../auth/authorized-fetch.ts";
+import { loadSdk } from "../auth/sdk.ts";
 import { isProxyError, type ProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { connectionClosed, mcpServer, noMcpTransport } from "../lib/messages.ts";
@@ -18,6 +18,7 @@ import { LeanHttpClientTransport } from "./lean-http-client-transport.ts";
 import { LEGACY_STATUSES, MODERN_ERROR_CODES } from "./legacy-initialize-refusal.ts";
 import type { UpstreamCache } from "./result-cache.ts";
 import { jsonRpcErrorBody, upstreamJsonRpcError } from "./upstream-error.ts";
+import { type HttpStatusError, isHttpStatusError } from "./upstream-http-error.ts";
 
 /** The two upstream wires the proxy can speak as a client. */
 export type UpstreamTransportKind = "streamable-http" | "sse";
@@ -153,7 +154,9 @@ export class UpstreamConnector {
         throw error;
       }
     };
-    const transport = new SSEClientTransport(this.url, { fetch });
+    // Loaded only for a legacy HTTP+SSE upstream: the SDK is the largest thing the proxy loads (upstream-http-error.ts).
+    const { SSEClientTransport: LegacySseTransport } = await loadSdk();
+    const transport = new LegacySseTransport(this.url, { fetch });
     try {
       await transport.start();
       return transport;
@@ -179,7 +182,7 @@ export class UpstreamConnector {
  * (a 2025 server's "Server not initialized"): that answer is the client's, not a transport signal.
  */
 export function isLegacyTransportSignal(error: unknown, method = "initialize"): boolean {
-  if (!(error instanceof SdkHttpError) || !LEGACY_STATUSES.has(error.status)) return false;
+  if (!isHttpStatusError(error) || !LEGACY_STATUSES.has(error.status)) return false;
   const text = (error.data as { text?: unknown }).text;
   if (typeof text !== "string" || text.length === 0) return true;
   const rpcError = jsonRpcErrorBody(text);
@@ -319,13 +322,13 @@ class DetectingTransport implements UpstreamTransport {
         isLegacyTransportSignal(error, first.method);
       this.unwire(http);
       await http.close().catch(() => {});
-      if (!fallback && initialize && this.eras && error instanceof SdkHttpError) {
+      if (!fallback && initialize && this.eras && isHttpStatusError(error)) {
         // A refused `initialize` may come from a 2026-07-28-only server: only its server/discover proves it.
         const verdict = await this.eras.get().catch(() => undefined);
         if (verdict?.era === "modern") return this.openEraBridge(first, verdict.discover);
       }
       if (!fallback) throw error;
-      this.connector.noteFallback((error as SdkHttpError).status);
+      this.connector.noteFallback((error as HttpStatusError).status);
       try {
         return await this.openSse(first);
       } catch (sseError) {
@@ -409,6 +412,6 @@ class DetectingTransport implements UpstreamTransport {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof SdkHttpError) return `HTTP ${error.status}`;
+  if (isHttpStatusError(error)) return `HTTP ${error.status}`;
   return error instanceof Error ? error.message : String(error);
 }

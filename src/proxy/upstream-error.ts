@@ -1,9 +1,9 @@
-import { SdkHttpError } from "@modelcontextprotocol/client";
 import { isProxyError, ProxyError } from "../lib/errors.ts";
 import { mcpServer, refused, serverError, unreachable } from "../lib/messages.ts";
 import { isNetworkFailure } from "../lib/network-failure.ts";
 import { maskKnownSecretsDeep, redactText } from "../lib/redact.ts";
 import { describeUpstreamBody, jsonRpcErrorOf } from "./relay-errors.ts";
+import { isHttpStatusError } from "./upstream-http-error.ts";
 import { urlElicitationErrorOf } from "./url-elicitation.ts";
 
 /** MCP 2025-11-25 `URLElicitationRequiredError`: the client should offer the user a URL to open. */
@@ -17,7 +17,7 @@ export interface JsonRpcErrorObject {
 
 /** The status and body of an upstream HTTP answer that made a send fail, from either SDK client transport. */
 export function httpFailureOf(error: unknown): { status: number; text: string } | undefined {
-  if (error instanceof SdkHttpError && typeof error.status === "number") {
+  if (isHttpStatusError(error)) {
     return { status: error.status, text: typeof error.data.text === "string" ? error.data.text : "" };
   }
   // The legacy SSE client transport reports a refused POST as a plain Error that quotes status and body.

@@ -4,12 +4,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { after, describe, test } from "node:test";
-import { type JSONRPCMessage, SdkHttpError } from "@modelcontextprotocol/client";
+import type { JSONRPCMessage } from "@modelcontextprotocol/client";
 import { isJsonRpcShape } from "../../src/proxy/json-rpc-shape.ts";
 import { LeanHttpClientTransport } from "../../src/proxy/lean-http-client-transport.ts";
 import { jsonTextOf, rememberRawJson } from "../../src/proxy/raw-json.ts";
 import { ResultCache } from "../../src/proxy/result-cache.ts";
 import { StdioFaceTransport } from "../../src/proxy/stdio-face.ts";
+import { UpstreamHttpError } from "../../src/proxy/upstream-http-error.ts";
 
 interface Seen {
   method: string;
@@ -221,7 +222,7 @@ describe("LeanHttpClientTransport", () => {
     await transport.close();
   });
 
-  test("a 404 on a session is an SdkHttpError with status 404 (the bridge re-initialises on it)", async () => {
+  test("a 404 on a session is an UpstreamHttpError with status 404 (the bridge re-initialises on it)", async () => {
     const server = await startServer((_req, res, body) => {
       const message = JSON.parse(body) as { method: string };
       if (message.method === "initialize") return json(res, 200, result(0), { "mcp-session-id": "s-3" });
@@ -233,7 +234,7 @@ describe("LeanHttpClientTransport", () => {
       () => undefined,
       (error: unknown) => error,
     );
-    assert.ok(failure instanceof SdkHttpError);
+    assert.ok(failure instanceof UpstreamHttpError);
     assert.equal(failure.status, 404);
     assert.match(failure.message, /HTTP 404/);
     assert.match(String(failure.data.text), /Session not found/);
@@ -251,7 +252,7 @@ describe("LeanHttpClientTransport", () => {
     });
     const { transport } = await open(server.url);
     await assert.rejects(transport.send(echo(7)), (error: unknown) => {
-      assert.ok(error instanceof SdkHttpError);
+      assert.ok(error instanceof UpstreamHttpError);
       assert.equal(error.status, 500);
       assert.match(error.message, /HTTP 500.*database is down/);
       return true;
@@ -451,7 +452,7 @@ describe("LeanHttpClientTransport", () => {
     assert.equal(followed.method, "POST");
     assert.deepEqual(JSON.parse(followed.body), echo(13));
     await assert.rejects(transport.send(echo(14)), (error: unknown) => {
-      assert.ok(error instanceof SdkHttpError);
+      assert.ok(error instanceof UpstreamHttpError);
       assert.match(error.message, new RegExp(`Redirect to ${other.url.href} not followed`));
       assert.match(error.message, /only same-origin redirects/);
       return true;

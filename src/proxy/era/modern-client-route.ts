@@ -1,6 +1,6 @@
 import type { JSONRPCMessage, RequestId, Transport, TransportSendOptions } from "@modelcontextprotocol/client";
-import { SdkHttpError } from "@modelcontextprotocol/client";
 import type { Logger } from "../../lib/logger.ts";
+import { isHttpStatusError } from "../upstream-http-error.ts";
 import type { EraVerdict, EraVerdicts } from "./era-verdicts.ts";
 import { ModernClientBridge } from "./modern-client-bridge.ts";
 import { claimsModern } from "./modern-results.ts";
@@ -118,7 +118,7 @@ async function bridge(
 
 /** An HTTP refusal (not a sign-in: those are ProxyErrors) of a request sent on a stored verdict. */
 function mayBeStale(verdict: EraVerdict | undefined, error: unknown): boolean {
-  return verdict?.source === "stored" && error instanceof SdkHttpError && error.status >= 400 && error.status < 500;
+  return verdict?.source === "stored" && isHttpStatusError(error) && error.status >= 400 && error.status < 500;
 }
 
 async function reprobe(route: ModernClientRouteOptions, assumed: string): Promise<EraVerdict | undefined> {

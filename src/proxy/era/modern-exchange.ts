@@ -1,7 +1,7 @@
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse } from "@modelcontextprotocol/client";
-import { SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import { createParser } from "eventsource-parser";
 import type { FetchLike } from "../../auth/authorized-fetch.ts";
+import { HTTP_ERROR_CODES, UpstreamHttpError } from "../upstream-http-error.ts";
 
 /**
  * One 2026-07-28 request over Streamable HTTP, as a client: POST it, then read the answer, a JSON body or an SSE
@@ -17,7 +17,7 @@ export interface ModernExchangeOptions {
 }
 
 /**
- * Sends `request` and resolves with its response (a result or a JSON-RPC error). Rejects with an SdkHttpError
+ * Sends `request` and resolves with its response (a result or a JSON-RPC error). Rejects with an UpstreamHttpError
  * (status and body text, as the SDK transports report a refused POST) for a non-2xx answer, with the fetch's own
  * error (a ProxyError when a sign-in is needed, a network failure), or when the stream ends without the response.
  */
@@ -39,7 +39,7 @@ export async function exchangeModern(
   });
   if (!response.ok) {
     const text = await response.text().catch(() => "");
-    throw new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, {
+    throw new UpstreamHttpError(HTTP_ERROR_CODES.notImplemented, `Error POSTing to endpoint: ${text}`, {
       status: response.status,
       statusText: response.statusText,
       text,
