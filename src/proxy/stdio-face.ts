@@ -122,7 +122,12 @@ export class StdioFaceTransport implements Transport {
         const pieces = held;
         held = [];
         heldBytes = 0;
-        return this.output.write(pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces));
+        // One system call for the pieces (corked: writev), without first copying them into one buffer.
+        this.output.cork();
+        let roomLeft = true;
+        for (const piece of pieces) roomLeft = this.output.write(piece);
+        this.output.uncork();
+        return roomLeft;
       };
       const onData = (chunk: Buffer) => {
         held.push(chunk);
