@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's test runner (through tsx). Node 20's --test does not expand globs,
 // so the files are listed here. `node scripts/run-tests.mjs unit store` runs only paths containing those words.
-import { spawnSync } from "node:child_process";
+// The runner's TAP output passes through as it comes; at the end every failure is printed again, with its error,
+// because a CI log is often read from its tail only.
+import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -21,9 +24,35 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(" ")}`);
   process.exit(1);
 }
-const result = spawnSync(
+
+const child = spawn(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=1800000", ...files],
-  { stdio: "inherit" },
+  { stdio: ["inherit", "pipe", "inherit"] },
 );
-process.exit(result.status ?? 1);
+
+// A failure is a "not ok" line and the indented YAML block after it (its error, location and stack).
+const failures = [];
+let current = null;
+const lines = createInterface({ input: child.stdout });
+lines.on("line", (line) => {
+  process.stdout.write(`${line}\n`);
+  const notOk = /^(\s*)not ok \d+ - (.*)$/.exec(line);
+  if (notOk) {
+    current = { indent: notOk[1].length, lines: [line.trim()] };
+    failures.push(current);
+    return;
+  }
+  if (!current) return;
+  const indent = line.length - line.trimStart().length;
+  if (indent > current.indent && current.lines.length < 40) current.lines.push(line.slice(current.indent));
+  else if (indent <= current.indent) current = null;
+});
+
+child.on("close", (code, signal) => {
+  if (failures.length > 0) {
+    process.stdout.write(`\n# ${failures.length} failing (suites count with the tests that failed inside them):\n`);
+    for (const failure of failures) process.stdout.write(`${failure.lines.map((l) => `#   ${l}`).join("\n")}\n`);
+  }
+  process.exit(code ?? (signal ? 1 : 0));
+});
