@@ -11,7 +11,7 @@ import { LegacySseServerTransport } from "../proxy/legacy-sse-server-transport.t
 import { MessageBridge } from "../proxy/message-bridge.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
-import { StreamableHttpSessionTransport } from "../proxy/streamable-http-session-transport.ts";
+import { acceptsJson, StreamableHttpSessionTransport } from "../proxy/streamable-http-session-transport.ts";
 import {
   UpstreamConnector,
   type UpstreamConnectorOptions,
@@ -201,7 +201,7 @@ export class TransportBridges {
       }
       session.touch();
       handedToBridges(res);
-      session.handlePost(res, messages);
+      session.handlePost(res, messages, acceptsJson(req.headers.accept));
       return;
     }
     const session = typeof sessionId === "string" ? this.httpClients.get(sessionId) : undefined;
