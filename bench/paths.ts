@@ -28,6 +28,7 @@ export type PathId =
   | "http-sse"
   | "http-sse-bridged"
   | "direct-2026"
+  | "floor-2026"
   | "stdio-era"
   | "http-era";
 
@@ -231,6 +232,22 @@ export function definePaths(ctx: PathContext): PathDef[] {
         openDirect(new StreamableHTTPClientTransport(new URL(ctx.modernUrl), bearer(ctx.tokens.modern)), MODERN_CLIENT),
     },
     {
+      // The least one more HTTP hop costs on the 2026-07-28 wire: the bare relay between a 2026-07-28 client and
+      // the same upstream. The era bridge on /mcp adds that hop (and the bridging) to the direct 2026-07-28 path.
+      id: "floor-2026",
+      label: "bare relay, undici, 2026-07-28 client and upstream (floor)",
+      baseline: "direct-2026",
+      face: "floor",
+      open: () =>
+        openHttpProcess(
+          (port) => [BARE_RELAY, "undici", ctx.modernUrl, String(port)],
+          { BENCH_BEARER: ctx.tokens.modern },
+          ctx,
+          (base) => new StreamableHTTPClientTransport(new URL(`${base}/mcp`)),
+          MODERN_CLIENT,
+        ),
+    },
+    {
       // A 2025 client (initialize, sessions) through the stdio face's era bridge to the 2026-07-28-only upstream.
       id: "stdio-era",
       label: "stdio face, 2025 client → 2026-07-28 upstream (era bridge)",
@@ -340,6 +357,7 @@ async function openHttpProcess(
   env: Record<string, string>,
   ctx: PathContext,
   makeTransport: (base: string) => Transport,
+  clientOptions?: ClientOptions,
 ): Promise<PathSession> {
   const port = await freePort();
   const started = performance.now();
@@ -352,7 +370,7 @@ async function openHttpProcess(
   child.stderr?.on("data", (chunk: Buffer) => {
     if (stderr.length < 64 * 1024) stderr += chunk.toString("utf8");
   });
-  const client = new Client(CLIENT_INFO);
+  const client = new Client(CLIENT_INFO, clientOptions);
   try {
     await waitForOutput(child, /ready/, 30_000);
     const listeningMs = performance.now() - started;

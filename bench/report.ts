@@ -338,6 +338,7 @@ const LABEL_ORDER: PathId[] = [
   "http-sse",
   "http-sse-bridged",
   "direct-2026",
+  "floor-2026",
   "stdio-era",
   "http-era",
 ];
@@ -432,6 +433,14 @@ export function contextLines(summaries: Map<PathId, PathSummary>): string[] {
       `- HTTP face /mcp vs ${floor.label}: CPU per call ${times(http.proxyCpuMsPerCall, floor.proxyCpuMsPerCall)}, ` +
         `p50 ${times(http.p50, floor.p50)}, calls/s at 64 ${times(http.cps64, floor.cps64)}, ` +
         `idle RSS ${plus(http.idleRssMiB, floor.idleRssMiB, 1)} MiB, start ${plus(http.startMs, floor.startMs, 0)} ms.`,
+    );
+  }
+  const era = get("http-era");
+  const eraFloor = get("floor-2026");
+  if (era && eraFloor) {
+    lines.push(
+      `- ${era.label} vs ${eraFloor.label}: CPU per call ${times(era.proxyCpuMsPerCall, eraFloor.proxyCpuMsPerCall)}, ` +
+        `p50 ${times(era.p50, eraFloor.p50)}, calls/s at 64 ${times(era.cps64, eraFloor.cps64)}.`,
     );
   }
   const many = get("http-10");
