@@ -416,7 +416,10 @@ export function targetsTable(targets: TargetResult[], summaries: Map<PathId, Pat
  * What the ratios to direct cannot show: the proxy next to the least any Node relay costs here (the bare relays,
  * measured in the same rounds), and the stdio face next to mcp-remote.
  */
-export function contextLines(summaries: Map<PathId, PathSummary>): string[] {
+export function contextLines(
+  summaries: Map<PathId, PathSummary>,
+  floors: { stdioFloorBigMs?: number | undefined } = {},
+): string[] {
   const lines: string[] = [];
   const get = (id: PathId) => {
     const s = summaries.get(id);
@@ -441,6 +444,14 @@ export function contextLines(summaries: Map<PathId, PathSummary>): string[] {
     lines.push(
       `- ${era.label} vs ${eraFloor.label}: CPU per call ${times(era.proxyCpuMsPerCall, eraFloor.proxyCpuMsPerCall)}, ` +
         `p50 ${times(era.p50, eraFloor.p50)}, calls/s at 64 ${times(era.cps64, eraFloor.cps64)}.`,
+    );
+  }
+  const stdioFace = get("stdio");
+  if (stdioFace?.bigMs !== undefined && floors.stdioFloorBigMs !== undefined) {
+    lines.push(
+      `- stdio face 5 MB result vs the SDK v2 stdio client reading one 5 MB line from a child that has it in memory ` +
+        `(no proxy, no upstream; bench/stdio-floor.ts, in the same rounds): ${fmt(stdioFace.bigMs, 0)} vs ` +
+        `${fmt(floors.stdioFloorBigMs, 0)} ms (${times(stdioFace.bigMs, floors.stdioFloorBigMs)}).`,
     );
   }
   const many = get("http-10");

@@ -35,6 +35,7 @@ import {
   summarize,
   targetsTable,
 } from "./report.ts";
+import { stdioFloorTimes } from "./stdio-floor.ts";
 import { UpstreamHandle } from "./upstream-handle.ts";
 import { bigResult, echo, median, percentile, progressRun, sequentialLatencies, throughput } from "./workloads.ts";
 
@@ -317,6 +318,7 @@ async function main(): Promise<void> {
     const results = new Map<PathId, RoundResult[]>(paths.map((p) => [p.id, []]));
     const errors = new Map<PathId, string[]>(paths.map((p) => [p.id, []]));
     const nodeStarts: number[] = [];
+    const stdioFloorMs: number[] = [];
     for (let round = 0; round < plan.rounds; round++) {
       nodeStarts.push(nodeStartMs());
       const order = paths.map((_, i) => paths[(i + round) % paths.length] as PathDef);
@@ -335,6 +337,10 @@ async function main(): Promise<void> {
           errors.get(path.id)?.push(`round ${round + 1}: ${message}`);
           log(`bench: round ${round + 1} ${path.label} FAILED: ${message.split("\n")[0]}`);
         }
+      }
+      // The stdio client's own floor for the 5 MB line, in the same round as the stdio face it bounds.
+      if (paths.some((path) => path.id === "stdio")) {
+        stdioFloorMs.push(...(await stdioFloorTimes(BIG_BYTES, plan.bigRepeats)));
       }
     }
 
@@ -369,6 +375,7 @@ async function main(): Promise<void> {
       strace: haveStrace,
       profileDir,
       commit: gitCommit(),
+      stdioFloorBigMs: stdioFloorMs.length > 0 ? median(stdioFloorMs) : undefined,
     };
     const metrics = metricsTable(summaries, plan.progressSteps, BIG_BYTES);
     const targetTable = targetsTable(targets, summaries);
@@ -420,13 +427,14 @@ function renderMarkdown(
     nodeStartMs: number;
     elapsedSeconds: number;
     commit: string | undefined;
+    stdioFloorBigMs?: number | undefined;
   },
   metrics: string,
   targets: string,
   summaries: Map<PathId, PathSummary>,
 ): string {
   const errors = [...summaries.values()].flatMap((s) => s.errors.map((e) => `- ${s.label}: ${e.split("\n")[0]}`));
-  const context = contextLines(summaries);
+  const context = contextLines(summaries, { stdioFloorBigMs: meta.stdioFloorBigMs });
   return [
     `## Benchmark ${meta.date} (${meta.mode}, ${meta.plan.rounds} rounds, medians)`,
     "",
