@@ -18,6 +18,8 @@ export interface StdioFaceOptions {
 const NEWLINE = 0x0a;
 /** How much of a streamed answer is written to stdout at a time. */
 const STREAMED_WRITE_BYTES = 1024 * 1024;
+/** How much of a streamed answer may wait in stdout's buffer before the upstream is paused. */
+const STREAMED_BACKLOG_BYTES = 2 * STREAMED_WRITE_BYTES;
 /** Longest a streamed answer's bytes wait for more before they are written anyway (an upstream that pauses). */
 const STREAMED_WRITE_WAIT_MS = 10;
 
@@ -102,7 +104,8 @@ export class StdioFaceTransport implements Transport {
 
   /**
    * Writes the bytes of an answer passed on as it arrives (streamed-response.ts), then its newline, pausing the
-   * upstream while the client reads slower than the upstream sends. Bytes go out in pieces of up to 1 MiB (or what
+   * upstream while more than STREAMED_BACKLOG_BYTES wait for the client (it reads slower than the upstream sends).
+   * Bytes go out in pieces of up to 1 MiB (or what
    * came within 10 ms), not chunk by chunk: a client cannot use a line before it is whole, and the SDK clients copy
    * their whole read buffer on every read, so many small reads of one long line cost them more. A body cut
    * short still gets its newline, so the next message starts on a line of its own (the transport then answers the
@@ -114,20 +117,32 @@ export class StdioFaceTransport implements Transport {
       let held: Buffer[] = [];
       let heldBytes = 0;
       let timer: NodeJS.Timeout | undefined;
-      const resume = () => body.resume();
-      const flush = (): boolean => {
+      // Bytes handed to stdout and not yet taken by the system. The upstream is paused above the backlog and resumed
+      // once half of it is gone (not when stdout is empty), so the upstream sends while the client reads: the two
+      // overlap instead of taking turns.
+      let queued = 0;
+      let paused = false;
+      const written = (bytes: number) => () => {
+        queued -= bytes;
+        if (paused && queued <= STREAMED_BACKLOG_BYTES / 2) {
+          paused = false;
+          body.resume();
+        }
+      };
+      const flush = (): void => {
         clearTimeout(timer);
         timer = undefined;
-        if (held.length === 0) return true;
+        if (held.length === 0) return;
         const pieces = held;
         held = [];
         heldBytes = 0;
         // One system call for the pieces (corked: writev), without first copying them into one buffer.
         this.output.cork();
-        let roomLeft = true;
-        for (const piece of pieces) roomLeft = this.output.write(piece);
+        for (const piece of pieces) {
+          queued += piece.length;
+          this.output.write(piece, written(piece.length));
+        }
         this.output.uncork();
-        return roomLeft;
       };
       const onData = (chunk: Buffer) => {
         held.push(chunk);
@@ -136,16 +151,16 @@ export class StdioFaceTransport implements Transport {
         else timer ??= setTimeout(flushOrPause, STREAMED_WRITE_WAIT_MS);
       };
       const flushOrPause = () => {
-        if (flush()) return;
+        flush();
+        if (queued <= STREAMED_BACKLOG_BYTES || paused) return;
+        paused = true;
         body.pause();
-        this.output.once("drain", resume);
       };
       let over = false;
       const done = () => {
         if (over) return;
         over = true;
         body.off("data", onData);
-        this.output.off("drain", resume);
         flush();
         this.output.write("\n", (error) => (error ? reject(error) : resolve()));
         this.streaming = undefined;

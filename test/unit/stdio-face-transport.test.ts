@@ -65,6 +65,54 @@ describe("stdio face transport", () => {
     );
   });
 
+  test("a streamed answer keeps its upstream sending while stdout holds less than the backlog, then waits for the client", async () => {
+    const input = new PassThrough();
+    // Nobody reads this output until the test says so: a client that has stopped reading.
+    const output = new PassThrough();
+    const face = new StdioFaceTransport({ input, output });
+    await face.start();
+    const delivered: JSONRPCMessage[] = [];
+    const signal = new AbortController().signal;
+    const sink = startStreamedResponse(Buffer.from('{"result":{"text":"'), {
+      id: 1,
+      method: "tools/call",
+      upstreamName: "http://127.0.0.1:1/mcp",
+      signal,
+      deliver: (m) => delivered.push(m),
+    });
+    assert.ok(sink);
+    const sent = face.send(delivered[0] as JSONRPCMessage);
+    const mebibyte = Buffer.alloc(1024 * 1024, 0x61);
+    const within = (wait: Promise<void> | undefined, ms: number) =>
+      Promise.race([
+        Promise.resolve(wait).then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+      ]);
+    let accepted = 0;
+    let stalled: Promise<void> | undefined;
+    for (; accepted < 16; accepted++) {
+      const wait = sink.write(mebibyte);
+      if (!(await within(wait, 1_000))) {
+        stalled = wait;
+        break;
+      }
+    }
+    // Pausing at once (at the first full stdout buffer) would leave the upstream idle while the client reads.
+    assert.ok(stalled, "the upstream is told to wait once the backlog is full");
+    assert.ok(accepted >= 2 && accepted <= 6, `the upstream sent ${accepted} MiB before it had to wait`);
+    let read = 0;
+    output.on("data", (chunk: Buffer) => {
+      read += chunk.length;
+    });
+    assert.equal(await within(stalled, 5_000), true, "it sends again once the client reads");
+    sink.write(Buffer.from('"},"jsonrpc":"2.0","id":1}'));
+    sink.end();
+    await sent;
+    const line =
+      '{"result":{"text":"'.length + (accepted + 1) * mebibyte.length + '"},"jsonrpc":"2.0","id":1}\n'.length;
+    assert.equal(read, line);
+  });
+
   test("a streamed answer cut short still ends its line, and the messages behind it go out", async () => {
     const { face, written, settle } = await startFace();
     const delivered: JSONRPCMessage[] = [];
