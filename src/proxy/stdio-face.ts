@@ -121,13 +121,9 @@ export class StdioFaceTransport implements Transport {
       // once half of it is gone (not when stdout is empty), so the upstream sends while the client reads: the two
       // overlap instead of taking turns.
       let queued = 0;
-      let paused = false;
       const written = (bytes: number) => () => {
         queued -= bytes;
-        if (paused && queued <= STREAMED_BACKLOG_BYTES / 2) {
-          paused = false;
-          body.resume();
-        }
+        if (body.isPaused() && queued <= STREAMED_BACKLOG_BYTES / 2) body.resume();
       };
       const flush = (): void => {
         clearTimeout(timer);
@@ -152,9 +148,7 @@ export class StdioFaceTransport implements Transport {
       };
       const flushOrPause = () => {
         flush();
-        if (queued <= STREAMED_BACKLOG_BYTES || paused) return;
-        paused = true;
-        body.pause();
+        if (queued > STREAMED_BACKLOG_BYTES) body.pause();
       };
       let over = false;
       const done = () => {

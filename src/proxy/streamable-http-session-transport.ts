@@ -163,7 +163,6 @@ export class StreamableHttpSessionTransport implements Transport {
     for (const stream of this.posts) {
       openStream(stream, this.sessionId);
       stream.res.end();
-      clearTimeout(stream.timer);
     }
     this.posts.clear();
     this.getStream?.end();
@@ -214,7 +213,6 @@ function openStream(stream: PostStream, sessionId: string): void {
 }
 
 function answerJson(stream: PostStream, sessionId: string, message: JSONRPCMessage): void {
-  clearTimeout(stream.timer);
   if (stream.res.headersSent || stream.res.writableEnded) return;
   const body = jsonTextOf(message);
   stream.res.writeHead(200, {
