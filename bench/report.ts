@@ -38,6 +38,8 @@ export interface RoundResult {
   clientCpuMsPerCall: number;
   bigMs: number;
   progress: ProgressRun;
+  /** Echo p50s of this path and its direct baseline called in turn (pairedLatencies); absent on direct paths. */
+  paired?: { p50: number; baselineP50: number; pairs: number } | undefined;
 }
 
 export interface PathSummary {
@@ -58,6 +60,12 @@ export interface PathSummary {
   p90: number;
   p95: number;
   p99: number;
+  /**
+   * In turn with the direct baseline: the median over rounds of each round's p50 ratio, and of the two p50s. What the
+   * p50 targets are judged on: on a shared machine a path's p50 moves by up to half between rounds, the ratio of two
+   * paths measured at the same moments by a few hundredths.
+   */
+  paired?: { ratio: number; p50: number; baselineP50: number } | undefined;
   cps16: number;
   cps64: number;
   proxyCpuMsPerCall?: number | undefined;
@@ -106,6 +114,7 @@ export function summarize(path: PathDef, results: RoundResult[], errors: string[
     p90: of((r) => r.p90),
     p95: of((r) => r.p95),
     p99: of((r) => r.p99),
+    paired: pairedSummary(results),
     cps16: of((r) => r.cps16),
     cps64: of((r) => r.cps64),
     proxyCpuMsPerCall: optionalMedian(results.map((r) => r.proxyCpuMsPerCall)),
@@ -120,10 +129,36 @@ export function summarize(path: PathDef, results: RoundResult[], errors: string[
   };
 }
 
+function pairedSummary(results: RoundResult[]): PathSummary["paired"] {
+  const rounds = results.flatMap((r) => (r.paired && r.paired.pairs > 0 ? [r.paired] : []));
+  if (rounds.length === 0) return undefined;
+  return {
+    ratio: median(rounds.map((r) => r.p50 / r.baselineP50)),
+    p50: median(rounds.map((r) => r.p50)),
+    baselineP50: median(rounds.map((r) => r.baselineP50)),
+  };
+}
+
 const ratio = (value: number, base: number) => value / base;
 const fmt = (value: number | undefined, digits = 2) =>
   value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
 const fmtRatio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : "–");
+
+/**
+ * A path's p50 against its baseline's: the in-turn ratio when measured (what the target is judged on), with the
+ * ratio of the separately measured p50s beside it; the latter alone otherwise.
+ */
+function p50Against(s: PathSummary, base: PathSummary, baseLabel = false): { ratio: number; measured: string } {
+  const apart = ratio(s.p50, base.p50);
+  const label = baseLabel ? `, ${base.label}` : "";
+  const apartText = `${fmtRatio(apart)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms${label})`;
+  if (!s.paired) return { ratio: apart, measured: apartText };
+  const { paired } = s;
+  return {
+    ratio: paired.ratio,
+    measured: `${fmtRatio(paired.ratio)} in turn (${fmt(paired.p50)} vs ${fmt(paired.baselineP50)} ms${label}); measured apart ${apartText}`,
+  };
+}
 
 /** The targets of issue 4, per face, evaluated on the summaries of one run. */
 export function evaluateTargets(summaries: Map<PathId, PathSummary>, steps: number, bigBytes: number): TargetResult[] {
@@ -141,8 +176,8 @@ export function evaluateTargets(summaries: Map<PathId, PathSummary>, steps: numb
     const add = (target: string, measured: string, limit: string, pass: boolean | undefined) =>
       results.push({ target, path: face.id, measured, limit, pass });
 
-    const p50 = ratio(s.p50, base.p50);
-    add("p50 latency", `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms)`, `≤ ${face.p50}×`, p50 <= face.p50);
+    const p50 = p50Against(s, base);
+    add("p50 latency", p50.measured, `≤ ${face.p50}×`, p50.ratio <= face.p50);
     if (face.id === "http" || face.id === "http-sse") {
       const cps = ratio(s.cps64, base.cps64);
       add("calls/s at 64 in flight", `${fmtRatio(cps)} (${fmt(s.cps64, 0)}/s)`, "≥ 0.9×", cps >= 0.9);
@@ -230,13 +265,13 @@ export function evaluateUpstreamTransport(summaries: Map<PathId, PathSummary>, b
   const stdio = measured("stdio");
   if (stdio) {
     const { s, base } = stdio;
-    const p50 = ratio(s.p50, base.p50);
+    const p50 = p50Against(s, base);
     results.push({
       target: "p50 latency (upstream transport)",
       path: s.id,
-      measured: `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms)`,
+      measured: p50.measured,
       limit: `≤ ${limits.stdioP50}×`,
-      pass: p50 <= limits.stdioP50,
+      pass: p50.ratio <= limits.stdioP50,
     });
     const big = ratio(s.bigMs, base.bigMs);
     results.push({
@@ -257,13 +292,13 @@ export function evaluateUpstreamTransport(summaries: Map<PathId, PathSummary>, b
   const bridged = measured("http-sse-bridged");
   if (bridged) {
     const { s, base } = bridged;
-    const p50 = ratio(s.p50, base.p50);
+    const p50 = p50Against(s, base, true);
     results.push({
       target: "p50 latency (upstream transport)",
       path: s.id,
-      measured: `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms, ${base.label})`,
+      measured: p50.measured,
       limit: `≤ ${limits.bridgedSseP50}×`,
-      pass: p50 <= limits.bridgedSseP50,
+      pass: p50.ratio <= limits.bridgedSseP50,
     });
   }
   // A 2025 client through the era bridge, against a 2026-07-28 client talking to the same upstream directly.
@@ -271,13 +306,13 @@ export function evaluateUpstreamTransport(summaries: Map<PathId, PathSummary>, b
     const era = measured(id);
     if (!era) continue;
     const { s, base } = era;
-    const p50 = ratio(s.p50, base.p50);
+    const p50 = p50Against(s, base, true);
     results.push({
       target: "p50 latency (era bridge)",
       path: s.id,
-      measured: `${fmtRatio(p50)} (${fmt(s.p50)} vs ${fmt(base.p50)} ms, ${base.label})`,
+      measured: p50.measured,
       limit: `≤ ${limits.eraBridgeP50}×`,
-      pass: p50 <= limits.eraBridgeP50,
+      pass: p50.ratio <= limits.eraBridgeP50,
     });
   }
   return results;
@@ -357,6 +392,10 @@ export function metricsTable(summaries: Map<PathId, PathSummary>, steps: number,
   };
   const rows: Array<[string, (s: PathSummary) => string]> = [
     ["p50 latency, sequential echo (ms)", (s) => cell(s, (x) => x.p50, 2, true)],
+    [
+      "p50 latency in turn with its direct path (ms)",
+      (s) => (s.paired ? `${fmt(s.paired.p50)} (${fmtRatio(s.paired.ratio)} of ${fmt(s.paired.baselineP50)})` : "–"),
+    ],
     ["p90 latency (ms)", (s) => cell(s, (x) => x.p90, 2, true)],
     ["p95 latency (ms)", (s) => cell(s, (x) => x.p95, 2, true)],
     ["p99 latency (ms)", (s) => cell(s, (x) => x.p99, 2, true)],

@@ -24,7 +24,15 @@ import { checkDiskReads, type DiskReadCheck, straceAvailable } from "./disk-read
 import { MANY_UPSTREAMS, writeManyUpstreamsConfig } from "./many-upstreams.ts";
 import { type BackendResult, manyUsersTable, runManyUsers } from "./many-users.ts";
 import { seedMcpRemoteStore } from "./mcp-remote-store.ts";
-import { childEnvironment, definePaths, freePort, type PathDef, type PathId, REPO_ROOT } from "./paths.ts";
+import {
+  childEnvironment,
+  definePaths,
+  freePort,
+  type PathDef,
+  type PathId,
+  type PathSession,
+  REPO_ROOT,
+} from "./paths.ts";
 import { cpuTimeMs, memoryStats } from "./proc-stats.ts";
 import {
   contextLines,
@@ -37,7 +45,16 @@ import {
 } from "./report.ts";
 import { stdioFloorTimes } from "./stdio-floor.ts";
 import { UpstreamHandle } from "./upstream-handle.ts";
-import { bigResult, echo, median, percentile, progressRun, sequentialLatencies, throughput } from "./workloads.ts";
+import {
+  bigResult,
+  echo,
+  median,
+  pairedLatencies,
+  percentile,
+  progressRun,
+  sequentialLatencies,
+  throughput,
+} from "./workloads.ts";
 
 interface Plan {
   rounds: number;
@@ -51,6 +68,9 @@ interface Plan {
   bigRepeats: number;
   progressSteps: number;
   straceCalls: number;
+  /** Echo pairs in turn with the path's direct baseline (pairedLatencies), after the path's throughput runs. */
+  pairedCalls: number;
+  pairedBudgetMs: number;
 }
 
 const BIG_BYTES = 5_000_000;
@@ -66,6 +86,8 @@ const FULL: Plan = {
   bigRepeats: 3,
   progressSteps: 10_000,
   straceCalls: 200,
+  pairedCalls: 400,
+  pairedBudgetMs: 6_000,
 };
 const QUICK: Plan = {
   rounds: 2,
@@ -79,6 +101,8 @@ const QUICK: Plan = {
   bigRepeats: 1,
   progressSteps: 10_000,
   straceCalls: 100,
+  pairedCalls: 200,
+  pairedBudgetMs: 3_000,
 };
 
 const execFileAsync = promisify(execFile);
@@ -116,7 +140,43 @@ function nodeStartMs(): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function measure(path: PathDef, round: number, plan: Plan, upstream: UpstreamHandle): Promise<RoundResult> {
+/**
+ * The direct baselines' sessions of one round, each opened (and warmed like the upstream at the start) the first
+ * time a path is paired with it, and kept open for the round's other paths.
+ */
+class BaselineSessions {
+  private readonly open = new Map<PathId, Promise<PathSession>>();
+
+  constructor(private readonly paths: PathDef[]) {}
+
+  client(id: PathId): Promise<PathSession["client"]> {
+    let session = this.open.get(id);
+    if (!session) {
+      const path = this.paths.find((p) => p.id === id);
+      if (!path) return Promise.reject(new Error(`no baseline path ${id}`));
+      session = path.open().then(async (opened) => {
+        for (let i = 0; i < 300; i++) await echo(opened.client);
+        return opened;
+      });
+      this.open.set(id, session);
+    }
+    return session.then((opened) => opened.client);
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(sessions.map((session) => session.then((opened) => opened.close()).catch(() => {})));
+  }
+}
+
+async function measure(
+  path: PathDef,
+  round: number,
+  plan: Plan,
+  upstream: UpstreamHandle,
+  baselines: BaselineSessions,
+): Promise<RoundResult> {
   await upstream.resetFixtureStats();
   await upstream.counts(true);
   const session = await path.open();
@@ -144,6 +204,14 @@ async function measure(path: PathDef, round: number, plan: Plan, upstream: Upstr
     const upstreamCpu = cpuTimeMs(upstream.pid) - upstreamCpu0;
     const clientUsage = process.cpuUsage(clientCpu0);
 
+    // The p50 against the direct baseline in turn, both warm (the proxy has served the runs above).
+    let paired: RoundResult["paired"];
+    if (path.baseline !== path.id) {
+      const base = await baselines.client(path.baseline);
+      const turns = await pairedLatencies(session.client, base, plan.pairedCalls, plan.pairedBudgetMs);
+      paired = { p50: percentile(turns.a, 50), baselineP50: percentile(turns.b, 50), pairs: turns.a.length };
+    }
+
     const peakRssBeforeBigMiB = pid ? memoryStats(pid).hwmMiB : undefined;
     const bigTimes: number[] = [];
     for (let i = 0; i < plan.bigRepeats; i++) bigTimes.push(await bigResult(session.client, BIG_BYTES));
@@ -170,6 +238,7 @@ async function measure(path: PathDef, round: number, plan: Plan, upstream: Upstr
       clientCpuMsPerCall: (clientUsage.user + clientUsage.system) / 1000 / run64.calls,
       bigMs: median(bigTimes),
       progress,
+      paired,
     };
   } catch (error) {
     throw new Error(`${describe(error)}\nproxy stderr:\n${session.stderr().slice(-4000)}`);
@@ -322,13 +391,17 @@ async function main(): Promise<void> {
     for (let round = 0; round < plan.rounds; round++) {
       nodeStarts.push(nodeStartMs());
       const order = paths.map((_, i) => paths[(i + round) % paths.length] as PathDef);
+      const baselines = new BaselineSessions(allPaths);
       for (const path of order) {
         const t0 = performance.now();
         try {
-          const result = await measure(path, round, plan, upstream);
+          const result = await measure(path, round, plan, upstream, baselines);
           results.get(path.id)?.push(result);
           log(
-            `bench: round ${round + 1}/${plan.rounds} ${path.label}: p50 ${result.p50.toFixed(2)} ms, ` +
+            `bench: round ${round + 1}/${plan.rounds} ${path.label}: p50 ${result.p50.toFixed(2)} ms` +
+              (result.paired
+                ? ` (in turn with ${path.baseline}: ${result.paired.p50.toFixed(2)} vs ${result.paired.baselineP50.toFixed(2)} ms), `
+                : ", ") +
               `${result.cps64.toFixed(0)} calls/s at 64, start ${result.startMs.toFixed(0)} ms ` +
               `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
           );
@@ -338,6 +411,7 @@ async function main(): Promise<void> {
           log(`bench: round ${round + 1} ${path.label} FAILED: ${message.split("\n")[0]}`);
         }
       }
+      await baselines.close();
       // The stdio client's own floor for the 5 MB line, in the same round as the stdio face it bounds.
       if (paths.some((path) => path.id === "stdio")) {
         stdioFloorMs.push(...(await stdioFloorTimes(BIG_BYTES, plan.bigRepeats)));

@@ -25,6 +25,36 @@ export async function sequentialLatencies(client: Client, count: number, budgetM
   return latencies;
 }
 
+/**
+ * Sequential echo calls on two clients in turn, the order swapped every pair (A B, B A, …) so neither always goes
+ * first: both are measured at the same moments of a shared machine, which a path measured minutes after its baseline
+ * is not. Up to `pairs` pairs, stopping early after `budgetMs`; the latency of each call, per client.
+ */
+export async function pairedLatencies(
+  a: Client,
+  b: Client,
+  pairs: number,
+  budgetMs: number,
+): Promise<{ a: number[]; b: number[] }> {
+  const latencies = { a: [] as number[], b: [] as number[] };
+  const timed = async (client: Client, into: number[]) => {
+    const started = performance.now();
+    await echo(client);
+    into.push(performance.now() - started);
+  };
+  const deadline = performance.now() + budgetMs;
+  for (let i = 0; i < pairs && performance.now() < deadline; i++) {
+    if (i % 2 === 0) {
+      await timed(a, latencies.a);
+      await timed(b, latencies.b);
+    } else {
+      await timed(b, latencies.b);
+      await timed(a, latencies.a);
+    }
+  }
+  return latencies;
+}
+
 export interface ThroughputRun {
   calls: number;
   perSecond: number;
