@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import type { Dispatcher } from "undici";
 import { DEFAULTS } from "../config/defaults.ts";
 import { dispatcherFetch } from "../lib/dispatcher-fetch.ts";
+import { discardBody } from "../lib/fetch-annotations.ts";
 import { rememberHeaderSecrets } from "../lib/redact.ts";
 import type { AuthClient } from "./auth-client.ts";
 import { answerChallenge, isAuthChallenge } from "./upstream-call-policy.ts";
@@ -67,7 +68,7 @@ export function createAuthorizedFetch(auth: AuthClient | undefined, options: Aut
         return response;
       }
       operation ??= operationOf(init);
-      await response.body?.cancel().catch(() => {});
+      await discardBody(response);
       const outcome = await answerChallenge(
         auth,
         { status: response.status, wwwAuthenticate, usedToken: token, operation },

@@ -1,6 +1,15 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { StringDecoder } from "node:string_decoder";
 import type { Dispatcher } from "undici";
-import { type AnnotatedInit, BODY_SETTLED, type BodySettled, willReportBodySettled } from "./fetch-annotations.ts";
+import {
+  type AnnotatedInit,
+  attachTextBody,
+  BODY_SETTLED,
+  type BodySettled,
+  TEXT_BODY,
+  type TextBody,
+  willReportBodySettled,
+} from "./fetch-annotations.ts";
 
 type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -15,7 +24,8 @@ const NULL_BODY_STATUSES = new Set([204, 205, 304]);
  * same-origin ones themselves), as fetch with `redirect: "manual"` does in Node. String bodies only; anything else
  * goes to fetch. Failures reject as fetch's do (TypeError "fetch failed" with the cause), aborts with the signal's
  * reason, so error handling reads both alike. A BODY_SETTLED hook on the init (fetch-annotations.ts) hears when
- * each response body with content ended or was cut.
+ * each response body with content ended or was cut. With TEXT_BODY on the init, the body comes as text pieces
+ * instead (`textBodyOf`; the Response's own `body` is null): no web stream, reader or decoder per call.
  */
 export function dispatcherFetch(dispatcher: Dispatcher): FetchLike {
   return (input, init = {}) => {
@@ -31,7 +41,8 @@ export function dispatcherFetch(dispatcher: Dispatcher): FetchLike {
         return;
       }
       const settled = (init as AnnotatedInit)[BODY_SETTLED];
-      const handler = new ResponseHandler(method, signal, settled, resolve, reject);
+      const asText = (init as AnnotatedInit)[TEXT_BODY] === true;
+      const handler = new ResponseHandler(method, signal, settled, asText, resolve, reject);
       try {
         dispatcher.dispatch(
           {
@@ -53,6 +64,7 @@ export function dispatcherFetch(dispatcher: Dispatcher): FetchLike {
 class ResponseHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  private text: QueuedTextBody | undefined;
   private answered = false;
   private response: Response | undefined;
   private readonly onAbort = () => this.controller?.abort(abortReason(this.signal as AbortSignal) as Error);
@@ -61,6 +73,7 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
     private readonly method: string,
     private readonly signal: AbortSignal | undefined,
     private readonly settled: BodySettled | undefined,
+    private readonly asText: boolean,
     private readonly resolve: (response: Response) => void,
     private readonly reject: (error: unknown) => void,
   ) {}
@@ -84,6 +97,18 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
       this.resolve(new Response(null, init));
       return;
     }
+    if (this.asText) {
+      this.text = new QueuedTextBody(controller, (reason) => {
+        this.cleanup();
+        this.settle(true);
+        controller.abort(reason);
+      });
+      this.response = new Response(null, init);
+      attachTextBody(this.response, this.text);
+      if (this.settled) willReportBodySettled(this.response);
+      this.resolve(this.response);
+      return;
+    }
     const body = new ReadableStream<Uint8Array>(
       {
         start: (stream) => {
@@ -104,6 +129,10 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.text) {
+      this.text.push(chunk);
+      return;
+    }
     const stream = this.stream;
     // undici hands an empty chunk on resume: nothing to pass on, and no reason to pause again.
     if (!stream || chunk.length === 0) return;
@@ -115,6 +144,7 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.cleanup();
     this.settle(false);
+    this.text?.end();
     try {
       this.stream?.close();
     } catch {
@@ -130,6 +160,7 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
       return;
     }
     this.settle(true);
+    this.text?.fail(reason ?? new TypeError("terminated", { cause: error }));
     try {
       this.stream?.error(reason ?? new TypeError("terminated", { cause: error }));
     } catch {
@@ -147,6 +178,98 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
 
   private cleanup(): void {
     this.signal?.removeEventListener("abort", this.onAbort);
+  }
+}
+
+/** Text queued before the socket is paused for a slow reader (and resumed once it is read below half of it). */
+const TEXT_HIGH_WATER = 1024 * 1024;
+
+/**
+ * A response body as UTF-8 text pieces: each chunk decoded as it arrives (a character split between chunks is kept
+ * for the next), handed to the waiting reader or queued; the socket paused while too much is queued.
+ */
+class QueuedTextBody implements TextBody {
+  private readonly decoder = new StringDecoder("utf8");
+  private readonly pieces: string[] = [];
+  private queued = 0;
+  private paused = false;
+  private done = false;
+  private failure: unknown;
+  private waiting: { resolve: (piece: string | undefined) => void; reject: (error: unknown) => void } | undefined;
+
+  constructor(
+    private readonly controller: Dispatcher.DispatchController,
+    private readonly onCancel: (reason: Error) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    if (this.done) return;
+    this.hand(this.decoder.write(chunk));
+    if (this.queued > TEXT_HIGH_WATER && !this.paused) {
+      this.paused = true;
+      this.controller.pause();
+    }
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.hand(this.decoder.end());
+    this.done = true;
+    this.wake();
+  }
+
+  fail(error: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.failure = error;
+    this.wake();
+  }
+
+  next(): Promise<string | undefined> {
+    const piece = this.pieces.shift();
+    if (piece !== undefined) {
+      this.queued -= piece.length;
+      if (this.paused && this.queued < TEXT_HIGH_WATER / 2) {
+        this.paused = false;
+        this.controller.resume();
+      }
+      return Promise.resolve(piece);
+    }
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.done) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  cancel(reason?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.pieces.length = 0;
+    this.queued = 0;
+    this.onCancel(reason ?? new Error("response body cancelled"));
+    this.wake();
+  }
+
+  private hand(piece: string): void {
+    if (piece.length === 0) return;
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting.resolve(piece);
+      return;
+    }
+    this.pieces.push(piece);
+    this.queued += piece.length;
+  }
+
+  /** Ends the wait of a reader with nothing left to give it: the body's failure, or its end. */
+  private wake(): void {
+    const waiting = this.waiting;
+    if (!waiting) return;
+    this.waiting = undefined;
+    if (this.failure !== undefined) waiting.reject(this.failure);
+    else waiting.resolve(undefined);
   }
 }
 

@@ -16,9 +16,45 @@ export const BODY_SETTLED = Symbol("mcp-u2m-proxy.bodySettled");
 
 export type BodySettled = (response: Response, cut: boolean) => void;
 
+/**
+ * Asks for the response body as text pieces (`textBodyOf`) instead of a ReadableStream, from a fetch that honours it
+ * (dispatcher-fetch.ts): the Response then has a null `body`, and its text comes from `textBodyOf(response)`. The
+ * message path's own reader (modern-exchange.ts) asks for it: a web stream per upstream call, its reader and a
+ * decoder were a tenth of the era bridge's CPU. A fetch that ignores it gives an ordinary Response; readers handle
+ * both. Layers between must end a response's body with `discardBody`, which knows both.
+ */
+export const TEXT_BODY = Symbol("mcp-u2m-proxy.textBody");
+
 export interface AnnotatedInit extends RequestInit {
   [MESSAGE_METHOD]?: string;
   [BODY_SETTLED]?: BodySettled;
+  [TEXT_BODY]?: boolean;
+}
+
+/** A response body read as UTF-8 text, piece by piece as it arrives. */
+export interface TextBody {
+  /** The next piece, or undefined at the end; rejects when the body broke (as a stream read would). */
+  next(): Promise<string | undefined>;
+  /** Stops reading: the rest is dropped and the connection is not kept waiting. */
+  cancel(reason?: Error): void;
+}
+
+const textBodies = new WeakMap<Response, TextBody>();
+
+/** Gives `response` (whose `body` is null) its text body. */
+export function attachTextBody(response: Response, body: TextBody): void {
+  textBodies.set(response, body);
+}
+
+/** The text body of a response fetched with TEXT_BODY, when the fetch honoured it. */
+export function textBodyOf(response: Response): TextBody | undefined {
+  return textBodies.get(response);
+}
+
+/** Drops whatever body `response` has (a stream or a text body), so its connection is free again. */
+export async function discardBody(response: Response): Promise<void> {
+  textBodyOf(response)?.cancel();
+  await response.body?.cancel().catch(() => {});
 }
 
 const reporting = new WeakSet<Response>();

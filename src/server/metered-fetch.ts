@@ -1,5 +1,11 @@
 import type { FetchLike } from "../auth/authorized-fetch.ts";
-import { type AnnotatedInit, BODY_SETTLED, MESSAGE_METHOD, reportsBodySettled } from "../lib/fetch-annotations.ts";
+import {
+  type AnnotatedInit,
+  BODY_SETTLED,
+  MESSAGE_METHOD,
+  reportsBodySettled,
+  textBodyOf,
+} from "../lib/fetch-annotations.ts";
 import { toProxyError } from "../proxy/upstream-error.ts";
 
 /** Records one MCP operation sent upstream (UpstreamMetrics.observeOperation); `errorType` undefined on success. */
@@ -43,7 +49,7 @@ export function meteredFetch(fetch: FetchLike, observe: ObserveOperation, upstre
     }
     const failed = response.status >= 400 ? String(response.status) : undefined;
     // Nothing to wait for (an accepted notification or response): its reader may just cancel the empty body.
-    if (!response.body || response.status === 202 || response.status === 204) {
+    if ((!response.body && !textBodyOf(response)) || response.status === 202 || response.status === 204) {
       observe(method, seconds(), failed);
       return response;
     }
@@ -57,6 +63,10 @@ export function meteredFetch(fetch: FetchLike, observe: ObserveOperation, upstre
       // The fetch tells when this body ends: no second stream around it. Earlier responses (a 401) are not ours.
       if (settledEarly?.response === response) settle(settledEarly.cut);
       else onSettled = (settledResponse, cut) => settledResponse === response && settle(cut);
+      return response;
+    }
+    if (!response.body) {
+      settle(false);
       return response;
     }
     return withBody(

@@ -4,6 +4,13 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { Agent } from "undici";
 import { dispatcherFetch } from "../../src/lib/dispatcher-fetch.ts";
+import {
+  type AnnotatedInit,
+  BODY_SETTLED,
+  TEXT_BODY,
+  type TextBody,
+  textBodyOf,
+} from "../../src/lib/fetch-annotations.ts";
 
 // A real loopback HTTP server and a real undici Agent: the fetch under test is the dispatcher path the bridges use.
 let base = "";
@@ -53,6 +60,13 @@ const server = createServer((request: IncomingMessage, response: ServerResponse)
     response.writeHead(200, { "content-type": "text/event-stream" });
     response.write("data: first\n\n");
     return; // never ends
+  }
+  if (path === "/utf8") {
+    // "é" split between two writes: its two bytes arrive in different chunks.
+    response.writeHead(200, { "content-type": "application/json" });
+    response.write(Buffer.from([0x22, 0xc3]));
+    setTimeout(() => response.end(Buffer.from([0xa9, 0x22])), 20);
+    return;
   }
   if (path === "/cut") {
     response.writeHead(200, { "content-length": "100" });
@@ -158,4 +172,70 @@ test("an unreachable server rejects as fetch does: TypeError 'fetch failed' with
 test("a connection cut mid-body errors the body stream", async () => {
   const response = await dispatcherFetch(agent)(`${base}/cut`);
   await assert.rejects(response.text());
+});
+
+// TEXT_BODY: the body as text pieces (the era bridge's reader), no web stream.
+
+async function readText(body: TextBody, slow = false): Promise<string> {
+  let text = "";
+  for (let piece = await body.next(); piece !== undefined; piece = await body.next()) {
+    text += piece;
+    if (slow) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return text;
+}
+
+function textInit(init: AnnotatedInit = {}, settled?: Array<boolean>): AnnotatedInit {
+  return {
+    ...init,
+    [TEXT_BODY]: true,
+    ...(settled ? { [BODY_SETTLED]: (_response: Response, cut: boolean) => settled.push(cut) } : {}),
+  };
+}
+
+test("TEXT_BODY: the body comes as text pieces (a character split between chunks kept whole), body null", async () => {
+  const settled: boolean[] = [];
+  const response = await dispatcherFetch(agent)(`${base}/utf8`, textInit({}, settled));
+  assert.equal(response.status, 200);
+  assert.equal(response.body, null);
+  const text = textBodyOf(response);
+  assert.ok(text, "a text body is attached");
+  assert.equal(await readText(text), '"é"');
+  assert.deepEqual(settled, [false], "the end is reported once, not cut");
+  assert.equal(await text.next(), undefined, "read past the end: still the end");
+});
+
+test("TEXT_BODY: a large body arrives whole when the reader is slow (the socket paused and resumed)", async () => {
+  const response = await dispatcherFetch(agent)(`${base}/big`, textInit());
+  const text = await readText(textBodyOf(response) as TextBody, true);
+  assert.equal(text.length, 64 * 64 * 1024);
+  assert.equal(text, "\x07".repeat(text.length), "every byte as sent");
+});
+
+test("TEXT_BODY: an abort after the head rejects the next read with the signal's reason", async () => {
+  const late = new AbortController();
+  const response = await dispatcherFetch(agent)(`${base}/stall`, textInit({ signal: late.signal }));
+  const text = textBodyOf(response) as TextBody;
+  assert.match((await text.next()) ?? "", /first/);
+  const pending = text.next();
+  late.abort(new Error("stopped reading"));
+  await assert.rejects(pending, /stopped reading/);
+});
+
+test("TEXT_BODY: cancelling frees the connection, is reported as cut, and ends a waiting read", async () => {
+  const settled: boolean[] = [];
+  const response = await dispatcherFetch(agent)(`${base}/stall`, textInit({}, settled));
+  const text = textBodyOf(response) as TextBody;
+  assert.match((await text.next()) ?? "", /first/);
+  const waiting = text.next();
+  text.cancel();
+  assert.equal(await waiting, undefined);
+  assert.deepEqual(settled, [true]);
+  const again = await dispatcherFetch(agent)(`${base}/empty`);
+  assert.equal(again.status, 204);
+});
+
+test("TEXT_BODY: a connection cut mid-body rejects the read", async () => {
+  const response = await dispatcherFetch(agent)(`${base}/cut`, textInit());
+  await assert.rejects(readText(textBodyOf(response) as TextBody), /terminated/);
 });

@@ -1,6 +1,13 @@
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse } from "@modelcontextprotocol/client";
 import { createParser } from "eventsource-parser";
 import type { FetchLike } from "../../auth/authorized-fetch.ts";
+import {
+  type AnnotatedInit,
+  MESSAGE_METHOD,
+  TEXT_BODY,
+  type TextBody,
+  textBodyOf,
+} from "../../lib/fetch-annotations.ts";
 import { HTTP_ERROR_CODES, UpstreamHttpError } from "../upstream-http-error.ts";
 
 /**
@@ -27,7 +34,7 @@ export async function exchangeModern(
   request: JSONRPCRequest,
   options: ModernExchangeOptions,
 ): Promise<JSONRPCResponse> {
-  const response = await fetch(url, {
+  const init: AnnotatedInit = {
     method: "POST",
     headers: {
       ...options.headers,
@@ -36,9 +43,14 @@ export async function exchangeModern(
     },
     body: JSON.stringify(request),
     ...(options.signal ? { signal: options.signal } : {}),
-  });
+    // Named here, so the metering layer need not read it back from the headers; the body read as text pieces.
+    [MESSAGE_METHOD]: request.method,
+    [TEXT_BODY]: true,
+  };
+  const response = await fetch(url, init);
+  const body = bodyText(response);
   if (!response.ok) {
-    const text = await response.text().catch(() => "");
+    const text = await readAll(body).catch(() => "");
     throw new UpstreamHttpError(HTTP_ERROR_CODES.notImplemented, `Error POSTing to endpoint: ${text}`, {
       status: response.status,
       statusText: response.statusText,
@@ -46,16 +58,43 @@ export async function exchangeModern(
     });
   }
   const type = (response.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
-  if (type === "text/event-stream" && response.body) {
-    return readStream(response.body, request, options);
-  }
-  const text = await response.text();
-  const body = text.length === 0 ? undefined : (JSON.parse(text) as unknown);
-  for (const message of Array.isArray(body) ? body : [body]) {
+  if (type === "text/event-stream") return readStream(body, request, options);
+  const text = await readAll(body);
+  const parsed = text.length === 0 ? undefined : (JSON.parse(text) as unknown);
+  for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
     if (isResponseTo(message, request)) return message;
     if (message && typeof message === "object") options.onMessage?.(message as JSONRPCMessage);
   }
   throw new Error(`The server answered ${request.method} with status ${response.status} but without a response.`);
+}
+
+/** The response's body as text pieces: its text body when the fetch gave one, else its stream decoded. */
+function bodyText(response: Response): TextBody {
+  const text = textBodyOf(response);
+  if (text) return text;
+  const stream = response.body;
+  if (!stream) return { next: async () => undefined, cancel: () => {} };
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let ended = false;
+  return {
+    next: async () => {
+      if (ended) return undefined;
+      const { done, value } = await reader.read();
+      if (!done) return decoder.decode(value, { stream: true });
+      ended = true;
+      return decoder.decode();
+    },
+    cancel: () => {
+      reader.cancel().catch(() => {});
+    },
+  };
+}
+
+async function readAll(body: TextBody): Promise<string> {
+  let text = "";
+  for (let piece = await body.next(); piece !== undefined; piece = await body.next()) text += piece;
+  return text;
 }
 
 function isResponseTo(message: unknown, request: JSONRPCRequest): message is JSONRPCResponse {
@@ -64,7 +103,7 @@ function isResponseTo(message: unknown, request: JSONRPCRequest): message is JSO
 }
 
 async function readStream(
-  body: ReadableStream<Uint8Array>,
+  body: TextBody,
   request: JSONRPCRequest,
   options: ModernExchangeOptions,
 ): Promise<JSONRPCResponse> {
@@ -84,17 +123,15 @@ async function readStream(
       else if (message && typeof message === "object") options.onMessage?.(message as JSONRPCMessage);
     },
   });
-  const decoder = new TextDecoder();
-  const reader = body.getReader();
   try {
     while (!answer && !bad) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parser.feed(decoder.decode(value, { stream: true }));
+      const piece = await body.next();
+      if (piece === undefined) break;
+      parser.feed(piece);
     }
   } finally {
     // The response is in: nothing else may come on this stream, and leaving it open would hold the connection.
-    reader.cancel().catch(() => {});
+    body.cancel();
   }
   if (bad) throw bad;
   if (!answer) throw new Error(`The server's stream for ${request.method} ended before its response.`);
