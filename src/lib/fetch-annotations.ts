@@ -20,7 +20,7 @@ export type BodySettled = (response: Response, cut: boolean) => void;
  * Asks for the response body as text pieces (`textBodyOf`) instead of a ReadableStream, from a fetch that honours it
  * (dispatcher-fetch.ts): the Response then has a null `body`, and its text comes from `textBodyOf(response)`. The
  * message path's own reader (modern-exchange.ts) asks for it: a web stream per upstream call, its reader and a
- * decoder were a tenth of the era bridge's CPU. A fetch that ignores it gives an ordinary Response; readers handle
+ * decoder were a tenth of the era bridge's CPU. A fetch that ignores it gives an ordinary Response; `textPiecesOf` reads
  * both. Layers between must end a response's body with `discardBody`, which knows both.
  */
 export const TEXT_BODY = Symbol("mcp-u2m-proxy.textBody");
@@ -49,6 +49,29 @@ export function attachTextBody(response: Response, body: TextBody): void {
 /** The text body of a response fetched with TEXT_BODY, when the fetch honoured it. */
 export function textBodyOf(response: Response): TextBody | undefined {
   return textBodies.get(response);
+}
+
+/** `response`'s body as text pieces, whichever kind it has: its text body, else its stream decoded. */
+export function textPiecesOf(response: Response): TextBody {
+  const text = textBodyOf(response);
+  if (text) return text;
+  const stream = response.body;
+  if (!stream) return { next: async () => undefined, cancel: () => {} };
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let ended = false;
+  return {
+    next: async () => {
+      if (ended) return undefined;
+      const { done, value } = await reader.read();
+      if (!done) return decoder.decode(value, { stream: true });
+      ended = true;
+      return decoder.decode();
+    },
+    cancel: () => {
+      reader.cancel().catch(() => {});
+    },
+  };
 }
 
 /** Drops whatever body `response` has (a stream or a text body), so its connection is free again. */

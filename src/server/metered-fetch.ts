@@ -1,11 +1,5 @@
 import type { FetchLike } from "../auth/authorized-fetch.ts";
-import {
-  type AnnotatedInit,
-  BODY_SETTLED,
-  MESSAGE_METHOD,
-  reportsBodySettled,
-  textBodyOf,
-} from "../lib/fetch-annotations.ts";
+import { type AnnotatedInit, BODY_SETTLED, MESSAGE_METHOD, reportsBodySettled } from "../lib/fetch-annotations.ts";
 import { toProxyError } from "../proxy/upstream-error.ts";
 
 /** Records one MCP operation sent upstream (UpstreamMetrics.observeOperation); `errorType` undefined on success. */
@@ -49,7 +43,7 @@ export function meteredFetch(fetch: FetchLike, observe: ObserveOperation, upstre
     }
     const failed = response.status >= 400 ? String(response.status) : undefined;
     // Nothing to wait for (an accepted notification or response): its reader may just cancel the empty body.
-    if ((!response.body && !textBodyOf(response)) || response.status === 202 || response.status === 204) {
+    if (response.status === 202 || response.status === 204) {
       observe(method, seconds(), failed);
       return response;
     }
@@ -66,7 +60,7 @@ export function meteredFetch(fetch: FetchLike, observe: ObserveOperation, upstre
       return response;
     }
     if (!response.body) {
-      settle(false);
+      observe(method, seconds(), failed);
       return response;
     }
     return withBody(

@@ -6,7 +6,7 @@ import {
   MESSAGE_METHOD,
   TEXT_BODY,
   type TextBody,
-  textBodyOf,
+  textPiecesOf,
 } from "../../lib/fetch-annotations.ts";
 import { HTTP_ERROR_CODES, UpstreamHttpError } from "../upstream-http-error.ts";
 
@@ -48,7 +48,7 @@ export async function exchangeModern(
     [TEXT_BODY]: true,
   };
   const response = await fetch(url, init);
-  const body = bodyText(response);
+  const body = textPiecesOf(response);
   if (!response.ok) {
     const text = await readAll(body).catch(() => "");
     throw new UpstreamHttpError(HTTP_ERROR_CODES.notImplemented, `Error POSTing to endpoint: ${text}`, {
@@ -66,29 +66,6 @@ export async function exchangeModern(
     if (message && typeof message === "object") options.onMessage?.(message as JSONRPCMessage);
   }
   throw new Error(`The server answered ${request.method} with status ${response.status} but without a response.`);
-}
-
-/** The response's body as text pieces: its text body when the fetch gave one, else its stream decoded. */
-function bodyText(response: Response): TextBody {
-  const text = textBodyOf(response);
-  if (text) return text;
-  const stream = response.body;
-  if (!stream) return { next: async () => undefined, cancel: () => {} };
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let ended = false;
-  return {
-    next: async () => {
-      if (ended) return undefined;
-      const { done, value } = await reader.read();
-      if (!done) return decoder.decode(value, { stream: true });
-      ended = true;
-      return decoder.decode();
-    },
-    cancel: () => {
-      reader.cancel().catch(() => {});
-    },
-  };
 }
 
 async function readAll(body: TextBody): Promise<string> {
