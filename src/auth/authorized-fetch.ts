@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import type { Dispatcher } from "undici";
 import { DEFAULTS } from "../config/defaults.ts";
-import { dispatcherFetch } from "../lib/dispatcher-fetch.ts";
+import { dispatcherFetch, headerRecord } from "../lib/dispatcher-fetch.ts";
 import { discardBody } from "../lib/fetch-annotations.ts";
 import { rememberHeaderSecrets } from "../lib/redact.ts";
 import type { AuthClient } from "./auth-client.ts";
@@ -37,8 +37,11 @@ export function createAuthorizedFetch(auth: AuthClient | undefined, options: Aut
   // With a dispatcher of the upstream's own, requests go straight over it (dispatcher-fetch.ts), not through fetch.
   const dispatcher = options.fetch ? options.dispatcher : undefined;
   const baseFetch = options.fetch ?? (options.dispatcher ? dispatcherFetch(options.dispatcher) : fetch);
-  const staticHeaders = options.headers ?? {};
-  rememberHeaderSecrets(staticHeaders);
+  rememberHeaderSecrets(options.headers ?? {});
+  const staticHeaders = Object.entries(options.headers ?? {}).map(([name, value]): [string, string] => [
+    name.toLowerCase(),
+    value,
+  ]);
 
   const raisedLimit = new WeakSet<AbortSignal>();
   return async (input, init = {}) => {
@@ -52,10 +55,11 @@ export function createAuthorizedFetch(auth: AuthClient | undefined, options: Aut
     const wait = { ms: options.signInWaitMs ?? DEFAULTS.signInWaitMs, signal: init.signal ?? undefined };
     let operation: string | undefined;
     for (let attempt = 0; ; attempt++) {
-      const headers = new Headers(init.headers);
-      for (const [name, value] of Object.entries(staticHeaders)) headers.set(name, value);
+      // A plain record, not a Headers object: built on every call, and passed to undici as it is.
+      const headers = headerRecord(init.headers);
+      for (const [name, value] of staticHeaders) headers[name] = value;
       const token = auth ? await auth.getAccessToken() : undefined;
-      if (token) headers.set("authorization", `Bearer ${token}`);
+      if (token) headers.authorization = `Bearer ${token}`;
       // `dispatcher` is undici's extension of RequestInit (Node's fetch is undici's).
       const request: RequestInit = dispatcher
         ? Object.assign({ ...init, headers }, { dispatcher })

@@ -279,12 +279,22 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
 }
 
-/** RequestInit headers as the plain lower-case record undici takes. */
-function headerRecord(headers: RequestInit["headers"]): Record<string, string> {
+/**
+ * RequestInit headers as a new plain lower-case record, the form undici takes (a name given twice in a list is
+ * joined with ", ", as Headers does).
+ */
+export function headerRecord(headers: RequestInit["headers"]): Record<string, string> {
   const record: Record<string, string> = {};
   if (!headers) return record;
-  if (headers instanceof Headers || Array.isArray(headers)) {
-    for (const [name, value] of headers as Iterable<[string, string]>) record[name.toLowerCase()] = value;
+  if (headers instanceof Headers) {
+    for (const [name, value] of headers) record[name] = value;
+    return record;
+  }
+  if (Array.isArray(headers)) {
+    for (const [name, value] of headers as [string, string][]) {
+      const key = name.toLowerCase();
+      record[key] = key in record ? `${record[key]}, ${value}` : value;
+    }
     return record;
   }
   for (const [name, value] of Object.entries(headers as Record<string, string>)) record[name.toLowerCase()] = value;

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { Agent } from "undici";
-import { dispatcherFetch } from "../../src/lib/dispatcher-fetch.ts";
+import { dispatcherFetch, headerRecord } from "../../src/lib/dispatcher-fetch.ts";
 import {
   type AnnotatedInit,
   BODY_SETTLED,
@@ -238,4 +238,20 @@ test("TEXT_BODY: cancelling frees the connection, is reported as cut, and ends a
 test("TEXT_BODY: a connection cut mid-body rejects the read", async () => {
   const response = await dispatcherFetch(agent)(`${base}/cut`, textInit());
   await assert.rejects(readText(textBodyOf(response) as TextBody), /terminated/);
+});
+
+test("request headers become a plain lower-case record, a name given twice joined as Headers joins it", () => {
+  assert.deepEqual(headerRecord({ Authorization: "Bearer a", "MCP-Protocol-Version": "2026-07-28" }), {
+    authorization: "Bearer a",
+    "mcp-protocol-version": "2026-07-28",
+  });
+  assert.deepEqual(
+    headerRecord([
+      ["Accept", "application/json"],
+      ["accept", "text/event-stream"],
+    ]),
+    { accept: "application/json, text/event-stream" },
+  );
+  assert.deepEqual(headerRecord(new Headers({ "X-One": "1" })), { "x-one": "1" });
+  assert.deepEqual(headerRecord(undefined), {});
 });
