@@ -4,7 +4,8 @@
 // The runner's TAP output passes through as it comes; at the end every failure is printed again, with its error,
 // because a CI log is often read from its tail only.
 import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -25,10 +26,15 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// test/fixtures/ports.ts claims each port it hands out as a file here, so parallel test files never share one.
+const portReservations = mkdtempSync(join(tmpdir(), "mcp-u2m-test-ports-"));
+
+// The slowest single test (the conformance client suites) takes about 7 minutes; a hung one fails after 15, well
+// inside CI's budget.
 const child = spawn(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=1800000", ...files],
-  { stdio: ["inherit", "pipe", "inherit"] },
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=900000", ...files],
+  { stdio: ["inherit", "pipe", "inherit"], env: { ...process.env, MCP_U2M_TEST_PORTS_DIR: portReservations } },
 );
 
 // A failure is a "not ok" line and the indented YAML block after it (its error, location and stack).
@@ -52,6 +58,7 @@ lines.on("line", (line) => {
 });
 
 child.on("close", (code, signal) => {
+  rmSync(portReservations, { recursive: true, force: true });
   if (failures.length > 0) {
     process.stdout.write(`\n# ${failures.length} failing (suites count with the tests that failed inside them):\n`);
     for (const failure of failures) process.stdout.write(`${failure.lines.map((l) => `#   ${l}`).join("\n")}\n`);

@@ -32,7 +32,7 @@ describe("stdio stops cleanly on SIGTERM after a sign-in", () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test("signs in through the scripted browser, answers initialize, then SIGTERM exits 0", async () => {
+  test("signs in through the scripted browser, answers initialize, then SIGTERM exits 0", async (t) => {
     const child = spawn(
       process.execPath,
       [BIN, "stdio", mcp.url, "--auth-dir", dir, "--port", String(await freePort())],
@@ -42,6 +42,10 @@ describe("stdio stops cleanly on SIGTERM after a sign-in", () => {
       },
     );
     const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+    // Its stdin stays open, so a failed assertion would otherwise leave it running and the file never ending.
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
     let stdout = "";
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
