@@ -5,6 +5,13 @@ import { rememberSecretsIn } from "../lib/redact.ts";
 import { STORE_VERSION, type StoredRecord, type TokenStore, type TokensRecord } from "../store/token-store.ts";
 
 /**
+ * How long a request may use the tokens held here without asking the store whether another process changed them (a
+ * `clear`, a refresh elsewhere): long enough to spare a burst of requests a stat each, far below anything a person
+ * or another process does in between.
+ */
+export const HOT_PATH_STORE_CHECK_MS = 100;
+
+/**
  * The tokens of one grant, kept in memory so the hot path never reads the store: loaded once, written through on
  * every sign-in and refresh, and read again only when another process may have written (the store's cheap stamp
  * changed, a lock was lost, or a held token was refused).
@@ -16,6 +23,8 @@ export class TokenKeeper {
   private stamp: string | undefined;
   /** The store-change check running now, shared by the callers that arrive meanwhile. */
   private checking: Promise<boolean> | undefined;
+  /** When (performance.now()) the stamp was last compared or taken: `noticeStoreChange({ maxAgeMs })` skips a newer one. */
+  private stampedAt = Number.NEGATIVE_INFINITY;
   /**
    * Refreshed tokens the store could not take (it was unreachable): in use here, written back as soon as it answers,
    * fenced on the revision the refresh marked (see refresher.ts).
@@ -64,6 +73,7 @@ export class TokenKeeper {
     const stamp = await this.store.stamp?.(this.key, "tokens");
     this.set(await this.store.read(this.key, "tokens"), { quiet: true });
     this.stamp = stamp;
+    this.stampedAt = performance.now();
   }
 
   /** The record as the store has it now (with its revision), without adopting it (the refresher decides). */
@@ -105,9 +115,15 @@ export class TokenKeeper {
    * refresh): then it is read again, so a running `serve` or `stdio` stops using tokens that were cleared. One stat
    * per call (the file store's fingerprint); nothing before the first load. True when other tokens are held now.
    * Callers that arrive while a check runs share it (one stat for a burst of concurrent requests, not one each).
+   * With `maxAgeMs` (the hot path's), a check less than that long ago stands: a stat per request was a fiftieth of
+   * the message path's CPU, and a change elsewhere that a request misses is caught by the upstream's 401 (whose
+   * handling checks at once). Without it (status, a refused token, a shared store's change notice), it checks now.
    */
-  noticeStoreChange(): Promise<boolean> {
+  noticeStoreChange(options: { maxAgeMs?: number } = {}): Promise<boolean> {
     if (!this.store.stamp || this.stamp === undefined) return Promise.resolve(false);
+    if (options.maxAgeMs !== undefined && performance.now() - this.stampedAt < options.maxAgeMs) {
+      return this.checking ?? Promise.resolve(false);
+    }
     this.checking ??= this.checkStoreChange().finally(() => {
       this.checking = undefined;
     });
@@ -117,7 +133,10 @@ export class TokenKeeper {
   private async checkStoreChange(): Promise<boolean> {
     if (!this.store.stamp || this.stamp === undefined) return false;
     const stamp = await this.store.stamp(this.key, "tokens");
-    if (stamp === this.stamp) return false;
+    if (stamp === this.stamp) {
+      this.stampedAt = performance.now();
+      return false;
+    }
     const had = this.accessToken;
     try {
       await this.reload();
@@ -250,7 +269,9 @@ export class TokenKeeper {
 
   /** After this process read or wrote the record: its own changes are not "another process". */
   private async rememberStamp(): Promise<void> {
-    if (this.store.stamp) this.stamp = await this.store.stamp(this.key, "tokens");
+    if (!this.store.stamp) return;
+    this.stamp = await this.store.stamp(this.key, "tokens");
+    this.stampedAt = performance.now();
   }
 
   private set(record: TokensRecord | undefined, { quiet = false } = {}): void {

@@ -28,7 +28,7 @@ import { SignInFlows } from "./sign-in-flows.ts";
 import type { SignInOptions } from "./sign-in-parts.ts";
 import { isSignInStateOf } from "./sign-in-state.ts";
 import { type ClearOutcome, signOut } from "./sign-out.ts";
-import { TokenKeeper } from "./token-keeper.ts";
+import { HOT_PATH_STORE_CHECK_MS, TokenKeeper } from "./token-keeper.ts";
 import { expiresSoon, isDead } from "./token-lifetime.ts";
 import type { UpstreamAuthDeps } from "./upstream-auth-deps.ts";
 
@@ -173,7 +173,7 @@ export class UpstreamAuth implements AuthClient {
   // ── Hot path ──────────────────────────────────────────────────────────────
 
   async getAccessToken(): Promise<string | undefined> {
-    await this.keeper.noticeStoreChange();
+    await this.keeper.noticeStoreChange({ maxAgeMs: HOT_PATH_STORE_CHECK_MS });
     await this.keeper.load();
     const held = this.keeper.current;
     if (!held) return undefined;

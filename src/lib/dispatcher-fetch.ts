@@ -10,6 +10,7 @@ import {
   type TextBody,
   willReportBodySettled,
 } from "./fetch-annotations.ts";
+import { TextResponse } from "./text-response.ts";
 
 type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -25,7 +26,8 @@ const NULL_BODY_STATUSES = new Set([204, 205, 304]);
  * goes to fetch. Failures reject as fetch's do (TypeError "fetch failed" with the cause), aborts with the signal's
  * reason, so error handling reads both alike. A BODY_SETTLED hook on the init (fetch-annotations.ts) hears when
  * each response body with content ended or was cut. With TEXT_BODY on the init, the body comes as text pieces
- * instead (`textBodyOf`; the Response's own `body` is null): no web stream, reader or decoder per call.
+ * instead (`textBodyOf`; the Response's own `body` is null), on a lean Response (text-response.ts): no web stream,
+ * reader, decoder or Headers object per call.
  */
 export function dispatcherFetch(dispatcher: Dispatcher): FetchLike {
   return (input, init = {}) => {
@@ -92,21 +94,22 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
   ): void {
     if (status < 200) return; // 1xx: informational, the real head follows
     this.answered = true;
-    const init: ResponseInit = { status, headers: headerPairs(headers), ...(statusText ? { statusText } : {}) };
-    if (NULL_BODY_STATUSES.has(status) || this.method === "HEAD") {
-      this.resolve(new Response(null, init));
-      return;
-    }
-    if (this.asText) {
-      this.text = new QueuedTextBody(controller, (reason) => {
+    if (this.asText && !NULL_BODY_STATUSES.has(status) && this.method !== "HEAD") {
+      const text = new QueuedTextBody(controller, (reason) => {
         this.cleanup();
         this.settle(true);
         controller.abort(reason);
       });
-      this.response = new Response(null, init);
-      attachTextBody(this.response, this.text);
+      this.text = text;
+      this.response = new TextResponse(status, statusText ?? "", headers, () => text) as unknown as Response;
+      attachTextBody(this.response, text);
       if (this.settled) willReportBodySettled(this.response);
       this.resolve(this.response);
+      return;
+    }
+    const init: ResponseInit = { status, headers: headerPairs(headers), ...(statusText ? { statusText } : {}) };
+    if (NULL_BODY_STATUSES.has(status) || this.method === "HEAD") {
+      this.resolve(new Response(null, init));
       return;
     }
     const body = new ReadableStream<Uint8Array>(

@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HOT_PATH_STORE_CHECK_MS } from "../../src/auth/token-keeper.ts";
 import { FileTokenStore } from "../../src/store/file-store.ts";
 import { MemoryTokenStore } from "../../src/store/memory-store.ts";
 import { RECORD_KINDS } from "../../src/store/record-schemas.ts";
@@ -109,10 +111,13 @@ describe("a running proxy notices a clear elsewhere", () => {
 
       const cli = harness({ store: name === "FileTokenStore" ? create2(store) : store });
       await cli.auth.clear();
+      // A request uses the tokens held for up to HOT_PATH_STORE_CHECK_MS before it asks the store again.
+      await sleep(HOT_PATH_STORE_CHECK_MS + 5);
       assert.equal(await serve.auth.getAccessToken(), undefined, "the cleared token is not used");
       assert.equal((await serve.auth.status()).signedIn, false);
 
       await cli.store.write(cli.auth.storeKey, "tokens", tokensRecord("at-new", Date.now() + 3_600_000));
+      await sleep(HOT_PATH_STORE_CHECK_MS + 5);
       assert.equal(await serve.auth.getAccessToken(), "at-new");
     });
   }

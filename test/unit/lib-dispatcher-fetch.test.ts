@@ -235,6 +235,25 @@ test("TEXT_BODY: cancelling frees the connection, is reported as cut, and ends a
   assert.equal(again.status, 204);
 });
 
+test("TEXT_BODY: the lean response reads like fetch's: status, ok, headers any case, repeated ones, json()", async () => {
+  const response = await dispatcherFetch(agent)(`${base}/echo`, textInit({ method: "POST", body: "{}" }));
+  const direct = await fetch(`${base}/echo`, { method: "POST", body: "{}" });
+  assert.equal(response.status, 201);
+  assert.equal(response.ok, true);
+  assert.equal(response.headers.get("Content-Type"), "application/json");
+  assert.equal(response.headers.has("X-SEEN"), true);
+  assert.equal(response.headers.get("x-missing"), null);
+  assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+  assert.equal(response.headers.get("set-cookie"), direct.headers.get("set-cookie"), "joined as Headers joins it");
+  const names = (headers: Headers) => [...headers.keys()].filter((name) => name !== "date");
+  assert.deepEqual(names(response.headers), names(direct.headers), "iterated sorted, as Headers iterates");
+  assert.throws(() => response.headers.set("x-a", "b"), /read-only/);
+  assert.deepEqual(await response.json(), await direct.json());
+  const missing = await dispatcherFetch(agent)(`${base}/nothing`, textInit());
+  assert.equal(missing.ok, false);
+  assert.equal(await missing.text(), "no");
+});
+
 test("TEXT_BODY: a connection cut mid-body rejects the read", async () => {
   const response = await dispatcherFetch(agent)(`${base}/cut`, textInit());
   await assert.rejects(readText(textBodyOf(response) as TextBody), /terminated/);

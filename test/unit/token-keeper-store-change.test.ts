@@ -63,3 +63,18 @@ test("a caller after a finished check makes a new one (a change in between is se
   assert.equal(keeper.accessToken, "second");
   assert.equal(await keeper.noticeStoreChange(), false, "and read once");
 });
+
+test("the hot path's check stands for HOT_PATH_STORE_CHECK_MS: no stamp per request, a check at once without it", async () => {
+  const store = new CountingStore();
+  const keeper = await loadedKeeper(store);
+  const hot = { maxAgeMs: 60_000 };
+  assert.equal(await keeper.noticeStoreChange(hot), false, "the load's stamp is recent");
+  assert.equal(store.stamps, 0, "no stamp within the window");
+  await store.write(KEY, "tokens", tokensRecord("second"));
+  assert.equal(await keeper.noticeStoreChange(hot), false, "a change within the window waits for the next check");
+  assert.equal(keeper.accessToken, "first");
+  assert.equal(await keeper.noticeStoreChange(), true, "an unbounded check (status, a refused token) looks now");
+  assert.equal(keeper.accessToken, "second");
+  assert.equal(await keeper.noticeStoreChange({ maxAgeMs: 0 }), false, "a zero window checks every time");
+  assert.ok(store.stamps >= 3, "every check outside a window stamps");
+});
