@@ -113,7 +113,7 @@ export class TokenKeeper {
   /**
    * Whether another process changed the record since this one last read or wrote it (a `clear`, a sign-in, a
    * refresh): then it is read again, so a running `serve` or `stdio` stops using tokens that were cleared. One stat
-   * per call (the file store's fingerprint); nothing before the first load. True when other tokens are held now.
+   * per check (the file store's fingerprint); nothing before the first load. True when other tokens are held now.
    * Callers that arrive while a check runs share it (one stat for a burst of concurrent requests, not one each).
    * With `maxAgeMs` (the hot path's), a check less than that long ago stands: a stat per request was a fiftieth of
    * the message path's CPU, and a change elsewhere that a request misses is caught by the upstream's 401 (whose

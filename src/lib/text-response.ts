@@ -20,7 +20,7 @@ export class TextResponse {
     readonly status: number,
     readonly statusText: string,
     headers: IncomingHttpHeaders,
-    private readonly text$: () => TextBody | undefined,
+    private readonly textBody: () => TextBody | undefined,
   ) {
     this.headers = new RecordHeaders(headers) as unknown as Headers;
   }
@@ -30,7 +30,7 @@ export class TextResponse {
   }
 
   async text(): Promise<string> {
-    const body = this.text$();
+    const body = this.textBody();
     if (!body) return "";
     let text = "";
     for (let piece = await body.next(); piece !== undefined; piece = await body.next()) text += piece;
