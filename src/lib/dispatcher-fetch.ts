@@ -101,7 +101,7 @@ class ResponseHandler implements Dispatcher.DispatchHandler {
         controller.abort(reason);
       });
       this.text = text;
-      this.response = new TextResponse(status, statusText ?? "", headers, () => text) as unknown as Response;
+      this.response = new TextResponse(status, statusText ?? "", headers, text) as unknown as Response;
       attachTextBody(this.response, text);
       if (this.settled) willReportBodySettled(this.response);
       this.resolve(this.response);

@@ -39,6 +39,13 @@ export interface TextBody {
   cancel(reason?: Error): void;
 }
 
+/** The whole of a text body, read to its end. */
+export async function readAllText(body: TextBody): Promise<string> {
+  let text = "";
+  for (let piece = await body.next(); piece !== undefined; piece = await body.next()) text += piece;
+  return text;
+}
+
 const textBodies = new WeakMap<Response, TextBody>();
 
 /** Gives `response` (whose `body` is null) its text body. */

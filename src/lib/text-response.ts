@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import type { TextBody } from "./fetch-annotations.ts";
+import { readAllText, type TextBody } from "./fetch-annotations.ts";
 
 /**
  * The Response dispatcher-fetch gives a request that asked for a text body (TEXT_BODY): the status and headers as
@@ -20,7 +20,7 @@ export class TextResponse {
     readonly status: number,
     readonly statusText: string,
     headers: IncomingHttpHeaders,
-    private readonly textBody: () => TextBody | undefined,
+    private readonly textBody: TextBody,
   ) {
     this.headers = new RecordHeaders(headers) as unknown as Headers;
   }
@@ -29,12 +29,8 @@ export class TextResponse {
     return this.status >= 200 && this.status <= 299;
   }
 
-  async text(): Promise<string> {
-    const body = this.textBody();
-    if (!body) return "";
-    let text = "";
-    for (let piece = await body.next(); piece !== undefined; piece = await body.next()) text += piece;
-    return text;
+  text(): Promise<string> {
+    return readAllText(this.textBody);
   }
 
   async json(): Promise<unknown> {

@@ -4,6 +4,7 @@ import type { FetchLike } from "../../auth/authorized-fetch.ts";
 import {
   type AnnotatedInit,
   MESSAGE_METHOD,
+  readAllText,
   TEXT_BODY,
   type TextBody,
   textPiecesOf,
@@ -50,7 +51,7 @@ export async function exchangeModern(
   const response = await fetch(url, init);
   const body = textPiecesOf(response);
   if (!response.ok) {
-    const text = await readAll(body).catch(() => "");
+    const text = await readAllText(body).catch(() => "");
     throw new UpstreamHttpError(HTTP_ERROR_CODES.notImplemented, `Error POSTing to endpoint: ${text}`, {
       status: response.status,
       statusText: response.statusText,
@@ -59,19 +60,13 @@ export async function exchangeModern(
   }
   const type = (response.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (type === "text/event-stream") return readStream(body, request, options);
-  const text = await readAll(body);
+  const text = await readAllText(body);
   const parsed = text.length === 0 ? undefined : (JSON.parse(text) as unknown);
   for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
     if (isResponseTo(message, request)) return message;
     if (message && typeof message === "object") options.onMessage?.(message as JSONRPCMessage);
   }
   throw new Error(`The server answered ${request.method} with status ${response.status} but without a response.`);
-}
-
-async function readAll(body: TextBody): Promise<string> {
-  let text = "";
-  for (let piece = await body.next(); piece !== undefined; piece = await body.next()) text += piece;
-  return text;
 }
 
 function isResponseTo(message: unknown, request: JSONRPCRequest): message is JSONRPCResponse {
