@@ -13,9 +13,10 @@ export interface Run {
   stderr: string;
 }
 
-export function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** Runs the CLI with `args`; `node` is the Node binary (another version's, for the version tests). */
+export function cli(args: string[], env: Record<string, string> = {}, node = process.execPath): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(node, [BIN, ...args], {
       env: { ...process.env, BROWSER: HEADLESS_BROWSER_PATH, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -18,8 +18,13 @@ export interface ServeChild {
   stop(): Promise<void>;
 }
 
-export async function startServeChild(args: string[], env: Record<string, string> = {}): Promise<ServeChild> {
-  const child = spawn(process.execPath, [BIN, "serve", ...args], {
+/** Starts `serve` with `args` on `node` (another version's, for the version tests) and waits until it is ready. */
+export async function startServeChild(
+  args: string[],
+  env: Record<string, string> = {},
+  node = process.execPath,
+): Promise<ServeChild> {
+  const child = spawn(node, [BIN, "serve", ...args], {
     env: cleanEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
