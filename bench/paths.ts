@@ -14,6 +14,9 @@ import {
   type Transport,
 } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { Agent } from "undici";
+import { dispatcherFetch, headerRecord } from "../src/lib/dispatcher-fetch.ts";
+import { LeanHttpClientTransport } from "../src/proxy/lean-http-client-transport.ts";
 import { echo } from "./workloads.ts";
 
 export type PathId =
@@ -27,6 +30,7 @@ export type PathId =
   | "direct-sse"
   | "http-sse"
   | "http-sse-bridged"
+  | "floor-sse-upstream"
   | "direct-2026"
   | "floor-2026"
   | "stdio-era"
@@ -223,6 +227,16 @@ export function definePaths(ctx: PathContext): PathDef[] {
         ),
     },
     {
+      // What the bridged /sse path's upstream costs without any proxy hop: the same SDK client, in this process,
+      // over the proxy's own upstream transport (the lean Streamable HTTP transport on an undici pool) straight to
+      // the stateful Streamable HTTP upstream. Compared with direct SSE, it is the least the bridged path can be.
+      id: "floor-sse-upstream",
+      label: "direct /mcp over the proxy's upstream transport (the bridged /sse floor)",
+      baseline: "direct-sse",
+      face: "floor",
+      open: () => openDirect(leanUpstreamTransport(ctx.mcpUrl, ctx.tokens.mcp)),
+    },
+    {
       // The 2026-07-28 wire end to end: an SDK v2 client pinned to 2026-07-28 (stateless, no initialize).
       id: "direct-2026",
       label: "direct /mcp, 2026-07-28 client and upstream",
@@ -279,6 +293,14 @@ export function definePaths(ctx: PathContext): PathDef[] {
         ),
     },
   ];
+}
+
+/** The proxy's upstream transport with a bearer token on every request, as the auth core would add it. */
+function leanUpstreamTransport(url: string, token: string): Transport {
+  const pooled = dispatcherFetch(new Agent({ keepAliveTimeout: 30_000 }));
+  const authorized = (input: string | URL, init: RequestInit = {}) =>
+    pooled(input, { ...init, headers: { ...headerRecord(init.headers), authorization: `Bearer ${token}` } });
+  return new LeanHttpClientTransport(new URL(url), authorized);
 }
 
 /** Client options of a 2026-07-28 client: the modern era only, no `initialize`. */

@@ -372,6 +372,7 @@ const LABEL_ORDER: PathId[] = [
   "direct-sse",
   "http-sse",
   "http-sse-bridged",
+  "floor-sse-upstream",
   "direct-2026",
   "floor-2026",
   "stdio-era",
@@ -483,6 +484,16 @@ export function contextLines(
     lines.push(
       `- ${era.label} vs ${eraFloor.label}: CPU per call ${times(era.proxyCpuMsPerCall, eraFloor.proxyCpuMsPerCall)}, ` +
         `p50 ${times(era.p50, eraFloor.p50)}, calls/s at 64 ${times(era.cps64, eraFloor.cps64)}.`,
+    );
+  }
+  const bridgedSse = get("http-sse-bridged");
+  const sseFloor = get("floor-sse-upstream");
+  const directSse = get("direct-sse");
+  if (bridgedSse && sseFloor && directSse) {
+    const turn = (s: PathSummary) => p50Against(s, directSse).measured;
+    lines.push(
+      `- ${bridgedSse.label} against its floor, ${sseFloor.label}, both vs direct SSE: bridged ${turn(bridgedSse)}; ` +
+        `floor ${turn(sseFloor)}. The floor is this upstream without the proxy's hop.`,
     );
   }
   const stdioFace = get("stdio");
