@@ -51,6 +51,7 @@ export class OAuthManager {
       authorizeParams: options.authorizeParams ?? {},
       headers: options.headers ?? {},
       sendResource: options.sendResource ?? true,
+      useIdToken: options.useIdToken === true,
     };
     this.auth = new UpstreamAuth(upstream, runtime, {
       store:

@@ -31,6 +31,8 @@ export class BrowserFlows {
   /** Starts a browser sign-in: resolves once its URL is shown (or at once when a grant needed no browser). */
   async begin(options: SignInOptions): Promise<SignInHandle> {
     const { serverUrl, runtime } = this.parts;
+    // First: when it fails (it may discover), no listener has been opened for nothing.
+    const scope = await this.parts.signInScope(options.scope);
     const { listener } = this.pending;
     listener.keep();
     if (this.parts.callback === "own-listener") await listener.open();
@@ -43,7 +45,7 @@ export class BrowserFlows {
         this.parts.callback === "external" && runtime.publicUrl
           ? `${runtime.publicUrl}${CALLBACK_PATH}`
           : `http://${runtime.callbackHost}:${port}${CALLBACK_PATH}`,
-      scope: options.scope ?? this.parts.defaultScope(),
+      scope,
       startedAt,
       expiresAt: startedAt + SIGN_IN_TIMEOUT_MS,
     };

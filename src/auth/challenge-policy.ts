@@ -89,13 +89,13 @@ export class ChallengePolicy {
     await keeper.load();
     await keeper.noticeStoreChange();
     // Another caller (or process) may already hold a new token.
-    if (this.usable(keeper.accessToken) && keeper.accessToken !== usedToken) return { action: "retry" };
+    if (this.usable(keeper.bearerToken) && keeper.bearerToken !== usedToken) return { action: "retry" };
 
     const held = keeper.current;
     if (held?.tokens.refresh_token) {
       try {
         const result = await this.parts.refresh({ rediscover: true });
-        if ((result === "refreshed" || result === "replaced") && this.usable(keeper.accessToken)) {
+        if ((result === "refreshed" || result === "replaced") && this.usable(keeper.bearerToken)) {
           return { action: "retry" };
         }
       } catch (error) {
@@ -110,7 +110,7 @@ export class ChallengePolicy {
       }
     }
     // The tokens held cannot produce an accepted token: only a sign-in helps, and it must not stop at them.
-    if (keeper.current && !this.usable(keeper.accessToken)) await keeper.forget();
+    if (keeper.current && !this.usable(keeper.bearerToken)) await keeper.forget();
     return this.parts.signInForRequest({ scope });
   }
 

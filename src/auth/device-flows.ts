@@ -81,13 +81,14 @@ export class DeviceFlows {
   /** Starts an RFC 8628 sign-in; resolves once its code is shown (or rejects when it could not get one). */
   async begin(options: SignInOptions, discovery: OAuthDiscoveryState): Promise<SignInHandle> {
     const { serverUrl, runtime } = this.parts;
+    const scope = await this.parts.signInScope(options.scope);
     const startedAt = this.hooks.now();
     // The registration names the redirect URI a browser sign-in on this port would use, so it can reuse the client.
     const port = runtime.port === 0 ? "" : `:${runtime.port}`;
     const flow: PendingFlow = {
       state: randomBytes(32).toString("base64url"),
       redirectUri: `http://${runtime.callbackHost}${port}${CALLBACK_PATH}`,
-      scope: options.scope ?? this.parts.defaultScope(),
+      scope,
       startedAt,
       expiresAt: startedAt + SIGN_IN_TIMEOUT_MS,
       grant: "device",

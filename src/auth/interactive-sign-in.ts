@@ -9,7 +9,7 @@ import { toProxyError } from "./oauth-errors.ts";
 import { scopeUnion } from "./scopes.ts";
 import type { SignInFlows } from "./sign-in-flows.ts";
 import type { TokenKeeper } from "./token-keeper.ts";
-import { isDead } from "./token-lifetime.ts";
+import { bearerOf, isDead } from "./token-lifetime.ts";
 
 /** How long a request that needs a sign-in waits for this process to produce the URL it can name. */
 const SIGN_IN_URL_WAIT_MS = 10_000;
@@ -60,7 +60,7 @@ export class InteractiveSignIn {
 
   private async signInLocked({ force, registerAnew }: { force?: boolean; registerAnew?: boolean }): Promise<void> {
     await this.parts.keeper.load();
-    const before = this.parts.keeper.accessToken;
+    const before = this.parts.keeper.bearerToken;
     await this.parts.store.withLock(
       this.parts.keeper.key,
       "sign-in",
@@ -70,7 +70,9 @@ export class InteractiveSignIn {
         const held = this.parts.keeper.current;
         const fresh = held !== undefined && held.tokens.access_token !== before;
         const usable =
-          held !== undefined && !isDead(held, this.parts.now()) && !this.parts.isRefused(held.tokens.access_token);
+          held !== undefined &&
+          !isDead(held, this.parts.now(), this.parts.keeper.bearer) &&
+          !this.parts.isRefused(bearerOf(held, this.parts.keeper.bearer));
         if (usable && (!force || fresh)) return;
         // `auth --force`: a dynamic registration the AS may have forgotten is replaced (pre-registered stays).
         if (registerAnew) await this.parts.clients.forget();
@@ -103,7 +105,7 @@ export class InteractiveSignIn {
       clearTimeout(timer);
       watch.cancel();
     });
-    if (first === "done" && !this.parts.isRefused(this.parts.keeper.accessToken) && this.parts.keeper.current) {
+    if (first === "done" && !this.parts.isRefused(this.parts.keeper.bearerToken) && this.parts.keeper.current) {
       return { action: "retry" };
     }
     if (first instanceof ProxyError) return { action: "sign-in", error: first };

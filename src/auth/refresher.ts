@@ -8,7 +8,7 @@ import type { DiscoveryCache } from "./discovery-cache.ts";
 import { isInvalidClient, isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
 import { loadSdk } from "./sdk.ts";
 import type { TokenKeeper } from "./token-keeper.ts";
-import { expiresSoon } from "./token-lifetime.ts";
+import { bearerOf, expiresSoon } from "./token-lifetime.ts";
 
 /**
  * What a refresh came to:
@@ -86,7 +86,7 @@ export class Refresher {
   refresh(request: RefreshRequest = {}): Promise<RefreshResult> {
     if (!this.running) {
       const { store, keeper, onOutcome } = this.parts;
-      const before = keeper.accessToken;
+      const before = keeper.bearerToken;
       this.running = store
         .withLock(keeper.key, "refresh", () => this.underLock(before, request), { waitMs: REFRESH_LOCK_WAIT_MS })
         .then(
@@ -109,14 +109,14 @@ export class Refresher {
   private async underLock(before: string | undefined, { force, rediscover }: RefreshRequest): Promise<RefreshResult> {
     const { keeper, clients, discovery, serverUrl } = this.parts;
     const stored = await this.awaitForeignRefresh(await keeper.readStored());
-    if (stored && stored.tokens.access_token !== before && !expiresSoon(stored, this.now())) {
+    if (stored && bearerOf(stored, keeper.bearer) !== before && !expiresSoon(stored, this.now(), keeper.bearer)) {
       keeper.adopt(stored);
       return "replaced";
     }
     if (!stored) keeper.adopt(undefined);
     const refreshToken = stored?.tokens.refresh_token;
     if (!stored || !refreshToken) return "no-refresh-token";
-    if (!force && !rediscover && !expiresSoon(stored, this.now())) {
+    if (!force && !rediscover && !expiresSoon(stored, this.now(), keeper.bearer)) {
       keeper.adopt(stored);
       return "replaced";
     }

@@ -16,3 +16,8 @@ export function scopeUnion(a: string | undefined, b: string | undefined): string
   const union = new Set([...scopeSet(a), ...scopeSet(b)]);
   return union.size > 0 ? [...union].join(" ") : undefined;
 }
+
+/** `scope` with OpenID Connect's `openid` added: a sign-in whose ID token is the bearer (useIdToken). */
+export function withOpenId(scope: string | undefined): string {
+  return scopeUnion(scope, "openid") ?? "openid";
+}

@@ -46,8 +46,11 @@ export interface SignInFlowsParts extends SignInPresenter {
   fetchFn: FetchLike;
   /** The storage side of a flow (client, tokens, discovery), bound to a flow's redirect URI and scope. */
   flowHost: (flow: PendingFlow) => FlowHost;
-  /** The scope a sign-in asks for when the caller names none (configured, else what the upstream challenged). */
-  defaultScope: () => string | undefined;
+  /**
+   * The scope a sign-in asks for: the caller's, else the configured one, else what the upstream challenged
+   * (undefined: the SDK's choice). With the ID token as the bearer, always with `openid`.
+   */
+  signInScope: (requested: string | undefined) => Promise<string | undefined>;
   resourceMetadataUrl: () => string | undefined;
   /** Discovery now (resource and authorization server metadata), to learn whether the AS offers the device flow. */
   discover: () => Promise<OAuthDiscoveryState>;

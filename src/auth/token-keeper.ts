@@ -3,6 +3,7 @@ import { isProxyError } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/logger.ts";
 import { rememberSecretsIn } from "../lib/redact.ts";
 import { STORE_VERSION, type StoredRecord, type TokenStore, type TokensRecord } from "../store/token-store.ts";
+import { type BearerKind, bearerOf } from "./token-lifetime.ts";
 
 /**
  * How long a request may use the tokens held here without asking the store whether another process changed them (a
@@ -42,6 +43,8 @@ export class TokenKeeper {
     private readonly log: Logger = silentLogger,
     /** A per-user grant's owner for display (TokensRecord.user_label), written with every sign-in and refresh. */
     private readonly userLabel?: string | undefined,
+    /** Which of the grant's tokens is the bearer (`useIdToken`: the ID token). */
+    readonly bearer: BearerKind = "access",
   ) {}
 
   /** The tokens in memory (after load()); undefined when not signed in. */
@@ -49,8 +52,9 @@ export class TokenKeeper {
     return this.record;
   }
 
-  get accessToken(): string | undefined {
-    return this.record?.tokens.access_token;
+  /** The token sent upstream: the access token, or the ID token when this upstream wants one (token-lifetime.ts). */
+  get bearerToken(): string | undefined {
+    return bearerOf(this.record, this.bearer);
   }
 
   /**
@@ -137,7 +141,7 @@ export class TokenKeeper {
       this.stampedAt = performance.now();
       return false;
     }
-    const had = this.accessToken;
+    const had = this.bearerToken;
     try {
       await this.reload();
     } catch (error) {
@@ -146,7 +150,7 @@ export class TokenKeeper {
       this.log.debug(`Could not re-read the tokens for ${this.serverUrl}: ${errorLine(error)}`);
       return false;
     }
-    if (this.accessToken === had) return false;
+    if (this.bearerToken === had) return false;
     // A refresh by another process is routine; a `clear` elsewhere is worth a line.
     if (this.record) this.log.debug(`The stored tokens for ${this.serverUrl} were replaced by another process.`);
     else this.log.info(`The stored tokens for ${this.serverUrl} were removed elsewhere; a new sign-in is needed.`);

@@ -22,6 +22,7 @@ import { toProxyError } from "./oauth-errors.ts";
 import { pkceSupportCheck } from "./pkce-support.ts";
 import { refreshFailure } from "./refresh-failure.ts";
 import { Refresher, type RefreshResult } from "./refresher.ts";
+import { withOpenId } from "./scopes.ts";
 import { assertSecureUrl, secureFetch } from "./secure-fetch.ts";
 import { SharedSignIns } from "./shared-sign-ins.ts";
 import { SignInFlows } from "./sign-in-flows.ts";
@@ -93,6 +94,7 @@ export class UpstreamAuth implements AuthClient {
       now,
       log,
       deps.principal ? deps.principalLabel : undefined,
+      upstream.useIdToken ? "id" : "access",
     );
     this.refresher = new Refresher({
       store: this.store,
@@ -130,7 +132,13 @@ export class UpstreamAuth implements AuthClient {
       clients: this.clients,
       fetchFn: this.fetchFn,
       flowHost: (flow) => createFlowHost(hostParts, flow),
-      defaultScope: () => upstream.scope ?? this.policy.challengedScope,
+      signInScope: async (requested) => {
+        const scope = requested ?? upstream.scope ?? this.policy.challengedScope;
+        if (!upstream.useIdToken) return scope;
+        // Else the SDK would ask for the server's scopes_supported, and register the client for them, without openid.
+        const discovered = scope ? undefined : await this.discovery.discover(this.policy.resourceMetadataUrl);
+        return withOpenId(scope ?? discovered?.resourceMetadata?.scopes_supported?.join(" "));
+      },
       resourceMetadataUrl: () => this.policy.resourceMetadataUrl,
       discover: () => this.discovery.discover(this.policy.resourceMetadataUrl),
       account: () => this.keeper.current?.account,
@@ -177,7 +185,7 @@ export class UpstreamAuth implements AuthClient {
     await this.keeper.load();
     const held = this.keeper.current;
     if (!held) return undefined;
-    if (expiresSoon(held, this.now()) && held.tokens.refresh_token) {
+    if (expiresSoon(held, this.now(), this.keeper.bearer) && held.tokens.refresh_token) {
       try {
         await this.refresher.refresh();
       } catch (error) {
@@ -185,7 +193,7 @@ export class UpstreamAuth implements AuthClient {
         this.log.warn(`Refresh for ${this.serverUrl} failed: ${toProxyError(error, this.serverUrl).toLine()}`);
       }
     }
-    const token = this.keeper.accessToken;
+    const token = this.keeper.bearerToken;
     // A token the upstream refused is never sent again (the policy's breaker).
     return this.policy.isRefused(token) ? undefined : token;
   }
@@ -261,7 +269,7 @@ export class UpstreamAuth implements AuthClient {
     const expiresAt = record?.expires_at;
     return {
       serverUrl: this.serverUrl,
-      signedIn: record !== undefined && !isDead(record, this.now()),
+      signedIn: record !== undefined && !isDead(record, this.now(), this.keeper.bearer),
       expiresAt: expiresAt ? new Date(expiresAt).toISOString() : undefined,
       expiresInSeconds: expiresAt ? Math.round((expiresAt - this.now()) / 1000) : undefined,
       hasRefreshToken: Boolean(record?.tokens.refresh_token),

@@ -107,6 +107,7 @@ const OPTIONS = {
   "authorize-param": { type: "string", multiple: true },
   header: { type: "string", multiple: true, short: "H" },
   "no-resource": { type: "boolean" },
+  "use-id-token": { type: "boolean" },
   "allow-pkce-unverified": { type: "boolean" },
   "auth-dir": { type: "string" },
   store: { type: "string" },
@@ -215,6 +216,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       authorizeParams: parsePairs(values["authorize-param"] ?? []),
       headers: parseHeaders(values.header ?? []),
       sendResource: values["no-resource"] !== true,
+      useIdToken: values["use-id-token"] === true,
       allowPkceUnverified: values["allow-pkce-unverified"] === true,
     },
     runtime: {

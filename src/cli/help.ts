@@ -14,6 +14,8 @@ export const FLAGS: Record<string, string> = {
   "--protocol ERA":
     "the upstream's MCP revision: legacy (2025, sessions), modern (2026-07-28) or auto (default: probed, remembered a day)",
   "--no-resource": "do not send the RFC 8707 resource parameter (for servers that reject it)",
+  "--use-id-token":
+    "send the OpenID Connect ID token as the bearer instead of the access token (AWS Cognito, Bedrock AgentCore); asks for the openid scope",
   "--auth-dir DIR": "token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)",
   "--store URL":
     "token store: file:DIR (default), redis://HOST:PORT or postgres://USER@HOST/DB shared by replicas (env MCP_PROXY_STORE)",
@@ -85,6 +87,7 @@ const SIGN_IN = [
   "--authorize-param K=V",
   '--header "Name: value"',
   "--no-resource",
+  "--use-id-token",
   "--port N",
   "--callback-host NAME",
   "--no-browser",
@@ -123,8 +126,8 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   serve: [...SIGN_IN, ...LISTEN],
   stdio: [...SIGN_IN, "--transport KIND", "--protocol ERA"],
   auth: [...SIGN_IN, "--force", "--all"],
-  status: [...STORE, "--allow-insecure-http", "--json", "--user WHO", "--debug"],
-  refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--allow-insecure-http", "--debug"],
+  status: [...STORE, "--use-id-token", "--allow-insecure-http", "--json", "--user WHO", "--debug"],
+  refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--use-id-token", "--allow-insecure-http", "--debug"],
   clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--user WHO", "--debug"],
   list: ["--config FILE", "--auth-dir DIR", "--store URL", "--store-key-file FILE", "--json", "--user WHO", "--debug"],
   store: ["--auth-dir DIR", "--store URL", "--store-key-file FILE", "--new-store-key-file FILE", "--json", "--debug"],

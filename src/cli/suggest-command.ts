@@ -19,10 +19,11 @@ const CARRIED = new Set([
   "--scope",
   "--authorize-param",
   "--no-resource",
+  "--use-id-token",
   "--allow-insecure-http",
   "--allow-pkce-unverified",
 ]);
-const BOOLEAN = new Set(["--no-resource", "--allow-insecure-http", "--allow-pkce-unverified"]);
+const BOOLEAN = new Set(["--no-resource", "--use-id-token", "--allow-insecure-http", "--allow-pkce-unverified"]);
 /** Given, but shown as a placeholder: the suggestion must not print the secret. */
 const SECRET = new Set(["--client-secret"]);
 

@@ -14,6 +14,8 @@ export interface McpRemoteEntry {
   scope?: string | undefined;
   authorizeParams: Record<string, string>;
   sendResource: boolean;
+  /** mcp-remote's --use-id-token: the ID token is the bearer. */
+  useIdToken: boolean;
   allowHttp: boolean;
   /** "--flag (why)" for each flag without an equivalent here. */
   ignored: string[];
@@ -50,7 +52,6 @@ const IGNORED: Record<string, { value: boolean; why: string }> = {
   "--disable-cookies": { value: false, why: "no cookies are kept" },
   "--device-code": { value: false, why: "only the browser sign-in is supported" },
   "--client-credentials": { value: false, why: "only the browser sign-in is supported" },
-  "--use-id-token": { value: false, why: "the access token is sent" },
 };
 
 const IGNORED_RESOURCE = "the resource indicator sent is the one the server's metadata names";
@@ -108,6 +109,7 @@ export function parseMcpRemoteArgs(args: readonly string[], readFile: ReadArgFil
     headers: {},
     authorizeParams: {},
     sendResource: true,
+    useIdToken: false,
     allowHttp: false,
     ignored: [],
   };
@@ -191,6 +193,9 @@ export function parseMcpRemoteArgs(args: readonly string[], readFile: ReadArgFil
         break;
       case "--allow-http":
         entry.allowHttp = true;
+        break;
+      case "--use-id-token":
+        entry.useIdToken = true;
         break;
       case "--resource":
         // mcp-remote reads an empty --resource as "leave the parameter out"; a URI has no equivalent here.

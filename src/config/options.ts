@@ -22,6 +22,11 @@ export interface UpstreamOptions {
   /** Send the RFC 8707 `resource` parameter (default true; --no-resource for ASes that reject it). */
   sendResource: boolean;
   /**
+   * Send the OpenID Connect ID token as the bearer instead of the access token (--use-id-token), for servers that
+   * validate one (AWS Cognito, Bedrock AgentCore). Sign-ins then ask for the `openid` scope too.
+   */
+  useIdToken?: boolean | undefined;
+  /**
    * Sign in even when the authorization server metadata does not list `code_challenge_methods_supported`
    * (--allow-pkce-unverified). Dangerous: PKCE S256 is still sent, but nothing shows the server enforces it.
    */

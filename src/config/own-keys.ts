@@ -3,7 +3,7 @@ import { RESERVED_AUTHORIZE_PARAMS } from "./mcp-remote-entry.ts";
 
 /**
  * This proxy's own keys inside an entry, under `"mcp-u2m-proxy"`, where hosts leave them alone:
- * `{ "oauth": { clientId, clientSecret, clientMetadataUrl, scope, resource, authorizeParams }, "enabled",
+ * `{ "oauth": { clientId, clientSecret, clientMetadataUrl, scope, resource, useIdToken, authorizeParams }, "enabled",
  * "rateLimit": { requestsPerMinute, burst }, "protocol": "auto" | "legacy" | "modern" }`. Unknown keys here are warned about (a typo would otherwise be
  * silently ignored) but accepted, so a file written for a later version still loads.
  */
@@ -14,6 +14,7 @@ export interface OwnKeys {
     clientMetadataUrl?: string | undefined;
     scope?: string | undefined;
     resource?: boolean | undefined;
+    useIdToken?: boolean | undefined;
     authorizeParams: Record<string, string>;
   };
   rateLimit: { requestsPerMinute: number; burst: number } | undefined;
@@ -27,7 +28,8 @@ const OWN = "mcp-u2m-proxy";
 const OWN_KEYS = new Set(["oauth", "enabled", "rateLimit", "protocol"]);
 const PROTOCOLS = new Set(["auto", "legacy", "modern"]);
 const OAUTH_STRINGS = ["clientId", "clientSecret", "clientMetadataUrl", "scope"] as const;
-const OAUTH_KEYS = new Set<string>([...OAUTH_STRINGS, "resource", "authorizeParams"]);
+const OAUTH_BOOLEANS = ["resource", "useIdToken"] as const;
+const OAUTH_KEYS = new Set<string>([...OAUTH_STRINGS, ...OAUTH_BOOLEANS, "authorizeParams"]);
 
 type Place = (key?: string) => ConfigPlace;
 
@@ -73,11 +75,13 @@ export function readOwnKeys(raw: unknown, at: Place, expand: (value: string, key
       `must be an https URL with a path (where the Client ID Metadata Document is)`,
     );
   }
-  if (oauth.resource !== undefined) {
-    if (typeof oauth.resource !== "boolean") {
-      throw configError(at(`${OWN}.oauth.resource`), `must be true or false (got ${shown(oauth.resource)})`);
+  for (const name of OAUTH_BOOLEANS) {
+    const value = oauth[name];
+    if (value === undefined) continue;
+    if (typeof value !== "boolean") {
+      throw configError(at(`${OWN}.oauth.${name}`), `must be true or false (got ${shown(value)})`);
     }
-    own.oauth.resource = oauth.resource;
+    own.oauth[name] = value;
   }
   own.oauth.authorizeParams = readAuthorizeParams(oauth.authorizeParams, at, expand);
   for (const key of Object.keys(oauth)) {

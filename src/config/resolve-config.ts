@@ -54,6 +54,7 @@ export function toUpstreamOptions(
     authorizeParams: { ...entry.oauth.authorizeParams, ...flags.authorizeParams },
     headers: { ...entry.headers, ...lowercaseNames(flags.headers ?? {}) },
     sendResource: entry.oauth.resource && flags.sendResource !== false,
+    useIdToken: flags.useIdToken === true || entry.oauth.useIdToken === true,
     allowPkceUnverified: flags.allowPkceUnverified === true,
   };
 }

@@ -15,6 +15,8 @@ export interface OAuthSettings {
   /** false: leave the RFC 8707 `resource` parameter out (for authorization servers that reject it). */
   resource: boolean;
   authorizeParams: Record<string, string>;
+  /** true: send the OpenID Connect ID token as the bearer instead of the access token (Cognito, AgentCore). */
+  useIdToken?: boolean | undefined;
 }
 
 export interface RateLimit {
@@ -205,6 +207,7 @@ function readMcpRemote(
       scope: parsed.scope,
       resource: parsed.sendResource,
       authorizeParams: parsed.authorizeParams,
+      useIdToken: parsed.useIdToken,
     },
     allowInsecureHttp: parsed.allowHttp,
     rateLimit: undefined,
@@ -225,6 +228,7 @@ function applyOwnKeys(entry: ServerEntry, rawOwn: unknown, context: EntryContext
   oauth.clientMetadataUrl = own.oauth.clientMetadataUrl ?? oauth.clientMetadataUrl;
   oauth.scope = own.oauth.scope ?? oauth.scope;
   if (own.oauth.resource !== undefined) oauth.resource = own.oauth.resource;
+  if (own.oauth.useIdToken !== undefined) oauth.useIdToken = own.oauth.useIdToken;
   Object.assign(oauth.authorizeParams, own.oauth.authorizeParams);
   entry.rateLimit = own.rateLimit;
   entry.protocol = own.protocol;

@@ -75,6 +75,7 @@ test("Claude Code .mcp.json: http and sse entries with headers, a stdio entry sk
     headers: { "x-team": "lin-123" },
     sendResource: true,
     allowPkceUnverified: false,
+    useIdToken: false,
   });
 });
 
@@ -220,6 +221,28 @@ test("Claude Desktop mcp-remote entries: --header with the entry's env, --transp
   assert.equal(direct?.transport, "streamable-http");
   assert.equal(entra?.oauth.resource, false);
   assert.equal(entra?.upstream.sendResource, false);
+});
+
+test("the ID token as the bearer: mcp-remote's --use-id-token and our oauth.useIdToken; anything but a boolean is an error", () => {
+  const config = parse({
+    mcpServers: {
+      agentcore: { command: "npx", args: ["-y", "mcp-remote", "https://a.example.com/mcp", "--use-id-token"] },
+      cognito: { url: "https://c.example.com/mcp", "mcp-u2m-proxy": { oauth: { useIdToken: true } } },
+      plain: { url: "https://p.example.com/mcp" },
+    },
+  });
+  const [agentcore, cognito, plain] = config.servers;
+  assert.equal(agentcore?.upstream.useIdToken, true);
+  assert.deepEqual(agentcore?.ignored, [], "no longer an ignored flag");
+  assert.equal(cognito?.upstream.useIdToken, true);
+  assert.equal(plain?.upstream.useIdToken, false);
+  assert.throws(
+    () =>
+      parse({
+        mcpServers: { bad: { url: "https://b.example.com/mcp", "mcp-u2m-proxy": { oauth: { useIdToken: "yes" } } } },
+      }),
+    /server "bad".*mcp-u2m-proxy\.oauth\.useIdToken.*must be true or false/s,
+  );
 });
 
 test("disabled entries are listed, not served; our enabled wins over the host's", () => {

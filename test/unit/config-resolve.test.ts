@@ -83,6 +83,7 @@ test("toUpstreamOptions: an entry alone becomes the UpstreamOptions the program 
     headers: { "x-tenant": "acme" },
     sendResource: false,
     allowPkceUnverified: false,
+    useIdToken: false,
   });
 });
 

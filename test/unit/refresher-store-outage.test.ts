@@ -105,7 +105,7 @@ test("tokens the store could not take are used, and written back (the mark clear
   const old = (await store.read(key, "tokens"))?.tokens;
   storeFailsAfterNextRefresh(store, network);
   assert.equal(await a.refresher.refresh(), "refreshed");
-  const fresh = a.keeper.accessToken;
+  const fresh = a.keeper.bearerToken;
   assert.match(fresh ?? "", /^at-refresh_token-/);
   assert.notEqual(fresh, old?.access_token);
   assert.ok(a.keeper.hasUnsaved);
@@ -131,7 +131,7 @@ test("another replica that finds the mark waits for the write-back and adopts it
   // b asks while a's write-back is still due: it finds a's mark on the old tokens and waits.
   const fromB = b.refresher.refresh();
   assert.equal(await fromB, "replaced");
-  assert.equal(b.keeper.accessToken, a.keeper.accessToken);
+  assert.equal(b.keeper.bearerToken, a.keeper.bearerToken);
   assert.equal(network.tokenRequests.refresh_token, 1, "no second refresh at the AS");
 });
 

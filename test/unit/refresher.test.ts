@@ -61,7 +61,7 @@ test("concurrent refreshes share one request to the authorization server", async
   const results = await Promise.all([s.refresher.refresh(), s.refresher.refresh(), s.refresher.refresh()]);
   assert.deepEqual(results, ["refreshed", "refreshed", "refreshed"]);
   assert.equal(s.grants(), 1);
-  assert.match(s.keeper.accessToken ?? "", /^at-refresh_token-/);
+  assert.match(s.keeper.bearerToken ?? "", /^at-refresh_token-/);
   assert.deepEqual(s.outcomes, ["refreshed"]);
 });
 
@@ -69,7 +69,7 @@ test("newer tokens in the store (another process refreshed) are used without a r
   const s = await setup();
   await s.h.store.write(s.h.auth.storeKey, "tokens", tokensRecord("at-other-process", Date.now() + HOUR));
   assert.equal(await s.refresher.refresh(), "replaced");
-  assert.equal(s.keeper.accessToken, "at-other-process");
+  assert.equal(s.keeper.bearerToken, "at-other-process");
   assert.equal(s.grants(), 0);
 });
 

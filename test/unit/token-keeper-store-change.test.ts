@@ -51,7 +51,7 @@ test("concurrent callers share one stamp, and all learn of the change it found",
   assert.deepEqual(await Promise.all(checks), Array(16).fill(true));
   // One stamp for the burst's check, one in the re-read it made.
   assert.equal(store.stamps, 2, "one check for the burst");
-  assert.equal(keeper.accessToken, "second");
+  assert.equal(keeper.bearerToken, "second");
 });
 
 test("a caller after a finished check makes a new one (a change in between is seen)", async () => {
@@ -60,7 +60,7 @@ test("a caller after a finished check makes a new one (a change in between is se
   assert.equal(await keeper.noticeStoreChange(), false, "nothing changed yet");
   await store.write(KEY, "tokens", tokensRecord("second"));
   assert.equal(await keeper.noticeStoreChange(), true);
-  assert.equal(keeper.accessToken, "second");
+  assert.equal(keeper.bearerToken, "second");
   assert.equal(await keeper.noticeStoreChange(), false, "and read once");
 });
 
@@ -72,9 +72,9 @@ test("the hot path's check stands for HOT_PATH_STORE_CHECK_MS: no stamp per requ
   assert.equal(store.stamps, 0, "no stamp within the window");
   await store.write(KEY, "tokens", tokensRecord("second"));
   assert.equal(await keeper.noticeStoreChange(hot), false, "a change within the window waits for the next check");
-  assert.equal(keeper.accessToken, "first");
+  assert.equal(keeper.bearerToken, "first");
   assert.equal(await keeper.noticeStoreChange(), true, "an unbounded check (status, a refused token) looks now");
-  assert.equal(keeper.accessToken, "second");
+  assert.equal(keeper.bearerToken, "second");
   assert.equal(await keeper.noticeStoreChange({ maxAgeMs: 0 }), false, "a zero window checks every time");
   assert.ok(store.stamps >= 3, "every check outside a window stamps");
 });

@@ -27,7 +27,7 @@ test("a first read that failed is tried again by the next load()", async () => {
   await assert.rejects(keeper.load(), /unreachable/);
   store.down = false;
   await keeper.load();
-  assert.equal(keeper.accessToken, "held");
+  assert.equal(keeper.bearerToken, "held");
 });
 
 test("a change noticed while the store is down keeps the tokens in memory, and is read once it is back", async () => {
@@ -40,10 +40,10 @@ test("a change noticed while the store is down keeps the tokens in memory, and i
   await store.write(KEY, "tokens", tokensRecord("second"));
   store.down = true;
   await keeper.noticeStoreChange();
-  assert.equal(keeper.accessToken, "first", "still serving what it holds");
+  assert.equal(keeper.bearerToken, "first", "still serving what it holds");
   assert.equal(changes, 0);
   store.down = false;
   await keeper.noticeStoreChange();
-  assert.equal(keeper.accessToken, "second", "the change is picked up once the store answers");
+  assert.equal(keeper.bearerToken, "second", "the change is picked up once the store answers");
   assert.equal(changes, 1);
 });

@@ -44,6 +44,11 @@ export interface FakeOAuth {
   failRefresh(times: number, status: number | "network", error?: string): void;
   /** Token-endpoint requests per grant type. */
   tokenRequests: Record<string, number>;
+  /**
+   * With a number, token responses carry an (unsigned) ID token living this many seconds; undefined: none, as
+   * from an AS asked without `openid`.
+   */
+  idTokenSeconds: number | undefined;
 }
 
 export function fakeOAuth(): FakeOAuth {
@@ -97,6 +102,9 @@ export function fakeOAuth(): FakeOAuth {
           token_type: "Bearer",
           expires_in: 3600,
           refresh_token: `rt-${requests.length}`,
+          ...(network.idTokenSeconds === undefined
+            ? {}
+            : { id_token: fakeIdToken(`id-${params.get("grant_type")}-${requests.length}`, network.idTokenSeconds) }),
         });
       }
       case "/revoke":
@@ -123,8 +131,15 @@ export function fakeOAuth(): FakeOAuth {
       refreshFailure = { times, status, error };
     },
     tokenRequests,
+    idTokenSeconds: undefined,
   };
   return network;
+}
+
+/** An unsigned JWT naming `jti`, expiring `seconds` from now (the proxy reads an ID token's exp, never verifies it). */
+export function fakeIdToken(jti: string, seconds: number): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part({ alg: "none" })}.${part({ jti, sub: "alice", exp: Math.floor(Date.now() / 1000) + seconds })}.`;
 }
 
 export const RUNTIME: RuntimeOptions = {
