@@ -84,7 +84,9 @@ export type CallbackResult =
 export interface AuthStatus {
   serverUrl: string;
   signedIn: boolean;
-  /** ISO time the access token expires, if known. */
+  /** "id_token" when the ID token is sent upstream instead of the access token (`useIdToken`). */
+  bearer?: "id_token" | undefined;
+  /** ISO time the bearer (the access token, or the ID token) expires, if known. */
   expiresAt?: string | undefined;
   /** Seconds until expiry (negative when expired). */
   expiresInSeconds?: number | undefined;

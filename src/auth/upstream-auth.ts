@@ -30,7 +30,7 @@ import type { SignInOptions } from "./sign-in-parts.ts";
 import { isSignInStateOf } from "./sign-in-state.ts";
 import { type ClearOutcome, signOut } from "./sign-out.ts";
 import { HOT_PATH_STORE_CHECK_MS, TokenKeeper } from "./token-keeper.ts";
-import { expiresSoon, isDead } from "./token-lifetime.ts";
+import { bearerExpiresAt, expiresSoon, isDead } from "./token-lifetime.ts";
 import type { UpstreamAuthDeps } from "./upstream-auth-deps.ts";
 
 export type { ClearOutcome } from "./sign-out.ts";
@@ -266,9 +266,10 @@ export class UpstreamAuth implements AuthClient {
     await this.keeper.load();
     const record = this.keeper.current;
     const client = await this.clients.read();
-    const expiresAt = record?.expires_at;
+    const expiresAt = record ? bearerExpiresAt(record, this.keeper.bearer) : undefined;
     return {
       serverUrl: this.serverUrl,
+      ...(this.keeper.bearer === "id" ? { bearer: "id_token" as const } : {}),
       signedIn: record !== undefined && !isDead(record, this.now(), this.keeper.bearer),
       expiresAt: expiresAt ? new Date(expiresAt).toISOString() : undefined,
       expiresInSeconds: expiresAt ? Math.round((expiresAt - this.now()) / 1000) : undefined,

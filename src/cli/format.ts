@@ -21,9 +21,8 @@ export function formatStatus(status: AuthStatus, location: string): string {
   lines.push(`  signed in:            ${status.signedIn ? `yes${who}` : "no"}`);
   if (status.expiresAt) {
     const expired = (status.expiresInSeconds ?? 0) <= 0;
-    lines.push(
-      `  access token expires: ${status.expiresAt} (${expired ? "expired " : ""}${describeIn(status.expiresInSeconds)})`,
-    );
+    const label = status.bearer === "id_token" ? "ID token expires:    " : "access token expires:";
+    lines.push(`  ${label} ${status.expiresAt} (${expired ? "expired " : ""}${describeIn(status.expiresInSeconds)})`);
   }
   lines.push(`  refresh token:        ${status.hasRefreshToken ? "yes" : "no"}`);
   if (status.scopes.length > 0) lines.push(`  scopes:               ${status.scopes.join(" ")}`);

@@ -63,7 +63,12 @@ describe("--use-id-token against an MCP server that takes only ID tokens", () =>
     assert.equal((await callWith(tokens.access_token as string)).status, 401, "the access token is refused");
     const status = await cli(["status", server.url, "--use-id-token", "--json"], env());
     assert.equal(status.code, 0, status.stderr);
-    assert.equal(JSON.parse(status.stdout).signedIn, true);
+    const reported = JSON.parse(status.stdout);
+    assert.equal(reported.signedIn, true);
+    assert.equal(reported.bearer, "id_token");
+    assert.ok(reported.expiresInSeconds <= 6, "the ID token's expiry, not the access token's hour");
+    const text = await cli(["status", server.url, "--use-id-token"], env());
+    assert.match(text.stdout, /ID token expires: /);
   });
 
   test("the stdio face sends the ID token, and refreshes it before its exp though the access token lives on", async () => {
