@@ -1,6 +1,7 @@
 // The storage side of one sign-in flow for the SDK's provider: client, tokens and discovery, bound to the flow.
 
 import type { UpstreamOptions } from "../config/options.ts";
+import { ProxyError } from "../lib/errors.ts";
 import type { ClientRegistry } from "./client-registry.ts";
 import type { DiscoveryCache } from "./discovery-cache.ts";
 import type { FlowHost, PendingFlow } from "./flow-provider.ts";
@@ -39,6 +40,16 @@ export function createFlowHost(parts: FlowHostParts, flow: PendingFlow): FlowHos
     },
     saveTokens: async (tokens, requestedScope) => {
       const issuer = tokens.issuer ?? flow.discovery?.authorizationServerMetadata?.issuer ?? "";
+      if (keeper.bearer === "id" && !tokens.id_token) {
+        // Stored, these tokens would look signed in and send nothing: the next request would sign in again, forever.
+        throw new ProxyError(
+          "AS_ERROR",
+          `The authorization server ${issuer || `of ${serverUrl}`} returned no ID token, which --use-id-token sends as the bearer.`,
+          {
+            hint: "Use it with an OpenID Connect server (one that returns an id_token for the openid scope), or leave out --use-id-token.",
+          },
+        );
+      }
       await keeper.persist(tokens, issuer, requestedScope, accountOf(tokens.id_token, tokens.access_token));
     },
     saveDiscovery: (state) => discovery.save(state),

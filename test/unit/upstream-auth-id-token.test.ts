@@ -4,7 +4,15 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import type { UpstreamChallenge } from "../../src/auth/auth-client.ts";
-import { closeAll, fakeIdToken, type Harness, harness, seedSignedIn, tokensRecord } from "./support/fake-oauth.ts";
+import {
+  callbackFor,
+  closeAll,
+  fakeIdToken,
+  type Harness,
+  harness,
+  seedSignedIn,
+  tokensRecord,
+} from "./support/fake-oauth.ts";
 
 after(closeAll);
 
@@ -76,4 +84,16 @@ test("with no scope named anywhere, an ID-token sign-in asks for the server's sc
   await h.auth.startSignIn();
   // The fake server's metadata lists no scopes_supported: openid alone.
   assert.equal(new URL(h.printed.at(-1) ?? "http://x").searchParams.get("scope"), "openid");
+});
+
+test("a sign-in whose authorization server returns no ID token fails with that reason and stores nothing", async () => {
+  const h = harness({ upstream: { useIdToken: true } });
+  await seedSignedIn(h, { clientId: "client-known", tokens: false });
+  h.network.clients.add("client-known");
+  const started = await h.auth.startSignIn();
+  const result = await h.auth.handleCallback(callbackFor(started.url));
+  assert.ok(!result.ok);
+  assert.equal(result.error.code, "AS_ERROR");
+  assert.match(result.error.message, /returned no ID token, which --use-id-token sends as the bearer/);
+  assert.equal(await h.store.read(h.auth.storeKey, "tokens"), undefined, "nothing stored");
 });
