@@ -17,6 +17,12 @@ export interface LaunchContext {
   configPath?: string | undefined;
   /** The callback port in use (named when not the default: the stored registration's redirect URI has it). */
   port?: number | undefined;
+  /**
+   * The user's own options that select the same client and sign-in (`--client-id`, `--scope`, `--use-id-token`,
+   * `--store-key-file`, …), as given on the command line and with secrets as placeholders: without them the host's
+   * stdio process would look for another grant.
+   */
+  options?: readonly string[] | undefined;
   /** The environment to read PATH and npm_command from (default: the process's). */
   env?: NodeJS.ProcessEnv;
   /** The running script (process.argv[1]) and node (process.execPath). */
@@ -30,8 +36,8 @@ const PACKAGE = "mcp-u2m-proxy";
 /**
  * The command that runs this very proxy on this machine, for the snippets the page, the demo and `clients` print:
  * `npx -y <what npx was given>` only when npx started it; the installed `mcp-u2m-proxy` when the one on PATH is this
- * one; else node with the absolute path of this script (a clone). It carries the token directory and config in
- * use, so that the host's stdio process shares this proxy's sign-in.
+ * one; else node with the absolute path of this script (a clone). It carries the token directory, config and sign-in
+ * options in use, so that the host's stdio process shares this proxy's sign-in.
  */
 export function launchCommand(context: LaunchContext): LaunchCommand {
   const base = baseCommand(readEnvironment(context.env), context.script ?? process.argv[1], context.execPath);
@@ -41,7 +47,7 @@ export function launchCommand(context: LaunchContext): LaunchCommand {
   if (context.port !== undefined && context.port !== DEFAULT_PORT && context.port !== 0) {
     extra.push("--port", String(context.port));
   }
-  return { command: base.command, args: [...base.args, ...extra] };
+  return { command: base.command, args: [...base.args, ...extra, ...(context.options ?? [])] };
 }
 
 function baseCommand(env: Environment, script: string | undefined, execPath?: string): LaunchCommand {

@@ -131,7 +131,22 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--user WHO", "--debug"],
   list: ["--config FILE", "--auth-dir DIR", "--store URL", "--store-key-file FILE", "--json", "--user WHO", "--debug"],
   store: ["--auth-dir DIR", "--store URL", "--store-key-file FILE", "--new-store-key-file FILE", "--json", "--debug"],
-  clients: ["--config FILE", "--auth-dir DIR", "--port N", "--api-key KEY", "--api-key-file FILE"],
+  // The options that select the client and sign-in are carried into the stdio snippets.
+  clients: [
+    "--config FILE",
+    "--auth-dir DIR",
+    "--store-key-file FILE",
+    "--client-id ID",
+    "--client-metadata-url URL",
+    '--scope "A B"',
+    "--authorize-param K=V",
+    "--no-resource",
+    "--use-id-token",
+    "--callback-host NAME",
+    "--port N",
+    "--api-key KEY",
+    "--api-key-file FILE",
+  ],
 };
 
 const USAGE: Record<string, string> = {

@@ -14,6 +14,7 @@ const CARRIED = new Set([
   "--port",
   "-p",
   "--callback-host",
+  "--store-key-file",
   "--client-id",
   "--client-metadata-url",
   "--scope",
@@ -122,4 +123,23 @@ function sameUrl(a: string, b: string): boolean {
 
 function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) || word === "<secret>" ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/** Carried by launchCommand itself (from the values in use, not as typed). */
+const LAUNCH_OWN = new Set(["--config", "--auth-dir", "--port"]);
+
+/**
+ * The options a client snippet's `stdio` command needs besides the token directory, config and port: the carried
+ * options of this invocation that `stdio` takes, secrets as placeholders.
+ */
+export function launchOptions(argv: readonly string[]): string[] {
+  const carried = carriedOptions(argv, "stdio");
+  const out: string[] = [];
+  for (let i = 0; i < carried.length; i++) {
+    const flag = carried[i] as string;
+    const takesValue = !BOOLEAN.has(flag);
+    if (!LAUNCH_OWN.has(flag)) out.push(flag, ...(takesValue ? [carried[i + 1] as string] : []));
+    if (takesValue) i++;
+  }
+  return out;
 }

@@ -113,6 +113,58 @@ describe("clients: every host's snippet", () => {
   });
 });
 
+describe("clients: the options that pick the client and sign-in are in the snippets", () => {
+  let staticAs: TestAuthServer;
+  let staticMcp: TestMcpServer;
+  let staticDir: string;
+
+  before(async () => {
+    const staticPort = await freePort();
+    staticAs = await startAuthServer({
+      clients: [
+        {
+          client_id: "snippet-static",
+          token_endpoint_auth_method: "none",
+          redirect_uris: [`http://127.0.0.1:${staticPort}/oauth/callback`],
+        },
+      ],
+    });
+    staticMcp = await startMcpServer({ authServer: staticAs });
+    staticDir = join(work, "static-tokens");
+    const common = ["--auth-dir", staticDir, "--port", String(staticPort), "--client-id", "snippet-static"];
+    const signIn = await cli.run(["auth", staticMcp.url, ...common, "--scope", "mcp:read"], {
+      env: { BROWSER: HEADLESS_BROWSER_PATH, TEST_BROWSER_LOGIN: USER },
+    });
+    assert.equal(signIn.code, 0, signIn.stderr);
+  });
+  after(async () => {
+    await staticMcp?.close();
+    await staticAs?.close();
+  });
+
+  // The client id is part of the grant's store key: a snippet without it would look for another grant.
+  test("a pre-registered client: the stdio snippet carries --client-id and answers with the same sign-in", {
+    timeout: 60_000,
+  }, async () => {
+    const listed = await cli.run([
+      "clients",
+      staticMcp.url,
+      "--auth-dir",
+      staticDir,
+      "--client-id",
+      "snippet-static",
+      "--scope",
+      "mcp:read",
+    ]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const listedSections = parseSections(listed.stdout);
+    const stdioLine = listedSections.get([...listedSections.keys()].find((name) => /stdio/.test(name)) ?? "");
+    const { command, args } = fromShellLine(stdioLine ?? "");
+    assert.deepEqual(args.slice(-6), ["--client-id", "snippet-static", "--scope", "mcp:read", "stdio", staticMcp.url]);
+    assert.equal(await whoamiOverStdio(command, args), USER);
+  });
+});
+
 /** Connects an SDK client to `command args` over stdio, with a host's environment, and returns whoami's `sub`. */
 async function whoamiOverStdio(command: string, args: string[]): Promise<string> {
   const client = new Client({ name: "first-hour-stdio-host", version: "1.0.0" });

@@ -2,7 +2,7 @@
 // the options that select the same store and sign-in, never a secret.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { carriedOptions, commandFor, personaliseHint } from "../../src/cli/suggest-command.ts";
+import { carriedOptions, commandFor, launchOptions, personaliseHint } from "../../src/cli/suggest-command.ts";
 
 const URL_ARG = "https://mcp.example.com/mcp";
 
@@ -129,4 +129,38 @@ describe("personaliseHint", () => {
     const text = "The MCP server could not be reached: connection refused. Check that it is running.";
     assert.equal(personaliseHint(text, args), text);
   });
+});
+
+test("launchOptions: what a client snippet's stdio command needs besides --config, --auth-dir and --port", () => {
+  const argv = [
+    "serve",
+    "https://mcp.example.com/mcp",
+    "--auth-dir",
+    "/tmp/tokens",
+    "--client-id",
+    "figma-app",
+    "--client-secret=hunter2",
+    "--use-id-token",
+    "-p",
+    "9000",
+    "--scope=mcp:read mcp:write",
+    "--store-key-file",
+    "/keys/store.key",
+    "--header",
+    "X-Team: a",
+    "--api-key",
+    "inbound",
+  ];
+  assert.deepEqual(launchOptions(argv), [
+    "--client-id",
+    "figma-app",
+    "--client-secret",
+    "<secret>",
+    "--use-id-token",
+    "--scope",
+    "mcp:read mcp:write",
+    "--store-key-file",
+    "/keys/store.key",
+  ]);
+  assert.ok(!launchOptions(argv).includes("hunter2"), "never the secret");
 });

@@ -4,6 +4,7 @@ import { clientConfigs, shellQuote } from "../../server/client-config.ts";
 import type { CliArgs } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { configFor, configuredServers, type ResolvedServer, resolveServer } from "../resolve-server.ts";
+import { launchOptions } from "../suggest-command.ts";
 
 /**
  * `clients [<url or name>]`: every MCP host's configuration snippet for the server, as the status page shows them:
@@ -20,6 +21,7 @@ export async function clientsCommand(args: CliArgs, out: (text: string) => void)
     defaultAuthDir: defaultAuthDir(),
     configPath: config?.path,
     port: args.runtime.port,
+    options: launchOptions(args.argv ?? []),
   });
   const base = `http://127.0.0.1:${args.runtime.port}`;
   const sections: string[] = [];

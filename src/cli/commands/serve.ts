@@ -23,6 +23,7 @@ import {
   type ResolvedServer,
   resolveServer,
 } from "../resolve-server.ts";
+import { launchOptions } from "../suggest-command.ts";
 import { runtimeFor } from "./require.ts";
 
 /**
@@ -106,6 +107,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
       defaultAuthDir: defaultAuthDir(),
       configPath: config?.path,
       port: args.runtime.port,
+      options: launchOptions(args.argv ?? []),
     }),
     openPage: args.runtime.openBrowser
       ? (url) => openUrl(url, { browserCommand: readEnvironment().browser })
