@@ -152,7 +152,7 @@ export function statusBlock(status: AuthStatus, now: number): string {
     }
     const iso = new Date(expires).toISOString();
     rows.push([
-      "Access token expires",
+      status.bearer === "id_token" ? "ID token expires (sent as the bearer)" : "Access token expires",
       `${relative} <span class="muted">(<time datetime="${escapeHtml(iso)}">${escapeHtml(readableUtc(expires))}</time>)</span>`,
     ]);
   }

@@ -190,7 +190,7 @@ export function createProxyMetrics(): ProxyMetrics {
   });
   new Gauge({
     name: "mcp_proxy_token_expiry_seconds",
-    help: "Seconds until the upstream's access token expires (negative once expired); absent when not signed in.",
+    help: "Seconds until the upstream's bearer token (the access token, or the ID token with useIdToken) expires (negative once expired); absent when not signed in.",
     labelNames: ["upstream"] as const,
     registers,
     async collect() {

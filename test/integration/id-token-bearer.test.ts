@@ -7,13 +7,14 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Client } from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
 import { HEADLESS_BROWSER_PATH } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
 import { BIN, cli, freePort } from "./support/built-cli.ts";
 import { textOf } from "./support/era-clients.ts";
+import { startServeChild } from "./support/serve-child.ts";
 
 describe("--use-id-token against an MCP server that takes only ID tokens", () => {
   let authServer: TestAuthServer;
@@ -92,6 +93,21 @@ describe("--use-id-token against an MCP server that takes only ID tokens", () =>
       assert.ok(authServer.stats.refreshSuccesses > refreshes, "refreshed by the ID token's expiry");
     } finally {
       await client.close();
+    }
+  });
+
+  test("serve --use-id-token: tool calls on /mcp carry the ID token; the status page says it is the bearer", async () => {
+    const port = await freePort();
+    const serve = await startServeChild([server.url, "--use-id-token", "--port", String(port)], env());
+    try {
+      const client = new Client({ name: "id-token-http", version: "1.0.0" });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+      assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "over http" } })), "over http");
+      await client.close();
+      const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      assert.match(page, /ID token expires \(sent as the bearer\)/);
+    } finally {
+      await serve.stop();
     }
   });
 });
