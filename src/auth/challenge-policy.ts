@@ -123,8 +123,8 @@ export class ChallengePolicy {
     if (
       challengedScope &&
       held &&
-      held.tokens.access_token !== challenge.usedToken &&
-      this.usable(held.tokens.access_token) &&
+      keeper.bearerToken !== challenge.usedToken &&
+      this.usable(keeper.bearerToken) &&
       scopeCovers(held.tokens.scope ?? held.requested_scope, challengedScope)
     ) {
       return { action: "retry" };

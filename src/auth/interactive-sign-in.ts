@@ -68,7 +68,7 @@ export class InteractiveSignIn {
         // Someone (another process, or a refresh) may have produced tokens while we waited for the lock.
         await this.parts.keeper.reload();
         const held = this.parts.keeper.current;
-        const fresh = held !== undefined && held.tokens.access_token !== before;
+        const fresh = held !== undefined && bearerOf(held, this.parts.keeper.bearer) !== before;
         const usable =
           held !== undefined &&
           !isDead(held, this.parts.now(), this.parts.keeper.bearer) &&

@@ -280,7 +280,7 @@ export class TokenKeeper {
 
   private set(record: TokensRecord | undefined, { quiet = false } = {}): void {
     rememberSecretsIn(record?.tokens);
-    const changed = record?.tokens.access_token !== this.record?.tokens.access_token;
+    const changed = bearerOf(record, this.bearer) !== this.bearerToken;
     this.record = record;
     if (changed && !quiet) this.onChange();
   }

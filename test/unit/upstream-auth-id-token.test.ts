@@ -97,3 +97,21 @@ test("a sign-in whose authorization server returns no ID token fails with that r
   assert.match(result.error.message, /returned no ID token, which --use-id-token sends as the bearer/);
   assert.equal(await h.store.read(h.auth.storeKey, "tokens"), undefined, "nothing stored");
 });
+
+test("a 403 for scope on the ID token held now is a step-up, not a retry with the same token", async () => {
+  const h = await signedIn(3600);
+  const record = await h.store.read(h.auth.storeKey, "tokens");
+  assert.ok(record);
+  await h.store.write(h.auth.storeKey, "tokens", { ...record, tokens: { ...record.tokens, scope: "mcp:read" } });
+  await h.auth.status(); // re-reads the store
+  const challenge = (usedToken: string | undefined): UpstreamChallenge => ({
+    status: 403,
+    wwwAuthenticate: 'Bearer error="insufficient_scope", scope="mcp:read"',
+    usedToken,
+    operation: "tools/call:read",
+  });
+  // An older token was refused and the one held has the scope: the request goes again with it.
+  assert.equal((await h.auth.onChallenge(challenge("an-older-id-token"))).action, "retry");
+  // The held ID token itself was refused: a sign-in for more, never the same token again.
+  assert.equal((await h.auth.onChallenge(challenge(h.idToken))).action, "sign-in");
+});
