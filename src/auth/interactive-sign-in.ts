@@ -9,7 +9,7 @@ import { toProxyError } from "./oauth-errors.ts";
 import { scopeUnion } from "./scopes.ts";
 import type { SignInFlows } from "./sign-in-flows.ts";
 import type { TokenKeeper } from "./token-keeper.ts";
-import { bearerOf, isDead } from "./token-lifetime.ts";
+import { isDead } from "./token-lifetime.ts";
 
 /** How long a request that needs a sign-in waits for this process to produce the URL it can name. */
 const SIGN_IN_URL_WAIT_MS = 10_000;
@@ -68,11 +68,12 @@ export class InteractiveSignIn {
         // Someone (another process, or a refresh) may have produced tokens while we waited for the lock.
         await this.parts.keeper.reload();
         const held = this.parts.keeper.current;
-        const fresh = held !== undefined && bearerOf(held, this.parts.keeper.bearer) !== before;
+        const bearer = this.parts.keeper.bearerToken;
+        const fresh = held !== undefined && bearer !== before;
         const usable =
           held !== undefined &&
           !isDead(held, this.parts.now(), this.parts.keeper.bearer) &&
-          !this.parts.isRefused(bearerOf(held, this.parts.keeper.bearer));
+          !this.parts.isRefused(bearer);
         if (usable && (!force || fresh)) return;
         // `auth --force`: a dynamic registration the AS may have forgotten is replaced (pre-registered stays).
         if (registerAnew) await this.parts.clients.forget();

@@ -8,16 +8,22 @@ export function accountOf(idToken: string | undefined, accessToken?: string): st
 }
 
 function claimOf(jwt: string | undefined): string | undefined {
+  const claims = jwtClaims(jwt);
+  for (const claim of ["email", "preferred_username", "username", "name", "sub"]) {
+    const value = claims?.[claim];
+    if (typeof value === "string" && value.length > 0 && value.length < 200) return value;
+  }
+  return undefined;
+}
+
+/** A JWT's payload claims, read without verifying; undefined for anything that is not a readable JWT. */
+export function jwtClaims(jwt: string | undefined): Record<string, unknown> | undefined {
   const payload = jwt?.split(".")[1];
   if (!payload) return undefined;
   try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
-    for (const claim of ["email", "preferred_username", "username", "name", "sub"]) {
-      const value = claims[claim];
-      if (typeof value === "string" && value.length > 0 && value.length < 200) return value;
-    }
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    return claims && typeof claims === "object" ? (claims as Record<string, unknown>) : undefined;
   } catch {
-    // Not a JWT we can read: no account to show.
+    return undefined;
   }
-  return undefined;
 }

@@ -1,5 +1,6 @@
 import { REFRESH_SKEW_MS } from "../config/options.ts";
 import type { TokensRecord } from "../store/token-store.ts";
+import { jwtClaims } from "./token-claims.ts";
 
 /**
  * Which token goes upstream as the bearer: the access token, or (`useIdToken`, for servers such as AWS Cognito
@@ -18,15 +19,15 @@ export function bearerOf(record: TokensRecord | undefined, kind: BearerKind): st
  */
 export function bearerExpiresAt(record: TokensRecord, kind: BearerKind): number | undefined {
   if (kind === "access") return record.expires_at;
-  const payload = record.tokens.id_token?.split(".")[1];
-  if (!payload) return undefined;
-  try {
-    const { exp } = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown };
-    return typeof exp === "number" && Number.isFinite(exp) ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
+  // Asked on every request: each record's ID token is decoded once (a refresh brings a new record).
+  if (!idTokenExpiry.has(record)) {
+    const exp = jwtClaims(record.tokens.id_token)?.exp;
+    idTokenExpiry.set(record, typeof exp === "number" && Number.isFinite(exp) ? exp * 1000 : undefined);
   }
+  return idTokenExpiry.get(record);
 }
+
+const idTokenExpiry = new WeakMap<TokensRecord, number | undefined>();
 
 /**
  * True within the refresh window: a minute before expiry (clock skew), or the last quarter of a short lifetime.

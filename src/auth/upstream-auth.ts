@@ -136,7 +136,9 @@ export class UpstreamAuth implements AuthClient {
         const scope = requested ?? upstream.scope ?? this.policy.challengedScope;
         if (!upstream.useIdToken) return scope;
         // Else the SDK would ask for the server's scopes_supported, and register the client for them, without openid.
-        const discovered = scope ? undefined : await this.discovery.discover(this.policy.resourceMetadataUrl);
+        const discovered = scope
+          ? undefined
+          : ((await this.discovery.read()) ?? (await this.discovery.discover(this.policy.resourceMetadataUrl)));
         return withOpenId(scope ?? discovered?.resourceMetadata?.scopes_supported?.join(" "));
       },
       resourceMetadataUrl: () => this.policy.resourceMetadataUrl,

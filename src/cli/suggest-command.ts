@@ -32,7 +32,11 @@ const SECRET = new Set(["--client-secret"]);
  * The carried options as the user wrote them, in their order; with `command`, only those it takes (a suggested
  * `status` gets no --scope).
  */
-export function carriedOptions(argv: readonly string[], command?: string): string[] {
+export function carriedOptions(
+  argv: readonly string[],
+  command?: string,
+  except: ReadonlySet<string> = new Set(),
+): string[] {
   const takes = command === undefined ? undefined : COMMAND_FLAGS[command]?.map((entry) => entry.split(/[ ,]/)[0]);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -41,7 +45,7 @@ export function carriedOptions(argv: readonly string[], command?: string): strin
     const flag = word.startsWith("--") && eq !== -1 ? word.slice(0, eq) : word;
     const inline = word.startsWith("--") && eq !== -1 ? word.slice(eq + 1) : undefined;
     const canonical = flag === "-p" ? "--port" : flag;
-    if (takes && !takes.includes(canonical)) {
+    if ((takes && !takes.includes(canonical)) || except.has(canonical)) {
       if (inline === undefined && !BOOLEAN.has(flag) && (CARRIED.has(flag) || SECRET.has(flag))) i++;
       continue;
     }
@@ -133,13 +137,5 @@ const LAUNCH_OWN = new Set(["--config", "--auth-dir", "--port"]);
  * options of this invocation that `stdio` takes, secrets as placeholders.
  */
 export function launchOptions(argv: readonly string[]): string[] {
-  const carried = carriedOptions(argv, "stdio");
-  const out: string[] = [];
-  for (let i = 0; i < carried.length; i++) {
-    const flag = carried[i] as string;
-    const takesValue = !BOOLEAN.has(flag);
-    if (!LAUNCH_OWN.has(flag)) out.push(flag, ...(takesValue ? [carried[i + 1] as string] : []));
-    if (takesValue) i++;
-  }
-  return out;
+  return carriedOptions(argv, "stdio", LAUNCH_OWN);
 }
