@@ -12,6 +12,7 @@
 //
 // Tokens go to a temporary directory, not ~/.mcp/auth.
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
@@ -82,6 +83,16 @@ function startProxy(args: string[], childEnv: NodeJS.ProcessEnv): Promise<ChildP
       if (!ready) reject(new Error(`the proxy exited with code ${code} before it was ready`));
     });
   });
+}
+
+/** Stops the proxy and waits for it to exit (its own stop line is the last thing it prints), at most 10 s. */
+async function stopProxy(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = once(child, "close"); // after its output is read, not just its exit
+  child.kill("SIGTERM");
+  const cap = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await closed;
+  clearTimeout(cap);
 }
 
 async function main(): Promise<number> {
@@ -169,7 +180,7 @@ async function main(): Promise<number> {
     );
     return 0;
   } finally {
-    proxy?.kill("SIGTERM");
+    if (proxy) await stopProxy(proxy);
     await mcp.close();
     await as.close();
     await rm(dir, { recursive: true, force: true });
