@@ -140,6 +140,7 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
     "--client-metadata-url URL",
     '--scope "A B"',
     "--authorize-param K=V",
+    '--header "Name: value"',
     "--no-resource",
     "--use-id-token",
     "--callback-host NAME",

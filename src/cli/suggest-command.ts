@@ -1,3 +1,4 @@
+import { isCredentialHeader } from "../lib/known-secrets.ts";
 import type { CliArgs } from "./args.ts";
 import { COMMAND_FLAGS } from "./help.ts";
 
@@ -27,6 +28,8 @@ const CARRIED = new Set([
 const BOOLEAN = new Set(["--no-resource", "--use-id-token", "--allow-insecure-http", "--allow-pkce-unverified"]);
 /** Given, but shown as a placeholder: the suggestion must not print the secret. */
 const SECRET = new Set(["--client-secret"]);
+/** Upstream headers (a server may need them to answer at all): carried, a credential header's value as a placeholder. */
+const HEADER = new Set(["--header", "-H"]);
 
 /**
  * The carried options as the user wrote them, in their order; with `command`, only those it takes (a suggested
@@ -44,9 +47,15 @@ export function carriedOptions(
     const eq = word.indexOf("=");
     const flag = word.startsWith("--") && eq !== -1 ? word.slice(0, eq) : word;
     const inline = word.startsWith("--") && eq !== -1 ? word.slice(eq + 1) : undefined;
-    const canonical = flag === "-p" ? "--port" : flag;
+    const canonical = flag === "-p" ? "--port" : flag === "-H" ? "--header" : flag;
     if ((takes && !takes.includes(canonical)) || except.has(canonical)) {
-      if (inline === undefined && !BOOLEAN.has(flag) && (CARRIED.has(flag) || SECRET.has(flag))) i++;
+      if (inline === undefined && !BOOLEAN.has(flag) && (CARRIED.has(flag) || SECRET.has(flag) || HEADER.has(flag)))
+        i++;
+      continue;
+    }
+    if (HEADER.has(flag)) {
+      const header = inline ?? argv[++i];
+      if (header !== undefined) out.push(canonical, shownHeader(header));
       continue;
     }
     if (SECRET.has(flag)) {
@@ -63,6 +72,13 @@ export function carriedOptions(
     if (value !== undefined) out.push(canonical, value);
   }
   return out;
+}
+
+/** `Name: value` as a suggestion shows it: a credential's value replaced by the placeholder. */
+function shownHeader(header: string): string {
+  const colon = header.indexOf(":");
+  const name = colon === -1 ? header.trim() : header.slice(0, colon).trim();
+  return colon !== -1 && isCredentialHeader(name) ? `${name}: <secret>` : header;
 }
 
 /** `mcp-u2m-proxy <command> <server> <carried options> <extra>`, quoted for a shell. */

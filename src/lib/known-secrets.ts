@@ -69,13 +69,18 @@ export function rememberSecretsIn<T>(value: T, depth = 0): T {
 /** Header names whose values are credentials (besides the usual ones, anything naming a key, token or secret). */
 const CREDENTIAL_HEADER = /^(?:authorization|proxy-authorization|cookie)$|auth|token|key|secret|session|password/i;
 
+/** Whether a header named `name` carries a credential (its value is never shown). */
+export function isCredentialHeader(name: string): boolean {
+  return CREDENTIAL_HEADER.test(name);
+}
+
 /**
  * Remembers the credential values among static headers (--header): the whole value and, for `Scheme credential`,
  * the credential (and a Basic credential's password).
  */
 export function rememberHeaderSecrets(headers: Record<string, string> | undefined): void {
   for (const [name, value] of Object.entries(headers ?? {})) {
-    if (!CREDENTIAL_HEADER.test(name)) continue;
+    if (!isCredentialHeader(name)) continue;
     rememberSecret(value);
     const scheme = /^([A-Za-z][\w-]*)\s+(\S.*)$/.exec(value.trim());
     if (!scheme) continue;

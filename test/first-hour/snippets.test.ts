@@ -163,6 +163,36 @@ describe("clients: the options that pick the client and sign-in are in the snipp
     assert.deepEqual(args.slice(-6), ["--client-id", "snippet-static", "--scope", "mcp:read", "stdio", staticMcp.url]);
     assert.equal(await whoamiOverStdio(command, args), USER);
   });
+
+  // A server behind a gateway may need a header (a tenant, a routing key) to answer at all.
+  test("upstream headers: the stdio snippet sends them; a credential header shows only a placeholder", {
+    timeout: 60_000,
+  }, async () => {
+    const listed = await cli.run([
+      "clients",
+      staticMcp.url,
+      "--auth-dir",
+      staticDir,
+      "--client-id",
+      "snippet-static",
+      "--scope",
+      "mcp:read",
+      "--header",
+      "X-Tenant: acme",
+      "--header",
+      "X-Api-Key: k-snippet-secret",
+    ]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.doesNotMatch(listed.stdout, /k-snippet-secret/, "never the credential");
+    const listedSections = parseSections(listed.stdout);
+    const stdioLine = listedSections.get([...listedSections.keys()].find((name) => /stdio/.test(name)) ?? "");
+    const { command, args } = fromShellLine(stdioLine ?? "");
+    const headers = args.flatMap((word, i) => (args[i - 1] === "--header" ? [word] : []));
+    assert.deepEqual(headers, ["X-Tenant: acme", "X-Api-Key: <secret>"]);
+    staticMcp.resetStats();
+    assert.equal(await whoamiOverStdio(command, args), USER);
+    assert.ok(staticMcp.stats.extraHeaders.includes("x-tenant: acme"), staticMcp.stats.extraHeaders.join(", "));
+  });
 });
 
 /** Connects an SDK client to `command args` over stdio, with a host's environment, and returns whoami's `sub`. */

@@ -161,6 +161,35 @@ test("launchOptions: what a client snippet's stdio command needs besides --confi
     "mcp:read mcp:write",
     "--store-key-file",
     "/keys/store.key",
+    "--header",
+    "X-Team: a",
   ]);
   assert.ok(!launchOptions(argv).includes("hunter2"), "never the secret");
+});
+
+test("upstream headers are carried (the server may need them), a credential header's value as a placeholder", () => {
+  const argv = [
+    "serve",
+    URL_ARG,
+    "-H",
+    "X-Tenant: acme",
+    "--header=X-Api-Key: k-123456789",
+    "--header",
+    "Authorization: Bearer tok-123456789",
+    "--header",
+    "Cookie: sid=abcdefgh",
+  ];
+  const carried = launchOptions(argv);
+  assert.deepEqual(carried, [
+    "--header",
+    "X-Tenant: acme",
+    "--header",
+    "X-Api-Key: <secret>",
+    "--header",
+    "Authorization: <secret>",
+    "--header",
+    "Cookie: <secret>",
+  ]);
+  assert.doesNotMatch(carried.join(" "), /123456789|abcdefgh/, "never a credential");
+  assert.deepEqual(carriedOptions(argv, "status"), [], "status takes no --header, nor its value");
 });
