@@ -112,6 +112,7 @@ const OPTIONS = {
   "auth-dir": { type: "string" },
   store: { type: "string" },
   "store-key-file": { type: "string" },
+  keychain: { type: "boolean" },
   "new-store-key-file": { type: "string" },
   port: { type: "string", short: "p" },
   "callback-host": { type: "string" },
@@ -188,6 +189,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
   // Every command that opens the token store reads its key (a bad key fails before anything is touched).
   const usesStore = command !== "help" && command !== "clients" && values.help !== true && values.version !== true;
   const apiKey = usesApiKey ? inboundApiKey(values, environment, warnings) : undefined;
+  const stores = storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store);
   // Only serve has callers to tell apart; the other commands act for the person at the terminal.
   const identity = parseIdentityOptions(command === "serve" && usesApiKey ? values : {}, apiKey);
   // On Databricks Apps the platform's proxy is the only way in: listen where it connects, on the port it names.
@@ -220,7 +222,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       allowPkceUnverified: values["allow-pkce-unverified"] === true,
     },
     runtime: {
-      ...storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store),
+      ...stores,
       storeLeaseMs: mapDefined(
         parseSeconds(
           values["store-lease"] === undefined ? "MCP_PROXY_STORE_LEASE" : "--store-lease",
@@ -240,7 +242,12 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       }),
       debug: values.debug === true,
       allowInsecureHttp: values["allow-insecure-http"] === true,
-      storeKey: usesStore ? configuredStoreKey(values["store-key-file"], environment) : undefined,
+      storeKey: usesStore
+        ? configuredStoreKey(values["store-key-file"], environment, {
+            enabled: values.keychain === true || environment.keychain,
+            authDir: stores.authDir,
+          })
+        : undefined,
     },
     serve: {
       host: checkHostName("--host", values.host, command) ?? (onApps ? "0.0.0.0" : DEFAULTS.serveHost),

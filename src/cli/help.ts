@@ -21,6 +21,8 @@ export const FLAGS: Record<string, string> = {
     "token store: file:DIR (default), redis://HOST:PORT or postgres://USER@HOST/DB shared by replicas (env MCP_PROXY_STORE)",
   "--store-key-file FILE":
     "encrypt the store at rest with the key in FILE (chmod 600; env MCP_PROXY_STORE_KEY holds the key itself, MCP_PROXY_STORE_KEY_FILE a file)",
+  "--keychain":
+    "encrypt the store at rest with a key kept in the OS keychain (macOS Keychain, Windows Credential Manager, Linux Secret Service), created on first use (env MCP_PROXY_KEYCHAIN=1)",
   "--store-lease SECONDS":
     "a shared store's lease on a refresh or sign-in: how long a replica killed while holding one keeps the others waiting (env MCP_PROXY_STORE_LEASE; default 10)",
   "--new-store-key-file FILE": "store rekey: the key to move every record to (env MCP_PROXY_NEW_STORE_KEY)",
@@ -76,6 +78,7 @@ const STORE = [
   "--auth-dir DIR",
   "--store URL",
   "--store-key-file FILE",
+  "--keychain",
   "--store-lease SECONDS",
   "--client-id ID",
   "--client-metadata-url URL",
@@ -129,13 +132,31 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   status: [...STORE, "--use-id-token", "--allow-insecure-http", "--json", "--user WHO", "--debug"],
   refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--use-id-token", "--allow-insecure-http", "--debug"],
   clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--user WHO", "--debug"],
-  list: ["--config FILE", "--auth-dir DIR", "--store URL", "--store-key-file FILE", "--json", "--user WHO", "--debug"],
-  store: ["--auth-dir DIR", "--store URL", "--store-key-file FILE", "--new-store-key-file FILE", "--json", "--debug"],
+  list: [
+    "--config FILE",
+    "--auth-dir DIR",
+    "--store URL",
+    "--store-key-file FILE",
+    "--keychain",
+    "--json",
+    "--user WHO",
+    "--debug",
+  ],
+  store: [
+    "--auth-dir DIR",
+    "--store URL",
+    "--store-key-file FILE",
+    "--keychain",
+    "--new-store-key-file FILE",
+    "--json",
+    "--debug",
+  ],
   // The options that select the client and sign-in are carried into the stdio snippets.
   clients: [
     "--config FILE",
     "--auth-dir DIR",
     "--store-key-file FILE",
+    "--keychain",
     "--client-id ID",
     "--client-metadata-url URL",
     '--scope "A B"',

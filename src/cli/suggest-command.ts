@@ -16,6 +16,7 @@ const CARRIED = new Set([
   "-p",
   "--callback-host",
   "--store-key-file",
+  "--keychain",
   "--client-id",
   "--client-metadata-url",
   "--scope",
@@ -25,7 +26,13 @@ const CARRIED = new Set([
   "--allow-insecure-http",
   "--allow-pkce-unverified",
 ]);
-const BOOLEAN = new Set(["--no-resource", "--use-id-token", "--allow-insecure-http", "--allow-pkce-unverified"]);
+const BOOLEAN = new Set([
+  "--keychain",
+  "--no-resource",
+  "--use-id-token",
+  "--allow-insecure-http",
+  "--allow-pkce-unverified",
+]);
 /** Given, but shown as a placeholder: the suggestion must not print the secret. */
 const SECRET = new Set(["--client-secret"]);
 /** Upstream headers (a server may need them to answer at all): carried, a credential header's value as a placeholder. */

@@ -30,6 +30,10 @@ export interface Environment {
   storeKey: string | undefined;
   /** MCP_PROXY_STORE_KEY_FILE: a file (0600) whose first line is that key. */
   storeKeyFile: string | undefined;
+  /** MCP_PROXY_KEYCHAIN=1 (or true): `--keychain`, the store key kept in the OS keychain. */
+  keychain: boolean;
+  /** MCP_PROXY_KEYCHAIN_SERVICE: the keychain entry's service name (default "mcp-u2m-proxy"). */
+  keychainService: string | undefined;
   /** MCP_PROXY_NEW_STORE_KEY: the key `store rekey` moves the records to. A secret: never log it. */
   newStoreKey: string | undefined;
   /** MCP_PROXY_GENERATE_API_KEY=1 (or true): `serve --generate-api-key` (the Dockerfile sets it). */
@@ -63,6 +67,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     storeKey: nonEmpty(env.MCP_PROXY_STORE_KEY),
     storeKeyFile: nonEmpty(env.MCP_PROXY_STORE_KEY_FILE),
     newStoreKey: nonEmpty(env.MCP_PROXY_NEW_STORE_KEY),
+    keychain: ["1", "true", "yes"].includes(nonEmpty(env.MCP_PROXY_KEYCHAIN)?.toLowerCase() ?? ""),
+    keychainService: nonEmpty(env.MCP_PROXY_KEYCHAIN_SERVICE),
     generateApiKey: ["1", "true", "yes"].includes(nonEmpty(env.MCP_PROXY_GENERATE_API_KEY)?.toLowerCase() ?? ""),
     browser: nonEmpty(env.BROWSER),
     display: nonEmpty(env.WAYLAND_DISPLAY) ?? nonEmpty(env.DISPLAY),

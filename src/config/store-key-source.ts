@@ -3,15 +3,37 @@
  * or MCP_PROXY_STORE_KEY_FILE; and for `store rekey` the new key, `--new-store-key-file FILE` or
  * MCP_PROXY_NEW_STORE_KEY. A key file must be a regular file of the current user that no one else can read or
  * write (chmod 600): a key others can read protects nothing, so such a file is refused, not warned about.
+ * With `--keychain` (MCP_PROXY_KEYCHAIN=1) the key lives in the OS keychain instead (keychain-store-key.ts).
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ProxyError } from "../lib/errors.ts";
 import { parseStoreKey, type StoreKey } from "../store/record-cipher.ts";
 import type { Environment } from "./environment.ts";
+import { DEFAULT_KEYCHAIN_SERVICE, keychainStoreKey } from "./keychain-store-key.ts";
 
 /** The store key configured, or undefined when there is none (records are then written as plaintext). */
-export function configuredStoreKey(flagFile: string | undefined, environment: Environment): StoreKey | undefined {
+export function configuredStoreKey(
+  flagFile: string | undefined,
+  environment: Environment,
+  keychain: { enabled: boolean; authDir: string } = { enabled: false, authDir: "" },
+): StoreKey | undefined {
+  if (keychain.enabled) {
+    const other =
+      flagFile !== undefined
+        ? "--store-key-file"
+        : environment.storeKey !== undefined
+          ? "MCP_PROXY_STORE_KEY"
+          : environment.storeKeyFile !== undefined
+            ? "MCP_PROXY_STORE_KEY_FILE"
+            : undefined;
+    if (other) {
+      throw new ProxyError("USAGE", `--keychain and ${other} both give the store key.`, {
+        hint: "Keep one: the OS keychain (--keychain, MCP_PROXY_KEYCHAIN=1) or a key of your own.",
+      });
+    }
+    return keychainStoreKey(environment.keychainService ?? DEFAULT_KEYCHAIN_SERVICE, keychain.authDir);
+  }
   if (flagFile !== undefined) return readStoreKeyFile(flagFile, "--store-key-file");
   if (environment.storeKey !== undefined && environment.storeKeyFile !== undefined) {
     throw new ProxyError("USAGE", "Set MCP_PROXY_STORE_KEY or MCP_PROXY_STORE_KEY_FILE, not both.", {

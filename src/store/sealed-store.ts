@@ -199,7 +199,7 @@ export class SealedTokenStore implements TokenStore {
         "STORE_KEY_MISSING",
         `The ${kind} record of ${key} in ${this.location} is encrypted with store key ${safe}, and no store key was given.`,
         {
-          hint: `Set MCP_PROXY_STORE_KEY (or pass --store-key-file FILE) to the key whose id is ${safe}; nothing was read or changed.`,
+          hint: `Set MCP_PROXY_STORE_KEY (or pass --store-key-file FILE, or --keychain when the OS keychain holds it) to the key whose id is ${safe}; nothing was read or changed.`,
           details,
         },
       );
@@ -208,7 +208,7 @@ export class SealedTokenStore implements TokenStore {
       "STORE_KEY_WRONG",
       `The ${kind} record of ${key} in ${this.location} is encrypted with store key ${safe}, not with the given key ${this.#key.id}.`,
       {
-        hint: `Give the key whose id is ${safe} (MCP_PROXY_STORE_KEY or --store-key-file); nothing was read or changed. If a "mcp-u2m-proxy store rekey" was interrupted, run it again with the same old and new keys to finish it.`,
+        hint: `Give the key whose id is ${safe} (MCP_PROXY_STORE_KEY, --store-key-file or --keychain); nothing was read or changed. If a "mcp-u2m-proxy store rekey" was interrupted, run it again with the same old and new keys to finish it.`,
         details,
       },
     );

@@ -133,6 +133,8 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
     MCP_PROXY_STORE_KEY: " sk ",
     MCP_PROXY_STORE_KEY_FILE: "/keys/store",
     MCP_PROXY_NEW_STORE_KEY: "nk",
+    MCP_PROXY_KEYCHAIN: " True ",
+    MCP_PROXY_KEYCHAIN_SERVICE: " svc ",
     MCP_PROXY_GENERATE_API_KEY: " 1 ",
     BROWSER: "firefox",
     DISPLAY: ":0",
@@ -154,6 +156,8 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
     storeKey: "sk",
     storeKeyFile: "/keys/store",
     newStoreKey: "nk",
+    keychain: true,
+    keychainService: "svc",
     generateApiKey: true,
     browser: "firefox",
     display: ":0",
@@ -168,6 +172,7 @@ test("readEnvironment: every variable the program reads, trimmed, blank as unset
   assert.equal(none.port, undefined);
   assert.equal(readEnvironment({ DISPLAY: ":1", WAYLAND_DISPLAY: "wayland-0" }).display, "wayland-0");
   assert.equal(none.generateApiKey, false);
+  assert.equal(none.keychain, false);
   assert.equal(readEnvironment({ MCP_PROXY_GENERATE_API_KEY: "0" }).generateApiKey, false);
   for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "http_proxy"]) {
     assert.equal(readEnvironment({ [name]: "http://p:1" }).outboundProxy, true, name);

@@ -89,7 +89,9 @@ function status(census: StoreCensus, where: string, key: StoreKey | undefined, j
   } else if (census.plaintext > 0 && key) {
     lines.push('Plaintext records are sealed on their next write, or all at once with "mcp-u2m-proxy store encrypt".');
   } else if (census.plaintext > 0) {
-    lines.push("Give a store key (MCP_PROXY_STORE_KEY or --store-key-file) to encrypt the store at rest.");
+    lines.push(
+      "Give a store key (MCP_PROXY_STORE_KEY, --store-key-file, or --keychain for one kept in the OS keychain) to encrypt the store at rest.",
+    );
   }
   out(lines.join("\n"));
   return EXIT.ok;
@@ -98,7 +100,7 @@ function status(census: StoreCensus, where: string, key: StoreKey | undefined, j
 function requireKey(key: StoreKey | undefined, action: string): StoreKey {
   if (key) return key;
   throw new ProxyError("USAGE", `store ${action} needs the store key.`, {
-    hint: "Set MCP_PROXY_STORE_KEY or pass --store-key-file FILE (generate a key with: openssl rand -base64 32).",
+    hint: "Set MCP_PROXY_STORE_KEY or pass --store-key-file FILE (generate a key with: openssl rand -base64 32), or pass --keychain to keep one in the OS keychain.",
   });
 }
 
