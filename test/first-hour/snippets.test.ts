@@ -142,24 +142,21 @@ describe("clients: the options that pick the client and sign-in are in the snipp
     await staticAs?.close();
   });
 
+  /** `clients` for the pre-registered client with `extra` options: its stdio command, and everything it printed. */
+  async function stdioSnippet(extra: string[]): Promise<{ command: string; args: string[]; output: string }> {
+    const common = ["--auth-dir", staticDir, "--client-id", "snippet-static", "--scope", "mcp:read"];
+    const listed = await cli.run(["clients", staticMcp.url, ...common, ...extra]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const sections = parseSections(listed.stdout);
+    const stdioLine = sections.get([...sections.keys()].find((name) => /stdio/.test(name)) ?? "");
+    return { ...fromShellLine(stdioLine ?? ""), output: listed.stdout + listed.stderr };
+  }
+
   // The client id is part of the grant's store key: a snippet without it would look for another grant.
   test("a pre-registered client: the stdio snippet carries --client-id and answers with the same sign-in", {
     timeout: 60_000,
   }, async () => {
-    const listed = await cli.run([
-      "clients",
-      staticMcp.url,
-      "--auth-dir",
-      staticDir,
-      "--client-id",
-      "snippet-static",
-      "--scope",
-      "mcp:read",
-    ]);
-    assert.equal(listed.code, 0, listed.stderr);
-    const listedSections = parseSections(listed.stdout);
-    const stdioLine = listedSections.get([...listedSections.keys()].find((name) => /stdio/.test(name)) ?? "");
-    const { command, args } = fromShellLine(stdioLine ?? "");
+    const { command, args } = await stdioSnippet([]);
     assert.deepEqual(args.slice(-6), ["--client-id", "snippet-static", "--scope", "mcp:read", "stdio", staticMcp.url]);
     assert.equal(await whoamiOverStdio(command, args), USER);
   });
@@ -168,25 +165,13 @@ describe("clients: the options that pick the client and sign-in are in the snipp
   test("upstream headers: the stdio snippet sends them; a credential header shows only a placeholder", {
     timeout: 60_000,
   }, async () => {
-    const listed = await cli.run([
-      "clients",
-      staticMcp.url,
-      "--auth-dir",
-      staticDir,
-      "--client-id",
-      "snippet-static",
-      "--scope",
-      "mcp:read",
+    const { command, args, output } = await stdioSnippet([
       "--header",
       "X-Tenant: acme",
       "--header",
       "X-Api-Key: k-snippet-secret",
     ]);
-    assert.equal(listed.code, 0, listed.stderr);
-    assert.doesNotMatch(listed.stdout, /k-snippet-secret/, "never the credential");
-    const listedSections = parseSections(listed.stdout);
-    const stdioLine = listedSections.get([...listedSections.keys()].find((name) => /stdio/.test(name)) ?? "");
-    const { command, args } = fromShellLine(stdioLine ?? "");
+    assert.doesNotMatch(output, /k-snippet-secret/, "never the credential");
     const headers = args.flatMap((word, i) => (args[i - 1] === "--header" ? [word] : []));
     assert.deepEqual(headers, ["X-Tenant: acme", "X-Api-Key: <secret>"]);
     staticMcp.resetStats();
