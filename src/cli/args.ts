@@ -6,7 +6,7 @@ import { type Environment, readEnvironment } from "../config/environment.ts";
 import { type IdentityOptions, parseIdentityOptions } from "../config/identity-options.ts";
 import { DEFAULT_CALLBACK_HOST, DEFAULT_PORT, type RuntimeOptions, type UpstreamOptions } from "../config/options.ts";
 import { type ConfigLocation, findConfigPath } from "../config/resolve-config.ts";
-import { configuredNewStoreKey, configuredStoreKey } from "../config/store-key-source.ts";
+import { configuredKeychainService, configuredNewStoreKey, configuredStoreKey } from "../config/store-key-source.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { browserCanBeOpened } from "../lib/open-url.ts";
 import type { StoreKey } from "../store/record-cipher.ts";
@@ -65,6 +65,8 @@ export interface CliArgs {
   user: string | undefined;
   upstream: Omit<UpstreamOptions, "url">;
   runtime: RuntimeOptions;
+  /** --keychain: the OS keychain service whose entry runCli reads (or creates) into `runtime.storeKey`. */
+  keychainService: string | undefined;
   serve: {
     host: string;
     apiKey: string | undefined;
@@ -189,7 +191,10 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
   // Every command that opens the token store reads its key (a bad key fails before anything is touched).
   const usesStore = command !== "help" && command !== "clients" && values.help !== true && values.version !== true;
   const apiKey = usesApiKey ? inboundApiKey(values, environment, warnings) : undefined;
-  const stores = storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store);
+  const keychainService =
+    usesStore && (values.keychain === true || environment.keychain)
+      ? configuredKeychainService(values["store-key-file"], environment)
+      : undefined;
   // Only serve has callers to tell apart; the other commands act for the person at the terminal.
   const identity = parseIdentityOptions(command === "serve" && usesApiKey ? values : {}, apiKey);
   // On Databricks Apps the platform's proxy is the only way in: listen where it connects, on the port it names.
@@ -222,7 +227,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       allowPkceUnverified: values["allow-pkce-unverified"] === true,
     },
     runtime: {
-      ...stores,
+      ...storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store),
       storeLeaseMs: mapDefined(
         parseSeconds(
           values["store-lease"] === undefined ? "MCP_PROXY_STORE_LEASE" : "--store-lease",
@@ -242,12 +247,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       }),
       debug: values.debug === true,
       allowInsecureHttp: values["allow-insecure-http"] === true,
-      storeKey: usesStore
-        ? configuredStoreKey(values["store-key-file"], environment, {
-            enabled: values.keychain === true || environment.keychain,
-            authDir: stores.authDir,
-          })
-        : undefined,
+      storeKey: usesStore && !keychainService ? configuredStoreKey(values["store-key-file"], environment) : undefined,
     },
     serve: {
       host: checkHostName("--host", values.host, command) ?? (onApps ? "0.0.0.0" : DEFAULTS.serveHost),
@@ -273,6 +273,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
           ? configuredNewStoreKey(values["new-store-key-file"], environment)
           : undefined,
     },
+    keychainService,
     warnings,
   };
 }

@@ -1,4 +1,5 @@
 import { readEnvironment } from "../config/environment.ts";
+import { keychainStoreKey } from "../config/keychain-store-key.ts";
 import { describeError, isProxyError, ProxyError } from "../lib/errors.ts";
 import { setSuggestionRenderer } from "../lib/suggestions.ts";
 import { type CliArgs, parseCliArgs } from "./args.ts";
@@ -49,6 +50,10 @@ export async function runCli(
     if (args.help) {
       out(helpFor(args.helpTopic));
       return EXIT.ok;
+    }
+    // The keychain's key (created there on first use, under a lock): before any command opens the store.
+    if (args.keychainService) {
+      args.runtime.storeKey = await keychainStoreKey(args.keychainService, args.runtime.authDir);
     }
     parsed = args;
     servers = namedServers(args);

@@ -2,14 +2,15 @@
  * The store's encryption key kept in the OS keychain (`--keychain`): macOS Keychain, Windows Credential Manager, or
  * the Linux Secret Service (GNOME Keyring, KWallet), through @napi-rs/keyring. Records on disk are then sealed with
  * a key that only the user's unlocked login session can read, and no key file or variable is needed. The key is
- * created (32 random bytes) on first use; creation takes a lock file in the token directory, so that two processes
- * starting at once cannot each create a key and seal records with one the keychain no longer holds.
+ * created (32 random bytes) on first use, under the file store's cross-process lock in the token directory, so that
+ * two processes starting at once cannot each create a key and seal records with one the keychain no longer holds.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { ProxyError } from "../lib/errors.ts";
+import { acquireFileLock } from "../store/file-lock.ts";
 import { parseStoreKey, type StoreKey } from "../store/record-cipher.ts";
 
 /** The keychain entry's service name unless MCP_PROXY_KEYCHAIN_SERVICE names another (tests use their own). */
@@ -26,7 +27,7 @@ interface KeyringEntry {
 type EntryConstructor = new (service: string, account: string) => KeyringEntry;
 
 /** The store key in the keychain under `service`, created when there is none. */
-export function keychainStoreKey(service: string, authDir: string): StoreKey {
+export async function keychainStoreKey(service: string, authDir: string): Promise<StoreKey> {
   const entry = openEntry(service);
   const source = `The store key in the OS keychain (service "${service}", account "${ACCOUNT}")`;
   const existing = read(entry, service);
@@ -96,41 +97,19 @@ function unavailable(service: string, error: unknown): ProxyError {
   );
 }
 
-/** Runs `create` holding `<authDir>/.keychain-key.lock` (created exclusively; a stale one is taken over). */
-function withCreationLock<T>(authDir: string, create: () => T): T {
-  mkdirSync(authDir, { recursive: true, mode: 0o700 });
+/** Runs `create` holding the lock `<authDir>/.keychain-key.lock` (file-lock.ts: a dead holder's lock is broken). */
+async function withCreationLock<T>(authDir: string, create: () => T): Promise<T> {
+  await mkdir(authDir, { recursive: true, mode: 0o700 });
   const lock = join(authDir, ".keychain-key.lock");
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      closeSync(openSync(lock, "wx", 0o600));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      if (lockAge(lock) > STALE_LOCK_MS) {
-        unlinkSync(lock);
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new ProxyError("STORE_ERROR", `Another process holds ${lock} while it creates the store key.`, {
-          hint: `If no other mcp-u2m-proxy is starting, delete ${lock} and try again.`,
-        });
-      }
-      // This runs once, at start-up, before anything else: a short blocking wait is simplest.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-    }
+  const held = await acquireFileLock(lock, { waitMs: LOCK_WAIT_MS, staleMs: STALE_LOCK_MS });
+  if (!held.ok) {
+    throw new ProxyError("STORE_ERROR", `Another process holds ${lock} while it creates the store key.`, {
+      hint: `If no other mcp-u2m-proxy is starting, delete ${lock} and try again.`,
+    });
   }
   try {
     return create();
   } finally {
-    unlinkSync(lock);
-  }
-}
-
-function lockAge(lock: string): number {
-  try {
-    return Date.now() - statSync(lock).mtimeMs;
-  } catch {
-    return 0;
+    await held.release();
   }
 }

@@ -10,30 +10,10 @@ import { resolve } from "node:path";
 import { ProxyError } from "../lib/errors.ts";
 import { parseStoreKey, type StoreKey } from "../store/record-cipher.ts";
 import type { Environment } from "./environment.ts";
-import { DEFAULT_KEYCHAIN_SERVICE, keychainStoreKey } from "./keychain-store-key.ts";
+import { DEFAULT_KEYCHAIN_SERVICE } from "./keychain-store-key.ts";
 
 /** The store key configured, or undefined when there is none (records are then written as plaintext). */
-export function configuredStoreKey(
-  flagFile: string | undefined,
-  environment: Environment,
-  keychain: { enabled: boolean; authDir: string } = { enabled: false, authDir: "" },
-): StoreKey | undefined {
-  if (keychain.enabled) {
-    const other =
-      flagFile !== undefined
-        ? "--store-key-file"
-        : environment.storeKey !== undefined
-          ? "MCP_PROXY_STORE_KEY"
-          : environment.storeKeyFile !== undefined
-            ? "MCP_PROXY_STORE_KEY_FILE"
-            : undefined;
-    if (other) {
-      throw new ProxyError("USAGE", `--keychain and ${other} both give the store key.`, {
-        hint: "Keep one: the OS keychain (--keychain, MCP_PROXY_KEYCHAIN=1) or a key of your own.",
-      });
-    }
-    return keychainStoreKey(environment.keychainService ?? DEFAULT_KEYCHAIN_SERVICE, keychain.authDir);
-  }
+export function configuredStoreKey(flagFile: string | undefined, environment: Environment): StoreKey | undefined {
   if (flagFile !== undefined) return readStoreKeyFile(flagFile, "--store-key-file");
   if (environment.storeKey !== undefined && environment.storeKeyFile !== undefined) {
     throw new ProxyError("USAGE", "Set MCP_PROXY_STORE_KEY or MCP_PROXY_STORE_KEY_FILE, not both.", {
@@ -44,6 +24,25 @@ export function configuredStoreKey(
     return readStoreKeyFile(environment.storeKeyFile, "MCP_PROXY_STORE_KEY_FILE");
   }
   return environment.storeKey === undefined ? undefined : parseStoreKey(environment.storeKey, "MCP_PROXY_STORE_KEY");
+}
+
+/**
+ * With `--keychain` (or MCP_PROXY_KEYCHAIN=1): the keychain service the key is read from, or created in, before the
+ * command runs (keychainStoreKey, async). Another key source beside it is a usage error.
+ */
+export function configuredKeychainService(flagFile: string | undefined, environment: Environment): string {
+  const others: Array<[string, unknown]> = [
+    ["--store-key-file", flagFile],
+    ["MCP_PROXY_STORE_KEY", environment.storeKey],
+    ["MCP_PROXY_STORE_KEY_FILE", environment.storeKeyFile],
+  ];
+  const other = others.find(([, value]) => value !== undefined)?.[0];
+  if (other) {
+    throw new ProxyError("USAGE", `--keychain and ${other} both give the store key.`, {
+      hint: "Keep one: the OS keychain (--keychain, MCP_PROXY_KEYCHAIN=1) or a key of your own.",
+    });
+  }
+  return environment.keychainService ?? DEFAULT_KEYCHAIN_SERVICE;
 }
 
 /** The key `store rekey` moves the records to. */

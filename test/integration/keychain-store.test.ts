@@ -91,9 +91,8 @@ describe("--keychain: the store key in the OS keychain", () => {
         MCP_PROXY_KEYCHAIN_SERVICE: fresh,
       });
     // A lock left by a process that died while creating the key (older than 10 s) is taken over.
-    await mkdir(freshDir, { recursive: true, mode: 0o700 });
     const staleLock = join(freshDir, ".keychain-key.lock");
-    await writeFile(staleLock, "");
+    await mkdir(staleLock, { recursive: true, mode: 0o700 });
     await utimes(staleLock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     const runs = await Promise.all([census(), census(), census()]);
     for (const result of runs) assert.equal(result.code, 0, result.stderr);
