@@ -54,11 +54,13 @@ export class BrowserFlows {
     try {
       const { auth: sdkAuth } = await loadSdk();
       const resourceMetadataUrl = this.parts.resourceMetadataUrl();
-      const result = await sdkAuth(new FlowProvider(this.parts.flowHost(flow), flow), {
+      const host = this.parts.flowHost(flow);
+      const result = await sdkAuth(new FlowProvider(host, flow), {
         serverUrl,
         ...(flow.scope ? { scope: flow.scope } : {}),
         ...(resourceMetadataUrl ? { resourceMetadataUrl: new URL(resourceMetadataUrl) } : {}),
         fetchFn: this.parts.fetchFn,
+        skipIssuerMetadataValidation: host.issuers.relaxed,
         forceReauthorization: true,
       });
       if (result === "AUTHORIZED") {

@@ -56,6 +56,7 @@ export async function runDeviceSignIn(parts: DeviceSignInParts): Promise<void> {
       ...(flow.scope ? { scope: flow.scope } : {}),
       ...(parts.resourceMetadataUrl ? { resourceMetadataUrl: new URL(parts.resourceMetadataUrl) } : {}),
       fetchFn: parts.fetchFn,
+      skipIssuerMetadataValidation: parts.host.issuers.relaxed,
     });
     return;
   } catch (error) {

@@ -1,6 +1,7 @@
 import type { OAuthDiscoveryState } from "@modelcontextprotocol/client";
 import { STORE_VERSION, type TokenStore } from "../store/token-store.ts";
 import type { FetchLike } from "./authorized-fetch.ts";
+import type { IssuerCheck } from "./issuer-check.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { loadSdk } from "./sdk.ts";
 
@@ -15,6 +16,8 @@ export class DiscoveryCache {
     private readonly serverUrl: string,
     private readonly fetchFn: FetchLike,
     private readonly now: () => number,
+    /** RFC 8414 §3.3, with this upstream's accepted exceptions (issuer-check.ts). */
+    readonly issuers: IssuerCheck,
   ) {}
 
   async read(): Promise<OAuthDiscoveryState | undefined> {
@@ -42,8 +45,10 @@ export class DiscoveryCache {
       const info = await discoverOAuthServerInfo(this.serverUrl, {
         ...(resourceMetadataUrl ? { resourceMetadataUrl: new URL(resourceMetadataUrl) } : {}),
         fetchFn: this.fetchFn,
+        skipIssuerMetadataValidation: this.issuers.relaxed,
       });
       const state: OAuthDiscoveryState = { ...info, ...(resourceMetadataUrl ? { resourceMetadataUrl } : {}) };
+      this.issuers.check(state);
       await this.save(state);
       return state;
     } catch (error) {

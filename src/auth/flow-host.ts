@@ -53,6 +53,7 @@ export function createFlowHost(parts: FlowHostParts, flow: PendingFlow): FlowHos
       await keeper.persist(tokens, issuer, requestedScope, accountOf(tokens.id_token, tokens.access_token));
     },
     saveDiscovery: (state) => discovery.save(state),
+    issuers: discovery.issuers,
     // PKCE belongs to the authorization code grant; a device sign-in has none to check.
     checkPkce: flow.grant === "device" ? () => {} : parts.checkPkce,
     invalidate: async (scope) => {

@@ -9,6 +9,7 @@ import type {
 import { ProxyError } from "../lib/errors.ts";
 import { rememberSecret, rememberSecretsIn } from "../lib/redact.ts";
 import type { ClientInfoRecord } from "../store/token-store.ts";
+import type { IssuerCheck } from "./issuer-check.ts";
 import { loadSdk } from "./sdk.ts";
 
 /**
@@ -60,6 +61,8 @@ export interface FlowHost {
   saveClientInfo(info: StoredOAuthClientInformation, source: ClientInfoRecord["source"]): Promise<void>;
   saveTokens(tokens: StoredOAuthTokens, requestedScope: string | undefined): Promise<void>;
   saveDiscovery(state: OAuthDiscoveryState): Promise<void>;
+  /** RFC 8414 §3.3 with this upstream's exceptions; `relaxed` asks the SDK's auth() to leave the check to it. */
+  readonly issuers: IssuerCheck;
   /** Throws PKCE_UNSUPPORTED unless the metadata shows PKCE S256 support (or the user opted out). */
   checkPkce(state: OAuthDiscoveryState): void;
   invalidate(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): Promise<void>;
@@ -161,6 +164,7 @@ export class FlowProvider implements OAuthClientProvider {
   // The SDK's auth() hands over a fresh discovery result before it registers a client or builds the authorization
   // URL, so refusing here means an AS without verified PKCE support sees no registration and no authorization request.
   async saveDiscoveryState(state: OAuthDiscoveryState): Promise<void> {
+    this.host.issuers.check(state);
     this.host.checkPkce(state);
     this.flow.discovery = state;
     await this.host.saveDiscovery(state);

@@ -1,6 +1,7 @@
 import { ProxyError } from "../lib/errors.ts";
 import { authorizationServer, mcpServer, type Party, signInServersUnreachable, unreachable } from "../lib/messages.ts";
 import { FetchFailure, FetchTimeout } from "../lib/network-failure.ts";
+import { issuerMismatch } from "./issuer-check.ts";
 import { sdkIfLoaded } from "./sdk.ts";
 
 /** The SDK's OAuthError code, when `error` is one (only possible once the SDK is loaded). */
@@ -60,11 +61,10 @@ function fromSdkError(
 ): ProxyError | undefined {
   const retry = retryHint(serverUrl);
   if (error instanceof IssuerMismatchError) {
+    if (error.kind === "metadata") return issuerMismatch(serverUrl, error.expected, error.received);
     return new ProxyError(
       "ISSUER_MISMATCH",
-      error.kind === "metadata"
-        ? `The authorization server metadata for ${serverUrl} names a different issuer than the one it was fetched for; refusing to use it.`
-        : "The authorization response came from a different issuer than the one the sign-in started with (possible mix-up attack); it was rejected.",
+      "The authorization response came from a different issuer than the one the sign-in started with (possible mix-up attack); it was rejected.",
       { hint: "Sign in again; if it repeats, the server's OAuth setup is wrong.", cause: error },
     );
   }

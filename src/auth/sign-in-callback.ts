@@ -44,5 +44,6 @@ export async function exchangeCallback(
     iss: query.get("iss") ?? undefined,
     ...(flow.scope ? { scope: flow.scope } : {}),
     fetchFn,
+    skipIssuerMetadataValidation: host.issuers.relaxed,
   });
 }

@@ -18,6 +18,7 @@ import { ClientRegistry } from "./client-registry.ts";
 import { DiscoveryCache } from "./discovery-cache.ts";
 import { createFlowHost, type FlowHostParts } from "./flow-host.ts";
 import { InteractiveSignIn } from "./interactive-sign-in.ts";
+import { issuerCheck } from "./issuer-check.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { pkceSupportCheck } from "./pkce-support.ts";
 import { refreshFailure } from "./refresh-failure.ts";
@@ -83,7 +84,8 @@ export class UpstreamAuth implements AuthClient {
     const { serverUrl, log, now } = this;
     const onChange = () => this.events.emit("change");
     this.clients = new ClientRegistry(this.store, this.storeKey, serverUrl, upstream);
-    this.discovery = new DiscoveryCache(this.store, this.storeKey, serverUrl, this.fetchFn, now);
+    const issuers = issuerCheck({ serverUrl, acceptIssuer: upstream.acceptIssuer, log });
+    this.discovery = new DiscoveryCache(this.store, this.storeKey, serverUrl, this.fetchFn, now, issuers);
     const checkPkce = pkceSupportCheck({ serverUrl, allowUnverified: upstream.allowPkceUnverified === true, log });
     // Without a principal the grant is the upstream's default one: its key is the upstream key, the layout unchanged.
     this.keeper = new TokenKeeper(

@@ -15,6 +15,7 @@ import {
   assertServerUrlScheme,
   checkClientMetadataUrl,
   checkHostName,
+  checkIssuer,
   looksLikeAddress,
   parseTarget,
 } from "./input-checks.ts";
@@ -111,6 +112,7 @@ const OPTIONS = {
   "no-resource": { type: "boolean" },
   "use-id-token": { type: "boolean" },
   "allow-pkce-unverified": { type: "boolean" },
+  "accept-issuer": { type: "string" },
   "auth-dir": { type: "string" },
   store: { type: "string" },
   "store-key-file": { type: "string" },
@@ -225,6 +227,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
       sendResource: values["no-resource"] !== true,
       useIdToken: values["use-id-token"] === true,
       allowPkceUnverified: values["allow-pkce-unverified"] === true,
+      acceptIssuer: checkIssuer(values["accept-issuer"], command),
     },
     runtime: {
       ...storeOptions(values["auth-dir"] ?? environment.authDir, values.store ?? environment.store),

@@ -36,6 +36,8 @@ export const FLAGS: Record<string, string> = {
   "--allow-insecure-http": "allow plain http to non-loopback OAuth and MCP servers (dangerous; testing only)",
   "--allow-pkce-unverified":
     "sign in even though the server's metadata omits code_challenge_methods_supported (dangerous)",
+  "--accept-issuer ISS":
+    "accept this issuer from authorization server metadata that names another than its URL (RFC 8414 §3.3; for servers that publish a wrong one)",
   "--debug": "debug logs to stderr and a 0600 <hash>_debug.log (secrets are never logged)",
   "--force": "sign in again even when the stored tokens are valid (and register a new dynamic client)",
   "--all": "every configured server, one after the other",
@@ -97,6 +99,7 @@ const SIGN_IN = [
   "--device",
   "--allow-insecure-http",
   "--allow-pkce-unverified",
+  "--accept-issuer ISS",
   "--debug",
 ];
 const LISTEN = [
@@ -130,8 +133,16 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   stdio: [...SIGN_IN, "--transport KIND", "--protocol ERA"],
   auth: [...SIGN_IN, "--force", "--all"],
   status: [...STORE, "--use-id-token", "--allow-insecure-http", "--json", "--user WHO", "--debug"],
-  refresh: [...STORE, "--client-secret SECRET", "--no-resource", "--use-id-token", "--allow-insecure-http", "--debug"],
-  clear: [...STORE, "--client-secret SECRET", "--allow-insecure-http", "--user WHO", "--debug"],
+  refresh: [
+    ...STORE,
+    "--client-secret SECRET",
+    "--no-resource",
+    "--use-id-token",
+    "--accept-issuer ISS",
+    "--allow-insecure-http",
+    "--debug",
+  ],
+  clear: [...STORE, "--client-secret SECRET", "--accept-issuer ISS", "--allow-insecure-http", "--user WHO", "--debug"],
   list: [
     "--config FILE",
     "--auth-dir DIR",
@@ -164,6 +175,7 @@ export const COMMAND_FLAGS: Record<string, readonly string[]> = {
     '--header "Name: value"',
     "--no-resource",
     "--use-id-token",
+    "--accept-issuer ISS",
     "--callback-host NAME",
     "--port N",
     "--api-key KEY",

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { isIssuerUrl } from "../config/own-keys.ts";
 import { SERVER_NAME_PATTERN } from "../config/server-entry.ts";
 import { ProxyError } from "../lib/errors.ts";
 import { isLoopbackHost } from "../lib/loopback.ts";
@@ -94,6 +95,17 @@ export function checkClientMetadataUrl(raw: string | undefined, command: string)
     `--client-metadata-url must be an https URL with a path, not ${shown(raw)}.`,
     command,
     "For example --client-metadata-url https://app.example.com/oauth/client.json.",
+  );
+}
+
+/** `--accept-issuer`: an issuer identifier (RFC 8414 §2), an http(s) URL with no query or fragment. */
+export function checkIssuer(raw: string | undefined, command: string): string | undefined {
+  if (raw === undefined) return undefined;
+  if (isIssuerUrl(raw.trim())) return raw.trim();
+  throw usageError(
+    `--accept-issuer must be an http(s) URL without a query or fragment, not ${shown(raw)}.`,
+    command,
+    "Pass the issuer exactly as the authorization server's metadata names it (the sign-in error shows it).",
   );
 }
 

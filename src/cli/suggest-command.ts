@@ -25,6 +25,7 @@ const CARRIED = new Set([
   "--use-id-token",
   "--allow-insecure-http",
   "--allow-pkce-unverified",
+  "--accept-issuer",
 ]);
 const BOOLEAN = new Set([
   "--keychain",

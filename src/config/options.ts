@@ -31,6 +31,11 @@ export interface UpstreamOptions {
    * (--allow-pkce-unverified). Dangerous: PKCE S256 is still sent, but nothing shows the server enforces it.
    */
   allowPkceUnverified?: boolean | undefined;
+  /**
+   * The one issuer accepted from authorization server metadata that names another than the URL it was fetched for
+   * (--accept-issuer, config `oauth.acceptIssuer`), for servers whose operator publishes a wrong one (RFC 8414 §3.3).
+   */
+  acceptIssuer?: string | undefined;
 }
 
 export interface RuntimeOptions {

@@ -3,7 +3,7 @@ import { RESERVED_AUTHORIZE_PARAMS } from "./mcp-remote-entry.ts";
 
 /**
  * This proxy's own keys inside an entry, under `"mcp-u2m-proxy"`, where hosts leave them alone:
- * `{ "oauth": { clientId, clientSecret, clientMetadataUrl, scope, resource, useIdToken, authorizeParams }, "enabled",
+ * `{ "oauth": { clientId, clientSecret, clientMetadataUrl, scope, resource, useIdToken, acceptIssuer, authorizeParams }, "enabled",
  * "rateLimit": { requestsPerMinute, burst }, "protocol": "auto" | "legacy" | "modern" }`. Unknown keys here are warned about (a typo would otherwise be
  * silently ignored) but accepted, so a file written for a later version still loads.
  */
@@ -15,6 +15,7 @@ export interface OwnKeys {
     scope?: string | undefined;
     resource?: boolean | undefined;
     useIdToken?: boolean | undefined;
+    acceptIssuer?: string | undefined;
     authorizeParams: Record<string, string>;
   };
   rateLimit: { requestsPerMinute: number; burst: number } | undefined;
@@ -27,7 +28,7 @@ export interface OwnKeys {
 const OWN = "mcp-u2m-proxy";
 const OWN_KEYS = new Set(["oauth", "enabled", "rateLimit", "protocol"]);
 const PROTOCOLS = new Set(["auto", "legacy", "modern"]);
-const OAUTH_STRINGS = ["clientId", "clientSecret", "clientMetadataUrl", "scope"] as const;
+const OAUTH_STRINGS = ["clientId", "clientSecret", "clientMetadataUrl", "scope", "acceptIssuer"] as const;
 const OAUTH_BOOLEANS = ["resource", "useIdToken"] as const;
 const OAUTH_KEYS = new Set<string>([...OAUTH_STRINGS, ...OAUTH_BOOLEANS, "authorizeParams"]);
 
@@ -73,6 +74,12 @@ export function readOwnKeys(raw: unknown, at: Place, expand: (value: string, key
     throw configError(
       at(`${OWN}.oauth.clientMetadataUrl`),
       `must be an https URL with a path (where the Client ID Metadata Document is)`,
+    );
+  }
+  if (own.oauth.acceptIssuer !== undefined && !isIssuerUrl(own.oauth.acceptIssuer)) {
+    throw configError(
+      at(`${OWN}.oauth.acceptIssuer`),
+      `must be an http(s) URL: the issuer the authorization server's metadata names`,
     );
   }
   for (const name of OAUTH_BOOLEANS) {
@@ -149,4 +156,14 @@ function kindOf(name: string, value: unknown): string {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** An issuer identifier (RFC 8414 §2): an http(s) URL without query or fragment. */
+export function isIssuerUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || url.protocol === "http:") && !url.search && !url.hash && !value.includes("#");
+  } catch {
+    return false;
+  }
 }

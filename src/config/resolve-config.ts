@@ -56,6 +56,7 @@ export function toUpstreamOptions(
     sendResource: entry.oauth.resource && flags.sendResource !== false,
     useIdToken: flags.useIdToken === true || entry.oauth.useIdToken === true,
     allowPkceUnverified: flags.allowPkceUnverified === true,
+    acceptIssuer: flags.acceptIssuer ?? entry.oauth.acceptIssuer,
   };
 }
 

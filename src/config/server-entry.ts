@@ -17,6 +17,8 @@ export interface OAuthSettings {
   authorizeParams: Record<string, string>;
   /** true: send the OpenID Connect ID token as the bearer instead of the access token (Cognito, AgentCore). */
   useIdToken?: boolean | undefined;
+  /** The one issuer accepted from authorization server metadata that names another than its URL (RFC 8414 §3.3). */
+  acceptIssuer?: string | undefined;
 }
 
 export interface RateLimit {
@@ -229,6 +231,7 @@ function applyOwnKeys(entry: ServerEntry, rawOwn: unknown, context: EntryContext
   oauth.scope = own.oauth.scope ?? oauth.scope;
   if (own.oauth.resource !== undefined) oauth.resource = own.oauth.resource;
   if (own.oauth.useIdToken !== undefined) oauth.useIdToken = own.oauth.useIdToken;
+  if (own.oauth.acceptIssuer !== undefined) oauth.acceptIssuer = own.oauth.acceptIssuer;
   Object.assign(oauth.authorizeParams, own.oauth.authorizeParams);
   entry.rateLimit = own.rateLimit;
   entry.protocol = own.protocol;

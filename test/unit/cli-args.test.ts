@@ -154,6 +154,23 @@ describe("--allow-pkce-unverified", () => {
   });
 });
 
+describe("--accept-issuer", () => {
+  test("takes an issuer URL for the commands that discover; anything else is a usage error", () => {
+    assert.equal(parseCliArgs(["auth", URL_ARG], {}).upstream.acceptIssuer, undefined);
+    for (const command of ["auth", "serve", "stdio", "refresh"]) {
+      const args = parseCliArgs([command, URL_ARG, "--accept-issuer", "https://auth.example.com"], {});
+      assert.equal(args.upstream.acceptIssuer, "https://auth.example.com", command);
+    }
+    for (const bad of ["auth.example.com", "https://auth.example.com/#x", "https://a.example.com/?q=1"]) {
+      assert.throws(
+        () => parseCliArgs(["auth", URL_ARG, "--accept-issuer", bad], {}),
+        /--accept-issuer must be an http\(s\) URL/,
+        bad,
+      );
+    }
+  });
+});
+
 describe("serve's limits on streams and sessions", () => {
   test("default to the face's own defaults (undefined) and parse whole numbers; the idle timeout is in seconds", () => {
     const none = parseCliArgs(["serve", URL_ARG]).serve;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { exitCodeFor } from "../../src/cli/exit-codes.ts";
 import { loadConfigFile, parseConfig } from "../../src/config/config-file.ts";
+import { toUpstreamOptions } from "../../src/config/resolve-config.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
 
 const FILE = "/home/me/project/mcp-u2m-proxy.json";
@@ -76,6 +77,7 @@ test("Claude Code .mcp.json: http and sse entries with headers, a stdio entry sk
     sendResource: true,
     allowPkceUnverified: false,
     useIdToken: false,
+    acceptIssuer: undefined,
   });
 });
 
@@ -243,6 +245,35 @@ test("the ID token as the bearer: mcp-remote's --use-id-token and our oauth.useI
       }),
     /server "bad".*mcp-u2m-proxy\.oauth\.useIdToken.*must be true or false/s,
   );
+});
+
+test("oauth.acceptIssuer: the one other issuer accepted from an entry's AS metadata; a non-URL is an error", () => {
+  const config = parse({
+    mcpServers: {
+      jira: {
+        url: "https://mcp.atlassian.com/v1/mcp/authv2",
+        "mcp-u2m-proxy": { oauth: { acceptIssuer: "https://auth.atlassian.com" } },
+      },
+      plain: { url: "https://p.example.com/mcp" },
+    },
+  });
+  const [jira, plain] = config.servers;
+  assert.equal(jira?.upstream.acceptIssuer, "https://auth.atlassian.com");
+  assert.equal(plain?.upstream.acceptIssuer, undefined);
+  assert.equal(
+    toUpstreamOptions(jira!, { acceptIssuer: "https://other.example" }).acceptIssuer,
+    "https://other.example",
+  );
+  for (const bad of ["auth.atlassian.com", "https://a.example.com/?x=1", "ftp://a.example.com"]) {
+    assert.throws(
+      () =>
+        parse({
+          mcpServers: { bad: { url: "https://b.example.com/mcp", "mcp-u2m-proxy": { oauth: { acceptIssuer: bad } } } },
+        }),
+      /server "bad".*mcp-u2m-proxy\.oauth\.acceptIssuer.*must be an http\(s\) URL/s,
+      bad,
+    );
+  }
 });
 
 test("disabled entries are listed, not served; our enabled wins over the host's", () => {

@@ -84,6 +84,7 @@ test("toUpstreamOptions: an entry alone becomes the UpstreamOptions the program 
     sendResource: false,
     allowPkceUnverified: false,
     useIdToken: false,
+    acceptIssuer: undefined,
   });
 });
 

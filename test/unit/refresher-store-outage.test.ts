@@ -7,10 +7,12 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { ClientRegistry } from "../../src/auth/client-registry.ts";
 import { DiscoveryCache } from "../../src/auth/discovery-cache.ts";
+import { issuerCheck } from "../../src/auth/issuer-check.ts";
 import { Refresher } from "../../src/auth/refresher.ts";
 import { TokenKeeper } from "../../src/auth/token-keeper.ts";
 import { ProxyError } from "../../src/lib/errors.ts";
 import type { Logger } from "../../src/lib/logger.ts";
+import { silentLogger } from "../../src/lib/logger.ts";
 import { MemoryTokenStore } from "../../src/store/memory-store.ts";
 import type { RecordKind, RecordTypes, WriteOptions } from "../../src/store/token-store.ts";
 import { closeAll, type FakeOAuth, harness, MCP_URL, seedSignedIn, upstreamOf } from "./support/fake-oauth.ts";
@@ -57,7 +59,14 @@ async function replica(
     store,
     keeper,
     clients: new ClientRegistry(store, key, MCP_URL, upstreamOf()),
-    discovery: new DiscoveryCache(store, key, MCP_URL, fetchFn, Date.now),
+    discovery: new DiscoveryCache(
+      store,
+      key,
+      MCP_URL,
+      fetchFn,
+      Date.now,
+      issuerCheck({ serverUrl: MCP_URL, log: silentLogger }),
+    ),
     fetchFn,
     serverUrl: MCP_URL,
     sendResource: true,

@@ -5,9 +5,11 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { ClientRegistry } from "../../src/auth/client-registry.ts";
 import { DiscoveryCache } from "../../src/auth/discovery-cache.ts";
+import { issuerCheck } from "../../src/auth/issuer-check.ts";
 import { Refresher, type RefreshResult, TRANSIENT_RETRIES } from "../../src/auth/refresher.ts";
 import { TokenKeeper } from "../../src/auth/token-keeper.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
+import { silentLogger } from "../../src/lib/logger.ts";
 import {
   closeAll,
   type FakeOAuth,
@@ -44,7 +46,14 @@ async function setup({
     store,
     keeper,
     clients: new ClientRegistry(store, key, MCP_URL, upstreamOf()),
-    discovery: new DiscoveryCache(store, key, MCP_URL, fetch, Date.now),
+    discovery: new DiscoveryCache(
+      store,
+      key,
+      MCP_URL,
+      fetch,
+      Date.now,
+      issuerCheck({ serverUrl: MCP_URL, log: silentLogger }),
+    ),
     fetchFn: fetch,
     serverUrl: MCP_URL,
     sendResource: true,

@@ -1,0 +1,193 @@
+// Authorization server metadata whose issuer is not the URL it was fetched for (RFC 8414 §3.3), in the shape
+// Atlassian's multi-tenant server publishes: the protected resource names `<issuer>/<tenant>`, whose metadata names
+// the bare `<issuer>`. A real oidc-provider AS serves it. Refused by default with the way out in the hint; signed in
+// with --accept-issuer (acceptIssuer) naming exactly that issuer, also when a refresh has to discover again.
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { UpstreamAuth } from "../../src/auth/upstream-auth.ts";
+import type { RuntimeOptions } from "../../src/config/options.ts";
+import { isProxyError } from "../../src/lib/errors.ts";
+import { createLogger } from "../../src/lib/logger.ts";
+import { FileTokenStore } from "../../src/store/file-store.ts";
+import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
+import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
+import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
+import { cli, freePort } from "./support/built-cli.ts";
+
+const TENANT = "tenant7Qx";
+
+describe("authorization server metadata naming another issuer than its URL", () => {
+  let as: TestAuthServer;
+  let mcp: TestMcpServer;
+  let dir: string;
+
+  before(async () => {
+    as = await startAuthServer({ tenantPath: TENANT });
+    mcp = await startMcpServer({ authServer: as, advertisedAuthServer: `${as.issuer}/${TENANT}` });
+    dir = await mkdtemp(join(tmpdir(), "u2m-issuer-"));
+  });
+  after(async () => {
+    await mcp.close();
+    await as.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function authFor(name: string, acceptIssuer: string | undefined) {
+    const authDir = join(dir, name);
+    const runtime: RuntimeOptions = {
+      authDir,
+      port: 0,
+      callbackHost: "127.0.0.1",
+      openBrowser: true,
+      debug: false,
+      allowInsecureHttp: false,
+    };
+    const warnings: string[] = [];
+    const opened: string[] = [];
+    const store = new FileTokenStore({ dir: authDir });
+    const auth = new UpstreamAuth(
+      { url: mcp.url, authorizeParams: {}, headers: {}, sendResource: true, acceptIssuer },
+      runtime,
+      {
+        store,
+        callback: "own-listener",
+        logger: createLogger({ level: "warn", write: (line) => void warnings.push(line) }),
+        printSignInUrl: () => {},
+        openUrl: async (url) => {
+          opened.push(url);
+          void completeLoginInBrowser(url, { login: "erin" });
+        },
+      },
+    );
+    return { auth, store, warnings, opened };
+  }
+
+  test("the fixture really serves such metadata", async () => {
+    const prm = (await (await fetch(mcp.resourceMetadataUrl)).json()) as { authorization_servers: string[] };
+    assert.deepEqual(prm.authorization_servers, [`${as.issuer}/${TENANT}`]);
+    const url = `${as.issuer}/.well-known/oauth-authorization-server/${TENANT}`;
+    const metadata = (await (await fetch(url)).json()) as Record<string, unknown>;
+    assert.equal(metadata.issuer, as.issuer);
+  });
+
+  for (const [label, acceptIssuer] of [
+    ["by default", undefined],
+    ["with --accept-issuer naming another issuer", "https://auth.example.com"],
+  ] as const) {
+    test(`is refused ${label}: ISSUER_MISMATCH naming both, no registration, no authorization request`, async () => {
+      as.resetStats();
+      const { auth, opened } = authFor(`refused-${acceptIssuer ? "other" : "default"}`, acceptIssuer);
+      try {
+        await assert.rejects(auth.signIn(), (error: unknown) => {
+          assert.ok(isProxyError(error, "ISSUER_MISMATCH"), String(error));
+          const message = (error as Error).message;
+          assert.ok(message.includes(`fetched for ${as.issuer}/${TENANT}`), message);
+          assert.ok(message.includes(`names the issuer ${as.issuer};`), message);
+          const hint = (error as { hint?: string }).hint ?? "";
+          assert.ok(hint.includes(`--accept-issuer ${as.issuer} `), hint);
+          assert.match(hint, /"acceptIssuer"/);
+          return true;
+        });
+        assert.ok(as.stats.tenantMetadataRequests >= 1, "the metadata was fetched from the tenant URL");
+        assert.equal(as.stats.registrations, 0);
+        assert.equal(as.stats.authorizationRequests, 0);
+        assert.deepEqual(opened, []);
+        assert.equal((await auth.status()).signedIn, false);
+      } finally {
+        await auth.close();
+      }
+    });
+  }
+
+  test("with --accept-issuer naming it: signs in, the token works, a refresh that discovers again works", async () => {
+    as.resetStats();
+    const { auth, store, warnings, opened } = authFor("accepted", as.issuer);
+    try {
+      await auth.signIn();
+      assert.equal(opened.length, 1);
+      assert.equal(new URL(opened[0]!).origin, as.issuer);
+      const status = await auth.status();
+      assert.equal(status.signedIn, true);
+      assert.equal(status.account, "erin");
+      assert.equal(as.stats.registrations, 1);
+      assert.equal(as.stats.tokenRequests.authorization_code, 1);
+
+      const token = await auth.getAccessToken();
+      assert.ok(token);
+      const answer = await fetch(mcp.url, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+        }),
+      });
+      await answer.body?.cancel();
+      assert.equal(answer.status, 200, "the MCP server accepts the token");
+
+      // A refresh without the stored discovery discovers again, through the same check.
+      const before = as.stats.tenantMetadataRequests;
+      await store.remove(status.storeKey, "discovery");
+      await auth.refresh();
+      assert.equal(as.stats.refreshSuccesses, 1);
+      assert.ok(as.stats.tenantMetadataRequests > before, "discovered again");
+      assert.notEqual(await auth.getAccessToken(), token);
+
+      const accepted = warnings.filter((line) => /--accept-issuer/.test(line));
+      assert.equal(accepted.length, 1, warnings.join(""));
+      assert.ok(accepted[0]!.includes(`${as.issuer}/${TENANT}`), accepted[0]);
+    } finally {
+      await auth.close();
+    }
+  });
+});
+
+describe("the CLI in front of such a server (the built bin)", () => {
+  let as: TestAuthServer;
+  let mcp: TestMcpServer;
+  let dir: string;
+
+  before(async () => {
+    as = await startAuthServer({ tenantPath: TENANT });
+    mcp = await startMcpServer({ authServer: as, advertisedAuthServer: `${as.issuer}/${TENANT}` });
+    dir = await mkdtemp(join(tmpdir(), "u2m-issuer-cli-"));
+  });
+  after(async () => {
+    await mcp.close();
+    await as.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("auth exits 3 naming --accept-issuer; with it, auth and refresh exit 0 and a config entry's acceptIssuer works too", async () => {
+    const common = ["--auth-dir", join(dir, "auth"), "--port", String(await freePort())];
+    const refused = await cli(["auth", mcp.url, ...common, "--no-browser"]);
+    assert.equal(refused.code, 3, refused.stderr);
+    assert.ok(refused.stderr.includes(`--accept-issuer ${as.issuer}`), refused.stderr);
+    assert.equal(as.stats.registrations, 0);
+
+    const accepted = await cli(["auth", mcp.url, ...common, "--accept-issuer", as.issuer], {
+      TEST_BROWSER_LOGIN: "frank",
+    });
+    assert.equal(accepted.code, 0, accepted.stderr);
+    assert.match(accepted.stderr, /accepted because of --accept-issuer/);
+    const refresh = await cli(["refresh", mcp.url, ...common, "--accept-issuer", as.issuer]);
+    assert.equal(refresh.code, 0, refresh.stderr);
+
+    const config = join(dir, "servers.json");
+    const entry = { url: mcp.url, "mcp-u2m-proxy": { oauth: { acceptIssuer: as.issuer } } };
+    await writeFile(config, JSON.stringify({ mcpServers: { tenant: entry } }));
+    const byName = await cli(["auth", "tenant", "--config", config, "--auth-dir", join(dir, "named"), "--port", "0"], {
+      TEST_BROWSER_LOGIN: "frank",
+    });
+    assert.equal(byName.code, 0, byName.stderr);
+  });
+});
