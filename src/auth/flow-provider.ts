@@ -10,6 +10,7 @@ import { ProxyError } from "../lib/errors.ts";
 import { rememberSecret, rememberSecretsIn } from "../lib/redact.ts";
 import type { ClientInfoRecord } from "../store/token-store.ts";
 import type { IssuerCheck } from "./issuer-check.ts";
+import { authorizeParamsFor, sendsResource } from "./provider-defaults.ts";
 import { loadSdk } from "./sdk.ts";
 
 /**
@@ -75,36 +76,37 @@ export interface FlowHost {
  */
 export class FlowProvider implements OAuthClientProvider {
   readonly clientMetadataUrl: string | undefined;
-  validateResourceURL?: (serverUrl: string | URL, resource?: string) => Promise<URL | undefined>;
 
   constructor(
     private readonly host: FlowHost,
     readonly flow: PendingFlow,
   ) {
     this.clientMetadataUrl = host.clientMetadataUrl;
-    if (!host.sendResource) {
-      // Opt-out for authorization servers that reject RFC 8707 (e.g. Entra AADSTS9010010): still refuse a
-      // protected resource metadata document naming another resource, but send no `resource` parameter.
-      this.validateResourceURL = async (serverUrl, resource) => {
-        const { checkResourceAllowed, resourceUrlFromServerUrl } = await loadSdk();
-        if (
-          resource &&
-          !checkResourceAllowed({
-            requestedResource: resourceUrlFromServerUrl(serverUrl),
-            configuredResource: resource,
-          })
-        ) {
-          throw new ProxyError(
-            "RESOURCE_MISMATCH",
-            `Protected resource ${resource} does not match expected ${String(serverUrl)}.`,
-            {
-              hint: "Check the server URL.",
-            },
-          );
-        }
-        return undefined;
-      };
-    }
+  }
+
+  /**
+   * Present only when no `resource` is to be sent: --no-resource, or an authorization server known to reject RFC
+   * 8707 (Entra AADSTS9010010, provider-defaults.ts). A getter, because the SDK asks after discovery, when the
+   * issuer is known. Absent, the SDK checks and sends the resource itself.
+   */
+  get validateResourceURL(): ((serverUrl: string | URL, resource?: string) => Promise<URL | undefined>) | undefined {
+    const issuer = this.flow.discovery?.authorizationServerMetadata?.issuer;
+    if (sendsResource(this.host.sendResource, issuer)) return undefined;
+    // Still refuse a protected resource metadata document naming another resource; send no `resource` parameter.
+    return async (serverUrl, resource) => {
+      const { checkResourceAllowed, resourceUrlFromServerUrl } = await loadSdk();
+      if (
+        resource &&
+        !checkResourceAllowed({ requestedResource: resourceUrlFromServerUrl(serverUrl), configuredResource: resource })
+      ) {
+        throw new ProxyError(
+          "RESOURCE_MISMATCH",
+          `Protected resource ${resource} does not match expected ${String(serverUrl)}.`,
+          { hint: "Check the server URL." },
+        );
+      }
+      return undefined;
+    };
   }
 
   get redirectUrl(): string | undefined {
@@ -143,7 +145,8 @@ export class FlowProvider implements OAuthClientProvider {
   redirectToAuthorization(authorizationUrl: URL): void {
     // Checked at discovery already; again here because nothing opens this URL unless this returns.
     if (this.flow.discovery) this.host.checkPkce(this.flow.discovery);
-    for (const [name, value] of Object.entries(this.host.authorizeParams)) {
+    const issuer = this.flow.discovery?.authorizationServerMetadata?.issuer;
+    for (const [name, value] of Object.entries(authorizeParamsFor(issuer, this.host.authorizeParams))) {
       // The options layer refuses these; a library caller's map must not break PKCE, state or the binding either.
       if (FLOW_PARAMS.has(name.toLowerCase())) continue;
       authorizationUrl.searchParams.set(name, value);

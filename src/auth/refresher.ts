@@ -6,6 +6,7 @@ import type { FetchLike } from "./authorized-fetch.ts";
 import type { ClientRegistry } from "./client-registry.ts";
 import type { DiscoveryCache } from "./discovery-cache.ts";
 import { isInvalidClient, isInvalidGrant, isTransientOAuthError, toProxyError } from "./oauth-errors.ts";
+import { sendsResource } from "./provider-defaults.ts";
 import { loadSdk } from "./sdk.ts";
 import type { TokenKeeper } from "./token-keeper.ts";
 import { bearerOf, expiresSoon } from "./token-lifetime.ts";
@@ -132,7 +133,9 @@ export class Refresher {
       return "invalid-grant";
     }
 
-    const resource = this.parts.sendResource ? (serverInfo.resourceMetadata?.resource ?? serverUrl) : undefined;
+    const resource = sendsResource(this.parts.sendResource, issuer)
+      ? (serverInfo.resourceMetadata?.resource ?? serverUrl)
+      : undefined;
     // The mark says "this refresh token is being spent": kept if the answer cannot be stored, so no other process
     // spends it again while this one holds the new tokens (awaitForeignRefresh).
     let marked: number;

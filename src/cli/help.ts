@@ -8,12 +8,14 @@ export const FLAGS: Record<string, string> = {
   "--client-secret SECRET": "its secret (confidential clients)",
   "--client-metadata-url URL": "use a Client ID Metadata Document (https URL) when the server supports it",
   '--scope "A B"': "ask for these scopes instead of the server's",
-  "--authorize-param K=V": "extra authorization request parameter (repeatable), e.g. access_type=offline",
+  "--authorize-param K=V":
+    "extra authorization request parameter (repeatable); Google gets access_type=offline and prompt=consent by itself",
   '--header "Name: value"': "send this header upstream (repeatable); an Authorization header replaces OAuth",
   "--transport KIND": "the upstream's transport: streamable-http, sse or auto (default: detected once)",
   "--protocol ERA":
     "the upstream's MCP revision: legacy (2025, sessions), modern (2026-07-28) or auto (default: probed, remembered a day)",
-  "--no-resource": "do not send the RFC 8707 resource parameter (for servers that reject it)",
+  "--no-resource":
+    "do not send the RFC 8707 resource parameter (for servers that reject it; never sent to Microsoft Entra)",
   "--use-id-token":
     "send the OpenID Connect ID token as the bearer instead of the access token (AWS Cognito, Bedrock AgentCore); asks for the openid scope",
   "--auth-dir DIR": "token directory (env MCP_AUTH_DIR; default ~/.mcp/auth)",

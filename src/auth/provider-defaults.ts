@@ -1,0 +1,62 @@
+/**
+ * What some big authorization servers need beyond the MCP spec for a sign-in that lasts, chosen by the issuer that
+ * discovery found (so it applies whatever the MCP server's URL is). The user's own options always win: an
+ * `--authorize-param` of the same name replaces a default, and `--no-resource` stays off.
+ */
+export interface ProviderDefaults {
+  /** For messages and docs. */
+  name: string;
+  /** Authorization request parameters added unless the user set the same name. */
+  authorizeParams: Record<string, string>;
+  /** True: never send the RFC 8707 `resource` parameter (the server rejects it). */
+  omitResource: boolean;
+}
+
+// Google issues a refresh token only with access_type=offline, and again after the first consent only with
+// prompt=consent: without both, the proxy would need a new sign-in every hour.
+// https://developers.google.com/identity/protocols/oauth2/web-server#offline
+const GOOGLE: ProviderDefaults = {
+  name: "Google",
+  authorizeParams: { access_type: "offline", prompt: "consent" },
+  omitResource: false,
+};
+
+// Microsoft Entra ID (v2.0 endpoints) refuses a `resource` beside `scope` (AADSTS9010010); its scopes name the API.
+// https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+const ENTRA: ProviderDefaults = { name: "Microsoft Entra ID", authorizeParams: {}, omitResource: true };
+
+const ENTRA_HOSTS = new Set([
+  "login.microsoftonline.com",
+  "login.microsoftonline.us",
+  "login.partner.microsoftonline.cn",
+  "login.chinacloudapi.cn",
+  "sts.windows.net",
+]);
+
+/** The defaults for the authorization server that names itself `issuer`, if it is one that needs any. */
+export function providerDefaults(issuer: string | undefined): ProviderDefaults | undefined {
+  if (!issuer) return undefined;
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "https:") return undefined;
+  if (url.hostname === "accounts.google.com") return GOOGLE;
+  if (ENTRA_HOSTS.has(url.hostname) || url.hostname.endsWith(".ciamlogin.com")) return ENTRA;
+  return undefined;
+}
+
+/** Whether a sign-in or refresh at `issuer` sends `resource`: the user's choice, unless the server rejects it. */
+export function sendsResource(userChoice: boolean, issuer: string | undefined): boolean {
+  return userChoice && providerDefaults(issuer)?.omitResource !== true;
+}
+
+/** The authorization request parameters for `issuer`: its defaults, then the user's (which win by name). */
+export function authorizeParamsFor(issuer: string | undefined, user: Record<string, string>): Record<string, string> {
+  const defaults = providerDefaults(issuer)?.authorizeParams ?? {};
+  const userNames = new Set(Object.keys(user).map((name) => name.toLowerCase()));
+  const kept = Object.entries(defaults).filter(([name]) => !userNames.has(name.toLowerCase()));
+  return { ...Object.fromEntries(kept), ...user };
+}
