@@ -11,9 +11,11 @@ import { TokenKeeper } from "../../src/auth/token-keeper.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 import {
+  AS_METADATA,
   closeAll,
   type FakeOAuth,
   harness,
+  ISSUER,
   MCP_URL,
   seedSignedIn,
   tokensRecord,
@@ -193,4 +195,32 @@ test("onOutcome hears every outcome, once per refresh", async () => {
   s.h.network.clients.clear();
   await s.refresher.refresh();
   assert.deepEqual(s.outcomes, ["replaced", "refreshed", "invalid-grant", "no-refresh-token", "invalid-client"]);
+});
+
+test("the refresh request carries the resource, except at Microsoft Entra (provider-defaults.ts), which refuses it", async () => {
+  const entra = "https://login.microsoftonline.com/2f4a9c1e-0000-4000-8000-000000000001/v2.0";
+  for (const issuer of [ISSUER, entra]) {
+    const sent: URLSearchParams[] = [];
+    const s = await setup({
+      fetchFn: async (input, init) => {
+        if (String(input).endsWith("/token")) sent.push(new URLSearchParams(String(init?.body ?? "")));
+        return s.h.network.fetchFn(input, init);
+      },
+    });
+    const key = s.h.auth.storeKey;
+    // The same fake endpoints, under the issuer being tested.
+    const client = await s.h.store.read(key, "client_info");
+    await s.h.store.write(key, "client_info", { ...client!, issuer });
+    const discovery = await s.h.store.read(key, "discovery");
+    const state = discovery!.state as { authorizationServerMetadata: Record<string, unknown> };
+    await s.h.store.write(key, "discovery", {
+      ...discovery!,
+      state: { ...state, authorizationServerUrl: issuer, authorizationServerMetadata: { ...AS_METADATA, issuer } },
+    });
+    await s.h.store.write(key, "tokens", { ...tokensRecord("at-seeded", Date.now() + 30_000), issuer });
+    await s.keeper.reload();
+    assert.equal(await s.refresher.refresh(), "refreshed", issuer);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]!.get("resource"), issuer === entra ? null : MCP_URL, issuer);
+  }
 });
