@@ -5,6 +5,7 @@ import { ProxyError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import { assertSafeBrowserUrl } from "../lib/open-url.ts";
 import type { CallbackResult, SignInHandle } from "./auth-client.ts";
+import { clientNeeded, isNoRegistrationError } from "./client-needed.ts";
 import { FlowProvider, type PendingFlow } from "./flow-provider.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { offerPasteBack } from "./paste-back.ts";
@@ -79,6 +80,9 @@ export class BrowserFlows {
     } catch (error) {
       // Nothing will call back for this flow: the listener must not stay bound to the port.
       void this.pending.closeListenerIfIdle();
+      if (isNoRegistrationError(error)) {
+        throw clientNeeded(serverUrl, flow.discovery?.authorizationServerMetadata?.issuer, flow.redirectUri, error);
+      }
       throw toProxyError(error, serverUrl);
     }
     const handle = this.pending.track(flow, options, url, startedAt);

@@ -1,6 +1,7 @@
 import { ProxyError } from "../lib/errors.ts";
 import { authorizationServer, mcpServer, type Party, signInServersUnreachable, unreachable } from "../lib/messages.ts";
 import { FetchFailure, FetchTimeout } from "../lib/network-failure.ts";
+import { clientNeeded, isNoRegistrationError } from "./client-needed.ts";
 import { issuerMismatch } from "./issuer-check.ts";
 import { sdkIfLoaded } from "./sdk.ts";
 
@@ -115,6 +116,7 @@ function fromOtherError(error: unknown, serverUrl: string): ProxyError {
     return unreachable(partyOfRequest(error.url, serverUrl), error);
   }
   if (error instanceof TypeError) return signInServersUnreachable(serverUrl, error);
+  if (isNoRegistrationError(error)) return clientNeeded(serverUrl, undefined, undefined, error);
   const message = error instanceof Error ? error.message : String(error);
   if (/does not match expected|Protected resource .* does not match/i.test(message)) {
     return new ProxyError(

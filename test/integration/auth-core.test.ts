@@ -11,6 +11,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { createAuthorizedFetch } from "../../src/auth/authorized-fetch.ts";
 import { UpstreamAuth, type UpstreamAuthDeps } from "../../src/auth/upstream-auth.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../../src/config/options.ts";
+import { isProxyError } from "../../src/lib/errors.ts";
 import { FileTokenStore } from "../../src/store/file-store.ts";
 import type { TokenStore } from "../../src/store/token-store.ts";
 import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
@@ -381,5 +382,31 @@ describe("a pre-registered confidential client (--client-id/--client-secret)", (
     const { revoked } = await auth.clear();
     assert.equal(revoked, true);
     await auth.close();
+  });
+  test("without --client-id: REGISTRATION_FAILED naming the redirect URI to register, no authorization request", async () => {
+    const authDir = await tempDir();
+    const opened: string[] = [];
+    const auth = new UpstreamAuth(upstreamOf(mcp.url), runtime(authDir, port), {
+      store: new FileTokenStore({ dir: authDir }),
+      callback: "own-listener",
+      printSignInUrl: () => {},
+      openUrl: async (url) => void opened.push(url),
+    });
+    const before = as.stats.authorizationRequests;
+    try {
+      await assert.rejects(auth.signIn(), (error: unknown) => {
+        assert.ok(isProxyError(error, "REGISTRATION_FAILED"), String(error));
+        assert.match((error as Error).message, /offers no dynamic client registration/);
+        const hint = (error as { hint?: string }).hint ?? "";
+        assert.ok(hint.includes(`redirect URI http://127.0.0.1:${port}/oauth/callback`), hint);
+        assert.match(hint, /--client-id ID/);
+        return true;
+      });
+      assert.deepEqual(opened, []);
+      assert.equal(as.stats.authorizationRequests, before);
+      assert.equal(as.stats.registrations, 0);
+    } finally {
+      await auth.close();
+    }
   });
 });
