@@ -7,8 +7,6 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { createAuthorizedFetch } from "../../src/auth/authorized-fetch.ts";
 import { UpstreamAuth, type UpstreamAuthDeps } from "../../src/auth/upstream-auth.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../../src/config/options.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
@@ -18,6 +16,7 @@ import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts
 import { startCallbackListener } from "../fixtures/callback-listener.ts";
 import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
+import { callTool } from "./support/headless-auth.ts";
 import { freePort } from "./support/http-face-harness.ts";
 
 const dirs: string[] = [];
@@ -61,17 +60,6 @@ async function signedInAuth(
   return { auth, store, authDir, opened };
 }
 
-async function callTool(auth: UpstreamAuth, mcp: TestMcpServer, name: string, args: Record<string, unknown> = {}) {
-  const client = new Client({ name: "core-test", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(mcp.url), { fetch: createAuthorizedFetch(auth) });
-  await client.connect(transport);
-  try {
-    return await client.callTool({ name, arguments: args });
-  } finally {
-    await client.close();
-  }
-}
-
 describe("UpstreamAuth against oidc-provider and an SDK MCP server", () => {
   let as: TestAuthServer;
   let mcp: TestMcpServer;
@@ -95,7 +83,7 @@ describe("UpstreamAuth against oidc-provider and an SDK MCP server", () => {
     assert.equal(url.searchParams.get("resource"), mcp.url);
     assert.ok((url.searchParams.get("state") ?? "").length >= 40, "state is long and random");
 
-    const result = await callTool(auth, mcp, "whoami");
+    const result = await callTool(auth, mcp.url, "whoami");
     assert.match(JSON.stringify(result.content), /carol/);
     const status = await auth.status();
     assert.equal(status.signedIn, true);
@@ -209,7 +197,7 @@ describe("UpstreamAuth against oidc-provider and an SDK MCP server", () => {
     const registrations = as.stats.registrations;
     // The refresh meets invalid_client: the registration is dropped with the tokens, and a sign-in is needed.
     await assert.rejects(auth.refresh(), (error: { code?: string }) => error.code === "INVALID_GRANT");
-    const result = await callTool(auth, mcp, "echo", { text: "re-registered" });
+    const result = await callTool(auth, mcp.url, "echo", { text: "re-registered" });
     assert.match(JSON.stringify(result.content), /re-registered/);
     assert.equal(as.stats.registrations, registrations + 1, "the next sign-in registered again");
     assert.notEqual((await auth.status()).clientId, clientId);
@@ -231,12 +219,12 @@ describe("UpstreamAuth against oidc-provider and an SDK MCP server", () => {
     const scoped = await startMcpServer({ authServer: as, unauthorizedScope: "mcp:read" });
     const { auth, opened } = await signedInAuth(scoped);
     try {
-      const plain = await callTool(auth, scoped, "echo", { text: "hi" });
+      const plain = await callTool(auth, scoped.url, "echo", { text: "hi" });
       assert.match(JSON.stringify(plain.content), /hi/);
       // The challenged scope (the SDK adds offline_access because the AS advertises it).
       const initial = new Set(new URL(opened[0]!).searchParams.get("scope")?.split(" "));
       assert.ok(initial.has("mcp:read") && !initial.has("mcp:admin"));
-      const admin = await callTool(auth, scoped, "admin_action");
+      const admin = await callTool(auth, scoped.url, "admin_action");
       assert.notEqual(admin.isError, true);
       assert.equal(opened.length, 2, "one step-up sign-in");
       const scopes = new Set(new URL(opened[1]!).searchParams.get("scope")?.split(" "));
@@ -270,7 +258,7 @@ describe("refresh", () => {
     const second = await auth.getAccessToken();
     assert.ok(second && second !== first, "a new access token after expiry"); // (never print tokens)
     assert.ok(as.stats.refreshSuccesses >= refreshesBefore + 1, "refreshed at the AS");
-    const result = await callTool(auth, mcp, "echo", { text: "after refresh" });
+    const result = await callTool(auth, mcp.url, "echo", { text: "after refresh" });
     assert.match(JSON.stringify(result.content), /after refresh/);
 
     as.revokeAll();

@@ -6,14 +6,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { UpstreamAuth } from "../../src/auth/upstream-auth.ts";
-import type { RuntimeOptions } from "../../src/config/options.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
-import { createLogger } from "../../src/lib/logger.ts";
-import { FileTokenStore } from "../../src/store/file-store.ts";
 import { startAuthServer, type TestAuthServer } from "../fixtures/auth-server.ts";
-import { completeLoginInBrowser } from "../fixtures/headless-login.ts";
 import { startMcpServer, type TestMcpServer } from "../fixtures/mcp-server.ts";
+import { headlessAuth } from "./support/headless-auth.ts";
 
 describe("an authorization server whose metadata omits code_challenge_methods_supported", () => {
   let as: TestAuthServer;
@@ -32,32 +28,7 @@ describe("an authorization server whose metadata omits code_challenge_methods_su
   });
 
   function authFor(name: string, allowPkceUnverified: boolean) {
-    const authDir = join(dir, name);
-    const runtime: RuntimeOptions = {
-      authDir,
-      port: 0,
-      callbackHost: "127.0.0.1",
-      openBrowser: true,
-      debug: false,
-      allowInsecureHttp: false,
-    };
-    const warnings: string[] = [];
-    const opened: string[] = [];
-    const auth = new UpstreamAuth(
-      { url: mcp.url, authorizeParams: {}, headers: {}, sendResource: true, allowPkceUnverified },
-      runtime,
-      {
-        store: new FileTokenStore({ dir: authDir }),
-        callback: "own-listener",
-        logger: createLogger({ level: "warn", write: (line) => void warnings.push(line) }),
-        printSignInUrl: () => {},
-        openUrl: async (url) => {
-          opened.push(url);
-          void completeLoginInBrowser(url, { login: "erin" });
-        },
-      },
-    );
-    return { auth, warnings, opened };
+    return headlessAuth({ url: mcp.url, allowPkceUnverified }, join(dir, name), "erin");
   }
 
   test("the fixture really serves such metadata", async () => {
