@@ -1,6 +1,4 @@
-import { DiscoveryCache } from "../auth/discovery-cache.ts";
-import { issuerCheck } from "../auth/issuer-check.ts";
-import { silentLogger } from "../lib/logger.ts";
+import { readStoredDiscovery } from "../auth/discovery-cache.ts";
 import { type EndpointVerdict, probeEndpoint } from "../proxy/endpoint-probe.ts";
 import { type EndpointReport, GUESS_TIMEOUT_MS, reportEndpoint } from "../proxy/endpoint-report.ts";
 import type { UpstreamContext } from "./context.ts";
@@ -34,19 +32,7 @@ export async function checkEndpoint(
 export async function discoveredResource(ctx: UpstreamContext): Promise<string | undefined> {
   if (!ctx.auth) return undefined;
   const { storeKey } = await ctx.auth.status();
-  const state = await new DiscoveryCache(
-    ctx.store,
-    storeKey,
-    ctx.auth.serverUrl,
-    fetch,
-    Date.now,
-    readOnly(ctx.auth.serverUrl),
-  ).read();
+  const state = await readStoredDiscovery(ctx.store, storeKey);
   const resource = state?.resourceMetadata?.resource;
   return typeof resource === "string" ? resource : undefined;
-}
-
-/** Reading the stored discovery checks nothing: the issuer was checked when it was discovered. */
-function readOnly(serverUrl: string) {
-  return issuerCheck({ serverUrl, log: silentLogger });
 }

@@ -5,6 +5,12 @@ import type { IssuerCheck } from "./issuer-check.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { loadSdk } from "./sdk.ts";
 
+/** The discovery kept for an upstream key, as it was checked when it was discovered. */
+export async function readStoredDiscovery(store: TokenStore, key: string): Promise<OAuthDiscoveryState | undefined> {
+  const record = await store.read(key, "discovery");
+  return record?.state as OAuthDiscoveryState | undefined;
+}
+
 /**
  * What discovery learned about an upstream (RFC 9728 resource metadata, the AS and its RFC 8414 metadata), kept in
  * the store so a refresh at start-up needs no discovery requests. Dropped and redone when a held token is refused.
@@ -20,9 +26,8 @@ export class DiscoveryCache {
     readonly issuers: IssuerCheck,
   ) {}
 
-  async read(): Promise<OAuthDiscoveryState | undefined> {
-    const record = await this.store.read(this.key, "discovery");
-    return record?.state as OAuthDiscoveryState | undefined;
+  read(): Promise<OAuthDiscoveryState | undefined> {
+    return readStoredDiscovery(this.store, this.key);
   }
 
   async save(state: OAuthDiscoveryState): Promise<void> {
