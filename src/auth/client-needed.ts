@@ -2,7 +2,7 @@ import { ProxyError } from "../lib/errors.ts";
 
 /**
  * An authorization server without dynamic client registration (and no Client ID Metadata Document in use) cannot
- * be signed in to until the user registers a client there: GitHub, Google, Microsoft Entra and Figma are such
+ * be signed in to until the user registers a client there: GitHub, Google, Microsoft Entra, Slack and Figma are such
  * servers. The SDK says so in a plain Error; this turns it into what to do, with the redirect URI to register and,
  * for the big providers, where.
  */
@@ -21,6 +21,11 @@ const WHERE_TO_REGISTER: ReadonlyArray<{ host: (host: string) => boolean; where:
     host: (host) => host === "accounts.google.com",
     where:
       "Google Cloud console: APIs & Services → Credentials → Create OAuth client ID, type Desktop app (https://console.cloud.google.com/apis/credentials); it also needs --client-secret",
+  },
+  {
+    host: (host) => host === "slack.com" || host === "mcp.slack.com",
+    where:
+      "Slack: Create New App at https://api.slack.com/apps, turn on Model Context Protocol under Agents & AI Apps, add the redirect URL and the User Token Scopes you need under OAuth & Permissions; the client ID and secret are under Basic Information. Slack allows MCP only for internal and directory-published apps",
   },
   {
     host: (host) => host.startsWith("login.microsoftonline.") || host.endsWith(".ciamlogin.com"),

@@ -46,6 +46,8 @@ export class ClientRegistry {
     redirectUri: string,
     scope: string | undefined,
     grant?: "device",
+    // Whether a registration recorded under another issuer name is still this server's (IssuerCheck.sameServer).
+    sameServer: (recorded: string) => boolean = (recorded) => recorded === issuer,
   ): Promise<StoredOAuthClientInformation | undefined> {
     if (this.upstream.clientId) {
       const info = {
@@ -67,7 +69,7 @@ export class ClientRegistry {
     }
     const stored = await this.store.read(this.key, "client_info");
     if (!stored) return undefined;
-    if (issuer && stored.issuer && stored.issuer !== issuer) return undefined; // SEP-2352: never across issuers
+    if (issuer && stored.issuer && !sameServer(stored.issuer)) return undefined; // SEP-2352: never across servers
     if (stored.source === "dynamic" && stored.redirect_uri && stored.redirect_uri !== redirectUri) return undefined;
     const registered = typeof stored.client.scope === "string" ? new Set(stored.client.scope.split(" ")) : undefined;
     if (stored.source === "dynamic" && registered && scope?.split(" ").some((s) => s && !registered.has(s))) {
@@ -81,7 +83,8 @@ export class ClientRegistry {
     ) {
       return undefined;
     }
-    return { ...stored.client, issuer: stored.issuer } as StoredOAuthClientInformation;
+    // Stamped with the issuer named now, which the SDK compares with the one it discovered.
+    return { ...stored.client, issuer: issuer ?? stored.issuer } as StoredOAuthClientInformation;
   }
 
   async save(

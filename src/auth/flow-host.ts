@@ -29,7 +29,11 @@ export function createFlowHost(parts: FlowHostParts, flow: PendingFlow): FlowHos
     sendResource: upstream.sendResource,
     authorizeParams: upstream.authorizeParams,
     loadClientInfo: async (issuer) => {
-      const info = await clients.load(issuer, flow.redirectUri, flow.scope, flow.grant);
+      const info = await clients.load(issuer, flow.redirectUri, flow.scope, flow.grant, (recorded) =>
+        issuer === undefined
+          ? false
+          : discovery.issuers.sameServer(flow.discovery?.authorizationServerUrl?.toString(), recorded, issuer),
+      );
       loadedClientId ??= info?.client_id;
       return info;
     },

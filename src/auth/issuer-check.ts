@@ -38,6 +38,14 @@ const KNOWN_EXCEPTIONS: readonly KnownException[] = [
         : undefined,
     reference: "https://github.com/atlassian/atlassian-mcp-server/issues/205",
   },
+  {
+    // https://mcp.slack.com/mcp: the resource names https://mcp.slack.com, whose metadata has named both that and
+    // https://slack.com (where its token endpoint is).
+    upstreamHost: "mcp.slack.com",
+    issuerFor: (asUrl) =>
+      asUrl.origin === "https://mcp.slack.com" && asUrl.pathname === "/" ? "https://slack.com" : undefined,
+    reference: "https://github.com/slackapi/slack-skills-plugin/issues/7",
+  },
 ];
 
 /** The SDK's comparison (RFC 8414 §3.3 exact match; a trailing slash on the URL alone is tolerated). */
@@ -56,6 +64,14 @@ export interface IssuerCheck {
   readonly relaxed: boolean;
   /** Throws ISSUER_MISMATCH unless the discovered metadata's issuer matches its URL or an exception accepts it. */
   check(state: OAuthDiscoveryState): void;
+  /**
+   * Whether a client or grant recorded under the issuer `recorded` belongs to the authorization server discovered
+   * now at `authorizationServerUrl`, whose metadata names `current` (SEP-2352: nothing crosses to another server).
+   * The same issuer (give or take one trailing slash, as the SDK compares), or two names of that one server: its
+   * URL and the issuer an exception accepts for it. A server that publishes a wrong issuer may fix it or, like
+   * Slack, alternate between the two; neither is a move to another server, and neither signs anyone out.
+   */
+  sameServer(authorizationServerUrl: string | undefined, recorded: string | undefined, current: string): boolean;
 }
 
 export interface IssuerCheckOptions {
@@ -94,8 +110,27 @@ export function issuerCheck({ serverUrl, acceptIssuer, log }: IssuerCheckOptions
       }
       throw issuerMismatch(serverUrl, asUrl, issuer);
     },
+    sameServer(asUrl, recorded, current) {
+      if (recorded === undefined) return false;
+      if (withoutSlash(recorded) === withoutSlash(current)) return true;
+      if (asUrl === undefined) return false;
+      const here = withoutSlash(asUrl);
+      let parsed: URL;
+      try {
+        parsed = new URL(asUrl);
+      } catch {
+        return false;
+      }
+      // A built-in exception is tied to this URL: both directions are the same server.
+      const names = new Set([here, ...known.flatMap((exception) => exception.issuerFor(parsed) ?? [])]);
+      if (names.has(withoutSlash(recorded)) && names.has(withoutSlash(current))) return true;
+      // --accept-issuer names no URL: only a server recorded under its own URL that now names the accepted issuer.
+      return acceptIssuer !== undefined && current === acceptIssuer && withoutSlash(recorded) === here;
+    },
   };
 }
+
+const withoutSlash = (url: string): string => (url.endsWith("/") ? url.slice(0, -1) : url);
 
 /** The error for metadata naming another issuer, with the way out a user can take when they trust that issuer. */
 export function issuerMismatch(serverUrl: string, asUrl: string | undefined, issuer: string | undefined): ProxyError {

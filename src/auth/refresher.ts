@@ -126,7 +126,9 @@ export class Refresher {
     let serverInfo = rediscover ? undefined : await discovery.read();
     serverInfo ??= await discovery.discover(this.parts.resourceMetadataUrl());
     const issuer = serverInfo.authorizationServerMetadata?.issuer ?? serverInfo.authorizationServerUrl;
-    if (!client || client.issuer !== issuer || stored.issuer !== issuer) {
+    const here = (recorded: string | undefined) =>
+      discovery.issuers.sameServer(serverInfo.authorizationServerUrl, recorded, issuer);
+    if (!client || !here(client.issuer) || !here(stored.issuer)) {
       // The resource now points at another authorization server: nothing issued by the old one may be reused.
       this.log.info(`${serverUrl} now uses authorization server ${issuer}; a new sign-in is needed.`);
       await keeper.forget();

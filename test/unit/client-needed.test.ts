@@ -1,5 +1,5 @@
 // An authorization server without dynamic registration: the SDK's plain Error becomes REGISTRATION_FAILED with the
-// redirect URI to register and, for GitHub, Google and Entra, where to register it.
+// redirect URI to register and, for GitHub, Google, Entra and Slack, where to register it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { clientNeeded, isNoRegistrationError } from "../../src/auth/client-needed.ts";
@@ -26,6 +26,8 @@ test("the hint names the redirect URI and, for the big providers, where to regis
     ["https://github.com/login/oauth", /github\.com\/settings\/applications\/new.*--client-secret/],
     ["https://accounts.google.com", /Desktop app.*console\.cloud\.google\.com.*--client-secret/],
     ["https://login.microsoftonline.com/t/v2.0", /App registrations.*entra\.microsoft\.com/],
+    ["https://slack.com", /api\.slack\.com\/apps.*Model Context Protocol.*User Token Scopes/],
+    ["https://mcp.slack.com", /api\.slack\.com\/apps/],
     ["https://as.example.com", undefined],
     [undefined, undefined],
   ];
@@ -36,7 +38,7 @@ test("the hint names the redirect URI and, for the big providers, where to regis
     const hint = error.hint ?? "";
     assert.ok(hint.includes(`with the redirect URI ${REDIRECT}`), hint);
     if (where) assert.match(hint, where);
-    else assert.doesNotMatch(hint, /github|google|entra/i);
+    else assert.doesNotMatch(hint, /github|google|entra|slack/i);
   }
   assert.doesNotMatch(clientNeeded(MCP, undefined, undefined).hint ?? "", /redirect URI/);
 });

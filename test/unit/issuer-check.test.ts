@@ -9,6 +9,7 @@ import { createLogger } from "../../src/lib/logger.ts";
 
 const ATLASSIAN = "https://mcp.atlassian.com/v1/mcp";
 const ATLASSIAN_V2 = "https://mcp.atlassian.com/v1/mcp/authv2";
+const SLACK = "https://mcp.slack.com/mcp";
 
 function stateOf(authorizationServerUrl: string, issuer: string | undefined): OAuthDiscoveryState {
   return {
@@ -121,6 +122,67 @@ describe("issuerCheck", () => {
     refused(
       () => other.check(stateOf("https://mcp.atlassian.com/", "https://cf.mcp.atlassian.com")),
       "https://cf.mcp.atlassian.com",
+    );
+  });
+
+  test("Slack: https://mcp.slack.com naming https://slack.com is accepted, for that upstream only", () => {
+    const { check, warnings } = checkFor(SLACK);
+    assert.equal(check.relaxed, true);
+    check.check(stateOf("https://mcp.slack.com/", "https://slack.com"));
+    check.check(stateOf("https://mcp.slack.com", "https://slack.com"));
+    check.check(stateOf("https://mcp.slack.com/", "https://mcp.slack.com"));
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0]!, /slack-skills-plugin\/issues\/7/);
+    refused(() => check.check(stateOf("https://mcp.slack.com/", "https://evil.slack.com")), "https://evil.slack.com");
+    refused(() => check.check(stateOf("https://evil.example/", "https://slack.com")), "https://slack.com");
+    refused(
+      () => checkFor("https://mcp.example.com/mcp").check.check(stateOf("https://mcp.slack.com/", "https://slack.com")),
+      "https://slack.com",
+    );
+  });
+});
+
+describe("sameServer (a recorded client or grant still belongs to the server discovered now)", () => {
+  test("the same issuer, give or take one trailing slash; never another server", () => {
+    const { check } = checkFor("https://mcp.example.com/mcp");
+    assert.equal(check.sameServer("https://as.example.com/", "https://as.example.com", "https://as.example.com"), true);
+    assert.equal(check.sameServer(undefined, "https://as.example.com/", "https://as.example.com"), true);
+    assert.equal(check.sameServer("https://as.example.com/", undefined, "https://as.example.com"), false);
+    assert.equal(check.sameServer("https://new.example/", "https://as.example.com", "https://new.example"), false);
+    // A server's own URL and an issuer it names are not the same server without an exception.
+    assert.equal(
+      check.sameServer("https://as.example.com/t1", "https://as.example.com/t1", "https://as.example.com"),
+      false,
+    );
+  });
+
+  test("a known mismatch fixed, or alternating (Slack), is the same server in both directions", () => {
+    const slack = checkFor(SLACK).check;
+    assert.equal(slack.sameServer("https://mcp.slack.com", "https://slack.com", "https://mcp.slack.com"), true);
+    assert.equal(slack.sameServer("https://mcp.slack.com/", "https://mcp.slack.com", "https://slack.com"), true);
+    assert.equal(slack.sameServer("https://mcp.slack.com/", "https://evil.example", "https://slack.com"), false);
+    assert.equal(slack.sameServer("https://other.slack.com/", "https://slack.com", "https://other.slack.com"), false);
+    const atlassian = checkFor(ATLASSIAN).check;
+    assert.equal(
+      atlassian.sameServer("https://mcp.atlassian.com/", "https://cf.mcp.atlassian.com", "https://mcp.atlassian.com/"),
+      true,
+    );
+    // The same pair for an upstream the exception is not for.
+    const other = checkFor("https://mcp.example.com/mcp").check;
+    assert.equal(other.sameServer("https://mcp.slack.com", "https://slack.com", "https://mcp.slack.com"), false);
+  });
+
+  test("--accept-issuer names no server URL: only a server recorded under its URL that now names that issuer", () => {
+    const { check } = checkFor("https://mcp.example.com/mcp", "https://as.example.com");
+    assert.equal(
+      check.sameServer("https://as.example.com/t1", "https://as.example.com/t1", "https://as.example.com"),
+      true,
+    );
+    // Recorded under the accepted issuer, now at a server naming itself: maybe another server, so not the same.
+    assert.equal(check.sameServer("https://new.example/", "https://as.example.com", "https://new.example"), false);
+    assert.equal(
+      check.sameServer("https://as.example.com/t1", "https://as.example.com/t2", "https://as.example.com"),
+      false,
     );
   });
 });

@@ -30,9 +30,12 @@ const HOUR = 3_600_000;
 async function setup({
   expiresAt = Date.now() + 30_000,
   fetchFn,
+  issuersFor = MCP_URL,
 }: {
   expiresAt?: number;
   fetchFn?: FakeOAuth["fetchFn"];
+  /** The upstream URL whose issuer exceptions apply (issuer-check.ts). */
+  issuersFor?: string;
 } = {}) {
   const h = harness();
   await seedSignedIn(h, { clientId: "client-known", expiresAt });
@@ -54,7 +57,7 @@ async function setup({
       MCP_URL,
       fetch,
       Date.now,
-      issuerCheck({ serverUrl: MCP_URL, log: silentLogger }),
+      issuerCheck({ serverUrl: issuersFor, log: silentLogger }),
     ),
     fetchFn: fetch,
     serverUrl: MCP_URL,
@@ -113,6 +116,36 @@ test("a resource that moved to another authorization server: invalid-grant, toke
   assert.equal(await s.refresher.refresh({ force: true }), "invalid-grant");
   assert.equal(await s.stored(), undefined);
   assert.equal(s.grants(), 0, "the refresh token never goes to another server");
+});
+
+test("a server that alternates between two issuer names (Slack) keeps its grant; without the exception it is a move", async () => {
+  for (const [issuersFor, expected] of [
+    ["https://mcp.slack.com/mcp", "refreshed"],
+    [MCP_URL, "invalid-grant"],
+  ] as const) {
+    const s = await setup({ issuersFor });
+    const key = s.h.auth.storeKey;
+    // Signed in while the metadata named https://slack.com; it now names its own URL (the fake endpoints stay).
+    const client = await s.h.store.read(key, "client_info");
+    await s.h.store.write(key, "client_info", { ...client!, issuer: "https://slack.com" });
+    const discovery = await s.h.store.read(key, "discovery");
+    const state = discovery!.state as { authorizationServerMetadata: Record<string, unknown> };
+    await s.h.store.write(key, "discovery", {
+      ...discovery!,
+      state: {
+        ...state,
+        authorizationServerUrl: "https://mcp.slack.com/",
+        authorizationServerMetadata: { ...AS_METADATA, issuer: "https://mcp.slack.com" },
+      },
+    });
+    await s.h.store.write(key, "tokens", {
+      ...tokensRecord("at-seeded", Date.now() + 30_000),
+      issuer: "https://slack.com",
+    });
+    await s.keeper.reload();
+    assert.equal(await s.refresher.refresh({ force: true }), expected, issuersFor);
+    assert.equal(s.grants(), expected === "refreshed" ? 1 : 0, issuersFor);
+  }
 });
 
 test("invalid_grant: the tokens are removed", async () => {
