@@ -96,6 +96,11 @@ export interface AuthStatus {
   account?: string | undefined;
   clientId?: string | undefined;
   clientSource?: "pre-registered" | "cimd" | "dynamic" | undefined;
+  /**
+   * What this proxy does differently for this server's authorization server, from its last discovery: an issuer
+   * accepted although it is not the server's URL, and provider defaults (provider-defaults.ts) in effect.
+   */
+  adjustments?: string[] | undefined;
   /** The authorization URL of a sign-in under way. */
   signInUrl?: string | undefined;
   /** Store key (<hash>) and location, to find the files. */

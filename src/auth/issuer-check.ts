@@ -65,6 +65,12 @@ export interface IssuerCheck {
   /** Throws ISSUER_MISMATCH unless the discovered metadata's issuer matches its URL or an exception accepts it. */
   check(state: OAuthDiscoveryState): void;
   /**
+   * For `status`, given a stored discovery (which passed `check` when it was made): what accepted its metadata's
+   * issuer when that differs from its URL, "a known mismatch of <host> (<where documented>)" or "--accept-issuer"
+   * (given then, if not now); undefined when they match.
+   */
+  acceptance(state: OAuthDiscoveryState): string | undefined;
+  /**
    * Whether a client or grant recorded under the issuer `recorded` belongs to the authorization server discovered
    * now at `authorizationServerUrl`, whose metadata names `current` (SEP-2352: nothing crosses to another server).
    * The same issuer (give or take one trailing slash, as the SDK compares), or two names of that one server: its
@@ -90,6 +96,12 @@ export function issuerCheck({ serverUrl, acceptIssuer, log }: IssuerCheckOptions
     warned.add(line);
     log.warn(line);
   };
+  // Why a mismatch is accepted, or undefined when nothing accepts it.
+  const acceptedBecause = (asUrl: string, issuer: string): string | undefined => {
+    if (acceptIssuer !== undefined && issuer === acceptIssuer) return "--accept-issuer";
+    const exception = known.find((candidate) => candidate.issuerFor(new URL(asUrl)) === issuer);
+    return exception ? `a known mismatch of ${upstreamHost} (${exception.reference})` : undefined;
+  };
   return {
     relaxed: acceptIssuer !== undefined || known.length > 0,
     check(state) {
@@ -98,17 +110,17 @@ export function issuerCheck({ serverUrl, acceptIssuer, log }: IssuerCheckOptions
       const asUrl = String(state.authorizationServerUrl);
       const issuer = metadata.issuer;
       if (issuerMatches(asUrl, issuer)) return;
-      const mismatch = `The authorization server metadata fetched for ${asUrl} names the issuer ${issuer} (RFC 8414 §3.3 wants them equal)`;
-      if (acceptIssuer !== undefined && issuer === acceptIssuer) {
-        warnOnce(`${mismatch}; accepted because of --accept-issuer.`);
-        return;
-      }
-      const exception = known.find((candidate) => candidate.issuerFor(new URL(asUrl)) === issuer);
-      if (exception) {
-        warnOnce(`${mismatch}; accepted as a known mismatch of ${upstreamHost} (${exception.reference}).`);
-        return;
-      }
-      throw issuerMismatch(serverUrl, asUrl, issuer);
+      const because = acceptedBecause(asUrl, issuer);
+      if (!because) throw issuerMismatch(serverUrl, asUrl, issuer);
+      warnOnce(
+        `The authorization server metadata fetched for ${asUrl} names the issuer ${issuer} (RFC 8414 §3.3 wants them equal); accepted because of ${because}.`,
+      );
+    },
+    acceptance(state) {
+      const issuer = state.authorizationServerMetadata?.issuer;
+      const asUrl = String(state.authorizationServerUrl);
+      if (issuer === undefined || issuerMatches(asUrl, issuer)) return undefined;
+      return acceptedBecause(asUrl, issuer) ?? "--accept-issuer";
     },
     sameServer(asUrl, recorded, current) {
       if (recorded === undefined) return false;

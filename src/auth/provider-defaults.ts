@@ -60,3 +60,26 @@ export function authorizeParamsFor(issuer: string | undefined, user: Record<stri
   const kept = Object.entries(defaults).filter(([name]) => !userNames.has(name.toLowerCase()));
   return { ...Object.fromEntries(kept), ...user };
 }
+
+/**
+ * For `status`: what this proxy does differently at `issuer` because of its defaults, as the user's options leave
+ * it (their own parameters of the same name, or `--no-resource`, take those defaults' place).
+ */
+export function providerAdjustments(
+  issuer: string | undefined,
+  user: { authorizeParams: Record<string, string>; sendResource: boolean },
+): string[] {
+  const defaults = providerDefaults(issuer);
+  if (!defaults) return [];
+  const adjustments: string[] = [];
+  const userNames = new Set(Object.keys(user.authorizeParams).map((name) => name.toLowerCase()));
+  const added = Object.entries(defaults.authorizeParams).filter(([name]) => !userNames.has(name.toLowerCase()));
+  if (added.length > 0) {
+    const params = added.map(([name, value]) => `${name}=${value}`).join(" ");
+    adjustments.push(`${defaults.name}: sign-ins add ${params} (for a refresh token)`);
+  }
+  if (defaults.omitResource && user.sendResource) {
+    adjustments.push(`${defaults.name}: no RFC 8707 resource parameter (the server rejects it)`);
+  }
+  return adjustments;
+}

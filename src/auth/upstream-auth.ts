@@ -21,6 +21,7 @@ import { InteractiveSignIn } from "./interactive-sign-in.ts";
 import { issuerCheck } from "./issuer-check.ts";
 import { toProxyError } from "./oauth-errors.ts";
 import { pkceSupportCheck } from "./pkce-support.ts";
+import { providerAdjustments } from "./provider-defaults.ts";
 import { refreshFailure } from "./refresh-failure.ts";
 import { Refresher, type RefreshResult } from "./refresher.ts";
 import { withOpenId } from "./scopes.ts";
@@ -59,6 +60,8 @@ export class UpstreamAuth implements AuthClient {
   private readonly events = new EventEmitter();
   private readonly clients: ClientRegistry;
   private readonly discovery: DiscoveryCache;
+  /** The user's choices that provider defaults give way to, for `status`. */
+  private readonly choices: Pick<UpstreamOptions, "authorizeParams" | "sendResource">;
   private readonly keeper: TokenKeeper;
   private readonly refresher: Refresher;
   private readonly policy: ChallengePolicy;
@@ -84,6 +87,7 @@ export class UpstreamAuth implements AuthClient {
     const { serverUrl, log, now } = this;
     const onChange = () => this.events.emit("change");
     this.clients = new ClientRegistry(this.store, this.storeKey, serverUrl, upstream);
+    this.choices = { authorizeParams: upstream.authorizeParams, sendResource: upstream.sendResource };
     const issuers = issuerCheck({ serverUrl, acceptIssuer: upstream.acceptIssuer, log });
     this.discovery = new DiscoveryCache(this.store, this.storeKey, serverUrl, this.fetchFn, now, issuers);
     const checkPkce = pkceSupportCheck({ serverUrl, allowUnverified: upstream.allowPkceUnverified === true, log });
@@ -271,6 +275,15 @@ export class UpstreamAuth implements AuthClient {
     const record = this.keeper.current;
     const client = await this.clients.read();
     const expiresAt = record ? bearerExpiresAt(record, this.keeper.bearer) : undefined;
+    const discovered = await this.discovery.read();
+    const discoveredIssuer = discovered?.authorizationServerMetadata?.issuer;
+    const accepted = discovered ? this.discovery.issuers.acceptance(discovered) : undefined;
+    const adjustments = [
+      ...(accepted
+        ? [`issuer ${discoveredIssuer} accepted for ${discovered?.authorizationServerUrl} (${accepted})`]
+        : []),
+      ...providerAdjustments(discoveredIssuer, this.choices),
+    ];
     return {
       serverUrl: this.serverUrl,
       ...(this.keeper.bearer === "id" ? { bearer: "id_token" as const } : {}),
@@ -283,6 +296,7 @@ export class UpstreamAuth implements AuthClient {
       account: record?.account,
       clientId: client?.client.client_id,
       clientSource: client?.source,
+      ...(adjustments.length > 0 ? { adjustments } : {}),
       signInUrl: this.pendingSignIn()?.url,
       storeKey: this.storeKey,
     };

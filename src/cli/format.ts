@@ -28,6 +28,7 @@ export function formatStatus(status: AuthStatus, location: string): string {
   if (status.scopes.length > 0) lines.push(`  scopes:               ${status.scopes.join(" ")}`);
   if (status.issuer) lines.push(`  authorization server: ${status.issuer}`);
   if (status.clientId) lines.push(`  client:               ${status.clientId} (${status.clientSource ?? "unknown"})`);
+  for (const adjustment of status.adjustments ?? []) lines.push(`  adjusted:             ${adjustment}`);
   if (status.signInUrl) lines.push(`  sign-in under way:    ${status.signInUrl}`);
   // Name the tokens file only when there is one: a registration or a sign-in under way has no tokens yet.
   const hasTokens = status.signedIn || status.hasRefreshToken || status.expiresAt !== undefined;

@@ -164,6 +164,9 @@ export function statusBlock(status: AuthStatus, now: number): string {
     const source = status.clientSource ? ` <span class="muted">(${escapeHtml(status.clientSource)})</span>` : "";
     rows.push(["Client", `<code>${escapeHtml(status.clientId)}</code>${source}`]);
   }
+  if (status.adjustments?.length) {
+    rows.push(["Adjusted for this server", status.adjustments.map((line) => escapeHtml(line)).join("<br>")]);
+  }
   const pending = status.signInUrl
     ? `<p class="muted">A sign-in is waiting for you at the authorization server. This page updates by itself when it completes.</p>`
     : "";

@@ -82,6 +82,9 @@ describe("authorization server metadata naming another issuer than its URL", () 
       const status = await auth.status();
       assert.equal(status.signedIn, true);
       assert.equal(status.issuer, as.issuer);
+      assert.deepEqual(status.adjustments, [
+        `issuer ${as.issuer} accepted for ${as.issuer}/${TENANT} (--accept-issuer)`,
+      ]);
       assert.equal(as.stats.registrations, 1);
       assert.match(JSON.stringify((await callTool(auth, mcp.url, "whoami")).content), /erin/);
 
@@ -117,6 +120,10 @@ describe("authorization server metadata naming another issuer than its URL", () 
     assert.match(accepted.stderr, /accepted because of --accept-issuer/);
     const refresh = await cli(["refresh", mcp.url, ...common, "--accept-issuer", as.issuer]);
     assert.equal(refresh.code, 0, refresh.stderr);
+    // status needs no flag to say what was accepted: the stored discovery shows it.
+    const status = await cli(["status", mcp.url, "--auth-dir", join(dir, "cli")]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.ok(status.stdout.includes(`adjusted:             issuer ${as.issuer} accepted for`), status.stdout);
 
     const config = join(dir, "servers.json");
     const entry = { url: mcp.url, "mcp-u2m-proxy": { oauth: { acceptIssuer: as.issuer } } };

@@ -186,3 +186,18 @@ describe("sameServer (a recorded client or grant still belongs to the server dis
     );
   });
 });
+
+describe("acceptance (what status says accepted a stored discovery's issuer)", () => {
+  test("nothing for a matching issuer; the known mismatch or --accept-issuer otherwise", () => {
+    const atlassian = checkFor(ATLASSIAN).check;
+    assert.equal(atlassian.acceptance(stateOf("https://as.example.com/", "https://as.example.com")), undefined);
+    assert.equal(atlassian.acceptance(stateOf("https://as.example.com/", undefined)), undefined);
+    assert.match(
+      atlassian.acceptance(stateOf("https://mcp.atlassian.com/", "https://cf.mcp.atlassian.com")) ?? "",
+      /^a known mismatch of mcp\.atlassian\.com \(https:\/\/github\.com\/atlassian\/atlassian-mcp-server\/issues\/148\)$/,
+    );
+    // Stored after a sign-in with --accept-issuer, read by a status run without it.
+    const plain = checkFor("https://mcp.example.com/mcp").check;
+    assert.equal(plain.acceptance(stateOf("https://as.example.com/t1", "https://as.example.com")), "--accept-issuer");
+  });
+});

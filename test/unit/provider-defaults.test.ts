@@ -7,7 +7,12 @@ import { describe, test } from "node:test";
 import type { OAuthDiscoveryState } from "@modelcontextprotocol/client";
 import { type FlowHost, FlowProvider, type PendingFlow } from "../../src/auth/flow-provider.ts";
 import { issuerCheck } from "../../src/auth/issuer-check.ts";
-import { authorizeParamsFor, providerDefaults, sendsResource } from "../../src/auth/provider-defaults.ts";
+import {
+  authorizeParamsFor,
+  providerAdjustments,
+  providerDefaults,
+  sendsResource,
+} from "../../src/auth/provider-defaults.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 
@@ -111,5 +116,28 @@ describe("the sign-in's SDK provider", () => {
         isProxyError(error, "RESOURCE_MISMATCH"),
       );
     }
+  });
+});
+
+describe("providerAdjustments (what status says the defaults change)", () => {
+  test("what is in effect, as the user's options leave it", () => {
+    const none = { authorizeParams: {}, sendResource: true };
+    assert.deepEqual(providerAdjustments(GOOGLE, none), [
+      "Google: sign-ins add access_type=offline prompt=consent (for a refresh token)",
+    ]);
+    assert.deepEqual(providerAdjustments(GOOGLE, { authorizeParams: { PROMPT: "none" }, sendResource: true }), [
+      "Google: sign-ins add access_type=offline (for a refresh token)",
+    ]);
+    assert.deepEqual(
+      providerAdjustments(GOOGLE, { authorizeParams: { prompt: "x", access_type: "online" }, sendResource: true }),
+      [],
+    );
+    assert.deepEqual(providerAdjustments(ENTRA, none), [
+      "Microsoft Entra ID: no RFC 8707 resource parameter (the server rejects it)",
+    ]);
+    // --no-resource: the user's own choice, not an adjustment.
+    assert.deepEqual(providerAdjustments(ENTRA, { authorizeParams: {}, sendResource: false }), []);
+    assert.deepEqual(providerAdjustments(OTHER, none), []);
+    assert.deepEqual(providerAdjustments(undefined, none), []);
   });
 });

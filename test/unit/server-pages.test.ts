@@ -27,7 +27,7 @@ describe("home page", () => {
     const page = renderHomePage({
       upstreamUrl: `https://mcp.example.com/mcp?${EVIL}`,
       proxyBaseUrl: `http://127.0.0.1:8000${EVIL}`,
-      status: status({ signInUrl: `https://as.example.com/authorize?"${EVIL}` }),
+      status: status({ signInUrl: `https://as.example.com/authorize?"${EVIL}`, adjustments: [`issuer ${EVIL}`] }),
       csrf: "tok",
       apiKeyRequired: false,
       canSignOut: true,
@@ -53,6 +53,7 @@ describe("home page", () => {
     assert.match(page.body, /<time datetime="2030-01-01T00:00:00\.000Z">1 Jan 2030, 00:00 UTC<\/time>/);
     assert.equal(page.body.split("2030-01-01T00:00:00.000Z").length, 2);
     assert.match(page.body, /mcp:read/);
+    assert.doesNotMatch(page.body, /Adjusted for this server/, "only when something was adjusted");
     assert.match(page.body, /action="\/oauth\/sign-in"/);
     assert.match(page.body, /action="\/oauth\/sign-out"/);
     assert.match(page.body, /name="csrf" value="csrf-token-1"/);
@@ -60,6 +61,18 @@ describe("home page", () => {
     assert.match(page.body, />Sign in again</);
     assert.doesNotMatch(page.body, />Sign in</);
     assert.doesNotMatch(page.script ?? "", /healthz/, "nothing to watch when no sign-in is under way");
+  });
+
+  test("what the proxy adjusts for the server (an accepted issuer, provider defaults), one line each", () => {
+    const page = renderHomePage({
+      upstreamUrl: "https://mcp.example.com/mcp",
+      proxyBaseUrl: "http://127.0.0.1:8000",
+      status: status({ adjustments: ["first adjustment", "second adjustment"] }),
+      csrf: "c",
+      apiKeyRequired: false,
+      canSignOut: true,
+    });
+    assert.match(page.body, /<dt>Adjusted for this server<\/dt><dd>first adjustment<br>second adjustment<\/dd>/);
   });
 
   test("a sign-in under way has one button to continue it, and watches /healthz instead of reloading", () => {

@@ -147,6 +147,7 @@ function perUserBlock(status: NamedStatus, location: string): string {
   if (status.signedIn) lines.push(`  signed in:            yes${status.account ? ` (as ${status.account})` : ""}`);
   if (status.issuer) lines.push(`  authorization server: ${status.issuer}`);
   if (status.clientId) lines.push(`  client:               ${status.clientId} (${status.clientSource ?? "unknown"})`);
+  for (const adjustment of status.adjustments ?? []) lines.push(`  adjusted:             ${adjustment}`);
   lines.push(`  stored in:            ${location}`);
   lines.push(`  users (${status.users?.length ?? 0}):`);
   lines.push(...formatUserGrants(status.users ?? [], "    "));
