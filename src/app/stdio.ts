@@ -5,7 +5,7 @@ import type { RuntimeOptions, UpstreamOptions } from "../config/options.ts";
 import type { Logger } from "../lib/logger.ts";
 import { EraVerdicts } from "../proxy/era/era-verdicts.ts";
 import { MessageBridge } from "../proxy/message-bridge.ts";
-import { ResultCache } from "../proxy/result-cache.ts";
+import { clearOnSignInChange, ResultCache } from "../proxy/result-cache.ts";
 import { StdioFaceTransport } from "../proxy/stdio-face.ts";
 import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
 import { createMessagePathDispatcher } from "../proxy/upstream-pool.ts";
@@ -71,6 +71,7 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
   });
   // One user behind this process: one grant, so `private` and `public` results are both reused here.
   const cache = { results: new ResultCache(), upstream: upstream.url, grant: () => "stdio" };
+  const unsubscribeCache = auth && clearOnSignInChange(auth, cache.results, upstream.url);
   const connector = new UpstreamConnector({
     url: upstream.url,
     fetch,
@@ -99,6 +100,7 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
 
   const stop = () => void bridge.close();
   if (options.signal?.aborted) {
+    unsubscribeCache?.();
     await dispatcher?.destroy().catch(() => {});
     return;
   }
@@ -116,6 +118,7 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     logger.debug(`stdio proxy for ${upstream.url} ready`);
     await bridge.closed;
   } finally {
+    unsubscribeCache?.();
     await dispatcher?.destroy().catch(() => {});
     options.signal?.removeEventListener("abort", stop);
     if (ownsProcessStdio) {

@@ -6,7 +6,7 @@ import type { Logger } from "../lib/logger.ts";
 import { EraVerdicts, type ProtocolChoice } from "../proxy/era/era-verdicts.ts";
 import { HttpRelay } from "../proxy/http-relay.ts";
 import type { RateLimit, RateLimiter } from "../proxy/rate-limit.ts";
-import { ResultCache } from "../proxy/result-cache.ts";
+import { clearOnSignInChange, ResultCache } from "../proxy/result-cache.ts";
 import type { StreamLimits } from "../proxy/stream-limits.ts";
 import { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { FaceTraffic } from "../server/face-traffic.ts";
@@ -91,6 +91,15 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
   const relayAuth = auth && countingChallenges(auth, metrics);
   const stopTelemetry = auth && watchAuthTelemetry(auth, served.name, metrics, accessLog);
   const limiter = shared.rateLimiter;
+  // One result cache per upstream, for the pass-through relay and the bridges alike; hits and misses on /metrics.
+  // The grant: the face's one sign-in for this upstream, or behind --identity the caller's own (a `private` result
+  // is never served to another user; a request with no known caller is not cached).
+  const cache = {
+    results: new ResultCache({ onLookup: (_upstream, method, hit) => metrics.resultCacheLookup(method, hit) }),
+    upstream: upstream.url,
+    grant: shared.bindSessions ? () => currentCaller()?.principal : () => served.name,
+  };
+  const unsubscribeCache = auth && clearOnSignInChange(auth, cache.results, upstream.url);
   const relay = new HttpRelay({
     upstreamUrl: upstream.url,
     auth: relayAuth,
@@ -103,6 +112,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     streamConnections: shared.streamLimits.maxStreams,
     dispatcher: shared.dispatcher,
     dropRequestHeaders: [API_KEY_HEADER],
+    cache,
   });
   // The upstream's era, per upstream: a stored verdict is read at once (the routing decides without waiting), a
   // probe runs only when a 2025 client's initialize is refused.
@@ -140,16 +150,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
               signInWaitMs: shared.signInWaitMs,
               dispatcher: shared.dispatcher,
               observeOperation: (method, seconds, errorType) => metrics.observeOperation(method, seconds, errorType),
-              // Hits and misses on /metrics. The grant: the face's one sign-in for this upstream, or behind
-              // --identity the caller's own (a `private` result is never served to another user; a request with
-              // no known caller is not cached).
-              cache: {
-                results: new ResultCache({
-                  onLookup: (_upstream, method, hit) => metrics.resultCacheLookup(method, hit),
-                }),
-                upstream: upstream.url,
-                grant: shared.bindSessions ? () => currentCaller()?.principal : () => served.name,
-              },
+              cache,
             });
             metrics.countSessions(() => created.sessionCount);
             return created;
@@ -217,6 +218,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     },
     close: async () => {
       unsubscribeHealth?.();
+      unsubscribeCache?.();
       stopTelemetry?.();
       metrics.close();
       await (await bridging)?.close();

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { type SignInWaitBudget, waitForSignIn } from "../auth/sign-in-wait.ts";
@@ -11,8 +11,15 @@ import { ClientGone } from "./client-gone.ts";
 import { filterRequestHeaders } from "./header-filter.ts";
 import { isInitializeBody, isLegacyRefusal, LEGACY_STATUSES } from "./legacy-initialize-refusal.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
+import { RelayCache } from "./relay-cache.ts";
 import { networkErrorFor, signInErrorFor } from "./relay-call-errors.ts";
-import { type DownstreamContext, endBrokenStream, openDownstream, writeHeldAnswer } from "./relay-downstream.ts";
+import {
+  type DownstreamContext,
+  endBrokenStream,
+  openDownstream,
+  writeCachedAnswer,
+  writeHeldAnswer,
+} from "./relay-downstream.ts";
 import { requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
 import {
   headerString,
@@ -25,6 +32,7 @@ import {
 } from "./relay-headers.ts";
 import { relayDispatchers } from "./relay-pools.ts";
 import type { RelayOutcome, RelayTarget } from "./relay-target.ts";
+import type { UpstreamCache } from "./result-cache.ts";
 import { exchange } from "./upstream-exchange.ts";
 import { declaresUrlElicitation, UrlElicitationSessions } from "./url-elicitation.ts";
 
@@ -34,7 +42,8 @@ export type { RelayKind, RelayOutcome, RelayTarget } from "./relay-target.ts";
  * The pass-through relay of the HTTP face (the first of its two relay paths; the other is the message bridge of
  * server/transport-bridges.ts): one downstream HTTP
  * request becomes one upstream HTTP request with the upstream token injected, and the response streams back as
- * it arrives. No JSON is parsed on the way through; bodies are read only on error paths.
+ * it arrives. No JSON is parsed on the way through, except a 2026-07-28 cacheable request's and its answer
+ * (relay-cache.ts); bodies are otherwise read only on error paths.
  *
  * @see MCP 2025-11-25 basic/transports §Streamable HTTP, 2026-07-28 SH, 2024-11-05 §HTTP with SSE
  * @see MCP 2026-07-28 basic/authorization §Token Requirements (token on every request), SEC §Token Passthrough
@@ -66,6 +75,8 @@ export interface HttpRelayOptions {
   dropRequestHeaders?: Iterable<string> | undefined;
   /** Where people can start a sign-in on this proxy (its `/` page), named in sign-in errors. */
   signInPageUrl?: string | undefined;
+  /** The upstream's result cache: 2026-07-28 cacheable requests are answered from it and fill it (relay-cache.ts). */
+  cache?: UpstreamCache | undefined;
 }
 
 const DEFAULT_SIGN_IN_WAIT_MS = DEFAULTS.signInWaitMs;
@@ -96,6 +107,7 @@ export class HttpRelay {
   /** Sessions whose client declared URL-mode elicitation (their sign-in errors become URL elicitations). */
   private readonly urlElicitationSessions = new UrlElicitationSessions();
   private lastBearer = "";
+  private readonly cache: RelayCache | undefined;
 
   constructor(options: HttpRelayOptions) {
     this.upstream = new URL(options.upstreamUrl);
@@ -108,6 +120,7 @@ export class HttpRelay {
     this.signInWaitMs = options.signInWaitMs ?? DEFAULT_SIGN_IN_WAIT_MS;
     this.upstreamTimeoutMs = options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
     this.signInPageUrl = options.signInPageUrl;
+    this.cache = options.cache ? new RelayCache(options.cache) : undefined;
     this.drop = new Set([...(options.dropRequestHeaders ?? [])].map((name) => name.toLowerCase()));
     this.staticHeaders = [];
     rememberHeaderSecrets(options.headers);
@@ -162,6 +175,24 @@ export class HttpRelay {
       headers.push(...target.setHeaders);
     }
     const method = req.method ?? "GET";
+    // Only a 2026-07-28 request names its method in a header: everything else passes without a look.
+    const cache =
+      this.cache && target.kind === "mcp" && method === "POST" && req.headers["mcp-method"] ? this.cache : undefined;
+    const cacheable = cache?.requestOf(req.headers, body);
+    // Answered from the cache only for a caller who could have asked upstream: one with a token now.
+    if (cache && cacheable && (await this.hasCredentials())) {
+      const cached = cache.answer(cacheable);
+      if (cached !== undefined) {
+        writeCachedAnswer(res, cached);
+        return "relayed";
+      }
+    }
+    const tap =
+      cache && cacheable
+        ? (status: number, responseHeaders: IncomingHttpHeaders) => cache.resultTap(cacheable, status, responseHeaders)
+        : cache && req.headers["mcp-method"] === "subscriptions/listen"
+          ? (status: number, responseHeaders: IncomingHttpHeaders) => cache.listenTap(status, responseHeaders)
+          : undefined;
     const statusOnly = target.kind === "legacy-message" || target.kind === "generic" || target.kind === "legacy-sse";
     const fail = (error: ProxyError): RelayOutcome | Promise<RelayOutcome> => {
       const onSignInNeeded = target.onSignInNeeded;
@@ -232,6 +263,7 @@ export class HttpRelay {
         },
         onStreamError: (error) =>
           endBrokenStream(res, error, streamedSse && target.kind === "mcp", body, this.downstream),
+        tap,
       });
 
       if (result.kind === "failed") {
@@ -299,6 +331,12 @@ export class HttpRelay {
       writeHeldAnswer(res, status, heldHeaders, heldBody);
       return "relayed";
     }
+  }
+
+  /** Whether a request now would go upstream with credentials (a token, or the static Authorization header). */
+  private async hasCredentials(): Promise<boolean> {
+    if (!this.auth || this.staticAuthorization) return true;
+    return (await this.auth.getAccessToken().catch(() => undefined)) !== undefined;
   }
 
   private bearer(token: string): string {

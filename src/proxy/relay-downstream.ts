@@ -82,6 +82,18 @@ export function writeHeldAnswer(res: ServerResponse, status: number, headers: In
   res.end(body);
 }
 
+/** A 2026-07-28 request answered from the result cache: the JSON-RPC response as a JSON body. */
+export function writeCachedAnswer(res: ServerResponse, json: string): void {
+  res.writeHead(200, [
+    "content-type",
+    "application/json",
+    "content-length",
+    String(Buffer.byteLength(json)),
+    ...RELAYED_RESPONSE_SECURITY_HEADERS,
+  ]);
+  res.end(json);
+}
+
 /** An absolute redirect to the upstream origin becomes a path on the proxy (which relays it back there). */
 function rewriteLocation(flat: string[], origin: string): void {
   for (let i = 0; i + 1 < flat.length; i += 2) {

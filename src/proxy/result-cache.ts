@@ -55,6 +55,24 @@ export interface UpstreamCache {
   grant: () => string | undefined;
 }
 
+/**
+ * Drops `upstream`'s entries whenever its sign-in changes hands (signed out, or signed in as another account): a
+ * `private` result belongs to the account that got it. A refresh of the same sign-in keeps them. Returns the
+ * unsubscribe.
+ */
+export function clearOnSignInChange(
+  auth: { onStateChange(listener: (status: { signedIn: boolean; account?: string | undefined }) => void): () => void },
+  results: ResultCache,
+  upstream: string,
+): () => void {
+  let holder: string | undefined;
+  return auth.onStateChange((status) => {
+    const now = status.signedIn ? `signed in as ${status.account ?? "?"}` : undefined;
+    if (now !== holder || now === undefined) results.clear(upstream);
+    holder = now;
+  });
+}
+
 /** The caller a request of `cache` is for now, if a grant is known. */
 export function cacheCallerOf(cache: UpstreamCache | undefined): CacheCaller | undefined {
   const grant = cache?.grant();

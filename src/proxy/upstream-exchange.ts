@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Writable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { ClientGone } from "./client-gone.ts";
+import type { BodyTap } from "./relay-cache.ts";
 
 /**
  * One upstream request of the relay, as an undici dispatch handler: no response object, no body stream in between.
@@ -25,6 +26,8 @@ export interface ExchangeOptions {
   open: (status: number, headers: IncomingHttpHeaders) => Writable;
   /** The upstream broke off a response that was streaming. */
   onStreamError: (error: Error) => void;
+  /** Given a streamed answer's head: what also gets its bytes as they pass (the result cache's copy), if anything. */
+  tap?: ((status: number, headers: IncomingHttpHeaders) => BodyTap | undefined) | undefined;
   holdLimit?: number;
 }
 
@@ -45,6 +48,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private settled = false;
   private sink: Writable | undefined;
+  private tap: BodyTap | undefined;
   private held: { status: number; headers: IncomingHttpHeaders; chunks: Buffer[]; size: number } | undefined;
   private truncated = false;
   private readonly holdLimit: number;
@@ -80,6 +84,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     }
     const sink = this.options.open(status, headers);
     this.sink = sink;
+    this.tap = this.options.tap?.(status, headers);
     sink.on("drain", this.onDrain);
     // A sink that goes away (client disconnect) is handled by `gone`; an error on it must not be unhandled.
     sink.on("error", () => controller.abort(new Error("client stream failed")));
@@ -100,6 +105,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
       held.size += chunk.length;
       return;
     }
+    this.tap?.chunk(chunk);
     if (this.sink && !this.sink.write(chunk)) controller.pause();
   }
 
@@ -109,6 +115,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
       this.settleHeld();
       return;
     }
+    this.tap?.end();
     this.sink?.end();
   }
 
