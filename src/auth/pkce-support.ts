@@ -1,6 +1,7 @@
 import type { OAuthDiscoveryState } from "@modelcontextprotocol/client";
 import { ProxyError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
+import { providerDefaults } from "./provider-defaults.ts";
 
 /** The only PKCE method the proxy uses (RFC 7636 §4.2); `plain` gives no protection against a stolen code. */
 const S256 = "S256";
@@ -47,6 +48,17 @@ export function pkceSupportCheck({
     const listsOthers = Array.isArray(
       (metadata as { code_challenge_methods_supported?: unknown } | undefined)?.code_challenge_methods_supported,
     );
+    // Entra and Cognito support S256 without listing it: their documented support stands in for the list.
+    const provider = metadata && !listsOthers ? providerDefaults(metadata.issuer) : undefined;
+    if (provider?.unlistedPkceS256) {
+      if (!warned.has(issuer)) {
+        warned.add(issuer);
+        log.info(
+          `The authorization server ${issuer} ${missing}; ${provider.name} supports PKCE S256 without listing it, so the sign-in uses S256.`,
+        );
+      }
+      return;
+    }
     if (allowUnverified && !listsOthers) {
       if (!warned.has(issuer)) {
         warned.add(issuer);

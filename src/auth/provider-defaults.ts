@@ -10,6 +10,11 @@ export interface ProviderDefaults {
   authorizeParams: Record<string, string>;
   /** True: never send the RFC 8707 `resource` parameter (the server rejects it). */
   omitResource: boolean;
+  /**
+   * True: the server supports PKCE S256 but its metadata lists no `code_challenge_methods_supported`, so the
+   * proxy's check (pkce-support.ts) takes its documented support instead of refusing the sign-in.
+   */
+  unlistedPkceS256: boolean;
 }
 
 // Google issues a refresh token only with access_type=offline, and again after the first consent only with
@@ -19,11 +24,29 @@ const GOOGLE: ProviderDefaults = {
   name: "Google",
   authorizeParams: { access_type: "offline", prompt: "consent" },
   omitResource: false,
+  unlistedPkceS256: false,
 };
 
 // Microsoft Entra ID (v2.0 endpoints) refuses a `resource` beside `scope` (AADSTS9010010); its scopes name the API.
 // https://learn.microsoft.com/entra/identity-platform/reference-error-codes
-const ENTRA: ProviderDefaults = { name: "Microsoft Entra ID", authorizeParams: {}, omitResource: true };
+// It supports PKCE S256 (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow) but its
+// OpenID metadata lists no code_challenge_methods_supported (modelcontextprotocol/typescript-sdk#832).
+const ENTRA: ProviderDefaults = {
+  name: "Microsoft Entra ID",
+  authorizeParams: {},
+  omitResource: true,
+  unlistedPkceS256: true,
+};
+
+// Amazon Cognito user pools (the issuer https://cognito-idp.<region>.amazonaws.com/<pool>) support PKCE S256 on
+// their authorization endpoint without listing it in their metadata either (vercel/ai#18674).
+// https://docs.aws.amazon.com/cognito/latest/developerguide/using-pkce-in-authorization-code.html
+const COGNITO: ProviderDefaults = {
+  name: "Amazon Cognito",
+  authorizeParams: {},
+  omitResource: false,
+  unlistedPkceS256: true,
+};
 
 const ENTRA_HOSTS = new Set([
   "login.microsoftonline.com",
@@ -45,6 +68,7 @@ export function providerDefaults(issuer: string | undefined): ProviderDefaults |
   if (url.protocol !== "https:") return undefined;
   if (url.hostname === "accounts.google.com") return GOOGLE;
   if (ENTRA_HOSTS.has(url.hostname) || url.hostname.endsWith(".ciamlogin.com")) return ENTRA;
+  if (/^cognito-idp\.[a-z0-9-]+\.amazonaws\.com$/.test(url.hostname)) return COGNITO;
   return undefined;
 }
 
@@ -68,6 +92,8 @@ export function authorizeParamsFor(issuer: string | undefined, user: Record<stri
 export function providerAdjustments(
   issuer: string | undefined,
   user: { authorizeParams: Record<string, string>; sendResource: boolean },
+  /** The server's metadata lists no PKCE methods (so an unlisted S256 is taken on the provider's word). */
+  pkceUnlisted = false,
 ): string[] {
   const defaults = providerDefaults(issuer);
   if (!defaults) return [];
@@ -80,6 +106,9 @@ export function providerAdjustments(
   }
   if (defaults.omitResource && user.sendResource) {
     adjustments.push(`${defaults.name}: no RFC 8707 resource parameter (the server rejects it)`);
+  }
+  if (defaults.unlistedPkceS256 && pkceUnlisted) {
+    adjustments.push(`${defaults.name}: PKCE S256, which it supports without listing it in its metadata`);
   }
   return adjustments;
 }

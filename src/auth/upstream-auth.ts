@@ -282,7 +282,12 @@ export class UpstreamAuth implements AuthClient {
       ...(accepted
         ? [`issuer ${discoveredIssuer} accepted for ${discovered?.authorizationServerUrl} (${accepted})`]
         : []),
-      ...providerAdjustments(discoveredIssuer, this.choices),
+      ...providerAdjustments(
+        discoveredIssuer,
+        this.choices,
+        discovered?.authorizationServerMetadata !== undefined &&
+          !Array.isArray(discovered.authorizationServerMetadata.code_challenge_methods_supported),
+      ),
     ];
     return {
       serverUrl: this.serverUrl,

@@ -2,7 +2,7 @@
 // (MCP authorization, "Authorization Code Protection"). The AS here is an injected fetch that counts requests.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { missingPkceSupport } from "../../src/auth/pkce-support.ts";
+import { missingPkceSupport, pkceSupportCheck } from "../../src/auth/pkce-support.ts";
 import { UpstreamAuth } from "../../src/auth/upstream-auth.ts";
 import type { RuntimeOptions, UpstreamOptions } from "../../src/config/options.ts";
 import { isProxyError } from "../../src/lib/errors.ts";
@@ -167,5 +167,37 @@ describe("PKCE S256 support is verified before registration or authorization", (
     assert.match(missingPkceSupport(asMetadata({}) as never) ?? "", /does not list code_challenge_methods_supported/);
     assert.match(missingPkceSupport(asMetadata({ methods: [] }) as never) ?? "", /\[\] without S256/);
     assert.match(missingPkceSupport(undefined) ?? "", /no authorization server metadata/);
+  });
+
+  test("Entra and Cognito list no PKCE methods but support S256: accepted with one info line; look-alikes are not", () => {
+    const lines: string[] = [];
+    const check = pkceSupportCheck({
+      serverUrl: MCP_URL,
+      allowUnverified: false,
+      log: createLogger({ level: "info", write: (line) => void lines.push(line) }),
+    });
+    const stateAt = (issuer: string, methods?: string[]) =>
+      ({
+        authorizationServerUrl: issuer,
+        authorizationServerMetadata: { ...asMetadata({ methods }), issuer },
+      }) as never;
+    const entra = "https://login.microsoftonline.com/2f4a9c1e-0000-4000-8000-000000000001/v2.0";
+    const cognito = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123";
+    check(stateAt(entra));
+    check(stateAt(entra));
+    check(stateAt(cognito));
+    assert.equal(lines.length, 2, lines.join(""));
+    assert.match(lines[0]!, /Microsoft Entra ID supports PKCE S256 without listing it/);
+    assert.match(lines[1]!, /Amazon Cognito/);
+    const refused = (state: never) =>
+      assert.throws(
+        () => check(state),
+        (error: unknown) => isProxyError(error, "PKCE_UNSUPPORTED"),
+      );
+    // A list without S256 is the server saying so; a look-alike host or plain http is not Entra.
+    refused(stateAt(cognito, ["plain"]));
+    refused(stateAt("https://login.microsoftonline.com.evil.example/t/v2.0"));
+    refused(stateAt("http://login.microsoftonline.com/t/v2.0"));
+    refused(stateAt("https://cognito-idp.eu-west-1.amazonaws.com.evil.example/pool"));
   });
 });

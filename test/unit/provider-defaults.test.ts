@@ -27,6 +27,7 @@ describe("providerDefaults", () => {
     assert.equal(providerDefaults(ENTRA)?.name, "Microsoft Entra ID");
     assert.equal(providerDefaults("https://login.microsoftonline.us/t/v2.0")?.name, "Microsoft Entra ID");
     assert.equal(providerDefaults("https://contoso.ciamlogin.com/t/v2.0")?.name, "Microsoft Entra ID");
+    assert.equal(providerDefaults("https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_Q")?.name, "Amazon Cognito");
     for (const issuer of [
       OTHER,
       "http://accounts.google.com",
@@ -137,6 +138,16 @@ describe("providerAdjustments (what status says the defaults change)", () => {
     ]);
     // --no-resource: the user's own choice, not an adjustment.
     assert.deepEqual(providerAdjustments(ENTRA, { authorizeParams: {}, sendResource: false }), []);
+    assert.deepEqual(providerAdjustments(ENTRA, { authorizeParams: {}, sendResource: false }, true), [
+      "Microsoft Entra ID: PKCE S256, which it supports without listing it in its metadata",
+    ]);
+    assert.deepEqual(providerAdjustments("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x", none, true), [
+      "Amazon Cognito: PKCE S256, which it supports without listing it in its metadata",
+    ]);
+    assert.deepEqual(
+      providerAdjustments(GOOGLE, { authorizeParams: { prompt: "x", access_type: "y" }, sendResource: true }, true),
+      [],
+    );
     assert.deepEqual(providerAdjustments(OTHER, none), []);
     assert.deepEqual(providerAdjustments(undefined, none), []);
   });
