@@ -3,8 +3,8 @@ import { ProxyError } from "../lib/errors.ts";
 /**
  * An authorization server without dynamic client registration (and no Client ID Metadata Document in use) cannot
  * be signed in to until the user registers a client there: GitHub, Google, Microsoft Entra, Slack and Figma are such
- * servers. The SDK says so in a plain Error; this turns it into what to do, with the redirect URI to register and,
- * for the big providers, where.
+ * servers, and so are Okta and Auth0 as usually configured. The SDK says so in a plain Error; this turns it into what
+ * to do, with the redirect URI to register and, for the big providers, where.
  */
 export function isNoRegistrationError(error: unknown): boolean {
   return error instanceof Error && /does not support dynamic client registration/i.test(error.message);
@@ -26,6 +26,16 @@ const WHERE_TO_REGISTER: ReadonlyArray<{ host: (host: string) => boolean; where:
     host: (host) => host === "slack.com" || host === "mcp.slack.com",
     where:
       "Slack: Create New App at https://api.slack.com/apps, turn on Model Context Protocol under Agents & AI Apps, add the redirect URL and the User Token Scopes you need under OAuth & Permissions; the client ID and secret are under Basic Information. Slack allows MCP only for internal and directory-published apps",
+  },
+  {
+    host: (host) => /\.(okta|oktapreview|okta-emea)\.com$/.test(host),
+    where:
+      "Okta Admin Console: Applications → Create App Integration → OIDC, Native Application, with the grant types Authorization Code and Refresh Token",
+  },
+  {
+    host: (host) => host.endsWith(".auth0.com"),
+    where:
+      "Auth0 Dashboard: Applications → Create Application → Native (or turn on Dynamic Client Registration under Settings → Advanced)",
   },
   {
     host: (host) => host.startsWith("login.microsoftonline.") || host.endsWith(".ciamlogin.com"),

@@ -28,6 +28,8 @@ test("the hint names the redirect URI and, for the big providers, where to regis
     ["https://login.microsoftonline.com/t/v2.0", /App registrations.*entra\.microsoft\.com/],
     ["https://slack.com", /api\.slack\.com\/apps.*Model Context Protocol.*User Token Scopes/],
     ["https://mcp.slack.com", /api\.slack\.com\/apps/],
+    ["https://acme.okta.com/oauth2/default", /Okta Admin Console.*Native Application/],
+    ["https://acme.eu.auth0.com/", /Auth0 Dashboard.*Native.*Dynamic Client Registration/],
     ["https://as.example.com", undefined],
     [undefined, undefined],
   ];
@@ -38,7 +40,7 @@ test("the hint names the redirect URI and, for the big providers, where to regis
     const hint = error.hint ?? "";
     assert.ok(hint.includes(`with the redirect URI ${REDIRECT}`), hint);
     if (where) assert.match(hint, where);
-    else assert.doesNotMatch(hint, /github|google|entra|slack/i);
+    else assert.doesNotMatch(hint, /github|google|entra|slack|okta|auth0/i);
   }
   assert.doesNotMatch(clientNeeded(MCP, undefined, undefined).hint ?? "", /redirect URI/);
 });
