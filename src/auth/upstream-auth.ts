@@ -280,7 +280,7 @@ export class UpstreamAuth implements AuthClient {
     const accepted = discovered ? this.discovery.issuers.acceptance(discovered) : undefined;
     const adjustments = [
       ...(accepted
-        ? [`issuer ${discoveredIssuer} accepted for ${discovered?.authorizationServerUrl} (${accepted})`]
+        ? [`issuer ${discoveredIssuer} accepted for ${discovered?.authorizationServerUrl}, because of ${accepted}`]
         : []),
       ...providerAdjustments(
         discoveredIssuer,

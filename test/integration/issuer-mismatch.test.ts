@@ -83,7 +83,7 @@ describe("authorization server metadata naming another issuer than its URL", () 
       assert.equal(status.signedIn, true);
       assert.equal(status.issuer, as.issuer);
       assert.deepEqual(status.adjustments, [
-        `issuer ${as.issuer} accepted for ${as.issuer}/${TENANT} (--accept-issuer)`,
+        `issuer ${as.issuer} accepted for ${as.issuer}/${TENANT}, because of --accept-issuer`,
       ]);
       assert.equal(as.stats.registrations, 1);
       assert.match(JSON.stringify((await callTool(auth, mcp.url, "whoami")).content), /erin/);
