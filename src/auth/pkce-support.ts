@@ -17,6 +17,13 @@ export function missingPkceSupport(metadata: OAuthDiscoveryState["authorizationS
   return undefined;
 }
 
+/** Whether the metadata lists PKCE methods at all (whatever they are). */
+export function listsPkceMethods(metadata: OAuthDiscoveryState["authorizationServerMetadata"]): boolean {
+  return Array.isArray(
+    (metadata as { code_challenge_methods_supported?: unknown } | undefined)?.code_challenge_methods_supported,
+  );
+}
+
 export interface PkceCheckOptions {
   serverUrl: string;
   /** --allow-pkce-unverified: go on without the metadata saying so, for servers known to support S256 anyway. */
@@ -45,9 +52,7 @@ export function pkceSupportCheck({
     const missing = missingPkceSupport(metadata);
     if (!missing) return;
     const issuer = metadata?.issuer ?? String(state.authorizationServerUrl);
-    const listsOthers = Array.isArray(
-      (metadata as { code_challenge_methods_supported?: unknown } | undefined)?.code_challenge_methods_supported,
-    );
+    const listsOthers = listsPkceMethods(metadata);
     // Entra and Cognito support S256 without listing it: their documented support stands in for the list.
     const provider = metadata && !listsOthers ? providerDefaults(metadata.issuer) : undefined;
     if (provider?.unlistedPkceS256) {

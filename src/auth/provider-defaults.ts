@@ -79,10 +79,13 @@ export function sendsResource(userChoice: boolean, issuer: string | undefined): 
 
 /** The authorization request parameters for `issuer`: its defaults, then the user's (which win by name). */
 export function authorizeParamsFor(issuer: string | undefined, user: Record<string, string>): Record<string, string> {
-  const defaults = providerDefaults(issuer)?.authorizeParams ?? {};
+  return { ...Object.fromEntries(defaultParamsKept(providerDefaults(issuer), user)), ...user };
+}
+
+/** The defaults' authorization parameters the user did not set themselves (names compared in any case). */
+function defaultParamsKept(defaults: ProviderDefaults | undefined, user: Record<string, string>): [string, string][] {
   const userNames = new Set(Object.keys(user).map((name) => name.toLowerCase()));
-  const kept = Object.entries(defaults).filter(([name]) => !userNames.has(name.toLowerCase()));
-  return { ...Object.fromEntries(kept), ...user };
+  return Object.entries(defaults?.authorizeParams ?? {}).filter(([name]) => !userNames.has(name.toLowerCase()));
 }
 
 /**
@@ -98,8 +101,7 @@ export function providerAdjustments(
   const defaults = providerDefaults(issuer);
   if (!defaults) return [];
   const adjustments: string[] = [];
-  const userNames = new Set(Object.keys(user.authorizeParams).map((name) => name.toLowerCase()));
-  const added = Object.entries(defaults.authorizeParams).filter(([name]) => !userNames.has(name.toLowerCase()));
+  const added = defaultParamsKept(defaults, user.authorizeParams);
   if (added.length > 0) {
     const params = added.map(([name, value]) => `${name}=${value}`).join(" ");
     adjustments.push(`${defaults.name}: sign-ins add ${params} (for a refresh token)`);

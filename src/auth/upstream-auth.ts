@@ -20,7 +20,7 @@ import { createFlowHost, type FlowHostParts } from "./flow-host.ts";
 import { InteractiveSignIn } from "./interactive-sign-in.ts";
 import { issuerCheck } from "./issuer-check.ts";
 import { toProxyError } from "./oauth-errors.ts";
-import { pkceSupportCheck } from "./pkce-support.ts";
+import { listsPkceMethods, pkceSupportCheck } from "./pkce-support.ts";
 import { providerAdjustments } from "./provider-defaults.ts";
 import { refreshFailure } from "./refresh-failure.ts";
 import { Refresher, type RefreshResult } from "./refresher.ts";
@@ -286,7 +286,7 @@ export class UpstreamAuth implements AuthClient {
         discoveredIssuer,
         this.choices,
         discovered?.authorizationServerMetadata !== undefined &&
-          !Array.isArray(discovered.authorizationServerMetadata.code_challenge_methods_supported),
+          !listsPkceMethods(discovered.authorizationServerMetadata),
       ),
     ];
     return {

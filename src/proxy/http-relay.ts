@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import type { AuthClient } from "../auth/auth-client.ts";
 import { type SignInWaitBudget, waitForSignIn } from "../auth/sign-in-wait.ts";
@@ -11,7 +11,7 @@ import { ClientGone } from "./client-gone.ts";
 import { filterRequestHeaders } from "./header-filter.ts";
 import { isInitializeBody, isLegacyRefusal, LEGACY_STATUSES } from "./legacy-initialize-refusal.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./read-body.ts";
-import { RelayCache } from "./relay-cache.ts";
+import { RelayCache, type TapFor } from "./relay-cache.ts";
 import { networkErrorFor, signInErrorFor } from "./relay-call-errors.ts";
 import {
   type DownstreamContext,
@@ -176,23 +176,21 @@ export class HttpRelay {
     }
     const method = req.method ?? "GET";
     // Only a 2026-07-28 request names its method in a header: everything else passes without a look.
-    const cache =
-      this.cache && target.kind === "mcp" && method === "POST" && req.headers["mcp-method"] ? this.cache : undefined;
-    const cacheable = cache?.requestOf(req.headers, body);
-    // Answered from the cache only for a caller who could have asked upstream: one with a token now.
-    if (cache && cacheable && (await this.hasCredentials())) {
-      const cached = cache.answer(cacheable);
-      if (cached !== undefined) {
-        writeCachedAnswer(res, cached);
+    const cache = this.cache && target.kind === "mcp" && method === "POST" ? this.cache : undefined;
+    const mcpMethod = cache ? req.headers["mcp-method"] : undefined;
+    const cacheable = mcpMethod ? cache?.requestOf(req.headers, body) : undefined;
+    let tap: TapFor | undefined;
+    if (cache && cacheable) {
+      // Answered from the cache only for a caller who could have asked upstream: one with a token now.
+      const begun = cache.begin(cacheable, await this.hasCredentials());
+      if ("answer" in begun) {
+        writeCachedAnswer(res, begun.answer);
         return "relayed";
       }
+      tap = begun.tap;
+    } else if (cache && mcpMethod === "subscriptions/listen") {
+      tap = cache.listenTap;
     }
-    const tap =
-      cache && cacheable
-        ? (status: number, responseHeaders: IncomingHttpHeaders) => cache.resultTap(cacheable, status, responseHeaders)
-        : cache && req.headers["mcp-method"] === "subscriptions/listen"
-          ? (status: number, responseHeaders: IncomingHttpHeaders) => cache.listenTap(status, responseHeaders)
-          : undefined;
     const statusOnly = target.kind === "legacy-message" || target.kind === "generic" || target.kind === "legacy-sse";
     const fail = (error: ProxyError): RelayOutcome | Promise<RelayOutcome> => {
       const onSignInNeeded = target.onSignInNeeded;

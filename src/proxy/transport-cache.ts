@@ -16,13 +16,22 @@ export class TransportCache {
    * that its result is kept when it comes.
    */
   answer(message: JSONRPCRequest): JSONRPCMessage | undefined {
-    if (!CACHEABLE_METHODS.has(message.method)) return undefined;
-    const caller = cacheCallerOf(this.cache);
+    const caller = this.callerFor(message);
     if (!caller) return undefined;
     const cached = this.cache.results.lookup(caller, message.method, message.params);
     if (cached) return { jsonrpc: "2.0", id: message.id, result: cached };
     this.awaiting.set(message.id, { method: message.method, params: message.params, caller });
     return undefined;
+  }
+
+  /** Remembers a cacheable request without looking it up, so that its result is kept when it comes. */
+  expect(message: JSONRPCRequest): void {
+    const caller = this.callerFor(message);
+    if (caller) this.awaiting.set(message.id, { method: message.method, params: message.params, caller });
+  }
+
+  private callerFor(message: JSONRPCRequest): CacheCaller | undefined {
+    return CACHEABLE_METHODS.has(message.method) ? cacheCallerOf(this.cache) : undefined;
   }
 
   /** Whether the cache waits for this request's result (so the result must be read, not streamed). */

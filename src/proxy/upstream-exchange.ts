@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Writable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { ClientGone } from "./client-gone.ts";
-import type { BodyTap } from "./relay-cache.ts";
+import type { BodyTap, TapFor } from "./relay-cache.ts";
 
 /**
  * One upstream request of the relay, as an undici dispatch handler: no response object, no body stream in between.
@@ -27,7 +27,7 @@ export interface ExchangeOptions {
   /** The upstream broke off a response that was streaming. */
   onStreamError: (error: Error) => void;
   /** Given a streamed answer's head: what also gets its bytes as they pass (the result cache's copy), if anything. */
-  tap?: ((status: number, headers: IncomingHttpHeaders) => BodyTap | undefined) | undefined;
+  tap?: TapFor | undefined;
   holdLimit?: number;
 }
 
