@@ -2,8 +2,8 @@ import { ProxyError } from "../lib/errors.ts";
 
 /**
  * An authorization server without dynamic client registration (and no Client ID Metadata Document in use) cannot
- * be signed in to until the user registers a client there: GitHub, Google, Microsoft Entra, Slack and Figma are such
- * servers, and so are Okta and Auth0 as usually configured. The SDK says so in a plain Error; this turns it into what
+ * be signed in to until the user registers a client there: GitHub, Google, Microsoft Entra, Slack, Figma and
+ * Databricks workspaces are such servers, and so are Okta and Auth0 as usually configured. The SDK says so in a plain Error; this turns it into what
  * to do, with the redirect URI to register and, for the big providers, where.
  */
 export function isNoRegistrationError(error: unknown): boolean {
@@ -41,6 +41,12 @@ const WHERE_TO_REGISTER: ReadonlyArray<{ host: (host: string) => boolean; where:
     host: (host) => host.startsWith("login.microsoftonline.") || host.endsWith(".ciamlogin.com"),
     where:
       "Microsoft Entra admin center: App registrations → New registration, platform Mobile and desktop applications (https://entra.microsoft.com)",
+  },
+  {
+    // A workspace's issuer is https://<workspace host>/oidc on AWS, Azure and GCP; only an account admin registers.
+    host: (host) => /\.(cloud\.databricks\.com|azuredatabricks\.net|gcp\.databricks\.com)$/.test(host),
+    where:
+      "Databricks: an account admin adds it in the account console under Settings → App connections → Add connection, with the scope all-apis and, for a public client, Generate a client secret unchecked (or with databricks account custom-app-integration create)",
   },
 ];
 

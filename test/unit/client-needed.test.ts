@@ -30,6 +30,10 @@ test("the hint names the redirect URI and, for the big providers, where to regis
     ["https://mcp.slack.com", /api\.slack\.com\/apps/],
     ["https://acme.okta.com/oauth2/default", /Okta Admin Console.*Native Application/],
     ["https://acme.eu.auth0.com/", /Auth0 Dashboard.*Native.*Dynamic Client Registration/],
+    ["https://dbc-1234.cloud.databricks.com/oidc", /App connections.*all-apis/],
+    ["https://adb-1234.5.azuredatabricks.net/oidc", /App connections/],
+    ["https://1234.5.gcp.databricks.com/oidc", /App connections/],
+    ["https://databricks.com.evil.example/oidc", undefined],
     ["https://as.example.com", undefined],
     [undefined, undefined],
   ];
@@ -40,7 +44,7 @@ test("the hint names the redirect URI and, for the big providers, where to regis
     const hint = error.hint ?? "";
     assert.ok(hint.includes(`with the redirect URI ${REDIRECT}`), hint);
     if (where) assert.match(hint, where);
-    else assert.doesNotMatch(hint, /github|google|entra|slack|okta|auth0/i);
+    else assert.doesNotMatch(hint, /github|google|entra|slack|okta|auth0|databricks/i);
   }
   assert.doesNotMatch(clientNeeded(MCP, undefined, undefined).hint ?? "", /redirect URI/);
 });
