@@ -226,8 +226,8 @@ which key id. encrypt: seal every plaintext record with the store key. rekey: mo
 if one stops midway, every record is readable with the old or the new key; run it again to finish.`,
   clients: `Usage: mcp-u2m-proxy clients [<url or name>] [options]
 
-Prints the configuration snippet of every MCP host (Claude Code, Claude Desktop, Cursor, VS Code, Gemini CLI,
-opencode, …) for the server, with the command that works on this machine.`,
+Prints the configuration snippet of every MCP host (Claude Code, Claude Desktop, Cursor, VS Code, Windsurf,
+Codex, Gemini CLI, opencode, …) for the server, with the command that works on this machine.`,
 };
 
 const MAIN = `mcp-u2m-proxy — use OAuth-protected remote MCP servers from any MCP client

@@ -127,6 +127,19 @@ export function clientConfigs(input: ClientConfigInput): ClientConfig[] {
       text: json({ mcp: { [name]: { type: "remote", url: mcpUrl, enabled: true, ...headers } } }),
     },
     {
+      id: "windsurf",
+      title: "Windsurf",
+      where: "~/.codeium/windsurf/mcp_config.json",
+      // Windsurf reads a remote server's address from serverUrl (a Cursor-style url does not connect).
+      text: json({ mcpServers: { [name]: { serverUrl: mcpUrl, ...headers } } }),
+    },
+    {
+      id: "codex",
+      title: "Codex",
+      where: "~/.codex/config.toml",
+      text: codexToml(name, mcpUrl, input.apiKeyRequired),
+    },
+    {
       id: "stdio",
       title: "Any host that launches a command (stdio)",
       where: "the host's command setting",
@@ -139,6 +152,17 @@ export function clientConfigs(input: ClientConfigInput): ClientConfig[] {
       text: sseUrl,
     },
   ];
+}
+
+/**
+ * Codex's TOML table for a Streamable HTTP server. Codex takes no bearer token inline: it reads it from the
+ * variable `bearer_token_env_var` names, which is the proxy's own MCP_PROXY_API_KEY.
+ */
+function codexToml(name: string, url: string, apiKeyRequired: boolean): string {
+  // serverNameOf's names ([a-z0-9-]) are TOML bare keys; a JSON string is a valid TOML basic string.
+  const lines = [`[mcp_servers.${name}]`, `url = ${JSON.stringify(url)}`];
+  if (apiKeyRequired) lines.push(`bearer_token_env_var = "MCP_PROXY_API_KEY"`);
+  return lines.join("\n");
 }
 
 /** Quotes a shell word when it holds anything beyond the characters every shell leaves alone. */

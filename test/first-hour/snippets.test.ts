@@ -55,7 +55,16 @@ after(async () => {
 
 describe("clients: every host's snippet", () => {
   test("names every host, with the installed command, the token directory and the port in use", () => {
-    for (const title of ["VS Code", "Cursor", "Claude Code", "Claude Desktop", "Gemini CLI", "opencode"]) {
+    for (const title of [
+      "VS Code",
+      "Cursor",
+      "Claude Code",
+      "Claude Desktop",
+      "Windsurf",
+      "Codex",
+      "Gemini CLI",
+      "opencode",
+    ]) {
       assert.ok(sections.has(title), `a ${title} snippet: ${[...sections.keys()].join(", ")}`);
     }
     assert.ok([...sections.keys()].some((title) => /stdio/.test(title)));

@@ -85,7 +85,7 @@ describe("home page", () => {
       canSignOut: true,
     });
     assert.match(page.body, /Sign-in under way/);
-    assert.equal(page.body.match(/<button/g)?.filter(Boolean).length, 10, "Continue, Sign out and eight Copy buttons");
+    assert.equal(page.body.match(/<button/g)?.filter(Boolean).length, 12, "Continue, Sign out and ten Copy buttons");
     assert.match(page.body, /<form method="post" action="\/oauth\/sign-in">.*<button>Continue signing in<\/button>/);
     assert.doesNotMatch(page.body, />Sign in</);
     assert.match(page.script ?? "", /fetch\("\/healthz"/);
@@ -260,6 +260,10 @@ describe("client configuration", () => {
     ]);
     assert.equal(byId.stdio, "npx -y mcp-u2m-proxy stdio 'https://mcp.example.com/mcp?tenant=a&x=1'");
     assert.equal(byId["legacy-sse"], "http://127.0.0.1:8000/sse");
+    assert.deepEqual(JSON.parse(byId.windsurf as string), {
+      mcpServers: { example: { serverUrl: "http://127.0.0.1:8000/mcp" } },
+    });
+    assert.equal(byId.codex, '[mcp_servers.example]\nurl = "http://127.0.0.1:8000/mcp"');
   });
 
   test("with an API key the HTTP snippets carry an Authorization header placeholder", () => {
@@ -270,5 +274,11 @@ describe("client configuration", () => {
     });
     const vscode = JSON.parse(configs.find((config) => config.id === "vscode")?.text ?? "{}");
     assert.match(vscode.servers.example.headers.Authorization, /^Bearer </);
+    const windsurf = JSON.parse(configs.find((config) => config.id === "windsurf")?.text ?? "{}");
+    assert.match(windsurf.mcpServers.example.headers.Authorization, /^Bearer </);
+    // Codex takes no inline bearer token: it names the variable holding the key.
+    const codex = configs.find((config) => config.id === "codex")?.text ?? "";
+    assert.match(codex, /^bearer_token_env_var = "MCP_PROXY_API_KEY"$/m);
+    assert.doesNotMatch(codex, /Bearer/);
   });
 });
