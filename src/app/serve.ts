@@ -81,6 +81,8 @@ export interface ServeOptions {
   upstreamTransport?: "streamable-http" | "sse" | undefined;
   /** The upstream's MCP wire era (--protocol, config `protocol`); auto (default) probes when a client needs it. */
   protocol?: ServedUpstream["protocol"];
+  /** Tools hidden from clients (--ignore-tool, config `ignoreTools`). */
+  ignoreTools?: ServedUpstream["ignoreTools"];
   /** Where a probed era is remembered (the upstream's key in the store); in memory only without it. */
   eraStore?: ServedUpstream["eraStore"];
   /** Bridge clients whose transport the upstream does not speak (default true). */
@@ -236,6 +238,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       discoveredResource: options.discoveredResource,
       rateLimit: options.rateLimit,
       protocol: options.protocol,
+      ignoreTools: options.ignoreTools,
       eraStore: options.eraStore,
     },
   ];
@@ -429,8 +432,13 @@ function openPageOnFirstSignIn(
 /** Whether a reloaded entry is the same upstream as before (then its face, sessions and sign-in stay). */
 function sameUpstream(before: ServedUpstream, after: ServedUpstream): boolean {
   return (
-    JSON.stringify([before.upstream, before.upstreamTransport ?? null, before.protocol ?? null]) ===
-    JSON.stringify([after.upstream, after.upstreamTransport ?? null, after.protocol ?? null])
+    JSON.stringify([
+      before.upstream,
+      before.upstreamTransport ?? null,
+      before.protocol ?? null,
+      before.ignoreTools ?? [],
+    ]) ===
+    JSON.stringify([after.upstream, after.upstreamTransport ?? null, after.protocol ?? null, after.ignoreTools ?? []])
   );
 }
 

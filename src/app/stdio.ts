@@ -7,6 +7,7 @@ import { EraVerdicts } from "../proxy/era/era-verdicts.ts";
 import { MessageBridge } from "../proxy/message-bridge.ts";
 import { clearOnSignInChange, ResultCache } from "../proxy/result-cache.ts";
 import { StdioFaceTransport } from "../proxy/stdio-face.ts";
+import { toolFilterOf } from "../proxy/tool-filter.ts";
 import { UpstreamConnector, type UpstreamTransportKind } from "../proxy/upstream-connector.ts";
 import { createMessagePathDispatcher } from "../proxy/upstream-pool.ts";
 import type { TokenStore } from "../store/token-store.ts";
@@ -26,6 +27,8 @@ export interface RunStdioOptions {
   transport?: UpstreamTransportKind;
   /** The upstream's MCP wire era when known (`--protocol`); otherwise probed when needed and remembered. */
   protocol?: "legacy" | "modern" | undefined;
+  /** Tools hidden from the client (`--ignore-tool`, config `ignoreTools`): names or `*` patterns. */
+  ignoreTools?: readonly string[] | undefined;
   /** Where the probed era is remembered (the upstream's key in the store); in memory only without it. */
   eraStore?: { store: TokenStore; key: string } | undefined;
   /** Base fetch under the authorized fetch (default global fetch). */
@@ -92,6 +95,7 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     logger,
     reconnect: () => connector.createTransport(),
     progressBarrier: true,
+    tools: toolFilterOf(options.ignoreTools),
   });
   downstream.oninputend = () => {
     logger.debug("stdin ended; answering the requests in flight, then closing");

@@ -8,6 +8,7 @@ import { HttpRelay } from "../proxy/http-relay.ts";
 import type { RateLimit, RateLimiter } from "../proxy/rate-limit.ts";
 import { clearOnSignInChange, ResultCache } from "../proxy/result-cache.ts";
 import type { StreamLimits } from "../proxy/stream-limits.ts";
+import { toolFilterOf } from "../proxy/tool-filter.ts";
 import { UpstreamHealth } from "../proxy/upstream-health.ts";
 import { FaceTraffic } from "../server/face-traffic.ts";
 import { createRequestListener, type FaceAuthClient } from "../server/http-face.ts";
@@ -37,6 +38,8 @@ export interface ServedUpstream {
   rateLimit?: RateLimit | undefined;
   /** The upstream's MCP wire era (`--protocol`, config `protocol`); auto (default) probes when a client needs it. */
   protocol?: ProtocolChoice | undefined;
+  /** Tools hidden from clients (--ignore-tool, config `ignoreTools`): names or `*` patterns (tool-filter.ts). */
+  ignoreTools?: readonly string[] | undefined;
   /** Where the probed era is remembered (the upstream's key in the store); in memory only without it. */
   eraStore?: { store: TokenStore; key: string } | undefined;
 }
@@ -100,6 +103,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     grant: shared.bindSessions ? () => currentCaller()?.principal : () => served.name,
   };
   const unsubscribeCache = auth && clearOnSignInChange(auth, cache.results, upstream.url);
+  const tools = toolFilterOf(served.ignoreTools);
   const relay = new HttpRelay({
     upstreamUrl: upstream.url,
     auth: relayAuth,
@@ -113,6 +117,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
     dispatcher: shared.dispatcher,
     dropRequestHeaders: [API_KEY_HEADER],
     cache,
+    tools,
   });
   // The upstream's era, per upstream: a stored verdict is read at once (the routing decides without waiting), a
   // probe runs only when a 2025 client's initialize is refused.
@@ -151,6 +156,7 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
               dispatcher: shared.dispatcher,
               observeOperation: (method, seconds, errorType) => metrics.observeOperation(method, seconds, errorType),
               cache,
+              tools,
             });
             metrics.countSessions(() => created.sessionCount);
             return created;

@@ -96,6 +96,8 @@ export interface CliArgs {
   transport: "streamable-http" | "sse" | undefined;
   /** `--protocol`: the upstream's MCP wire era when the user knows it (skips the probe); undefined probes. */
   protocol: "legacy" | "modern" | undefined;
+  /** `--ignore-tool`: tools to hide from clients, added to the config entry's (proxy/tool-filter.ts). */
+  ignoreTools: string[];
   /** `store <action>`: what to do, and for `rekey` the new key (--new-store-key-file, MCP_PROXY_NEW_STORE_KEY). */
   store: { action: StoreAction; newKey: StoreKey | undefined };
   /** Things the user should know about their options (printed once on stderr before the command runs). */
@@ -131,6 +133,7 @@ const OPTIONS = {
   "allow-host": { type: "string", multiple: true },
   transport: { type: "string" },
   protocol: { type: "string" },
+  "ignore-tool": { type: "string", multiple: true },
   "max-streams": { type: "string" },
   "max-streams-per-session": { type: "string" },
   "max-sessions": { type: "string" },
@@ -269,6 +272,7 @@ export function parseCliArgs(argv: string[], env?: NodeJS.ProcessEnv): CliArgs {
     },
     transport: parseTransport(values.transport),
     protocol: parseProtocol(values.protocol),
+    ignoreTools: parseToolPatterns(values["ignore-tool"] ?? []),
     store: {
       action: storeAction,
       newKey:
@@ -339,6 +343,14 @@ function parseTransport(raw: string | undefined): CliArgs["transport"] {
   if (raw === "streamable-http" || raw === "http") return "streamable-http";
   if (raw === "sse") return "sse";
   throw usage(`--transport must be streamable-http, sse or auto, not "${raw}".`);
+}
+
+function parseToolPatterns(raw: string[]): string[] {
+  return raw.map((item) => {
+    const pattern = item.trim();
+    if (!pattern) throw usage(`--ignore-tool needs a tool name or a pattern with *, like --ignore-tool 'delete_*'.`);
+    return pattern;
+  });
 }
 
 function parseProtocol(raw: string | undefined): CliArgs["protocol"] {

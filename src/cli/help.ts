@@ -14,6 +14,8 @@ export const FLAGS: Record<string, string> = {
   "--transport KIND": "the upstream's transport: streamable-http, sse or auto (default: detected once)",
   "--protocol ERA":
     "the upstream's MCP revision: legacy (2025, sessions), modern (2026-07-28) or auto (default: probed, remembered a day)",
+  "--ignore-tool PATTERN":
+    "hide the upstream's tools with this name from clients, * matching any characters, case ignored (repeatable): out of tools/list, their calls refused",
   "--no-resource":
     "do not send the RFC 8707 resource parameter (for servers that reject it; never sent to Microsoft Entra)",
   "--use-id-token":
@@ -113,6 +115,7 @@ const LISTEN = [
   "--allow-host NAME",
   "--transport KIND",
   "--protocol ERA",
+  "--ignore-tool PATTERN",
   "--max-streams N",
   "--max-streams-per-session N",
   "--max-sessions N",
@@ -132,7 +135,7 @@ const LISTEN = [
 /** The flags each command reads. */
 export const COMMAND_FLAGS: Record<string, readonly string[]> = {
   serve: [...SIGN_IN, ...LISTEN],
-  stdio: [...SIGN_IN, "--transport KIND", "--protocol ERA"],
+  stdio: [...SIGN_IN, "--transport KIND", "--protocol ERA", "--ignore-tool PATTERN"],
   auth: [...SIGN_IN, "--force", "--all"],
   status: [...STORE, "--use-id-token", "--allow-insecure-http", "--json", "--user WHO", "--debug"],
   refresh: [

@@ -15,6 +15,8 @@ export interface ResolvedServer {
   transport: "streamable-http" | "sse" | undefined;
   /** `--protocol` or the entry's `"mcp-u2m-proxy".protocol`; undefined: probed. */
   protocol: "legacy" | "modern" | undefined;
+  /** Tools hidden from clients: the entry's `ignoreTools` and `--ignore-tool` together. */
+  ignoreTools: string[];
   allowInsecureHttp: boolean;
   rateLimit?: ServerEntry["rateLimit"];
 }
@@ -64,6 +66,7 @@ export function resolveServer(args: CliArgs, command: string, config = configFor
       upstream: { ...args.upstream, url: args.url },
       transport: args.transport,
       protocol: args.protocol,
+      ignoreTools: args.ignoreTools,
       allowInsecureHttp: false,
     };
   }
@@ -123,12 +126,16 @@ function nameOrUrl(
 }
 
 /** A config entry as the program takes it; `args` (a single resolved server) adds the command line's options. */
-function fromConfig(entry: ServerEntry, args?: Pick<CliArgs, "upstream" | "transport" | "protocol">): ResolvedServer {
+function fromConfig(
+  entry: ServerEntry,
+  args?: Pick<CliArgs, "upstream" | "transport" | "protocol" | "ignoreTools">,
+): ResolvedServer {
   return {
     name: entry.name,
     upstream: toUpstreamOptions(entry, args?.upstream),
     transport: args?.transport ?? entry.transport,
     protocol: args?.protocol ?? entry.protocol,
+    ignoreTools: [...new Set([...entry.ignoreTools, ...(args?.ignoreTools ?? [])])],
     allowInsecureHttp: entry.allowInsecureHttp,
     rateLimit: entry.rateLimit,
   };

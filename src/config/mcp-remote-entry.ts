@@ -17,6 +17,8 @@ export interface McpRemoteEntry {
   /** mcp-remote's --use-id-token: the ID token is the bearer. */
   useIdToken: boolean;
   allowHttp: boolean;
+  /** mcp-remote's --ignore-tool patterns: tools this proxy hides too (proxy/tool-filter.ts). */
+  ignoreTools: string[];
   /** "--flag (why)" for each flag without an equivalent here. */
   ignored: string[];
 }
@@ -40,7 +42,6 @@ const IGNORED: Record<string, { value: boolean; why: string }> = {
   "--callback-path": { value: true, why: "the callback is /oauth/callback, for every server" },
   "--auth-timeout": { value: true, why: "the sign-in timeout is the proxy's" },
   "--auth-success-url": { value: true, why: "the sign-in ends on this proxy's own page" },
-  "--ignore-tool": { value: true, why: "tools are relayed as the server lists them" },
   "--protocol": { value: true, why: "the protocol is detected" },
   "--token-endpoint": { value: true, why: "only the browser sign-in is supported" },
   "--connect-timeout": { value: true, why: "upstream timeouts are the proxy's" },
@@ -111,6 +112,7 @@ export function parseMcpRemoteArgs(args: readonly string[], readFile: ReadArgFil
     sendResource: true,
     useIdToken: false,
     allowHttp: false,
+    ignoreTools: [],
     ignored: [],
   };
   for (let i = 0; i < args.length; i++) {
@@ -197,6 +199,13 @@ export function parseMcpRemoteArgs(args: readonly string[], readFile: ReadArgFil
       case "--use-id-token":
         entry.useIdToken = true;
         break;
+      case "--ignore-tool": {
+        const pattern = value().trim();
+        if (!pattern)
+          throw new McpRemoteArgError(offset + i, `mcp-remote's --ignore-tool needs a tool name or pattern`);
+        entry.ignoreTools.push(pattern);
+        break;
+      }
       case "--resource":
         // mcp-remote reads an empty --resource as "leave the parameter out"; a URI has no equivalent here.
         if (value().trim() === "") entry.sendResource = false;

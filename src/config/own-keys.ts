@@ -4,7 +4,7 @@ import { RESERVED_AUTHORIZE_PARAMS } from "./mcp-remote-entry.ts";
 /**
  * This proxy's own keys inside an entry, under `"mcp-u2m-proxy"`, where hosts leave them alone:
  * `{ "oauth": { clientId, clientSecret, clientMetadataUrl, scope, resource, useIdToken, acceptIssuer, authorizeParams }, "enabled",
- * "rateLimit": { requestsPerMinute, burst }, "protocol": "auto" | "legacy" | "modern" }`. Unknown keys here are warned about (a typo would otherwise be
+ * "rateLimit": { requestsPerMinute, burst }, "protocol": "auto" | "legacy" | "modern", "ignoreTools": ["delete_*", …] }`. Unknown keys here are warned about (a typo would otherwise be
  * silently ignored) but accepted, so a file written for a later version still loads.
  */
 export interface OwnKeys {
@@ -21,12 +21,14 @@ export interface OwnKeys {
   rateLimit: { requestsPerMinute: number; burst: number } | undefined;
   /** The upstream's MCP wire era when known (undefined: probed). */
   protocol: "legacy" | "modern" | undefined;
+  /** Tools to hide from clients: names or `*` patterns (proxy/tool-filter.ts). */
+  ignoreTools: string[];
   /** Unknown keys, with why, for the warning. */
   ignored: string[];
 }
 
 const OWN = "mcp-u2m-proxy";
-const OWN_KEYS = new Set(["oauth", "enabled", "rateLimit", "protocol"]);
+const OWN_KEYS = new Set(["oauth", "enabled", "rateLimit", "protocol", "ignoreTools"]);
 const PROTOCOLS = new Set(["auto", "legacy", "modern"]);
 const OAUTH_STRINGS = ["clientId", "clientSecret", "clientMetadataUrl", "scope", "acceptIssuer"] as const;
 const OAUTH_BOOLEANS = ["resource", "useIdToken"] as const;
@@ -47,7 +49,13 @@ export function ownEnabled(raw: unknown, at: Place): boolean | undefined {
 
 /** Reads and checks the own keys of a served entry; strings go through `expand` (variables). */
 export function readOwnKeys(raw: unknown, at: Place, expand: (value: string, key: string) => string): OwnKeys {
-  const own: OwnKeys = { oauth: { authorizeParams: {} }, rateLimit: undefined, protocol: undefined, ignored: [] };
+  const own: OwnKeys = {
+    oauth: { authorizeParams: {} },
+    rateLimit: undefined,
+    protocol: undefined,
+    ignoreTools: [],
+    ignored: [],
+  };
   if (!isObject(raw)) return own;
   for (const key of Object.keys(raw)) {
     if (!OWN_KEYS.has(key)) own.ignored.push(`${OWN}.${key} (not a key of this version)`);
@@ -59,6 +67,7 @@ export function readOwnKeys(raw: unknown, at: Place, expand: (value: string, key
     }
     own.protocol = raw.protocol === "auto" ? undefined : (raw.protocol as "legacy" | "modern");
   }
+  own.ignoreTools = readIgnoreTools(raw.ignoreTools, at);
   const oauth = raw.oauth;
   if (oauth === undefined) return own;
   if (!isObject(oauth)) throw configError(at(`${OWN}.oauth`), `must be an object (got ${shown(oauth)})`);
@@ -116,6 +125,19 @@ function readAuthorizeParams(
     params[name] = expand(value, key);
   }
   return params;
+}
+
+function readIgnoreTools(raw: unknown, at: Place): string[] {
+  if (raw === undefined) return [];
+  const key = `${OWN}.ignoreTools`;
+  const problem = `must be a list of tool names or patterns with *, like ["delete_*", "admin_action"]`;
+  if (!Array.isArray(raw)) throw configError(at(key), `${problem} (got ${shown(raw)})`);
+  return raw.map((item, index) => {
+    if (typeof item !== "string" || item.trim() === "") {
+      throw configError(at(`${key}[${index}]`), `${problem} (got ${shown(item)})`);
+    }
+    return item.trim();
+  });
 }
 
 function readRateLimit(raw: unknown, at: Place): OwnKeys["rateLimit"] {

@@ -41,6 +41,8 @@ export interface ServerEntry {
   /** mcp-remote's --allow-http was given. */
   allowInsecureHttp: boolean;
   rateLimit: RateLimit | undefined;
+  /** Tools hidden from clients (mcp-remote's --ignore-tool, `"mcp-u2m-proxy".ignoreTools`; proxy/tool-filter.ts). */
+  ignoreTools: string[];
   /** How the entry was written: a remote entry, or an mcp-remote command. */
   source: "remote" | "mcp-remote";
   /** What was read but has no effect here (mcp-remote flags, other hosts' keys), each with why. */
@@ -154,6 +156,7 @@ function readRemote(
     allowInsecureHttp: false,
     rateLimit: undefined,
     protocol: undefined,
+    ignoreTools: [],
     source: "remote",
     ignored,
     extra: extraKeys(raw),
@@ -214,6 +217,7 @@ function readMcpRemote(
     allowInsecureHttp: parsed.allowHttp,
     rateLimit: undefined,
     protocol: undefined,
+    ignoreTools: parsed.ignoreTools,
     source: "mcp-remote",
     ignored,
     extra: extraKeys(raw),
@@ -235,6 +239,7 @@ function applyOwnKeys(entry: ServerEntry, rawOwn: unknown, context: EntryContext
   Object.assign(oauth.authorizeParams, own.oauth.authorizeParams);
   entry.rateLimit = own.rateLimit;
   entry.protocol = own.protocol;
+  entry.ignoreTools = [...new Set([...entry.ignoreTools, ...own.ignoreTools])];
   entry.ignored.push(...own.ignored);
   if (oauth.clientSecret !== undefined && oauth.clientId === undefined) {
     throw configError(at("mcp-u2m-proxy.oauth.clientSecret"), `needs a "clientId" beside it`);

@@ -32,7 +32,9 @@ import {
 } from "./relay-headers.ts";
 import { relayDispatchers } from "./relay-pools.ts";
 import type { RelayOutcome, RelayTarget } from "./relay-target.ts";
+import { filterHeldToolLists, screenToolRequests, TOOL_LIST_HOLD_LIMIT } from "./relay-tool-filter.ts";
 import type { UpstreamCache } from "./result-cache.ts";
+import type { ToolFilter } from "./tool-filter.ts";
 import { exchange } from "./upstream-exchange.ts";
 import { declaresUrlElicitation, UrlElicitationSessions } from "./url-elicitation.ts";
 
@@ -77,6 +79,8 @@ export interface HttpRelayOptions {
   signInPageUrl?: string | undefined;
   /** The upstream's result cache: 2026-07-28 cacheable requests are answered from it and fill it (relay-cache.ts). */
   cache?: UpstreamCache | undefined;
+  /** Tools hidden from clients (--ignore-tool): MCP POSTs are then read (relay-tool-filter.ts). */
+  tools?: ToolFilter | undefined;
 }
 
 const DEFAULT_SIGN_IN_WAIT_MS = DEFAULTS.signInWaitMs;
@@ -108,6 +112,7 @@ export class HttpRelay {
   private readonly urlElicitationSessions = new UrlElicitationSessions();
   private lastBearer = "";
   private readonly cache: RelayCache | undefined;
+  private readonly tools: ToolFilter | undefined;
 
   constructor(options: HttpRelayOptions) {
     this.upstream = new URL(options.upstreamUrl);
@@ -121,6 +126,7 @@ export class HttpRelay {
     this.upstreamTimeoutMs = options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
     this.signInPageUrl = options.signInPageUrl;
     this.cache = options.cache ? new RelayCache(options.cache) : undefined;
+    this.tools = options.tools;
     this.drop = new Set([...(options.dropRequestHeaders ?? [])].map((name) => name.toLowerCase()));
     this.staticHeaders = [];
     rememberHeaderSecrets(options.headers);
@@ -175,6 +181,21 @@ export class HttpRelay {
       headers.push(...target.setHeaders);
     }
     const method = req.method ?? "GET";
+    const screen =
+      this.tools && target.kind === "mcp" && method === "POST" ? screenToolRequests(this.tools, body) : undefined;
+    if (screen?.kind === "refuse") {
+      writeCachedAnswer(res, screen.answer);
+      return "relayed";
+    }
+    const toolLists = screen?.kind === "filter-lists" ? screen.ids : undefined;
+    if (toolLists) {
+      // Held and read before it goes on: uncompressed.
+      removeHeader(headers, "accept-encoding");
+      headers.push("accept-encoding", "identity");
+    } else if (this.tools && method === "GET") {
+      // A resumed stream replays earlier answers as they were sent, tool lists included: resuming is off.
+      removeHeader(headers, "last-event-id");
+    }
     // Only a 2026-07-28 request names its method in a header: everything else passes without a look.
     const cache = this.cache && target.kind === "mcp" && method === "POST" ? this.cache : undefined;
     const mcpMethod = cache ? req.headers["mcp-method"] : undefined;
@@ -184,7 +205,11 @@ export class HttpRelay {
       // Answered from the cache only for a caller who could have asked upstream: one with a token now.
       const begun = cache.begin(cacheable, await this.hasCredentials());
       if ("answer" in begun) {
-        writeCachedAnswer(res, begun.answer);
+        const answer =
+          toolLists && this.tools
+            ? filterHeldToolLists(this.tools, Buffer.from(begun.answer), undefined, toolLists)
+            : undefined;
+        writeCachedAnswer(res, answer ? answer.toString("utf8") : begun.answer);
         return "relayed";
       }
       tap = begun.tap;
@@ -247,6 +272,7 @@ export class HttpRelay {
         gone,
         // Hold back what the relay must act on; stream everything else straight to the client.
         decide: (status, responseHeaders) => {
+          if (toolLists && status < 300) return "hold";
           if (challengeable && isChallenge(status, responseHeaders)) return "hold";
           if (status >= 500 && target.kind !== "generic") return "hold";
           if (probing && LEGACY_STATUSES.has(status)) return "hold";
@@ -262,6 +288,7 @@ export class HttpRelay {
         onStreamError: (error) =>
           endBrokenStream(res, error, streamedSse && target.kind === "mcp", body, this.downstream),
         tap,
+        ...(toolLists ? { holdLimit: TOOL_LIST_HOLD_LIMIT } : {}),
       });
 
       if (result.kind === "failed") {
@@ -279,7 +306,8 @@ export class HttpRelay {
         return "relayed";
       }
 
-      const { status, headers: heldHeaders, body: heldBody } = result;
+      const { status, headers: heldHeaders } = result;
+      let heldBody = result.body;
       if (challengeable && this.auth && isChallenge(status, heldHeaders)) {
         // The core refreshes (401) or steps up (403 insufficient_scope), and waits for a sign-in it had to start;
         // past the shared replay budget the request fails.
@@ -325,10 +353,33 @@ export class HttpRelay {
         return "bridged";
       }
       if (target.requireSse && (status >= 300 || !isEventStream(heldHeaders))) return "not-sse";
+      if (toolLists && this.tools && status < 300) {
+        const filtered = filterHeldToolLists(
+          this.tools,
+          heldBody,
+          headerString(heldHeaders["content-type"]),
+          toolLists,
+        );
+        if (!filtered) {
+          return fail(
+            new ProxyError(
+              "UPSTREAM_ERROR",
+              `The upstream ${this.upstream.href} answered tools/list with something the proxy could not read, so it could not leave out the tools it hides.`,
+              { hint: "Try again; if it persists, the upstream's answer is malformed or larger than 16 MiB." },
+            ),
+          );
+        }
+        heldBody = filtered;
+      }
       // A held answer that needs nothing after all (a probe that was not refused): pass it on as it is.
       writeHeldAnswer(res, status, heldHeaders, heldBody);
       return "relayed";
     }
+  }
+
+  /** Whether the proxy hides some of the upstream's tools: then only paths that read MCP messages may reach it. */
+  get hidesTools(): boolean {
+    return this.tools !== undefined;
   }
 
   /** Whether a request now would go upstream with credentials (a token, or the static Authorization header). */

@@ -18,6 +18,8 @@ import { TransportCache } from "./transport-cache.ts";
 import { HTTP_ERROR_CODES, UpstreamHttpError } from "./upstream-http-error.ts";
 
 const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
+/** Answers always read whole: the handshake, and the tool list (the proxy may hide tools from it, tool-filter.ts). */
+const NEVER_STREAMED = new Set(["initialize", "tools/list"]);
 /** Headers the transport derives itself; a caller's per-request headers may not override them (as the SDK). */
 const RESERVED = new Set([
   "authorization",
@@ -262,7 +264,9 @@ export class LeanHttpClientTransport implements Transport {
 
   /** The request, when its answer may be passed on as it arrives: not the handshake, nor one the cache awaits. */
   private streamableRequest(message: JSONRPCMessage, signal: AbortSignal): StreamableRequest | undefined {
-    if (!this.options.streamLargeResponses || !isRequest(message) || message.method === "initialize") return undefined;
+    if (!this.options.streamLargeResponses || !isRequest(message) || NEVER_STREAMED.has(message.method)) {
+      return undefined;
+    }
     if (this.cache?.awaits(message.id)) return undefined;
     return {
       id: message.id,

@@ -1,6 +1,7 @@
 // The options of a MessageBridge, apart so the bridge and its re-initialisation (session-reinitialiser.ts) share them.
 import type { Transport } from "@modelcontextprotocol/client";
 import type { Logger } from "../lib/logger.ts";
+import type { ToolFilter } from "./tool-filter.ts";
 
 export interface MessageBridgeOptions {
   /** Names the upstream in errors and logs (its URL). */
@@ -42,4 +43,6 @@ export interface MessageBridgeOptions {
    */
   progressBarrierTimeoutMs?: number;
   progressBarrierDelayMs?: number;
+  /** Tools hidden from the client (--ignore-tool): out of `tools/list` results, their calls refused here. */
+  tools?: ToolFilter | undefined;
 }

@@ -40,7 +40,8 @@ const OPEN_ENDED_METHODS = new Set(["subscriptions/listen"]);
  * - failures: a client request that cannot be sent is answered with a JSON-RPC error naming the upstream and the
  *   next step (e.g. the sign-in URL), never dropped; when the upstream refused it with its own JSON-RPC error (an
  *   HTTP 4xx carrying one), the client gets that error unchanged;
- * - 2026-07-28 requests: cancellation closes that request's stream (SH §Cancellation) instead of being forwarded.
+ * - 2026-07-28 requests: cancellation closes that request's stream (SH §Cancellation) instead of being forwarded;
+ * - with `tools`, hidden tools: left out of `tools/list` results, their calls answered here (tool-filter.ts).
  *
  * Closing either side closes the other; closing ends the upstream session with DELETE when there is one.
  * {@link finish} is the graceful end when the client has stopped sending (stdin closed): answers first, then close.
@@ -173,6 +174,11 @@ export class MessageBridge {
 
   private fromDownstream(message: JSONRPCMessage): void {
     if (this.closing) return;
+    const refusal = this.options.tools?.refusal(message);
+    if (refusal) {
+      this.toDownstream(refusal);
+      return;
+    }
     if ("method" in message) {
       const method = message.method;
       if ("id" in message && !OPEN_ENDED_METHODS.has(method)) this.unanswered.add(message.id, method);
@@ -306,9 +312,13 @@ export class MessageBridge {
 
   private fromUpstream(message: JSONRPCMessage): void {
     if ("id" in message && !("method" in message) && message.id !== undefined) {
-      this.inflight.delete(message.id);
-      if (this.sessions.settle(message.id, message as JSONRPCResponse)) return;
-      if (this.initializeId !== undefined && message.id === this.initializeId) {
+      const id = message.id;
+      if (this.options.tools && this.inflight.get(id)?.method === "tools/list") {
+        message = this.options.tools.filterList(message);
+      }
+      this.inflight.delete(id);
+      if (this.sessions.settle(id, message as JSONRPCResponse)) return;
+      if (this.initializeId !== undefined && id === this.initializeId) {
         this.initializeId = undefined;
         const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
         if (typeof version === "string") this.upstream.setProtocolVersion?.(version);

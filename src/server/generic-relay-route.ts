@@ -13,6 +13,15 @@ const NOT_RELAYED =
 /** Registers the generic authenticated relay as `router`'s fallback (every path no route claims). */
 export function addGenericRelay(router: Router, relay: HttpRelay): void {
   router.fallback("relay", (req, res, { path, query }) => {
+    if (relay.hidesTools) {
+      // Any path of the upstream may be its MCP endpoint (or a legacy message endpoint): relayed as bytes, it would
+      // reach the tools the proxy hides.
+      return writeJsonError(
+        res,
+        404,
+        "Not found: the catch-all relay is off for a server whose tools the proxy hides (--ignore-tool). MCP clients connect to /mcp or /sse.",
+      );
+    }
     // Checked and sent in the form the upstream will resolve it to: "/x/../.well-known/…" is the document itself.
     const normalised = normaliseRelayPath(path);
     if (normalised === undefined || NOT_RELAYED.test(deniedForm(normalised))) {

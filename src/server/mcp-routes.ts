@@ -6,6 +6,7 @@ import { LegacySseSessions } from "../proxy/legacy-sse-sessions.ts";
 import { writeErrorResponse } from "../proxy/relay-errors.ts";
 import { SseEndpointRewrite } from "../proxy/sse-endpoint-rewrite.ts";
 import { StreamLimits } from "../proxy/stream-limits.ts";
+import type { UpstreamTransportKind } from "../proxy/upstream-connector.ts";
 import type { HttpFaceOptions } from "./http-face-options.ts";
 import { writeJsonError } from "./json-response.ts";
 import type { Router } from "./router.ts";
@@ -170,8 +171,13 @@ export function addMcpRoutes(router: Router, options: HttpFaceOptions, logger: L
     if (outcome === "relayed" && res.statusCode < 300) upstreamKind ??= "streamable-http";
   }
 
-  async function bridgeLegacyClient(req: IncomingMessage, res: ServerResponse, via: () => Promise<TransportBridges>) {
-    const sessionId = await (await via()).openLegacyClient(req, res);
+  async function bridgeLegacyClient(
+    req: IncomingMessage,
+    res: ServerResponse,
+    via: () => Promise<TransportBridges>,
+    toward?: UpstreamTransportKind | "detect",
+  ) {
+    const sessionId = await (await via()).openLegacyClient(req, res, toward);
     options.sessionBinding?.legacyOpened(`bridged:${sessionId}`, res);
     bridgedLegacy.add(sessionId);
     res.once("close", () => bridgedLegacy.delete(sessionId));
@@ -190,6 +196,15 @@ export function addMcpRoutes(router: Router, options: HttpFaceOptions, logger: L
     if (!holdStreamSlot(req, res)) return;
     if ((upstreamKind === "streamable-http" || eras?.known === "modern") && bridges) {
       return bridgeLegacyClient(req, res, bridges);
+    }
+    // The legacy relay passes the event stream on as bytes; hidden tools need the bridge, which reads messages.
+    if (relay.hidesTools) {
+      if (bridges) return bridgeLegacyClient(req, res, bridges, upstreamKind ?? "detect");
+      return writeJsonError(
+        res,
+        501,
+        "Legacy SSE clients are not served here: the proxy hides tools and bridging is off.",
+      );
     }
     const outcome = await relay.relay(req, res, {
       kind: "legacy-sse",

@@ -9,6 +9,7 @@ import { REMOVED_METHODS, readEnvelope } from "../proxy/era/modern-results.ts";
 import { META } from "../proxy/era/protocol-versions.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
+import type { ToolFilter } from "../proxy/tool-filter.ts";
 import { toJsonRpcError, upstreamJsonRpcError } from "../proxy/upstream-error.ts";
 import { writeRpcError } from "./json-response.ts";
 
@@ -32,6 +33,8 @@ export interface ModernClientCallsOptions {
   maxBodyBytes: number;
   idleMs: number;
   maxCallers: number;
+  /** Tools hidden from the client (--ignore-tool): out of `tools/list` results, their calls refused here. */
+  tools?: ToolFilter | undefined;
 }
 
 /** One client request on its way: where its answer and its progress go. */
@@ -42,6 +45,8 @@ interface OpenRequest {
   controller: AbortController;
   listen: boolean;
   logs: boolean;
+  /** A `tools/list`, whose result loses the hidden tools (tool-filter.ts). */
+  toolList: boolean;
   done: boolean;
 }
 
@@ -142,6 +147,13 @@ export class ModernClientCalls {
         return;
       }
     }
+    const refusal = this.options.tools?.refusal(message);
+    if (refusal) {
+      const json = JSON.stringify(refusal);
+      res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
+      res.end(json);
+      return;
+    }
     if (!("id" in message) || message.id === undefined || message.id === null) {
       this.notification(caller, message.method, message.params as Record<string, unknown> | undefined);
       res.writeHead(202).end();
@@ -221,6 +233,7 @@ export class ModernClientCalls {
       controller: new AbortController(),
       listen: request.method === "subscriptions/listen",
       logs: typeof meta[META.logLevel] === "string",
+      toolList: request.method === "tools/list" && this.options.tools !== undefined,
       done: false,
     };
     if (clientToken !== undefined) {
@@ -258,7 +271,9 @@ export class ModernClientCalls {
     if (!("method" in message)) {
       const id = "id" in message ? message.id : undefined;
       const open = typeof id === "string" ? caller.open.get(id) : undefined;
-      if (open) this.write(open, { ...message, id: open.clientId } as JSONRPCMessage, true);
+      if (!open) return;
+      const answer = open.toolList && this.options.tools ? this.options.tools.filterList(message) : message;
+      this.write(open, { ...answer, id: open.clientId } as JSONRPCMessage, true);
       return;
     }
     const params = (message.params ?? {}) as Record<string, unknown>;

@@ -12,6 +12,7 @@ import { MessageBridge } from "../proxy/message-bridge.ts";
 import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
 import { acceptsJson, StreamableHttpSessionTransport } from "../proxy/streamable-http-session-transport.ts";
+import type { ToolFilter } from "../proxy/tool-filter.ts";
 import {
   UpstreamConnector,
   type UpstreamConnectorOptions,
@@ -61,6 +62,8 @@ export interface TransportBridgesOptions {
   dispatcher?: Dispatcher | undefined;
   /** Hears every upstream request the bridges make, timed (the face's operation histogram). */
   observeOperation?: ObserveOperation | undefined;
+  /** Tools hidden from clients (--ignore-tool): out of `tools/list` results, their calls refused (tool-filter.ts). */
+  tools?: ToolFilter | undefined;
 }
 
 export const DEFAULT_SESSION_IDLE_MS = DEFAULTS.sessionIdleMs;
@@ -72,6 +75,8 @@ export class TransportBridges {
   private readonly toLegacy: UpstreamConnector;
   /** The 2025 wire of the upstream as 2026-07-28 clients' bridge opens it (transport detected, no era bridge). */
   private readonly toSessions: UpstreamConnector;
+  /** The upstream's wire detected on the first message, era bridge included (legacy clients while it is unknown). */
+  private readonly toDetected: UpstreamConnector;
   private modernCalls: ModernClientCalls | undefined;
   private readonly legacyClients = new Map<string, LegacySseServerTransport>();
   private readonly httpClients = new Map<string, StreamableHttpSessionTransport>();
@@ -106,13 +111,28 @@ export class TransportBridges {
     });
     this.toLegacy = new UpstreamConnector({ url: options.upstreamUrl, fetch, logger: this.logger, hint: "sse" });
     this.toSessions = new UpstreamConnector({ url: options.upstreamUrl, fetch, logger: this.logger });
+    this.toDetected = new UpstreamConnector({
+      url: options.upstreamUrl,
+      fetch,
+      logger: this.logger,
+      eras: options.eras,
+      cache: options.cache,
+    });
   }
 
-  /** `GET /sse` from a legacy client while the upstream speaks Streamable HTTP. Returns the session id it got. */
-  async openLegacyClient(_req: IncomingMessage, res: ServerResponse): Promise<string> {
+  /**
+   * `GET /sse` from a legacy client while the upstream speaks Streamable HTTP (or, when the proxy hides tools, any
+   * wire: `toward` "sse", or undefined to detect it). Returns the session id it got.
+   */
+  async openLegacyClient(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    toward: UpstreamTransportKind | "detect" = "streamable-http",
+  ): Promise<string> {
     const downstream = new LegacySseServerTransport(res, this.options.legacyMessagePath ?? "/message");
     this.legacyClients.set(downstream.sessionId, downstream);
-    const bridge = this.bridge(downstream, this.toStreamable);
+    const connector = toward === "sse" ? this.toLegacy : toward === "detect" ? this.toDetected : this.toStreamable;
+    const bridge = this.bridge(downstream, connector);
     void bridge.closed.then(() => this.legacyClients.delete(downstream.sessionId));
     await bridge.start();
     return downstream.sessionId;
@@ -228,6 +248,7 @@ export class TransportBridges {
       maxBodyBytes: this.options.maxBodyBytes,
       idleMs: this.sessionIdleMs,
       maxCallers: this.maxSessions,
+      tools: this.options.tools,
     });
     handedToBridges(res);
     return this.modernCalls.handle(req, res, body);
@@ -285,6 +306,7 @@ export class TransportBridges {
       reconnect: () => connector.createTransport(),
       // A legacy SSE client reads events in bursts: keep a response from overtaking the progress before it.
       progressBarrier: downstream instanceof LegacySseServerTransport,
+      tools: this.options.tools,
     });
     this.bridges.add(bridge);
     void bridge.closed.then(() => this.bridges.delete(bridge));

@@ -450,3 +450,18 @@ describe("where serve listens in the databricks-apps mode", () => {
     assert.equal(args.runtime.port, 8000);
   });
 });
+
+describe("--ignore-tool", () => {
+  test("repeatable, trimmed; serve and stdio take it, an empty pattern is a usage error", () => {
+    assert.deepEqual(
+      parseCliArgs(["stdio", URL_ARG, "--ignore-tool", "delete_*", "--ignore-tool", " admin "]).ignoreTools,
+      ["delete_*", "admin"],
+    );
+    assert.deepEqual(parseCliArgs(["serve", URL_ARG, "--ignore-tool", "x"]).ignoreTools, ["x"]);
+    assert.deepEqual(parseCliArgs(["stdio", URL_ARG]).ignoreTools, []);
+    assert.throws(
+      () => parseCliArgs(["stdio", URL_ARG, "--ignore-tool", " "]),
+      usageNaming("--ignore-tool needs a tool name"),
+    );
+  });
+});

@@ -247,6 +247,38 @@ test("the ID token as the bearer: mcp-remote's --use-id-token and our oauth.useI
   );
 });
 
+test("hidden tools: mcp-remote's --ignore-tool and our ignoreTools, merged; anything but a list of names is an error", () => {
+  const config = parse({
+    mcpServers: {
+      jira: {
+        command: "npx",
+        args: ["-y", "mcp-remote", "https://j.example.com/mcp", "--ignore-tool", "delete*", "--ignore-tool", "admin"],
+        "mcp-u2m-proxy": { ignoreTools: ["admin", " *_write "] },
+      },
+      plain: { url: "https://p.example.com/mcp" },
+    },
+  });
+  const [jira, plain] = config.servers;
+  assert.deepEqual(jira?.ignoreTools, ["delete*", "admin", "*_write"]);
+  assert.deepEqual(jira?.ignored, [], "no longer an ignored flag");
+  assert.deepEqual(plain?.ignoreTools, []);
+  rejects(
+    { mcpServers: { bad: { url: "https://b.example.com/mcp", "mcp-u2m-proxy": { ignoreTools: "delete*" } } } },
+    /must be a list of tool names or patterns/,
+    { server: "bad", key: "mcp-u2m-proxy.ignoreTools" },
+  );
+  rejects(
+    { mcpServers: { bad: { url: "https://b.example.com/mcp", "mcp-u2m-proxy": { ignoreTools: ["ok", ""] } } } },
+    /must be a list of tool names or patterns/,
+    { server: "bad", key: "mcp-u2m-proxy.ignoreTools[1]" },
+  );
+  rejects(
+    { mcpServers: { bad: { command: "npx", args: ["mcp-remote", "https://b.example.com/mcp", "--ignore-tool"] } } },
+    /--ignore-tool needs a value/,
+    { server: "bad", key: "args[2]" },
+  );
+});
+
 test("oauth.acceptIssuer: the one other issuer accepted from an entry's AS metadata; a non-URL is an error", () => {
   const config = parse({
     mcpServers: {

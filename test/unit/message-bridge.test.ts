@@ -4,8 +4,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Client, InMemoryTransport, type JSONRPCMessage, type Transport } from "@modelcontextprotocol/client";
 import { ProxyError } from "../../src/lib/errors.ts";
-import { MessageBridge } from "../../src/proxy/message-bridge.ts";
+import { MessageBridge, type MessageBridgeOptions } from "../../src/proxy/message-bridge.ts";
 import { JSON_RPC_ERROR } from "../../src/proxy/relay-errors.ts";
+import { ToolFilter } from "../../src/proxy/tool-filter.ts";
 import { JSONRPC_URL_ELICITATION_REQUIRED } from "../../src/proxy/upstream-error.ts";
 import { createTestMcpServer } from "../fixtures/mcp-tools.ts";
 
@@ -17,7 +18,10 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function startRig(clientCapabilities: Record<string, unknown> = {}): Promise<Rig> {
+async function startRig(
+  clientCapabilities: Record<string, unknown> = {},
+  bridgeOptions: Partial<MessageBridgeOptions> = {},
+): Promise<Rig> {
   const [clientSide, down] = InMemoryTransport.createLinkedPair();
   const [up, serverSide] = InMemoryTransport.createLinkedPair();
   const server = createTestMcpServer("legacy");
@@ -28,7 +32,7 @@ async function startRig(clientCapabilities: Record<string, unknown> = {}): Promi
     if ("method" in message) seenByServer.push(message.method);
     deliver?.(message, extra);
   };
-  const bridge = new MessageBridge(down, up, { upstreamName: "memory://upstream" });
+  const bridge = new MessageBridge(down, up, { upstreamName: "memory://upstream", ...bridgeOptions });
   await bridge.start();
   const client = new Client({ name: "bridge-test", version: "1.0.0" }, { capabilities: clientCapabilities });
   await client.connect(clientSide);
@@ -132,6 +136,33 @@ class RefusingUpstream implements Transport {
     this.onclose?.();
   }
 }
+
+describe("message bridge: hidden tools (--ignore-tool)", () => {
+  let rig: Rig;
+  before(async () => {
+    rig = await startRig({}, { tools: new ToolFilter(["ADD", "slow_*"]) });
+  });
+  after(() => rig.close());
+
+  test("tools/list leaves them out; their calls are answered by the bridge and never reach the server", async () => {
+    const names = (await rig.client.listTools()).tools.map((tool) => tool.name);
+    assert.ok(names.includes("echo"), names.join(","));
+    assert.ok(!names.includes("add") && !names.includes("slow_progress"), names.join(","));
+    const calls = rig.seenByServer.filter((method) => method === "tools/call").length;
+    await assert.rejects(
+      rig.client.callTool({ name: "add", arguments: { a: 1, b: 2 } }),
+      (error: Error & { code?: number }) => {
+        assert.equal(error.code, -32602);
+        assert.match(error.message, /Unknown tool: add\. This proxy hides it \(--ignore-tool "ADD"\)/);
+        return true;
+      },
+    );
+    assert.equal(rig.seenByServer.filter((method) => method === "tools/call").length, calls);
+    assert.deepEqual((await rig.client.callTool({ name: "echo", arguments: { text: "shown" } })).content, [
+      { type: "text", text: "shown" },
+    ]);
+  });
+});
 
 describe("message bridge: failures become JSON-RPC errors", () => {
   const signInUrl = "http://127.0.0.1:9/authorize?client_id=x";

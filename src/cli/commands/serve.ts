@@ -67,6 +67,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
       discoveredResource: () => discoveredResource(ctx),
       rateLimit: server.rateLimit,
       protocol: server.protocol,
+      ignoreTools: server.ignoreTools,
       eraStore: { store: ctx.store, key: ctx.storeKey },
     };
   };
@@ -82,6 +83,7 @@ export async function serveCommand(args: CliArgs, out: (text: string) => void): 
           upstreamTransport: first.upstreamTransport,
           rateLimit: first.rateLimit,
           protocol: first.protocol,
+          ignoreTools: first.ignoreTools,
           eraStore: first.eraStore,
           ...(servers[0]?.name ? { name: servers[0].name } : {}),
         }),

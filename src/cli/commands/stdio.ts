@@ -22,6 +22,7 @@ export async function stdioCommand(args: CliArgs): Promise<number> {
       signal: stop.signal,
       ...(server.transport ? { transport: server.transport } : {}),
       protocol: server.protocol,
+      ignoreTools: server.ignoreTools,
       eraStore: { store: ctx.store, key: ctx.storeKey },
     });
   } finally {
