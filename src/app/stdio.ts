@@ -90,12 +90,15 @@ export async function runStdio(options: RunStdioOptions): Promise<void> {
     ...(options.output ? { output: options.output } : {}),
     logger,
   });
+  const tools = toolFilterOf(options.ignoreTools);
+  if (tools)
+    logger.info("hiding tools from the client", { upstream: upstream.url, patterns: options.ignoreTools?.join(" ") });
   const bridge = new MessageBridge(downstream, connector.createTransport(), {
     upstreamName: upstream.url,
     logger,
     reconnect: () => connector.createTransport(),
     progressBarrier: true,
-    tools: toolFilterOf(options.ignoreTools),
+    tools,
   });
   downstream.oninputend = () => {
     logger.debug("stdin ended; answering the requests in flight, then closing");

@@ -104,6 +104,8 @@ export function buildUpstreamFace(served: ServedUpstream, shared: SharedFacePart
   };
   const unsubscribeCache = auth && clearOnSignInChange(auth, cache.results, upstream.url);
   const tools = toolFilterOf(served.ignoreTools);
+  if (tools)
+    logger.info("hiding tools from clients", { upstream: upstream.url, patterns: served.ignoreTools?.join(" ") });
   const relay = new HttpRelay({
     upstreamUrl: upstream.url,
     auth: relayAuth,
