@@ -26,6 +26,8 @@ const CARRIED = new Set([
   "--allow-insecure-http",
   "--allow-pkce-unverified",
   "--accept-issuer",
+  // A host's stdio process must hide the same tools as the proxy whose page printed its command.
+  "--ignore-tool",
 ]);
 const BOOLEAN = new Set([
   "--keychain",

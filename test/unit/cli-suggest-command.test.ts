@@ -149,6 +149,8 @@ test("launchOptions: what a client snippet's stdio command needs besides --confi
     "/keys/store.key",
     "--header",
     "X-Team: a",
+    "--ignore-tool",
+    "delete_*",
     "--api-key",
     "inbound",
   ];
@@ -165,6 +167,8 @@ test("launchOptions: what a client snippet's stdio command needs besides --confi
     "/keys/store.key",
     "--header",
     "X-Team: a",
+    "--ignore-tool",
+    "delete_*",
   ]);
   assert.ok(!launchOptions(argv).includes("hunter2"), "never the secret");
 });
