@@ -56,7 +56,11 @@ describe("ToolFilter", () => {
       id: 3,
       result: { tools: [{ name: "create_issue" }], nextCursor: "c2", _meta: { k: 1 } },
     });
-    assert.equal((list as unknown as { result: { tools: unknown[] } }).result.tools.length, 3, "the original is not changed");
+    assert.equal(
+      (list as unknown as { result: { tools: unknown[] } }).result.tools.length,
+      3,
+      "the original is not changed",
+    );
     const clean = { jsonrpc: "2.0", id: 4, result: { tools: [{ name: "create_issue" }] } } as unknown as JSONRPCMessage;
     assert.equal(filter.filterList(clean), clean);
     const error = { jsonrpc: "2.0", id: 5, error: { code: -32603, message: "x" } } as JSONRPCMessage;
