@@ -382,6 +382,11 @@ export class HttpRelay {
     return this.tools !== undefined;
   }
 
+  /** The patterns of the tools hidden from clients (none: empty), for the status page. */
+  get hiddenToolPatterns(): readonly string[] {
+    return this.tools?.patterns ?? [];
+  }
+
   /** Whether a request now would go upstream with credentials (a token, or the static Authorization header). */
   private async hasCredentials(): Promise<boolean> {
     if (!this.auth || this.staticAuthorization) return true;

@@ -10,7 +10,7 @@ import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/client";
 export class ToolFilter {
   private readonly rules: ReadonlyArray<{ pattern: string; regex: RegExp }>;
 
-  constructor(patterns: readonly string[]) {
+  constructor(readonly patterns: readonly string[]) {
     this.rules = patterns.map((pattern) => ({ pattern, regex: patternRegex(pattern) }));
   }
 

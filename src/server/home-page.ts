@@ -21,6 +21,8 @@ export interface HomePageInput {
   error?: ProxyError | undefined;
   /** The Sign out button was just used: a one-line notice (shown only while signed out). */
   signedOut?: { revoked: boolean } | undefined;
+  /** Patterns of the upstream's tools hidden from clients (--ignore-tool). */
+  hiddenTools?: readonly string[] | undefined;
   now?: number;
 }
 
@@ -29,6 +31,13 @@ export interface HomePageInput {
  * (there is nothing to start or end), and never the header's value, which the page is not even given.
  */
 export const STATIC_HEADER_STATE = `<p><span class="badge ok">Static Authorization header</span> <span class="muted">OAuth is not used for this upstream: the proxy sends the Authorization header it was given (<code>--header</code> or the config file's <code>headers</code>), so there is no sign-in to start or end.</span></p>`;
+
+/** Which tools clients never see, so that a tool missing from a client's list is explained where people look. */
+function hiddenToolsLine(patterns: readonly string[] | undefined): string {
+  if (!patterns?.length) return "";
+  const chips = patterns.map((pattern) => `<code>${escapeHtml(pattern)}</code>`).join(" ");
+  return `<p id="hidden-tools">Hidden from clients (<code>--ignore-tool</code>): ${chips} <span class="muted">— not listed, and their calls are refused.</span></p>\n`;
+}
 
 /** The `/` page: the upstream, the sign-in state, Sign in / Sign out, and client configuration. */
 export function renderHomePage(input: HomePageInput): PageOptions {
@@ -54,7 +63,7 @@ export function renderHomePage(input: HomePageInput): PageOptions {
 ${notice}${input.error ? errorSection(input.error) : ""}
 <section id="state" data-signed-in="${status?.signedIn === true}" data-pending="${pending}"><h2>Upstream</h2>
 <p><code>${escapeHtml(input.upstreamUrl)}</code></p>
-${status ? statusBlock(status, input.now ?? Date.now()) + actions(input, status) : STATIC_HEADER_STATE}
+${hiddenToolsLine(input.hiddenTools)}${status ? statusBlock(status, input.now ?? Date.now()) + actions(input, status) : STATIC_HEADER_STATE}
 </section>
 <section><h2>Connect a client</h2>
 <ul class="plain">

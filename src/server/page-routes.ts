@@ -96,6 +96,7 @@ export function addPageRoutes(router: Router, options: HttpFaceOptions, logger: 
       canSignOut: typeof auth?.clear === "function",
       error,
       signedOut: signedOutCookie === undefined ? undefined : { revoked: signedOutCookie === "revoked" },
+      hiddenTools: relay.hiddenToolPatterns,
     });
     const clear = signedOutCookie === undefined ? [] : ["set-cookie", `${SIGNED_OUT_COOKIE}=; Path=/; Max-Age=0`];
     sendPage(res, status, page, clear);

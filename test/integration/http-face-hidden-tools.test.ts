@@ -82,7 +82,7 @@ for (const [upstreamName, mode, clients] of UPSTREAMS) {
       });
     }
 
-    test("the catch-all relay is off: other upstream paths answer 404 saying why", async () => {
+    test("the catch-all relay is off: other upstream paths answer 404 saying why; the status page names the patterns", async () => {
       for (const path of ["/anything", "/mcp-raw"]) {
         const response = await fetch(`${h.face.url}${path}`, {
           method: "POST",
@@ -92,6 +92,11 @@ for (const [upstreamName, mode, clients] of UPSTREAMS) {
         assert.equal(response.status, 404, path);
         assert.match(await response.text(), /catch-all relay is off .*--ignore-tool/);
       }
+      const page = await (await fetch(`${h.face.url}/`)).text();
+      assert.match(
+        page,
+        /Hidden from clients \(<code>--ignore-tool<\/code>\): <code>ADD<\/code> <code>slow_\*<\/code>/,
+      );
     });
   });
 }

@@ -75,6 +75,24 @@ describe("home page", () => {
     assert.match(page.body, /<dt>Adjusted for this server<\/dt><dd>first adjustment<br>second adjustment<\/dd>/);
   });
 
+  test("the tools hidden from clients (--ignore-tool) are named, escaped; none, no line", () => {
+    const input = {
+      upstreamUrl: "https://mcp.example.com/mcp",
+      proxyBaseUrl: "http://127.0.0.1:8000",
+      status: status({}),
+      csrf: "c",
+      apiKeyRequired: false,
+      canSignOut: true,
+    };
+    const page = renderHomePage({ ...input, hiddenTools: ["delete_*", "<b>x"] });
+    assert.match(
+      page.body,
+      /<p id="hidden-tools">Hidden from clients \(<code>--ignore-tool<\/code>\): <code>delete_\*<\/code> <code>&#60;b&#62;x<\/code>/,
+    );
+    assert.doesNotMatch(renderHomePage({ ...input, hiddenTools: [] }).body, /hidden-tools/);
+    assert.doesNotMatch(renderHomePage(input).body, /hidden-tools/);
+  });
+
   test("a sign-in under way has one button to continue it, and watches /healthz instead of reloading", () => {
     const page = renderHomePage({
       upstreamUrl: "https://mcp.example.com/mcp",
