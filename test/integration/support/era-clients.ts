@@ -1,6 +1,7 @@
 // Clients and small helpers shared by the HTTP-face revision-bridging tests: a 2025-era SDK v1 client (Streamable
 // HTTP on /mcp or legacy SSE on /sse) and a 2026-07-28 SDK v2 client pinned to the modern era, each answering
 // sampling and elicitation, with the notifications they received kept for assertions.
+import assert from "node:assert/strict";
 import {
   Client as ClientV2,
   StreamableHTTPClientTransport as StreamableHTTPClientTransportV2,
@@ -25,6 +26,19 @@ export const countOf = (server: TestMcpServer, method: string) =>
   server.stats.methods.filter((m) => m === method).length;
 
 /** Waits (bounded, about 6 s) until `done()` holds; the assertion after it says what was expected. */
+/** Asserts that `call` is refused as a tool the proxy hides (--ignore-tool): -32602, naming the tool and pattern. */
+export async function rejectsAsHidden(call: Promise<unknown>, name: string, pattern: string): Promise<void> {
+  const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  await assert.rejects(call, (error: Error & { code?: number }) => {
+    assert.equal(error.code, -32602);
+    assert.match(
+      error.message,
+      new RegExp(`Unknown tool: ${escaped(name)}\\. This proxy hides it \\(--ignore-tool "${escaped(pattern)}"\\)`),
+    );
+    return true;
+  });
+}
+
 export async function until(done: () => boolean, rounds = 300): Promise<void> {
   for (let i = 0; i < rounds && !done(); i++) await pause(20);
 }
