@@ -15,7 +15,10 @@ export function describeIn(seconds: number | undefined): string {
 }
 
 /** The multi-line status block printed by `status` and after `auth`. */
-export function formatStatus(status: AuthStatus, location: string): string {
+export function formatStatus(
+  status: AuthStatus & { hiddenTools?: readonly string[] | undefined },
+  location: string,
+): string {
   const lines = [status.serverUrl];
   const who = status.account ? ` (as ${status.account})` : "";
   lines.push(`  signed in:            ${status.signedIn ? `yes${who}` : "no"}`);
@@ -29,6 +32,7 @@ export function formatStatus(status: AuthStatus, location: string): string {
   if (status.issuer) lines.push(`  authorization server: ${status.issuer}`);
   if (status.clientId) lines.push(`  client:               ${status.clientId} (${status.clientSource ?? "unknown"})`);
   for (const adjustment of status.adjustments ?? []) lines.push(`  adjusted:             ${adjustment}`);
+  if (status.hiddenTools?.length) lines.push(`  hidden tools:         ${status.hiddenTools.join(" ")} (--ignore-tool)`);
   if (status.signInUrl) lines.push(`  sign-in under way:    ${status.signInUrl}`);
   // Name the tokens file only when there is one: a registration or a sign-in under way has no tokens yet.
   const hasTokens = status.signedIn || status.hasRefreshToken || status.expiresAt !== undefined;

@@ -61,7 +61,7 @@ describe("stdio face with hidden tools", () => {
     });
   });
 
-  test("an mcp-remote entry's --ignore-tool, read from the config file, hides the tool the same way", async () => {
+  test("an mcp-remote entry's --ignore-tool, read from the config file, hides the tool the same way; status names it", async () => {
     const config = join(dir, "claude_desktop_config.json");
     await writeFile(
       config,
@@ -74,5 +74,16 @@ describe("stdio face with hidden tools", () => {
       assert.ok(names.includes("echo") && !names.includes("add") && !names.includes("admin_action"), names.join(","));
       await assert.rejects(client.callTool({ name: "admin_action", arguments: {} }), /--ignore-tool "ad\*"/);
     });
+    // `status` says so too, as text and in --json, for the named server and in the list of every server.
+    const named = await cli(["--config", config, "status", "tools"], env());
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stdout, /^ {2}hidden tools: {9}ad\* \(--ignore-tool\)$/m);
+    const json = await cli(["--config", config, "status", "tools", "--json"], env());
+    assert.deepEqual(JSON.parse(json.stdout).hiddenTools, ["ad*"]);
+    const every = await cli(["--config", config, "status", "--json"], env());
+    const listed = (JSON.parse(every.stdout).servers as Array<{ name?: string; hiddenTools?: string[] }>).find(
+      (server) => server.name === "tools",
+    );
+    assert.deepEqual(listed?.hiddenTools, ["ad*"]);
   });
 });

@@ -19,6 +19,8 @@ export interface NamedStatus extends AuthStatus {
   staticAuthorization?: boolean | undefined;
   /** The per-user grants `serve --identity` stored for this upstream (absent when it has none). */
   users?: UserGrant[] | undefined;
+  /** Tools the proxy hides from clients for this server (config `ignoreTools`, --ignore-tool). */
+  hiddenTools?: string[] | undefined;
 }
 
 /**
@@ -37,6 +39,7 @@ export async function statusCommand(
     if (!args.json) printConfigNotices(configNotices(config), err);
     const ctx = await createUpstreamContext(server.upstream, runtimeFor(args, server), { callback: "external" });
     const status: NamedStatus = await requireAuth(ctx.auth, server.upstream.url).status();
+    if (server.ignoreTools.length > 0) status.hiddenTools = server.ignoreTools;
     const users = await usersOf(ctx.store, status.storeKey, args.user);
     if (users) status.users = users;
     if (args.json) {
@@ -110,7 +113,11 @@ export async function allStatuses(
       });
       continue;
     }
-    statuses.push({ ...(await ctx.auth.status()), name: server.name });
+    statuses.push({
+      ...(await ctx.auth.status()),
+      name: server.name,
+      ...(server.ignoreTools.length > 0 ? { hiddenTools: server.ignoreTools } : {}),
+    });
   }
   const configuredKeys = new Set(statuses.map((status) => status.storeKey));
   const stored = await statusesOf(await storedUpstreams(store, args.runtime, logger));
