@@ -17,8 +17,8 @@ import {
   type DownstreamContext,
   endBrokenStream,
   openDownstream,
-  writeCachedAnswer,
   writeHeldAnswer,
+  writeJsonAnswer,
 } from "./relay-downstream.ts";
 import { requestIdsOf, upstreamStatusError, writeErrorResponse } from "./relay-errors.ts";
 import {
@@ -181,10 +181,10 @@ export class HttpRelay {
       headers.push(...target.setHeaders);
     }
     const method = req.method ?? "GET";
-    const screen =
-      this.tools && target.kind === "mcp" && method === "POST" ? screenToolRequests(this.tools, body) : undefined;
+    const tools = this.tools;
+    const screen = tools && target.kind === "mcp" && method === "POST" ? screenToolRequests(tools, body) : undefined;
     if (screen?.kind === "refuse") {
-      writeCachedAnswer(res, screen.answer);
+      writeJsonAnswer(res, screen.answer);
       return "relayed";
     }
     const toolLists = screen?.kind === "filter-lists" ? screen.ids : undefined;
@@ -192,7 +192,7 @@ export class HttpRelay {
       // Held and read before it goes on: uncompressed.
       removeHeader(headers, "accept-encoding");
       headers.push("accept-encoding", "identity");
-    } else if (this.tools && method === "GET") {
+    } else if (tools && method === "GET") {
       // A resumed stream replays earlier answers as they were sent, tool lists included: resuming is off.
       removeHeader(headers, "last-event-id");
     }
@@ -205,14 +205,16 @@ export class HttpRelay {
       // Answered from the cache only for a caller who could have asked upstream: one with a token now.
       const begun = cache.begin(cacheable, await this.hasCredentials());
       if ("answer" in begun) {
+        // A cached list that cannot be filtered is not served: the request goes upstream instead.
         const answer =
-          toolLists && this.tools
-            ? filterHeldToolLists(this.tools, Buffer.from(begun.answer), undefined, toolLists)
-            : undefined;
-        writeCachedAnswer(res, answer ? answer.toString("utf8") : begun.answer);
-        return "relayed";
-      }
-      tap = begun.tap;
+          tools && toolLists
+            ? filterHeldToolLists(tools, Buffer.from(begun.answer), undefined, toolLists)?.toString("utf8")
+            : begun.answer;
+        if (answer !== undefined) {
+          writeJsonAnswer(res, answer);
+          return "relayed";
+        }
+      } else tap = begun.tap;
     } else if (cache && mcpMethod === "subscriptions/listen") {
       tap = cache.listenTap;
     }
@@ -353,13 +355,8 @@ export class HttpRelay {
         return "bridged";
       }
       if (target.requireSse && (status >= 300 || !isEventStream(heldHeaders))) return "not-sse";
-      if (toolLists && this.tools && status < 300) {
-        const filtered = filterHeldToolLists(
-          this.tools,
-          heldBody,
-          headerString(heldHeaders["content-type"]),
-          toolLists,
-        );
+      if (tools && toolLists && status < 300) {
+        const filtered = filterHeldToolLists(tools, heldBody, headerString(heldHeaders["content-type"]), toolLists);
         if (!filtered) {
           return fail(
             new ProxyError(

@@ -82,8 +82,8 @@ export function writeHeldAnswer(res: ServerResponse, status: number, headers: In
   res.end(body);
 }
 
-/** A 2026-07-28 request answered from the result cache: the JSON-RPC response as a JSON body. */
-export function writeCachedAnswer(res: ServerResponse, json: string): void {
+/** A request the relay answers itself (from the result cache, or refusing a hidden tool): the JSON body, HTTP 200. */
+export function writeJsonAnswer(res: ServerResponse, json: string): void {
   res.writeHead(200, [
     "content-type",
     "application/json",

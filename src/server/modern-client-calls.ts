@@ -11,7 +11,7 @@ import { readBody } from "../proxy/read-body.ts";
 import { JSON_RPC_ERROR } from "../proxy/relay-errors.ts";
 import type { ToolFilter } from "../proxy/tool-filter.ts";
 import { toJsonRpcError, upstreamJsonRpcError } from "../proxy/upstream-error.ts";
-import { writeRpcError } from "./json-response.ts";
+import { writeJson, writeRpcError } from "./json-response.ts";
 
 /**
  * `/mcp` from 2026-07-28 clients in front of an upstream that speaks only the 2025 session wire (issue 8 §3), on
@@ -148,12 +148,7 @@ export class ModernClientCalls {
       }
     }
     const refusal = this.options.tools?.refusal(message);
-    if (refusal) {
-      const json = JSON.stringify(refusal);
-      res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
-      res.end(json);
-      return;
-    }
+    if (refusal) return writeJson(res, 200, refusal);
     if (!("id" in message) || message.id === undefined || message.id === null) {
       this.notification(caller, message.method, message.params as Record<string, unknown> | undefined);
       res.writeHead(202).end();
